@@ -1,0 +1,110 @@
+#pragma once
+// The operator interfaces. A plan object (immutable after planning, shared by
+// all workers) creates one mutable instance per worker (STYLE.md, after DuckDB).
+// Steps transform batches; sources produce them; sinks write them.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runner/record/batch.h"
+#include "runner/record/record_view.h"
+
+namespace streamrun {
+
+// A record that failed: its raw bytes, where it came from and why. Steps and
+// sources report these; the runtime applies the error policy (SPEC section 8).
+struct RecordError {
+  std::string raw;
+  RecordPosition position;
+  std::string message;
+};
+
+// Failed records of one batch. A step that reports a row must also leave it out
+// of what it emits.
+class RecordErrors {
+ public:
+  void Fail(const Batch& batch, uint32_t row, std::string message) {
+    errors_.push_back(RecordError{std::string(batch.raw(row)), batch.position(row), std::move(message)});
+  }
+  void Add(RecordError e) { errors_.push_back(std::move(e)); }
+  bool empty() const { return errors_.empty(); }
+  std::vector<RecordError>& list() { return errors_; }
+  void Clear() { errors_.clear(); }
+
+ private:
+  std::vector<RecordError> errors_;
+};
+
+// Where a step sends what it produces.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  virtual void Emit(Batch& batch) = 0;
+};
+
+// Per-batch facts every step may need.
+struct StepEnv {
+  int64_t now_ms = 0;  // processing time at the start of the batch (now())
+  RecordErrors* errors = nullptr;
+};
+
+class StepInstance {
+ public:
+  virtual ~StepInstance() = default;
+  // Processes a batch. Stateless steps change it in place and emit it; rows that
+  // fail are reported to env.errors and left out of what is emitted.
+  virtual void Process(Batch& batch, StepEnv& env, Emitter& out) = 0;
+  // All inputs are done: emit whatever is still held.
+  virtual void Finish(StepEnv& env, Emitter& out) {}
+};
+
+class StepPlan {
+ public:
+  virtual ~StepPlan() = default;
+  virtual std::unique_ptr<StepInstance> Instantiate() const = 0;
+  // One line for `streamrun explain`, e.g. "filter page_url is not null".
+  virtual std::string Describe() const = 0;
+};
+
+class SourceInstance {
+ public:
+  virtual ~SourceInstance() = default;
+  // Fills `batch` (already cleared to the right width) with up to `max_rows`
+  // records. Records that fail to decode go to `errors`. Returns false once the
+  // source is exhausted and nothing was added.
+  virtual bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) = 0;
+  // "file clicks.jsonl line 12" for error messages.
+  virtual std::string DescribePosition(const RecordPosition& pos) const = 0;
+};
+
+class SinkInstance {
+ public:
+  virtual ~SinkInstance() = default;
+  // Writes the batch's records as `view` describes them.
+  virtual void Write(const Batch& batch, const RecordView& view) = 0;
+  // Writes records already encoded as JSON text (the dead-letter path).
+  virtual void WriteEncoded(const std::vector<std::string>& json_records) = 0;
+  virtual void Flush() {}
+  virtual void Close() { Flush(); }
+};
+
+class SourcePlan {
+ public:
+  virtual ~SourcePlan() = default;
+  // `projection_width`: slots per row; the decoder extracts into the slots the
+  // planner assigned (known only once the whole pipeline is planned).
+  virtual std::unique_ptr<SourceInstance> Instantiate(const struct Universe& universe,
+                                                      int source_index) const = 0;
+  virtual std::string Describe() const = 0;
+};
+
+class SinkPlan {
+ public:
+  virtual ~SinkPlan() = default;
+  virtual std::unique_ptr<SinkInstance> Instantiate() const = 0;
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace streamrun

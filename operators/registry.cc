@@ -1,0 +1,94 @@
+#include "operators/registry.h"
+
+#include "operators/sinks/sinks.h"
+#include "operators/sources/sources.h"
+#include "operators/steps/steps.h"
+
+namespace streamrun {
+
+const std::vector<StepEntry>& Steps() {
+  static const std::vector<StepEntry> kSteps = {
+      {FilterSpec, PlanFilter},
+      {SetSpec, PlanSet},
+      {SelectSpec, PlanSelect},
+      {DropSpec, PlanDrop},
+      {KeyBySpec, PlanKeyBy},
+  };
+  return kSteps;
+}
+
+const std::vector<SourceEntry>& Sources() {
+  static const std::vector<SourceEntry> kSources = {
+      {FileSourceSpec, PlanFileSource},
+      {StdinSourceSpec, PlanStdinSource},
+  };
+  return kSources;
+}
+
+const std::vector<SinkEntry>& Sinks() {
+  static const std::vector<SinkEntry> kSinks = {
+      {FileSinkSpec, PlanFileSink},
+      {StdoutSinkSpec, PlanStdoutSink},
+      {ConsoleSinkSpec, PlanConsoleSink},
+      {NullSinkSpec, PlanNullSink},
+  };
+  return kSinks;
+}
+
+template <typename Entry>
+static const Entry* FindIn(const std::vector<Entry>& list, const std::string& name) {
+  for (const auto& e : list)
+    if (e.spec().name == name) return &e;
+  return nullptr;
+}
+
+const StepEntry* FindStep(const std::string& name) { return FindIn(Steps(), name); }
+const SourceEntry* FindSource(const std::string& type) { return FindIn(Sources(), type); }
+const SinkEntry* FindSink(const std::string& type) { return FindIn(Sinks(), type); }
+
+namespace {
+
+class Catalog : public config::ComponentCatalog {
+ public:
+  const config::ComponentSpec* Find(config::ComponentKind kind, const std::string& name) const override {
+    switch (kind) {
+      case config::ComponentKind::kStep: {
+        auto* e = FindStep(name);
+        return e ? &e->spec() : nullptr;
+      }
+      case config::ComponentKind::kSource: {
+        auto* e = FindSource(name);
+        return e ? &e->spec() : nullptr;
+      }
+      case config::ComponentKind::kSink: {
+        auto* e = FindSink(name);
+        return e ? &e->spec() : nullptr;
+      }
+    }
+    return nullptr;
+  }
+  std::vector<const config::ComponentSpec*> All(config::ComponentKind kind) const override {
+    std::vector<const config::ComponentSpec*> out;
+    switch (kind) {
+      case config::ComponentKind::kStep:
+        for (const auto& e : Steps()) out.push_back(&e.spec());
+        break;
+      case config::ComponentKind::kSource:
+        for (const auto& e : Sources()) out.push_back(&e.spec());
+        break;
+      case config::ComponentKind::kSink:
+        for (const auto& e : Sinks()) out.push_back(&e.spec());
+        break;
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+const config::ComponentCatalog& BuiltinCatalog() {
+  static const Catalog kCatalog;
+  return kCatalog;
+}
+
+}  // namespace streamrun

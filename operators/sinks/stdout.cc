@@ -1,0 +1,49 @@
+// stdout sink: JSON lines on standard output (SPEC section 5).
+#include "operators/sinks/line_writer.h"
+#include "operators/sinks/sinks.h"
+
+namespace streamrun {
+
+const config::ComponentSpec& StdoutSinkSpec() {
+  static const config::ComponentSpec spec = [] {
+    using namespace config;
+    ComponentSpec s;
+    s.kind = ComponentKind::kSink;
+    s.name = "stdout";
+    s.summary = "Write records to standard output, one JSON object per line.";
+    s.description = "Output is buffered and flushed after every batch, so a consumer of the pipe sees rows as batches complete.";
+    s.value = Obj("", {Default(Enum("format", {"json"}, "Output format."), "json")}, "");
+    s.example = "out:\n  type: stdout\n  input: cleaned";
+    return s;
+  }();
+  return spec;
+}
+
+namespace {
+
+class StdoutSinkInstance : public SinkInstance {
+ public:
+  void Write(const Batch& batch, const RecordView& view) override {
+    writer_.Write(batch, view);
+    writer_.Flush();
+  }
+  void WriteEncoded(const std::vector<std::string>& records) override { writer_.WriteEncoded(records); }
+  void Flush() override { writer_.Flush(); }
+
+ private:
+  JsonLineWriter writer_{STDOUT_FILENO, "stdout"};
+};
+
+class StdoutSinkPlan : public SinkPlan {
+ public:
+  std::unique_ptr<SinkInstance> Instantiate() const override { return std::make_unique<StdoutSinkInstance>(); }
+  std::string Describe() const override { return "stdout (json)"; }
+};
+
+}  // namespace
+
+std::unique_ptr<SinkPlan> PlanStdoutSink(const config::ConfNode&, PlanContext&) {
+  return std::make_unique<StdoutSinkPlan>();
+}
+
+}  // namespace streamrun

@@ -1,0 +1,179 @@
+// file source: JSON lines, CSV or raw lines from a file or a glob of files (SPEC section 5).
+#include <fcntl.h>
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "operators/sources/line_records.h"
+#include "operators/sources/sources.h"
+
+namespace streamrun {
+
+const config::ComponentSpec& FileSourceSpec() {
+  static const config::ComponentSpec spec = [] {
+    using namespace config;
+    ComponentSpec s;
+    s.kind = ComponentKind::kSource;
+    s.name = "file";
+    s.summary = "Read records from a file or a glob of files.";
+    s.description =
+        "Files matching `path` are read in name order, each as one partition (its index in "
+        "the sorted list). A bounded source ends after the last file, sending the final "
+        "watermark so every open window fires. With `bounded: false` the last file is "
+        "followed like `tail -f` and the source never ends on its own.";
+    std::vector<FieldSpec> fields = {
+        Required(Str("path", "A file path or a glob such as `data/clicks-*.jsonl`.")),
+        Default(Bool("bounded", "End after the last file (true) or follow it for new lines (false)."), "true"),
+    };
+    for (auto& f : LineSourceFields()) fields.push_back(f);
+    s.value = Obj("", fields, "");
+    s.example = "clicks:\n  type: file\n  path: data/clicks.jsonl\n  format: json\n  event_time: { field: ts }";
+    return s;
+  }();
+  return spec;
+}
+
+namespace {
+
+class FileSourceInstance : public SourceInstance {
+ public:
+  FileSourceInstance(std::vector<std::string> files, bool bounded, const LineSourceOptions& options,
+                     ProjectionNode projection, int source_index)
+      : files_(std::move(files)), bounded_(bounded), decoder_(options, std::move(projection)),
+        source_index_(source_index), max_record_bytes_(options.max_record_bytes) {}
+
+  ~FileSourceInstance() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
+    while (batch.size() < max_rows) {
+      if (!reader_) {
+        if (next_file_ >= files_.size()) break;
+        if (!OpenNext(errors)) continue;
+      }
+      std::string_view line;
+      int64_t offset, line_no;
+      std::string error;
+      auto status = reader_->Next(&line, &offset, &line_no, &error);
+      RecordPosition pos{source_index_, static_cast<int32_t>(next_file_ - 1), offset, line_no};
+      if (status == LineReader::Status::kEnd) {
+        if (!bounded_ && next_file_ == files_.size()) {
+          // Follow the last file: wait for more and tell the caller we are alive.
+          reader_->ClearEof();
+          if (batch.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          return true;
+        }
+        CloseCurrent();
+        continue;
+      }
+      if (status == LineReader::Status::kError) {
+        throw std::runtime_error("reading " + files_[next_file_ - 1] + ": " + error);
+      }
+      if (status == LineReader::Status::kTooLong) {
+        errors.Add(RecordError{std::string(line), pos,
+                               "record longer than max_record_size (" + std::to_string(max_record_bytes_) +
+                                   " bytes); its first bytes are kept"});
+        continue;
+      }
+      if (IsBlank(line)) continue;
+      if (decoder_.needs_header() && !have_header_) {
+        if (!decoder_.SetCsvHeader(line, &error)) {
+          throw std::runtime_error(files_[next_file_ - 1] + ": " + error);
+        }
+        have_header_ = true;
+        continue;
+      }
+      decoder_.Add(line, pos, batch, errors);
+    }
+    return !batch.empty() || next_file_ < files_.size() || reader_ != nullptr || !errors.empty();
+  }
+
+  std::string DescribePosition(const RecordPosition& pos) const override {
+    std::string file = pos.partition >= 0 && static_cast<size_t>(pos.partition) < files_.size()
+                           ? files_[pos.partition]
+                           : "?";
+    return file + ":" + std::to_string(pos.line);
+  }
+
+ private:
+  static bool IsBlank(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+  }
+
+  bool OpenNext(RecordErrors&) {
+    const std::string& path = files_[next_file_++];
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    reader_ = std::make_unique<LineReader>(fd_, max_record_bytes_);
+    have_header_ = false;
+    return true;
+  }
+
+  void CloseCurrent() {
+    reader_.reset();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  std::vector<std::string> files_;
+  bool bounded_;
+  LineDecoder decoder_;
+  int source_index_;
+  size_t max_record_bytes_;
+  size_t next_file_ = 0;
+  int fd_ = -1;
+  std::unique_ptr<LineReader> reader_;
+  bool have_header_ = false;
+};
+
+class FileSourcePlan : public SourcePlan {
+ public:
+  FileSourcePlan(std::string path, bool bounded, LineSourceOptions options)
+      : path_(std::move(path)), bounded_(bounded), options_(std::move(options)) {}
+
+  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index) const override {
+    std::vector<std::string> files;
+    glob_t g{};
+    int rc = ::glob(path_.c_str(), GLOB_NOSORT, nullptr, &g);
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+    }
+    globfree(&g);
+    if (files.empty()) throw std::runtime_error("no file matches '" + path_ + "'");
+    std::sort(files.begin(), files.end());
+    return std::make_unique<FileSourceInstance>(std::move(files), bounded_, options_, universe.projection,
+                                                source_index);
+  }
+  std::string Describe() const override {
+    return "file " + path_ + " (" + DescribeLineSourceOptions(options_) + (bounded_ ? "" : ", follow") + ")";
+  }
+
+ private:
+  std::string path_;
+  bool bounded_;
+  LineSourceOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<SourcePlan> PlanFileSource(const config::ConfNode& node, PlanContext& ctx) {
+  LineSourceOptions options;
+  if (!ParseLineSourceOptions(node, ctx, &options)) return nullptr;
+  const config::ConfNode* path = node.Find("path");
+  if (!path || path->scalar.empty()) {
+    ctx.Error(node.mark, "missing 'path'");
+    return nullptr;
+  }
+  bool bounded = true;
+  if (const config::ConfNode* b = node.Find("bounded")) bounded = b->scalar != "false";
+  return std::make_unique<FileSourcePlan>(path->scalar, bounded, options);
+}
+
+}  // namespace streamrun

@@ -1,0 +1,342 @@
+#include "operators/sources/line_records.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "runner/config/duration.h"
+#include "runner/record/csv.h"
+#include "runner/record/json_writer.h"
+
+namespace streamrun {
+
+using config::ConfNode;
+
+std::vector<config::FieldSpec> LineSourceFields() {
+  using namespace config;
+  FieldSpec watermark = Obj(
+      "watermark",
+      {Default(Dur("max_out_of_orderness", "How far behind the highest event time seen a record may be and still be on time."), "0s"),
+       Dur("idle_timeout", "A partition with no record for this long stops holding the watermark back.")},
+      "How the watermark follows event time (SPEC section 3).");
+  FieldSpec event_time = Obj(
+      "event_time",
+      {Required(Field("field", "The field holding the event time.")),
+       Default(Enum("format", {"epoch_millis", "epoch_seconds", "iso8601"}, "How the field is written."), "epoch_millis"),
+       watermark},
+      "Read event time from the records; without it, time is processing time.");
+  event_time.example = "event_time:\n  field: ts\n  format: epoch_millis\n  watermark: { max_out_of_orderness: 2s, idle_timeout: 30s }";
+  return {
+      Default(Enum("format", {"json", "csv", "raw"},
+                   "json: one object per line; csv: a header line, then one record per line; raw: each line "
+                   "is a record {\"value\": LINE}."),
+              "json"),
+      event_time,
+      Default(Int("max_record_size", "Longest record in bytes; a longer one is a record error."), "67108864"),
+  };
+}
+
+bool ParseLineSourceOptions(const ConfNode& node, PlanContext& ctx, LineSourceOptions* out) {
+  bool ok = true;
+  if (const ConfNode* f = node.Find("format")) {
+    if (f->scalar == "json") out->format = LineFormat::kJson;
+    else if (f->scalar == "csv") out->format = LineFormat::kCsv;
+    else if (f->scalar == "raw") out->format = LineFormat::kRaw;
+    else {
+      ctx.Error(f->mark, "format '" + f->scalar + "' is not supported by this source (json, csv, raw)");
+      ok = false;
+    }
+  }
+  if (const ConfNode* m = node.Find("max_record_size")) {
+    int64_t v = 0;
+    auto r = std::from_chars(m->scalar.data(), m->scalar.data() + m->scalar.size(), v);
+    if (r.ec != std::errc() || v <= 0) {
+      ctx.Error(m->mark, "max_record_size must be a positive number of bytes");
+      ok = false;
+    } else {
+      out->max_record_bytes = static_cast<size_t>(v);
+    }
+  }
+  if (const ConfNode* et = node.Find("event_time"); et && et->IsMap()) {
+    EventTimeOptions o;
+    const ConfNode* field = et->Find("field");
+    std::vector<std::string> path;
+    if (!field || !expr::ParseFieldPath(field->scalar, &path)) {
+      ctx.Error(field ? field->mark : et->mark, "event_time.field must name a field");
+      return false;
+    }
+    o.field = field->scalar;
+    expr::FieldSlot slot = ctx.Resolve(path);
+    o.slot = slot.slot;
+    if (const ConfNode* fmt = et->Find("format")) {
+      if (fmt->scalar == "epoch_millis") o.format = TimeFormat::kEpochMillis;
+      else if (fmt->scalar == "epoch_seconds") o.format = TimeFormat::kEpochSeconds;
+      else if (fmt->scalar == "iso8601") o.format = TimeFormat::kIso8601;
+      else {
+        ctx.Error(fmt->mark, "event_time.format must be epoch_millis, epoch_seconds or iso8601");
+        ok = false;
+      }
+    }
+    if (const ConfNode* wm = et->Find("watermark"); wm && wm->IsMap()) {
+      if (const ConfNode* d = wm->Find("max_out_of_orderness")) {
+        auto ms = config::ParseDurationMs(d->scalar);
+        if (!ms) ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
+        else o.max_out_of_orderness_ms = *ms;
+      }
+      if (const ConfNode* d = wm->Find("idle_timeout")) {
+        auto ms = config::ParseDurationMs(d->scalar);
+        if (!ms) ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
+        else o.idle_timeout_ms = *ms;
+      }
+    }
+    out->event_time = o;
+  }
+  return ok;
+}
+
+std::string DescribeLineSourceOptions(const LineSourceOptions& o) {
+  std::string d = o.format == LineFormat::kJson ? "json" : o.format == LineFormat::kCsv ? "csv" : "raw";
+  if (o.event_time) d += ", event time " + o.event_time->field;
+  return d;
+}
+
+// ---- event time -----------------------------------------------------------
+
+namespace {
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  // Howard Hinnant's days_from_civil.
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t at, size_t n, int* out) {
+  if (at + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+bool ParseIso8601(std::string_view s, int64_t* ms) {
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
+      !Digits(s, 8, 2, &d))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  size_t p = 10;
+  int64_t frac_ms = 0;
+  int64_t offset_min = 0;
+  if (p < s.size() && (s[p] == 'T' || s[p] == 't' || s[p] == ' ')) {
+    if (!Digits(s, p + 1, 2, &h) || p + 3 >= s.size() || s[p + 3] != ':' || !Digits(s, p + 4, 2, &mi))
+      return false;
+    p += 6;
+    if (p < s.size() && s[p] == ':') {
+      if (!Digits(s, p + 1, 2, &sec)) return false;
+      p += 3;
+      if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
+        ++p;
+        int digits = 0;
+        while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+          if (digits < 3) frac_ms = frac_ms * 10 + (s[p] - '0');
+          ++digits;
+          ++p;
+        }
+        if (digits == 0) return false;
+        for (int k = digits; k < 3; ++k) frac_ms *= 10;
+      }
+    }
+    if (h > 23 || mi > 59 || sec > 60) return false;
+    if (p < s.size()) {
+      if (s[p] == 'Z' || s[p] == 'z') {
+        ++p;
+      } else if (s[p] == '+' || s[p] == '-') {
+        int oh, om = 0;
+        if (!Digits(s, p + 1, 2, &oh)) return false;
+        size_t q = p + 3;
+        if (q < s.size() && s[q] == ':') ++q;
+        if (q < s.size()) {
+          if (!Digits(s, q, 2, &om)) return false;
+          q += 2;
+        }
+        offset_min = (s[p] == '+' ? 1 : -1) * (oh * 60 + om);
+        p = q;
+      }
+    }
+  }
+  if (p != s.size()) return false;
+  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  *ms = ((days * 24 + h) * 60 + mi - offset_min) * 60000 + static_cast<int64_t>(sec) * 1000 + frac_ms;
+  return true;
+}
+
+bool ReadEventTime(const Value& v, TimeFormat format, int64_t* ms, std::string* error) {
+  switch (format) {
+    case TimeFormat::kEpochMillis:
+    case TimeFormat::kEpochSeconds: {
+      double scale = format == TimeFormat::kEpochSeconds ? 1000.0 : 1.0;
+      if (v.kind == Kind::kInt) {
+        *ms = format == TimeFormat::kEpochSeconds ? v.i * 1000 : v.i;
+        return true;
+      }
+      if (v.kind == Kind::kFloat && std::isfinite(v.f) && std::fabs(v.f * scale) < 9e18) {
+        *ms = static_cast<int64_t>(std::floor(v.f * scale));
+        return true;
+      }
+      if (v.kind == Kind::kString) {
+        int64_t x;
+        auto r = std::from_chars(v.str, v.str + v.len, x);
+        if (r.ec == std::errc() && r.ptr == v.str + v.len) {
+          *ms = format == TimeFormat::kEpochSeconds ? x * 1000 : x;
+          return true;
+        }
+      }
+      *error = std::string("is ") + std::string(KindName(v.kind)) + ", expected a number of " +
+               (format == TimeFormat::kEpochSeconds ? "seconds" : "milliseconds");
+      return false;
+    }
+    case TimeFormat::kIso8601:
+      if (v.kind == Kind::kString && ParseIso8601(v.text(), ms)) return true;
+      *error = "is not an ISO 8601 date-time";
+      return false;
+  }
+  return false;
+}
+
+// ---- reading lines --------------------------------------------------------
+
+bool LineReader::Fill(std::string* error) {
+  // Move the unconsumed tail to the front, then read more after it.
+  if (start_ > 0) {
+    consumed_ += static_cast<int64_t>(start_);
+    buf_.erase(0, start_);
+    start_ = 0;
+  }
+  size_t old = buf_.size();
+  size_t want = std::max<size_t>(1 << 20, old);
+  buf_.resize(old + want);
+  ssize_t n;
+  do {
+    n = ::read(fd_, buf_.data() + old, want);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    buf_.resize(old);
+    *error = std::strerror(errno);
+    return false;
+  }
+  buf_.resize(old + static_cast<size_t>(n));
+  if (n == 0) eof_ = true;
+  return true;
+}
+
+LineReader::Status LineReader::Next(std::string_view* line, int64_t* offset, int64_t* line_no,
+                                    std::string* error) {
+  while (true) {
+    size_t nl = buf_.find('\n', start_);
+    if (nl == std::string::npos && skipping_ && buf_.size() - start_ > 0) {
+      // Discard the rest of an over-long line as it arrives.
+      start_ = buf_.size();
+    }
+    if (nl != std::string::npos || (eof_ && start_ < buf_.size())) {
+      size_t end = nl == std::string::npos ? buf_.size() : nl;
+      size_t next = nl == std::string::npos ? buf_.size() : nl + 1;
+      size_t len = end - start_;
+      if (len > 0 && buf_[end - 1] == '\r') --len;
+      *line = std::string_view(buf_.data() + start_, len);
+      *offset = consumed_ + static_cast<int64_t>(start_);
+      start_ = next;
+      if (skipping_) {
+        skipping_ = false;
+        continue;  // the tail of a line already reported
+      }
+      *line_no = ++line_no_;
+      if (len > max_) {
+        *line = line->substr(0, 1024);
+        return Status::kTooLong;
+      }
+      return Status::kLine;
+    }
+    if (eof_) return Status::kEnd;
+    if (!skipping_ && buf_.size() - start_ > max_) {
+      // Report the line as too long now and skip the rest of it.
+      *line = std::string_view(buf_.data() + start_, std::min<size_t>(1024, buf_.size() - start_));
+      *offset = consumed_ + static_cast<int64_t>(start_);
+      *line_no = ++line_no_;
+      skipping_ = true;
+      start_ = buf_.size();
+      return Status::kTooLong;
+    }
+    if (!Fill(error)) return Status::kError;
+    if (eof_ && start_ >= buf_.size()) return Status::kEnd;
+  }
+}
+
+// ---- lines to rows --------------------------------------------------------
+
+LineDecoder::LineDecoder(const LineSourceOptions& options, ProjectionNode projection)
+    : options_(options), json_(std::move(projection)) {}
+
+bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
+  std::vector<bool> quoted;
+  if (!SplitCsv(line, &csv_header_, &quoted, error)) return false;
+  if (csv_header_.empty() || (csv_header_.size() == 1 && csv_header_[0].empty())) {
+    *error = "empty CSV header";
+    return false;
+  }
+  return true;
+}
+
+void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors) {
+  std::string_view json = line;
+  if (options_.format != LineFormat::kJson) {
+    scratch_.clear();
+    if (options_.format == LineFormat::kCsv) {
+      if (!CsvToJson(csv_header_, line, &scratch_, &error_)) {
+        errors.Add(RecordError{std::string(line), pos, "cannot decode CSV: " + error_});
+        return;
+      }
+    } else {
+      scratch_ = "{\"value\":";
+      AppendJsonString(line, &scratch_);
+      scratch_.push_back('}');
+    }
+    json = scratch_;
+  }
+  std::string_view raw = batch.arena().Copy(json, JsonPadding());
+  uint32_t row = batch.AddRow(raw, pos);
+  if (!json_.Decode(raw, batch.row(row), batch.arena(), &error_)) {
+    batch.PopRow();
+    errors.Add(RecordError{std::string(line), pos, "cannot decode JSON: " + error_});
+    return;
+  }
+  if (options_.event_time) {
+    const EventTimeOptions& et = *options_.event_time;
+    const Value& v = batch.row(row)[et.slot];
+    int64_t t;
+    if (v.is_null()) {
+      batch.PopRow();
+      errors.Add(RecordError{std::string(line), pos, "missing event time field '" + et.field + "'"});
+      return;
+    }
+    if (!ReadEventTime(v, et.format, &t, &error_)) {
+      batch.PopRow();
+      errors.Add(RecordError{std::string(line), pos, "event time field '" + et.field + "' " + error_});
+      return;
+    }
+    batch.set_event_time(row, t);
+  }
+}
+
+}  // namespace streamrun

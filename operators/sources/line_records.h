@@ -1,0 +1,93 @@
+#pragma once
+// What line-oriented sources (file, stdin) share: the format and event-time
+// options, reading lines from a file descriptor, and turning a line into a row.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "operators/operator.h"
+#include "operators/plan_context.h"
+#include "runner/config/spec.h"
+#include "runner/record/json_decoder.h"
+
+namespace streamrun {
+
+enum class LineFormat { kJson, kCsv, kRaw };
+
+enum class TimeFormat { kEpochMillis, kEpochSeconds, kIso8601 };
+
+struct EventTimeOptions {
+  std::string field;
+  TimeFormat format = TimeFormat::kEpochMillis;
+  int slot = -1;
+  int64_t max_out_of_orderness_ms = 0;
+  int64_t idle_timeout_ms = 0;  // 0: never idle
+};
+
+struct LineSourceOptions {
+  LineFormat format = LineFormat::kJson;
+  std::optional<EventTimeOptions> event_time;
+  size_t max_record_bytes = 64 << 20;
+};
+
+// The spec fields every line source has (format, event_time, max_record_size).
+std::vector<config::FieldSpec> LineSourceFields();
+// Reads them from a source's node; errors go to ctx. False on error.
+bool ParseLineSourceOptions(const config::ConfNode& node, PlanContext& ctx, LineSourceOptions* out);
+std::string DescribeLineSourceOptions(const LineSourceOptions& o);
+
+// Event time from a value; false with a reason.
+bool ReadEventTime(const Value& v, TimeFormat format, int64_t* ms, std::string* error);
+// ISO 8601 date-time ("2024-05-01T12:00:00.250Z", "+02:00" offsets, a space for T) to epoch ms.
+bool ParseIso8601(std::string_view s, int64_t* ms);
+
+// Reads a file descriptor as lines (LF or CRLF), any length up to the limit.
+class LineReader {
+ public:
+  LineReader(int fd, size_t max_record_bytes) : fd_(fd), max_(max_record_bytes) {}
+  enum class Status { kLine, kTooLong, kEnd, kError };
+  // On kLine, `line` is valid until the next call; `offset` is its byte offset and
+  // `line_no` its 1-based number. kTooLong: the line was skipped (its first bytes
+  // are in `line`). kError: errno text in `error`.
+  Status Next(std::string_view* line, int64_t* offset, int64_t* line_no, std::string* error);
+  // With `follow`, reaching the end of the file waits for more (like tail -f).
+  bool at_eof() const { return eof_; }
+  // True when the next line can be returned without reading (and so blocking).
+  bool HasBufferedLine() const { return buf_.find('\n', start_) != std::string::npos; }
+  void ClearEof() { eof_ = false; }
+
+ private:
+  bool Fill(std::string* error);
+  int fd_;
+  size_t max_;
+  std::string buf_;
+  size_t start_ = 0;  // first unconsumed byte in buf_
+  int64_t consumed_ = 0;  // file offset of buf_[0]
+  int64_t line_no_ = 0;
+  bool eof_ = false;
+  bool skipping_ = false;
+};
+
+// Turns lines into rows: decoding, the projection, the event time. One per
+// source instance; not thread-safe.
+class LineDecoder {
+ public:
+  LineDecoder(const LineSourceOptions& options, ProjectionNode projection);
+  // For CSV: the header line of the current file.
+  bool SetCsvHeader(std::string_view line, std::string* error);
+  bool needs_header() const { return options_.format == LineFormat::kCsv; }
+  // Appends the line to `batch`, or reports it to `errors`.
+  void Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors);
+
+ private:
+  const LineSourceOptions& options_;
+  JsonDecoder json_;
+  std::vector<std::string> csv_header_;
+  std::string scratch_;
+  std::string error_;
+};
+
+}  // namespace streamrun

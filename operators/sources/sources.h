@@ -1,0 +1,20 @@
+#pragma once
+// Built-in sources, one file each.
+#include <memory>
+
+#include "operators/operator.h"
+#include "operators/plan_context.h"
+#include "runner/config/spec.h"
+
+namespace streamrun {
+
+#define STREAMRUN_DECLARE_SOURCE(Name)                 \
+  const config::ComponentSpec& Name##SourceSpec();     \
+  std::unique_ptr<SourcePlan> Plan##Name##Source(const config::ConfNode& node, PlanContext& ctx);
+
+STREAMRUN_DECLARE_SOURCE(File)
+STREAMRUN_DECLARE_SOURCE(Stdin)
+
+#undef STREAMRUN_DECLARE_SOURCE
+
+}  // namespace streamrun

@@ -1,0 +1,100 @@
+// stdin source: records from standard input, one per line (SPEC section 5).
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "operators/sources/line_records.h"
+#include "operators/sources/sources.h"
+
+namespace streamrun {
+
+const config::ComponentSpec& StdinSourceSpec() {
+  static const config::ComponentSpec spec = [] {
+    using namespace config;
+    ComponentSpec s;
+    s.kind = ComponentKind::kSource;
+    s.name = "stdin";
+    s.summary = "Read records from standard input.";
+    s.description =
+        "One record per line until end of input, which ends the source like the end of a "
+        "bounded file (the final watermark fires every open window).";
+    s.value = Obj("", LineSourceFields(), "");
+    s.example = "events:\n  type: stdin\n  format: json";
+    return s;
+  }();
+  return spec;
+}
+
+namespace {
+
+class StdinSourceInstance : public SourceInstance {
+ public:
+  StdinSourceInstance(const LineSourceOptions& options, ProjectionNode projection, int source_index)
+      : reader_(STDIN_FILENO, options.max_record_bytes), decoder_(options, std::move(projection)),
+        source_index_(source_index), max_record_bytes_(options.max_record_bytes) {}
+
+  bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
+    if (done_) return false;
+    while (batch.size() < max_rows) {
+      std::string_view line;
+      int64_t offset, line_no;
+      std::string error;
+      auto status = reader_.Next(&line, &offset, &line_no, &error);
+      RecordPosition pos{source_index_, 0, offset, line_no};
+      if (status == LineReader::Status::kEnd) {
+        done_ = true;
+        break;
+      }
+      if (status == LineReader::Status::kError) throw std::runtime_error("reading stdin: " + error);
+      if (status == LineReader::Status::kTooLong) {
+        errors.Add(RecordError{std::string(line), pos,
+                               "record longer than max_record_size (" + std::to_string(max_record_bytes_) + " bytes)"});
+        continue;
+      }
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      if (decoder_.needs_header() && !have_header_) {
+        if (!decoder_.SetCsvHeader(line, &error)) throw std::runtime_error("stdin: " + error);
+        have_header_ = true;
+        continue;
+      }
+      decoder_.Add(line, pos, batch, errors);
+      // Interactive input: hand over what we have rather than block for more.
+      if (batch.size() > 0 && !reader_.HasBufferedLine()) break;
+    }
+    return !done_ || !batch.empty() || !errors.empty();
+  }
+
+  std::string DescribePosition(const RecordPosition& pos) const override {
+    return "stdin:" + std::to_string(pos.line);
+  }
+
+ private:
+  LineReader reader_;
+  LineDecoder decoder_;
+  int source_index_;
+  size_t max_record_bytes_;
+  bool have_header_ = false;
+  bool done_ = false;
+};
+
+class StdinSourcePlan : public SourcePlan {
+ public:
+  explicit StdinSourcePlan(LineSourceOptions options) : options_(std::move(options)) {}
+  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index) const override {
+    return std::make_unique<StdinSourceInstance>(options_, universe.projection, source_index);
+  }
+  std::string Describe() const override { return "stdin (" + DescribeLineSourceOptions(options_) + ")"; }
+
+ private:
+  LineSourceOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<SourcePlan> PlanStdinSource(const config::ConfNode& node, PlanContext& ctx) {
+  LineSourceOptions options;
+  if (!ParseLineSourceOptions(node, ctx, &options)) return nullptr;
+  return std::make_unique<StdinSourcePlan>(options);
+}
+
+}  // namespace streamrun

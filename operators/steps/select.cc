@@ -1,0 +1,167 @@
+// select: keep only the listed fields, computed ones included (SPEC section 4).
+#include <vector>
+
+#include "operators/steps/steps.h"
+
+namespace streamrun {
+
+const config::ComponentSpec& SelectSpec() {
+  static const config::ComponentSpec spec = [] {
+    config::ComponentSpec s;
+    s.kind = config::ComponentKind::kStep;
+    s.name = "select";
+    s.summary = "Keep only the listed fields, computed ones included.";
+    s.description =
+        "Each item is a field path (the output field is named after its last part, e.g. "
+        "`user.id` gives `id`) or a single-entry map `{name: EXPR}`. The output has exactly "
+        "these fields, in this order; a missing field is written as null.";
+    config::FieldSpec computed = config::MapOf("", config::Expr("", "Expression."),
+                                               "A computed field: {name: EXPR}.");
+    s.value = config::Required(config::ListOf(
+        "", config::OneOf("", {config::Field("", "A field to keep."), computed}, "A field or {name: EXPR}."),
+        "The fields of the output, in order."));
+    s.example = "- select: [user_id, page_url, {day: substr(ts_iso, 0, 10)}]";
+    return s;
+  }();
+  return spec;
+}
+
+namespace {
+
+struct Output {
+  std::string name;
+  int slot;
+  // nullptr for a plain field already in a slot: nothing to compute per record.
+  std::unique_ptr<expr::Expression> expression;
+};
+
+class SelectInstance : public StepInstance {
+ public:
+  explicit SelectInstance(const std::vector<Output>* outputs) : outputs_(outputs) {}
+
+  void Process(Batch& batch, StepEnv& env, Emitter& out) override {
+    expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
+    const size_t n = outputs_->size();
+    results_.resize(n);
+    bool any_failed = false;
+    keep_.assign(batch.size(), 1);
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      Value* row = batch.row(i);
+      bool ok = true;
+      for (size_t k = 0; k < n && ok; ++k) {
+        const Output& o = (*outputs_)[k];
+        if (!o.expression) continue;
+        if (!o.expression->Eval(row, ctx, &results_[k])) {
+          env.errors->Fail(batch, i, "select " + o.name + ": " + ctx.error);
+          ctx.error.clear();
+          ok = false;
+        }
+      }
+      if (!ok) {
+        keep_[i] = 0;
+        any_failed = true;
+        continue;
+      }
+      for (size_t k = 0; k < n; ++k)
+        if ((*outputs_)[k].expression) row[(*outputs_)[k].slot] = results_[k];
+    }
+    if (any_failed) batch.Compact(keep_);
+    if (!batch.empty()) out.Emit(batch);
+  }
+
+ private:
+  const std::vector<Output>* outputs_;
+  std::vector<Value> results_;
+  std::vector<uint8_t> keep_;
+};
+
+class SelectPlan : public StepPlan {
+ public:
+  explicit SelectPlan(std::vector<Output> outputs) : outputs_(std::move(outputs)) {
+    for (const auto& o : outputs_) computed_ |= o.expression != nullptr;
+  }
+  std::unique_ptr<StepInstance> Instantiate() const override;
+  std::string Describe() const override {
+    std::string d = "select";
+    for (const auto& o : outputs_) {
+      d += " " + o.name;
+      if (o.expression && o.expression->text() != o.name) d += "=" + o.expression->text();
+    }
+    return d;
+  }
+
+ private:
+  std::vector<Output> outputs_;
+  bool computed_ = false;
+};
+
+// Only the view changes when every output is a plain field: records pass untouched.
+class SelectViewOnly : public StepInstance {
+ public:
+  void Process(Batch& batch, StepEnv&, Emitter& out) override { out.Emit(batch); }
+};
+
+std::unique_ptr<StepInstance> SelectPlan::Instantiate() const {
+  if (!computed_) return std::make_unique<SelectViewOnly>();
+  return std::make_unique<SelectInstance>(&outputs_);
+}
+
+}  // namespace
+
+std::unique_ptr<StepPlan> PlanSelect(const config::ConfNode& value, PlanContext& ctx) {
+  if (!value.IsSequence() || value.items.empty()) {
+    ctx.Error(value.mark, "expected a list of fields or {name: EXPR}");
+    return nullptr;
+  }
+  std::vector<Output> outputs;
+  bool ok = true;
+  for (const auto& item : value.items) {
+    std::string name;
+    std::unique_ptr<expr::Expression> e;
+    if (item.IsScalar()) {
+      std::vector<std::string> path;
+      if (!expr::ParseFieldPath(item.scalar, &path)) {
+        ctx.Error(item.mark, "'" + item.scalar + "' is not a field name; write {name: EXPR} to compute one");
+        ok = false;
+        continue;
+      }
+      name = path.back();
+      expr::FieldSlot where = ctx.Resolve(path);
+      if (where.subpath.empty()) {
+        // Read straight from its slot; a field that is always null here gets a
+        // slot nobody writes.
+        int slot = where.slot >= 0 ? where.slot : ctx.NewSlot();
+        for (const auto& o : outputs)
+          if (o.name == name) ok = false, ctx.Error(item.mark, "field '" + name + "' is selected twice");
+        outputs.push_back(Output{name, slot, nullptr});
+        continue;
+      }
+      e = ctx.Compile(item);
+    } else if (item.IsMap() && item.entries.size() == 1) {
+      name = item.entries[0].first.scalar;
+      e = ctx.Compile(item.entries[0].second);
+    } else {
+      ctx.Error(item.mark, "expected a field name or a single-entry map {name: EXPR}");
+      ok = false;
+      continue;
+    }
+    if (!e) {
+      ok = false;
+      continue;
+    }
+    for (const auto& o : outputs) {
+      if (o.name == name) {
+        ctx.Error(item.mark, "field '" + name + "' is selected twice");
+        ok = false;
+      }
+    }
+    outputs.push_back(Output{name, ctx.NewSlot(), std::move(e)});
+  }
+  if (!ok) return nullptr;
+  std::vector<ViewField> fields;
+  for (const auto& o : outputs) fields.push_back(ViewField{o.name, o.slot});
+  ctx.CloseView(std::move(fields));
+  return std::make_unique<SelectPlan>(std::move(outputs));
+}
+
+}  // namespace streamrun

@@ -1,0 +1,23 @@
+#pragma once
+// The subcommands of SPEC section 9. Each returns the process exit status:
+// 0 success, 1 failure at run time, 2 configuration error.
+#include <string>
+
+namespace streamrun::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRunFailure = 1;
+inline constexpr int kExitConfigError = 2;
+
+struct RunArgs {
+  std::string pipeline;
+  bool quiet = false;
+};
+
+int RunCommand(const RunArgs& args);
+int ValidateCommand(const std::string& pipeline);
+int ExplainCommand(const std::string& pipeline, const std::string& format);
+int TestCommand(const std::string& dir, const std::string& filter, bool verbose);
+int SchemaCommand(const std::string& what);
+
+}  // namespace streamrun::cli

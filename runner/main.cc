@@ -1,0 +1,73 @@
+// streamrun: runs declarative YAML stream pipelines (SPEC.md).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runner/cli/commands.h"
+
+#ifndef STREAMRUN_VERSION
+#define STREAMRUN_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace streamrun::cli;
+  // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
+  static const std::set<std::string> kCommands = {"run", "validate", "explain", "test", "version", "schema"};
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
+
+  CLI::App app{"streamrun: declarative stream pipelines in one binary", "streamrun"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", STREAMRUN_VERSION);
+
+  RunArgs run_args;
+  auto* run = app.add_subcommand("run", "Run a pipeline (also: streamrun PIPELINE.yaml)");
+  run->add_option("pipeline", run_args.pipeline, "Pipeline file")->required();
+  run->add_flag("-q,--quiet", run_args.quiet, "Do not print the summary at the end");
+
+  std::string validate_file;
+  auto* validate = app.add_subcommand("validate", "Check a pipeline file and report every error (exit 2 if any)");
+  validate->add_option("pipeline", validate_file, "Pipeline file")->required();
+
+  std::string explain_file, explain_format = "text";
+  auto* explain = app.add_subcommand("explain", "Show the operator graph of a pipeline");
+  explain->add_option("pipeline", explain_file, "Pipeline file")->required();
+  explain->add_option("--format", explain_format, "text or dot")->check(CLI::IsMember({"text", "dot"}));
+
+  std::string test_dir, test_filter;
+  bool test_verbose = false;
+  auto* test = app.add_subcommand("test", "Run the golden pipeline cases under DIR (SPEC section 10)");
+  test->add_option("dir", test_dir, "Folder of case folders")->required();
+  test->add_option("--filter", test_filter, "Only cases whose name contains this");
+  test->add_flag("-v,--verbose", test_verbose, "List passing cases too");
+
+  std::string schema_what;
+  auto* schema = app.add_subcommand("schema", "Print a file generated from the operator specs");
+  schema->add_option("what", schema_what, "json-schema or reference")
+      ->required()
+      ->check(CLI::IsMember({"json-schema", "reference"}));
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  std::vector<const char*> cargv;
+  for (const auto& a : args) cargv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitConfigError;
+  }
+
+  if (run->parsed()) return RunCommand(run_args);
+  if (validate->parsed()) return ValidateCommand(validate_file);
+  if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
+  if (test->parsed()) return TestCommand(test_dir, test_filter, test_verbose);
+  if (schema->parsed()) return SchemaCommand(schema_what);
+  if (version->parsed()) {
+    std::printf("streamrun %s\n", STREAMRUN_VERSION);
+    return kExitOk;
+  }
+  return kExitConfigError;
+}

@@ -1,0 +1,231 @@
+#include "runner/plan/plan.h"
+
+#include <thread>
+
+#include "operators/registry.h"
+#include "runner/config/validate.h"
+
+namespace streamrun {
+
+using config::ConfNode;
+
+namespace {
+
+std::vector<std::string> InputNames(const ConfNode& node) {
+  std::vector<std::string> names;
+  if (const ConfNode* in = node.Find("input"); in && in->IsScalar()) names.push_back(in->scalar);
+  if (const ConfNode* ins = node.Find("inputs"); ins && ins->IsSequence())
+    for (const auto& i : ins->items) names.push_back(i.scalar);
+  return names;
+}
+
+std::string TypeOf(const ConfNode& node) {
+  const ConfNode* t = node.Find("type");
+  if (!t) return {};
+  // An unquoted `type: null` is YAML's null; it still names the null sink.
+  if (t->IsNull()) return "null";
+  return t->scalar;
+}
+
+}  // namespace
+
+std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string& file, const PlanOptions& options,
+                                        config::Diagnostics& diags) {
+  // Planning goes on after validation errors, over the parts that are well
+  // formed, so that expression errors are reported in the same run.
+  config::ValidatePipeline(root, BuiltinCatalog(), diags);
+  const bool valid = diags.empty();
+  if (!root.IsMap()) return nullptr;
+
+  auto plan = std::make_unique<PipelinePlan>();
+  plan->file = file;
+  if (const ConfNode* name = root.Find("name")) plan->name = name->scalar;
+  plan->parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const ConfNode* rt = root.Find("runtime")) {
+    if (const ConfNode* p = rt->Find("parallelism")) plan->parallelism = std::max(1, std::atoi(p->scalar.c_str()));
+    if (const ConfNode* errors = rt->Find("errors")) {
+      if (const ConfNode* policy = errors->Find("policy")) {
+        if (policy->scalar == "skip") plan->error_policy = ErrorPolicy::kSkip;
+        if (policy->scalar == "dead_letter") plan->error_policy = ErrorPolicy::kDeadLetter;
+      }
+    }
+  }
+
+  // Sources.
+  int source_count = 0;
+  if (const ConfNode* sources = root.Find("sources")) {
+    for (const auto& [key, node] : sources->entries) {
+      if (!node.IsMap() || !FindSource(TypeOf(node))) continue;
+      PlanNode n;
+      n.kind = PlanNode::Kind::kSource;
+      n.name = key.scalar;
+      n.type = TypeOf(node);
+      n.mark = key.mark;
+      n.source_index = source_count++;
+      n.universe = &plan->universes.emplace_back();
+      PlanContext ctx(n.universe, RecordView{}, &diags, "source '" + n.name + "'");
+      n.source = FindSource(n.type)->plan(node, ctx);
+      if (!n.source && diags.empty()) diags.Add(key.mark, "source '" + n.name + "' could not be planned");
+      if (!n.source) continue;
+      n.view = ctx.view();
+      plan->nodes.push_back(std::move(n));
+    }
+  }
+
+  // Transforms, in dependency order (the validator rejected cycles).
+  std::vector<std::pair<const ConfNode*, const ConfNode*>> pending;
+  if (const ConfNode* transforms = root.Find("transforms"))
+    for (const auto& [key, node] : transforms->entries)
+      if (node.IsMap() && node.Find("steps") && node.Find("steps")->IsSequence()) pending.emplace_back(&key, &node);
+  // Plans one transform over the given inputs (none: only to report errors in
+  // its steps when its inputs are broken).
+  auto plan_transform = [&](const ConfNode& key, const ConfNode& node, std::vector<int> input_ids) {
+    PlanNode n;
+    n.kind = PlanNode::Kind::kTransform;
+    n.name = key.scalar;
+    n.mark = key.mark;
+    n.inputs = std::move(input_ids);
+    RecordView view;
+    if (n.inputs.size() == 1) {
+      n.universe = plan->nodes[n.inputs[0]].universe;
+      view = plan->nodes[n.inputs[0]].view;
+    } else {
+      n.rebase = true;
+      n.universe = n.input_universe = &plan->universes.emplace_back();
+    }
+    PlanContext ctx(n.universe, view, &diags, "");
+    int index = 0;
+    for (const auto& step : node.Find("steps")->items) {
+      ++index;
+      if (!step.IsMap() || step.entries.size() != 1 || !FindStep(step.entries[0].first.scalar)) continue;
+      const auto& [name_node, value] = step.entries[0];
+      ctx.set_where("transform '" + n.name + "' step " + std::to_string(index) + " (" + name_node.scalar + ")");
+      auto step_plan = FindStep(name_node.scalar)->plan(value, ctx);
+      if (step_plan) n.steps.push_back(PlannedStep{name_node.scalar, name_node.mark, std::move(step_plan)});
+    }
+    n.universe = ctx.universe();
+    n.view = ctx.view();
+    plan->nodes.push_back(std::move(n));
+  };
+
+  while (!pending.empty()) {
+    bool progressed = false;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      std::vector<int> input_ids;
+      bool ready = true;
+      for (const auto& in : InputNames(*pending[i].second)) {
+        int id = plan->FindNode(in);
+        if (id < 0) ready = false;
+        input_ids.push_back(id);
+      }
+      if (!ready) continue;
+      plan_transform(*pending[i].first, *pending[i].second, std::move(input_ids));
+      pending.erase(pending.begin() + static_cast<long>(i));
+      progressed = true;
+      break;
+    }
+    if (!progressed) {
+      // Only possible when validation already reported the bad input or cycle:
+      // still check the steps of what is left, then stop.
+      if (valid)
+        diags.Add(pending[0].first->mark,
+                  "transform '" + pending[0].first->scalar + "' has an input that cannot be resolved");
+      for (const auto& [key, node] : pending) plan_transform(*key, *node, {});
+      return nullptr;
+    }
+  }
+
+  // Sinks.
+  if (const ConfNode* sinks = root.Find("sinks")) {
+    for (const auto& [key, node] : sinks->entries) {
+      if (!node.IsMap() || !FindSink(TypeOf(node))) continue;
+      PlanNode n;
+      n.kind = PlanNode::Kind::kSink;
+      n.name = key.scalar;
+      n.type = TypeOf(node);
+      n.mark = key.mark;
+      for (const auto& in : InputNames(node)) {
+        int id = plan->FindNode(in);
+        if (id >= 0 && plan->nodes[id].kind != PlanNode::Kind::kSink) n.inputs.push_back(id);
+      }
+      if (!valid && n.inputs.empty() && node.Find("input")) continue;
+      // A sink's own expressions (e.g. a Kafka key) see its first input's records.
+      Universe* u = n.inputs.empty() ? &plan->universes.emplace_back() : plan->nodes[n.inputs[0]].universe;
+      RecordView view = n.inputs.empty() ? RecordView{} : plan->nodes[n.inputs[0]].view;
+      PlanContext ctx(u, view, &diags, "sink '" + n.name + "'");
+      if (options.sink_override) n.sink = options.sink_override(n.name);
+      if (!n.sink) n.sink = FindSink(n.type)->plan(node, ctx);
+      if (n.inputs.empty()) plan->dead_letter_sink = static_cast<int>(plan->nodes.size());
+      plan->nodes.push_back(std::move(n));
+    }
+  }
+  if (!valid || !diags.empty()) return nullptr;
+
+  for (size_t i = 0; i < plan->nodes.size(); ++i)
+    for (int in : plan->nodes[i].inputs) plan->nodes[in].consumers.push_back(static_cast<int>(i));
+  return plan;
+}
+
+std::string ExplainText(const PipelinePlan& plan) {
+  std::string out = "pipeline " + plan.name + " (parallelism " + std::to_string(plan.parallelism) + ")\n";
+  for (const auto& n : plan.nodes) {
+    std::string inputs;
+    for (int in : n.inputs) inputs += (inputs.empty() ? "" : ", ") + plan.nodes[in].name;
+    switch (n.kind) {
+      case PlanNode::Kind::kSource:
+        out += "source " + n.name + ": " + n.source->Describe() + "\n";
+        break;
+      case PlanNode::Kind::kTransform:
+        out += "transform " + n.name + " <- " + inputs + (n.rebase ? " (merged)" : "") + "\n";
+        for (const auto& s : n.steps) out += "  " + s.plan->Describe() + "\n";
+        break;
+      case PlanNode::Kind::kSink:
+        out += "sink " + n.name + (inputs.empty() ? " (dead letters)" : " <- " + inputs) + ": " + n.sink->Describe() + "\n";
+        break;
+    }
+  }
+  return out;
+}
+
+namespace {
+std::string DotEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+}  // namespace
+
+std::string ExplainDot(const PipelinePlan& plan) {
+  std::string out = "digraph \"" + DotEscape(plan.name) + "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    const auto& n = plan.nodes[i];
+    std::string label = n.name + "\\n";
+    std::string shape = "box";
+    switch (n.kind) {
+      case PlanNode::Kind::kSource:
+        label += DotEscape(n.source->Describe());
+        shape = "invhouse";
+        break;
+      case PlanNode::Kind::kTransform:
+        for (const auto& s : n.steps) label += DotEscape(s.plan->Describe()) + "\\l";
+        break;
+      case PlanNode::Kind::kSink:
+        label += DotEscape(n.sink->Describe());
+        shape = "house";
+        break;
+    }
+    out += "  n" + std::to_string(i) + " [label=\"" + label + "\", shape=" + shape + "];\n";
+  }
+  for (size_t i = 0; i < plan.nodes.size(); ++i)
+    for (int in : plan.nodes[i].inputs) out += "  n" + std::to_string(in) + " -> n" + std::to_string(i) + ";\n";
+  if (plan.dead_letter_sink >= 0)
+    out += "  errors [shape=note, label=\"record errors\"];\n  errors -> n" + std::to_string(plan.dead_letter_sink) +
+           " [style=dashed];\n";
+  out += "}\n";
+  return out;
+}
+
+}  // namespace streamrun

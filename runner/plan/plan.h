@@ -1,0 +1,74 @@
+#pragma once
+// The plan: a validated pipeline file turned into an operator graph, with every
+// field path resolved to a slot. Immutable once built; workers instantiate it.
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "operators/operator.h"
+#include "operators/plan_context.h"
+#include "runner/config/conf_node.h"
+#include "runner/config/diagnostics.h"
+
+namespace streamrun {
+
+enum class ErrorPolicy { kFail, kSkip, kDeadLetter };
+
+struct PlannedStep {
+  std::string name;  // the step's YAML name
+  config::Mark mark;
+  std::unique_ptr<StepPlan> plan;
+};
+
+struct PlanNode {
+  enum class Kind { kSource, kTransform, kSink };
+  Kind kind = Kind::kSource;
+  std::string name;
+  std::string type;  // source/sink type
+  config::Mark mark;
+  std::vector<int> inputs;     // node indexes
+  std::vector<int> consumers;  // node indexes taking this node's output
+  std::unique_ptr<SourcePlan> source;
+  std::vector<PlannedStep> steps;
+  std::unique_ptr<SinkPlan> sink;
+  // Transforms with several inputs decode re-encoded records into their own
+  // universe (each input has its own slots); `rebase` is then set.
+  bool rebase = false;
+  Universe* input_universe = nullptr;  // rebase: the universe records are decoded into
+  Universe* universe = nullptr;        // the slots of this node's output records
+  RecordView view;                     // how this node's output records look
+  int source_index = -1;               // sources: index among sources
+};
+
+struct PipelinePlan {
+  std::string name;
+  std::string file;
+  int parallelism = 1;
+  ErrorPolicy error_policy = ErrorPolicy::kFail;
+  int dead_letter_sink = -1;        // node index of the dead-letter sink
+  std::vector<PlanNode> nodes;      // sources, then transforms in dependency order, then sinks
+  std::deque<Universe> universes;   // stable addresses
+  int FindNode(const std::string& name) const {
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+};
+
+struct PlanOptions {
+  // Replaces a sink's plan (tests capture sink output); nullptr keeps the configured sink.
+  std::function<std::unique_ptr<SinkPlan>(const std::string& sink_name)> sink_override;
+};
+
+// Validates `root` against the built-in catalog and plans it. Null with
+// diagnostics on any configuration error.
+std::unique_ptr<PipelinePlan> BuildPlan(const config::ConfNode& root, const std::string& file,
+                                        const PlanOptions& options, config::Diagnostics& diags);
+
+// `streamrun explain`: the operator graph as indented text or Graphviz dot.
+std::string ExplainText(const PipelinePlan& plan);
+std::string ExplainDot(const PipelinePlan& plan);
+
+}  // namespace streamrun

@@ -1,0 +1,141 @@
+#pragma once
+// A batch of records moving between operators (DESIGN.md "Records").
+// Layout: `width` slots per record, row-major; the raw bytes each record came
+// with (JSON text with SIMDJSON_PADDING readable bytes after it) so untouched
+// records are re-emitted without re-encoding; event time and source position
+// per record. All strings live in the batch's arena or in the raw bytes.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "runner/record/arena.h"
+#include "runner/record/value.h"
+
+namespace streamrun {
+
+inline constexpr int64_t kNoTime = INT64_MIN;
+inline constexpr size_t kDefaultBatchSize = 1024;
+
+// Where a record came from, for errors and the dead-letter sink.
+struct RecordPosition {
+  int32_t source = -1;     // index of the source node in the plan
+  int32_t partition = 0;   // Kafka partition, or the file's index in a glob
+  int64_t offset = 0;      // Kafka offset, or byte offset in the file
+  int64_t line = 0;        // 1-based line for line-oriented sources; 0 otherwise
+};
+
+class Batch {
+ public:
+  explicit Batch(uint32_t width = 0) : width_(width), arena_(std::make_shared<Arena>()) {}
+
+  uint32_t width() const { return width_; }
+  uint32_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  Value* row(uint32_t i) { return slots_.data() + static_cast<size_t>(i) * width_; }
+  const Value* row(uint32_t i) const { return slots_.data() + static_cast<size_t>(i) * width_; }
+  std::string_view raw(uint32_t i) const { return raw_[i]; }
+  void set_raw(uint32_t i, std::string_view r) { raw_[i] = r; }
+  int64_t event_time(uint32_t i) const { return event_time_[i]; }
+  void set_event_time(uint32_t i, int64_t t) { event_time_[i] = t; }
+  const RecordPosition& position(uint32_t i) const { return position_[i]; }
+  // Hash of the record's key (set by key_by; 0 before): picks its key group.
+  uint64_t key_hash(uint32_t i) const { return key_hash_[i]; }
+  void set_key_hash(uint32_t i, uint64_t h) { key_hash_[i] = h; }
+
+  Arena& arena() { return *arena_; }
+  const std::shared_ptr<Arena>& shared_arena() const { return arena_; }
+
+  // Appends a record with all slots null and returns its index.
+  uint32_t AddRow(std::string_view raw, const RecordPosition& pos, int64_t event_time = kNoTime) {
+    slots_.resize(slots_.size() + width_);
+    raw_.push_back(raw);
+    position_.push_back(pos);
+    event_time_.push_back(event_time);
+    key_hash_.push_back(0);
+    return size_++;
+  }
+
+  // Drops the last row (e.g. one that failed to decode).
+  void PopRow() {
+    --size_;
+    slots_.resize(slots_.size() - width_);
+    raw_.pop_back();
+    position_.pop_back();
+    event_time_.pop_back();
+    key_hash_.pop_back();
+  }
+
+  // Keeps the rows whose flag is non-zero, in order.
+  void Compact(const std::vector<uint8_t>& keep) {
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < size_; ++i) {
+      if (!keep[i]) continue;
+      if (out != i) {
+        for (uint32_t s = 0; s < width_; ++s) row(out)[s] = row(i)[s];
+        raw_[out] = raw_[i];
+        position_[out] = position_[i];
+        event_time_[out] = event_time_[i];
+        key_hash_[out] = key_hash_[i];
+      }
+      ++out;
+    }
+    size_ = out;
+    slots_.resize(static_cast<size_t>(out) * width_);
+    raw_.resize(out);
+    position_.resize(out);
+    event_time_.resize(out);
+    key_hash_.resize(out);
+  }
+
+  // Empties the batch for reuse. The arena is reset only if no copy of this
+  // batch shares it; otherwise a fresh arena is taken.
+  void Clear(uint32_t width) {
+    width_ = width;
+    size_ = 0;
+    slots_.clear();
+    raw_.clear();
+    position_.clear();
+    event_time_.clear();
+    key_hash_.clear();
+    if (arena_.use_count() == 1) {
+      arena_->Reset();
+    } else {
+      arena_ = std::make_shared<Arena>();
+    }
+  }
+
+  // A copy sharing the arena (for fan-out to several consumers).
+  Batch ShallowCopy() const {
+    Batch b(width_);
+    b.size_ = size_;
+    b.slots_ = slots_;
+    b.raw_ = raw_;
+    b.position_ = position_;
+    b.event_time_ = event_time_;
+    b.key_hash_ = key_hash_;
+    b.arena_ = arena_;
+    return b;
+  }
+
+  void Reserve(size_t rows) {
+    slots_.reserve(rows * width_);
+    raw_.reserve(rows);
+    position_.reserve(rows);
+    event_time_.reserve(rows);
+    key_hash_.reserve(rows);
+  }
+
+ private:
+  uint32_t width_ = 0;
+  uint32_t size_ = 0;
+  std::vector<Value> slots_;
+  std::vector<std::string_view> raw_;
+  std::vector<RecordPosition> position_;
+  std::vector<int64_t> event_time_;
+  std::vector<uint64_t> key_hash_;
+  std::shared_ptr<Arena> arena_;
+};
+
+}  // namespace streamrun

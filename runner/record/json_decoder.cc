@@ -1,0 +1,209 @@
+#include "runner/record/json_decoder.h"
+
+#include <simdjson.h>
+
+#include <cstring>
+
+namespace streamrun {
+
+namespace od = simdjson::ondemand;
+
+size_t JsonPadding() { return simdjson::SIMDJSON_PADDING; }
+
+struct JsonDecoder::Impl {
+  ProjectionNode projection;
+  od::parser parser;
+  // For an object that is both read whole and navigated into (`user` and
+  // `user.id`), the nested fields are decoded from a second parse of its text.
+  std::unique_ptr<od::parser> nested;
+};
+
+JsonDecoder::JsonDecoder(ProjectionNode projection) : impl_(std::make_unique<Impl>()) {
+  impl_->projection = std::move(projection);
+}
+JsonDecoder::~JsonDecoder() = default;
+
+namespace {
+
+std::string ErrorText(simdjson::error_code e) {
+  switch (e) {
+    case simdjson::UTF8_ERROR: return "invalid UTF-8";
+    case simdjson::INCORRECT_TYPE: return "record is not a JSON object";
+    case simdjson::TRAILING_CONTENT: return "malformed JSON: trailing content after the object";
+    case simdjson::EMPTY: return "empty record";
+    case simdjson::DEPTH_ERROR: return "JSON nested too deeply";
+    case simdjson::CAPACITY: return "record too large";
+    default: break;
+  }
+  // simdjson's own words, e.g. "malformed JSON: JSON document ended early in the middle of an object or array"
+  std::string text = simdjson::error_message(e);
+  while (!text.empty() && (text.back() == '.' || text.back() == ' ')) text.pop_back();
+  return "malformed JSON: " + text;
+}
+
+// Reads one scalar or nested value into `out`.
+simdjson::error_code ReadValue(od::value v, Arena& arena, Value* out) {
+  od::json_type t;
+  auto err = v.type().get(t);
+  if (err) return err;
+  switch (t) {
+    case od::json_type::null: {
+      bool is_null = false;
+      if ((err = v.is_null().get(is_null))) return err;
+      if (!is_null) return simdjson::TAPE_ERROR;
+      *out = Value::Null();
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      if ((err = v.get_bool().get(b))) return err;
+      *out = Value::Bool(b);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      od::number_type nt;
+      if ((err = v.get_number_type().get(nt))) return err;
+      if (nt == od::number_type::signed_integer) {
+        int64_t i;
+        if ((err = v.get_int64().get(i))) return err;
+        *out = Value::Int(i);
+      } else {
+        // Floats and integers beyond int64 become doubles.
+        double d;
+        if ((err = v.get_double().get(d))) return err;
+        *out = Value::Float(d);
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view token = v.raw_json_token();
+      // token is `"..."` possibly followed by whitespace; without a backslash
+      // the text between the quotes is the string itself (zero copy).
+      size_t close = token.rfind('"');
+      if (close != std::string_view::npos && close > 0 && std::memchr(token.data(), '\\', close) == nullptr) {
+        *out = Value::String(token.substr(1, close - 1));
+        return simdjson::SUCCESS;
+      }
+      std::string_view s;
+      if ((err = v.get_string().get(s))) return err;
+      *out = Value::String(arena.Copy(s));
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array a;
+      if ((err = v.get_array().get(a))) return err;
+      std::string_view raw;
+      if ((err = a.raw_json().get(raw))) return err;
+      *out = Value::List(raw);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::object: {
+      od::object o;
+      if ((err = v.get_object().get(o))) return err;
+      std::string_view raw;
+      if ((err = o.raw_json().get(raw))) return err;
+      *out = Value::Object(raw);
+      return simdjson::SUCCESS;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+bool KeyMatches(od::field& f, const std::string& name) { return f.key().unsafe_is_equal(name); }
+
+// True if the raw key text (after the opening quote) holds an escape.
+bool KeyHasEscape(const char* raw) {
+  for (const char* p = raw; *p != '"'; ++p)
+    if (*p == '\\') return true;
+  return false;
+}
+
+simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row,
+                                  Arena& arena, od::parser* nested);
+
+simdjson::error_code DecodeNode(od::value v, const ProjectionNode& child, Value* row, Arena& arena,
+                                od::parser* nested) {
+  if (child.children.empty()) return ReadValue(v, arena, &row[child.slot]);
+  od::json_type t;
+  auto err = v.type().get(t);
+  if (err) return err;
+  if (child.slot < 0) {
+    if (t != od::json_type::object) {
+      // `a.b` of a non-object: the nested fields are missing (null). Consume it.
+      Value ignored;
+      return ReadValue(v, arena, &ignored);
+    }
+    od::object o;
+    if ((err = v.get_object().get(o))) return err;
+    return DecodeObject(o, child, row, arena, nested);
+  }
+  // Read whole, and navigate into it from a copy of its text.
+  if ((err = ReadValue(v, arena, &row[child.slot]))) return err;
+  const Value& whole = row[child.slot];
+  if (whole.kind != Kind::kObject || nested == nullptr) return simdjson::SUCCESS;
+  std::string_view padded = arena.Copy(whole.text(), simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  if ((err = nested->iterate(padded.data(), padded.size(), padded.size() + simdjson::SIMDJSON_PADDING)
+                 .get(doc)))
+    return err;
+  od::object o;
+  if ((err = doc.get_object().get(o))) return err;
+  ProjectionNode children_only{child.name, -1, child.children};
+  return DecodeObject(o, children_only, row, arena, nullptr);
+}
+
+simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row,
+                                  Arena& arena, od::parser* nested) {
+  for (auto field_result : obj) {
+    od::field field;
+    auto err = std::move(field_result).get(field);
+    if (err) return err;
+    const ProjectionNode* match = nullptr;
+    for (const auto& child : node.children) {
+      if (KeyMatches(field, child.name)) {
+        match = &child;
+        break;
+      }
+    }
+    if (!match) {
+      // An unescaped key may still match after unescaping (rare).
+      if (KeyHasEscape(field.key().raw())) {
+        std::string_view unescaped;
+        if ((err = field.unescaped_key().get(unescaped))) return err;
+        for (const auto& child : node.children)
+          if (child.name == unescaped) match = &child;
+      }
+    }
+    if (!match) {
+      // Skipping validates the structure of the value we do not read.
+      continue;
+    }
+    if ((err = DecodeNode(field.value(), *match, row, arena, nested))) return err;
+  }
+  return simdjson::SUCCESS;
+}
+
+}  // namespace
+
+bool JsonDecoder::Decode(std::string_view text, Value* row, Arena& arena, std::string* error) {
+  od::document doc;
+  auto err = impl_->parser.iterate(text.data(), text.size(), text.size() + simdjson::SIMDJSON_PADDING)
+                 .get(doc);
+  if (!err) {
+    od::object obj;
+    err = doc.get_object().get(obj);
+    if (!err) {
+      if (!impl_->nested) impl_->nested = std::make_unique<od::parser>();
+      err = DecodeObject(obj, impl_->projection, row, arena, impl_->nested.get());
+    }
+    // Nothing may follow the object: past its end there is no location left.
+    if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
+  }
+  if (err) {
+    *error = ErrorText(err);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace streamrun

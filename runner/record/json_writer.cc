@@ -1,0 +1,123 @@
+#include "runner/record/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace streamrun {
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t n;
+  uint32_t min;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  uint32_t cp = c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run_start = 0;
+  auto flush = [&](size_t end) {
+    if (end > run_start) out->append(s.data() + run_start, end - run_start);
+  };
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t n = Utf8SequenceLength(s, i);
+      if (n > 0) {
+        i += n;
+        continue;
+      }
+      flush(i);
+      out->append("\xEF\xBF\xBD");  // U+FFFD for an invalid byte
+      run_start = ++i;
+      continue;
+    }
+    flush(i);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default: {
+        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(esc, 6);
+      }
+    }
+    run_start = ++i;
+  }
+  flush(s.size());
+  out->push_back('"');
+}
+
+void AppendJsonValue(const Value& v, std::string* out) {
+  char buf[32];
+  switch (v.kind) {
+    case Kind::kNull: out->append("null"); return;
+    case Kind::kBool: out->append(v.b ? "true" : "false"); return;
+    case Kind::kInt: {
+      auto r = std::to_chars(buf, buf + sizeof buf, v.i);
+      out->append(buf, r.ptr);
+      return;
+    }
+    case Kind::kFloat: {
+      if (!std::isfinite(v.f)) {
+        out->append("null");
+        return;
+      }
+      auto r = std::to_chars(buf, buf + sizeof buf, v.f);
+      std::string_view text(buf, static_cast<size_t>(r.ptr - buf));
+      out->append(text);
+      // Keep floats recognisable as floats: 2.0, not 2.
+      if (text.find_first_of(".eEn") == std::string_view::npos) out->append(".0");
+      return;
+    }
+    case Kind::kString: AppendJsonString(v.text(), out); return;
+    case Kind::kList:
+    case Kind::kObject: out->append(v.text()); return;
+  }
+}
+
+}  // namespace streamrun

@@ -1,0 +1,45 @@
+#pragma once
+// Runs a plan. For now one worker thread drives the whole graph; the parallel,
+// keyed runtime (DESIGN.md "Execution") replaces the driver, not the operators.
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runner/plan/plan.h"
+
+namespace streamrun {
+
+struct NodeStats {
+  uint64_t records_in = 0;
+  uint64_t records_out = 0;
+  uint64_t errors = 0;  // record errors raised at this node (skipped or dead-lettered)
+};
+
+struct RunStats {
+  std::vector<NodeStats> nodes;  // by plan node index
+  uint64_t records_skipped = 0;
+  uint64_t records_dead_lettered = 0;
+  double seconds = 0;
+};
+
+struct RunOptions {
+  // Set (e.g. by a signal handler) to stop the sources; the run then drains and ends cleanly.
+  const std::atomic<bool>* stop = nullptr;
+  size_t batch_size = kDefaultBatchSize;
+};
+
+// Thrown for a failure that ends the run: the `fail` error policy, an I/O error.
+class RunError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Runs until every source is done (or `stop` is set). Throws RunError on failure.
+RunStats Run(const PipelinePlan& plan, const RunOptions& options);
+
+// The dead-letter record for a failed record (SPEC section 8).
+std::string DeadLetterJson(const RecordError& error, const std::string& source_name,
+                           const std::string& position_text, const std::string& node_name);
+
+}  // namespace streamrun

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for N seconds (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+scripts/build.sh fuzz fuzz_yaml_loader fuzz_json_decoder
+for t in fuzz_yaml_loader fuzz_json_decoder; do
+  corpus="tests/fuzz/corpus/${t#fuzz_}"
+  work=$(mktemp -d)
+  cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+  echo "fuzz: $t for ${seconds}s"
+  "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "$work" 2>&1 | tail -3
+  rm -rf "$work"
+done

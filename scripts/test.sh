@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test:
+# unit tests, the golden pipeline cases, the generated-files check, the
+# sanitizer build of all of it, and a short run of each fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "release build"
+scripts/build.sh release
+step "release tests"
+ctest --test-dir build/release --output-on-failure -j2
+
+step "generated files are fresh"
+scripts/generate.sh --check build/release/runner/streamrun
+
+step "sanitizer build (ASan + UBSan)"
+scripts/build.sh debug
+step "sanitizer tests"
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/debug --output-on-failure -j2
+
+step "fuzz targets (short runs)"
+scripts/fuzz.sh 30
+
+echo
+echo "all tests passed"
