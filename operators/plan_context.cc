@@ -22,8 +22,8 @@ std::unique_ptr<expr::Expression> PlanContext::Compile(const config::ConfNode& n
     return nullptr;
   }
   expr::CompileError err;
-  auto e = expr::Compile(node.scalar, [this](const std::vector<std::string>& p) { return Resolve(p); },
-                         &err);
+  auto e = expr::Compile(
+      node.scalar, [this](const std::vector<std::string>& p) { return Resolve(p); }, &err);
   if (!e) {
     config::Mark at = node.mark;
     at.column = node.text_column + err.offset;

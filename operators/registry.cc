@@ -8,11 +8,8 @@ namespace streamrun {
 
 const std::vector<StepEntry>& Steps() {
   static const std::vector<StepEntry> kSteps = {
-      {FilterSpec, PlanFilter},
-      {SetSpec, PlanSet},
-      {SelectSpec, PlanSelect},
-      {DropSpec, PlanDrop},
-      {KeyBySpec, PlanKeyBy},
+      {FilterSpec, PlanFilter}, {SetSpec, PlanSet},     {SelectSpec, PlanSelect},
+      {DropSpec, PlanDrop},     {KeyBySpec, PlanKeyBy},
   };
   return kSteps;
 }

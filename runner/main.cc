@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", run_args.quiet, "Do not print the summary at the end");
 
   std::string validate_file;
-  auto* validate = app.add_subcommand("validate", "Check a pipeline file and report every error (exit 2 if any)");
+  auto* validate =
+      app.add_subcommand("validate", "Check a pipeline file and report every error (exit 2 if any)");
   validate->add_option("pipeline", validate_file, "Pipeline file")->required();
 
   std::string explain_file, explain_format = "text";

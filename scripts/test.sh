@@ -13,6 +13,9 @@ scripts/build.sh release
 step "release tests"
 ctest --test-dir build/release --output-on-failure -j2
 
+step "formatting"
+scripts/format.sh --check
+
 step "generated files are fresh"
 scripts/generate.sh --check build/release/runner/streamrun
 

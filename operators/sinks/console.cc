@@ -14,8 +14,9 @@ const config::ComponentSpec& ConsoleSinkSpec() {
     s.description =
         "`format: json` prints one JSON object per line as soon as each batch is done. "
         "(The live table, `format: table`, comes with the windowed demo.)";
-    s.value = Obj("", {Default(Enum("format", {"json"}, "How records are shown."), "json"),
-                       Str("title", "A title printed once before the first record.")},
+    s.value = Obj("",
+                  {Default(Enum("format", {"json"}, "How records are shown."), "json"),
+                   Str("title", "A title printed once before the first record.")},
                   "");
     s.example = "screen:\n  type: console\n  input: page_counts\n  format: json";
     return s;

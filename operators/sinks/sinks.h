@@ -8,8 +8,8 @@
 
 namespace streamrun {
 
-#define STREAMRUN_DECLARE_SINK(Name)                 \
-  const config::ComponentSpec& Name##SinkSpec();     \
+#define STREAMRUN_DECLARE_SINK(Name)             \
+  const config::ComponentSpec& Name##SinkSpec(); \
   std::unique_ptr<SinkPlan> Plan##Name##Sink(const config::ConfNode& node, PlanContext& ctx);
 
 STREAMRUN_DECLARE_SINK(File)

@@ -11,7 +11,9 @@ const config::ComponentSpec& StdoutSinkSpec() {
     s.kind = ComponentKind::kSink;
     s.name = "stdout";
     s.summary = "Write records to standard output, one JSON object per line.";
-    s.description = "Output is buffered and flushed after every batch, so a consumer of the pipe sees rows as batches complete.";
+    s.description =
+        "Output is buffered and flushed after every batch, so a consumer of the pipe sees rows as batches "
+        "complete.";
     s.value = Obj("", {Default(Enum("format", {"json"}, "Output format."), "json")}, "");
     s.example = "out:\n  type: stdout\n  input: cleaned";
     return s;
@@ -36,7 +38,9 @@ class StdoutSinkInstance : public SinkInstance {
 
 class StdoutSinkPlan : public SinkPlan {
  public:
-  std::unique_ptr<SinkInstance> Instantiate() const override { return std::make_unique<StdoutSinkInstance>(); }
+  std::unique_ptr<SinkInstance> Instantiate() const override {
+    return std::make_unique<StdoutSinkInstance>();
+  }
   std::string Describe() const override { return "stdout (json)"; }
 };
 

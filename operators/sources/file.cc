@@ -29,11 +29,13 @@ const config::ComponentSpec& FileSourceSpec() {
         "followed like `tail -f` and the source never ends on its own.";
     std::vector<FieldSpec> fields = {
         Required(Str("path", "A file path or a glob such as `data/clicks-*.jsonl`.")),
-        Default(Bool("bounded", "End after the last file (true) or follow it for new lines (false)."), "true"),
+        Default(Bool("bounded", "End after the last file (true) or follow it for new lines (false)."),
+                "true"),
     };
     for (auto& f : LineSourceFields()) fields.push_back(f);
     s.value = Obj("", fields, "");
-    s.example = "clicks:\n  type: file\n  path: data/clicks.jsonl\n  format: json\n  event_time: { field: ts }";
+    s.example =
+        "clicks:\n  type: file\n  path: data/clicks.jsonl\n  format: json\n  event_time: { field: ts }";
     return s;
   }();
   return spec;
@@ -45,8 +47,11 @@ class FileSourceInstance : public SourceInstance {
  public:
   FileSourceInstance(std::vector<std::string> files, bool bounded, const LineSourceOptions& options,
                      ProjectionNode projection, int source_index)
-      : files_(std::move(files)), bounded_(bounded), decoder_(options, std::move(projection)),
-        source_index_(source_index), max_record_bytes_(options.max_record_bytes) {}
+      : files_(std::move(files)),
+        bounded_(bounded),
+        decoder_(options, std::move(projection)),
+        source_index_(source_index),
+        max_record_bytes_(options.max_record_bytes) {}
 
   ~FileSourceInstance() override {
     if (fd_ >= 0) ::close(fd_);

@@ -17,18 +17,23 @@ using config::ConfNode;
 
 std::vector<config::FieldSpec> LineSourceFields() {
   using namespace config;
-  FieldSpec watermark = Obj(
-      "watermark",
-      {Default(Dur("max_out_of_orderness", "How far behind the highest event time seen a record may be and still be on time."), "0s"),
-       Dur("idle_timeout", "A partition with no record for this long stops holding the watermark back.")},
-      "How the watermark follows event time (SPEC section 3).");
-  FieldSpec event_time = Obj(
-      "event_time",
-      {Required(Field("field", "The field holding the event time.")),
-       Default(Enum("format", {"epoch_millis", "epoch_seconds", "iso8601"}, "How the field is written."), "epoch_millis"),
-       watermark},
-      "Read event time from the records; without it, time is processing time.");
-  event_time.example = "event_time:\n  field: ts\n  format: epoch_millis\n  watermark: { max_out_of_orderness: 2s, idle_timeout: 30s }";
+  FieldSpec watermark =
+      Obj("watermark",
+          {Default(Dur("max_out_of_orderness",
+                       "How far behind the highest event time seen a record may be and still be on time."),
+                   "0s"),
+           Dur("idle_timeout", "A partition with no record for this long stops holding the watermark back.")},
+          "How the watermark follows event time (SPEC section 3).");
+  FieldSpec event_time =
+      Obj("event_time",
+          {Required(Field("field", "The field holding the event time.")),
+           Default(Enum("format", {"epoch_millis", "epoch_seconds", "iso8601"}, "How the field is written."),
+                   "epoch_millis"),
+           watermark},
+          "Read event time from the records; without it, time is processing time.");
+  event_time.example =
+      "event_time:\n  field: ts\n  format: epoch_millis\n  watermark: { max_out_of_orderness: 2s, "
+      "idle_timeout: 30s }";
   return {
       Default(Enum("format", {"json", "csv", "raw"},
                    "json: one object per line; csv: a header line, then one record per line; raw: each line "
@@ -42,9 +47,12 @@ std::vector<config::FieldSpec> LineSourceFields() {
 bool ParseLineSourceOptions(const ConfNode& node, PlanContext& ctx, LineSourceOptions* out) {
   bool ok = true;
   if (const ConfNode* f = node.Find("format")) {
-    if (f->scalar == "json") out->format = LineFormat::kJson;
-    else if (f->scalar == "csv") out->format = LineFormat::kCsv;
-    else if (f->scalar == "raw") out->format = LineFormat::kRaw;
+    if (f->scalar == "json")
+      out->format = LineFormat::kJson;
+    else if (f->scalar == "csv")
+      out->format = LineFormat::kCsv;
+    else if (f->scalar == "raw")
+      out->format = LineFormat::kRaw;
     else {
       ctx.Error(f->mark, "format '" + f->scalar + "' is not supported by this source (json, csv, raw)");
       ok = false;
@@ -72,9 +80,12 @@ bool ParseLineSourceOptions(const ConfNode& node, PlanContext& ctx, LineSourceOp
     expr::FieldSlot slot = ctx.Resolve(path);
     o.slot = slot.slot;
     if (const ConfNode* fmt = et->Find("format")) {
-      if (fmt->scalar == "epoch_millis") o.format = TimeFormat::kEpochMillis;
-      else if (fmt->scalar == "epoch_seconds") o.format = TimeFormat::kEpochSeconds;
-      else if (fmt->scalar == "iso8601") o.format = TimeFormat::kIso8601;
+      if (fmt->scalar == "epoch_millis")
+        o.format = TimeFormat::kEpochMillis;
+      else if (fmt->scalar == "epoch_seconds")
+        o.format = TimeFormat::kEpochSeconds;
+      else if (fmt->scalar == "iso8601")
+        o.format = TimeFormat::kIso8601;
       else {
         ctx.Error(fmt->mark, "event_time.format must be epoch_millis, epoch_seconds or iso8601");
         ok = false;
@@ -83,13 +94,17 @@ bool ParseLineSourceOptions(const ConfNode& node, PlanContext& ctx, LineSourceOp
     if (const ConfNode* wm = et->Find("watermark"); wm && wm->IsMap()) {
       if (const ConfNode* d = wm->Find("max_out_of_orderness")) {
         auto ms = config::ParseDurationMs(d->scalar);
-        if (!ms) ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
-        else o.max_out_of_orderness_ms = *ms;
+        if (!ms)
+          ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
+        else
+          o.max_out_of_orderness_ms = *ms;
       }
       if (const ConfNode* d = wm->Find("idle_timeout")) {
         auto ms = config::ParseDurationMs(d->scalar);
-        if (!ms) ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
-        else o.idle_timeout_ms = *ms;
+        if (!ms)
+          ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
+        else
+          o.idle_timeout_ms = *ms;
       }
     }
     out->event_time = o;

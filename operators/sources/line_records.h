@@ -64,7 +64,7 @@ class LineReader {
   int fd_;
   size_t max_;
   std::string buf_;
-  size_t start_ = 0;  // first unconsumed byte in buf_
+  size_t start_ = 0;      // first unconsumed byte in buf_
   int64_t consumed_ = 0;  // file offset of buf_[0]
   int64_t line_no_ = 0;
   bool eof_ = false;

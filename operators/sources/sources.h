@@ -8,8 +8,8 @@
 
 namespace streamrun {
 
-#define STREAMRUN_DECLARE_SOURCE(Name)                 \
-  const config::ComponentSpec& Name##SourceSpec();     \
+#define STREAMRUN_DECLARE_SOURCE(Name)             \
+  const config::ComponentSpec& Name##SourceSpec(); \
   std::unique_ptr<SourcePlan> Plan##Name##Source(const config::ConfNode& node, PlanContext& ctx);
 
 STREAMRUN_DECLARE_SOURCE(File)

@@ -30,8 +30,10 @@ namespace {
 class StdinSourceInstance : public SourceInstance {
  public:
   StdinSourceInstance(const LineSourceOptions& options, ProjectionNode projection, int source_index)
-      : reader_(STDIN_FILENO, options.max_record_bytes), decoder_(options, std::move(projection)),
-        source_index_(source_index), max_record_bytes_(options.max_record_bytes) {}
+      : reader_(STDIN_FILENO, options.max_record_bytes),
+        decoder_(options, std::move(projection)),
+        source_index_(source_index),
+        max_record_bytes_(options.max_record_bytes) {}
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
     if (done_) return false;
@@ -47,8 +49,9 @@ class StdinSourceInstance : public SourceInstance {
       }
       if (status == LineReader::Status::kError) throw std::runtime_error("reading stdin: " + error);
       if (status == LineReader::Status::kTooLong) {
-        errors.Add(RecordError{std::string(line), pos,
-                               "record longer than max_record_size (" + std::to_string(max_record_bytes_) + " bytes)"});
+        errors.Add(RecordError{
+            std::string(line), pos,
+            "record longer than max_record_size (" + std::to_string(max_record_bytes_) + " bytes)"});
         continue;
       }
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;

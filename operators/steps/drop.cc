@@ -13,10 +13,11 @@ const config::ComponentSpec& DropSpec() {
         "Removes the named top-level fields from the record; a field that is not there is "
         "ignored. Later steps read a dropped field as null. Records are not rewritten until "
         "they are written by a sink.";
-    s.value = config::Required(config::OneOf(
-        "", {config::ListOf("", config::Str("", "A top-level field name."), "Fields to remove."),
-             config::Str("", "A top-level field name.")},
-        "A field name or a list of them."));
+    s.value = config::Required(
+        config::OneOf("",
+                      {config::ListOf("", config::Str("", "A top-level field name."), "Fields to remove."),
+                       config::Str("", "A top-level field name.")},
+                      "A field name or a list of them."));
     s.example = "- drop: [referrer, debug]";
     return s;
   }();

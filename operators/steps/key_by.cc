@@ -17,9 +17,11 @@ const config::ComponentSpec& KeyBySpec() {
         "key group (and worker), so per-key state and windows see all of them. A window "
         "that follows writes the key fields into each output row. A missing key field "
         "is a null key part, which is a valid key.";
-    s.value = config::Required(config::OneOf(
-        "", {config::Field("", "The key field."), config::ListOf("", config::Field("", "A key field."), "Key fields.")},
-        "A field or a list of fields."));
+    s.value =
+        config::Required(config::OneOf("",
+                                       {config::Field("", "The key field."),
+                                        config::ListOf("", config::Field("", "A key field."), "Key fields.")},
+                                       "A field or a list of fields."));
     s.example = "- key_by: user_id\n- key_by: [country, city]";
     return s;
   }();

@@ -15,8 +15,8 @@ const config::ComponentSpec& SelectSpec() {
         "Each item is a field path (the output field is named after its last part, e.g. "
         "`user.id` gives `id`) or a single-entry map `{name: EXPR}`. The output has exactly "
         "these fields, in this order; a missing field is written as null.";
-    config::FieldSpec computed = config::MapOf("", config::Expr("", "Expression."),
-                                               "A computed field: {name: EXPR}.");
+    config::FieldSpec computed =
+        config::MapOf("", config::Expr("", "Expression."), "A computed field: {name: EXPR}.");
     s.value = config::Required(config::ListOf(
         "", config::OneOf("", {config::Field("", "A field to keep."), computed}, "A field or {name: EXPR}."),
         "The fields of the output, in order."));

@@ -16,8 +16,8 @@ const config::ComponentSpec& SetSpec() {
         "expressions see the record as it came into the step, so `{a: b, b: a}` swaps. "
         "An overwritten field keeps its position in the output; new fields are appended "
         "in the order written.";
-    s.value = config::Required(config::MapOf("", config::Expr("", "Expression for the field."),
-                                             "Field name -> expression."));
+    s.value = config::Required(
+        config::MapOf("", config::Expr("", "Expression for the field."), "Field name -> expression."));
     s.example = "- set:\n    page: lower(page_url)\n    value_eur: round(amount * 0.92, 2)";
     return s;
   }();

@@ -8,8 +8,8 @@
 
 namespace streamrun {
 
-#define STREAMRUN_DECLARE_STEP(Name)                 \
-  const config::ComponentSpec& Name##Spec();         \
+#define STREAMRUN_DECLARE_STEP(Name)         \
+  const config::ComponentSpec& Name##Spec(); \
   std::unique_ptr<StepPlan> Plan##Name(const config::ConfNode& value, PlanContext& ctx);
 
 STREAMRUN_DECLARE_STEP(Filter)

@@ -2,7 +2,8 @@
 
 namespace streamrun::cli {
 
-LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env, const PlanOptions& options) {
+LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
+                            const PlanOptions& options) {
   LoadedPipeline out;
   out.root = config::LoadYamlFile(path, env, out.diags);
   if (!out.root) return out;

@@ -15,6 +15,7 @@ struct LoadedPipeline {
   config::Diagnostics diags;
 };
 
-LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env, const PlanOptions& options);
+LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
+                            const PlanOptions& options);
 
 }  // namespace streamrun::cli

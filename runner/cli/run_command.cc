@@ -1,8 +1,8 @@
-#include <csignal>
-#include <cstdio>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstdio>
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
@@ -62,7 +62,8 @@ int RunCommand(const RunArgs& args) {
         const auto& n = loaded.plan->nodes[i];
         const auto& s = stats.nodes[i];
         std::fprintf(stderr, "  %-24s in %-10llu out %-10llu errors %llu\n", n.name.c_str(),
-                     static_cast<unsigned long long>(s.records_in), static_cast<unsigned long long>(s.records_out),
+                     static_cast<unsigned long long>(s.records_in),
+                     static_cast<unsigned long long>(s.records_out),
                      static_cast<unsigned long long>(s.errors));
       }
     }
@@ -88,8 +89,8 @@ int ValidateCommand(const std::string& pipeline) {
     sinks += n.kind == PlanNode::Kind::kSink;
   }
   std::printf("%s: pipeline '%s' is valid (%d source%s, %d transform%s, %d sink%s)\n", pipeline.c_str(),
-              loaded.plan->name.c_str(), sources, sources == 1 ? "" : "s", transforms, transforms == 1 ? "" : "s",
-              sinks, sinks == 1 ? "" : "s");
+              loaded.plan->name.c_str(), sources, sources == 1 ? "" : "s", transforms,
+              transforms == 1 ? "" : "s", sinks, sinks == 1 ? "" : "s");
   return kExitOk;
 }
 

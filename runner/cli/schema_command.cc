@@ -10,8 +10,10 @@ namespace streamrun::cli {
 // or `reference` (docs/operators.md).
 int SchemaCommand(const std::string& what) {
   std::string text;
-  if (what == "json-schema") text = config::PipelineJsonSchema(BuiltinCatalog());
-  else if (what == "reference") text = config::OperatorReferenceMarkdown(BuiltinCatalog());
+  if (what == "json-schema")
+    text = config::PipelineJsonSchema(BuiltinCatalog());
+  else if (what == "reference")
+    text = config::OperatorReferenceMarkdown(BuiltinCatalog());
   else {
     std::fprintf(stderr, "streamrun schema: expected json-schema or reference\n");
     return kExitConfigError;

@@ -34,8 +34,10 @@ class CaptureSinkInstance : public SinkInstance {
   void Write(const Batch& batch, const RecordView& view) override {
     for (uint32_t i = 0; i < batch.size(); ++i) {
       std::string line;
-      if (view.modified()) EncodeJson(view, batch.row(i), batch.raw(i), &line);
-      else line.assign(batch.raw(i));
+      if (view.modified())
+        EncodeJson(view, batch.row(i), batch.raw(i), &line);
+      else
+        line.assign(batch.raw(i));
       rows_->push_back(std::move(line));
     }
   }
@@ -50,7 +52,9 @@ class CaptureSinkInstance : public SinkInstance {
 class CaptureSinkPlan : public SinkPlan {
  public:
   explicit CaptureSinkPlan(std::vector<std::string>* rows) : rows_(rows) {}
-  std::unique_ptr<SinkInstance> Instantiate() const override { return std::make_unique<CaptureSinkInstance>(rows_); }
+  std::unique_ptr<SinkInstance> Instantiate() const override {
+    return std::make_unique<CaptureSinkInstance>(rows_);
+  }
   std::string Describe() const override { return "capture (test)"; }
 
  private:
@@ -103,14 +107,17 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
   fs::path p = dir / "case.yaml";
   if (!fs::exists(p)) return true;
   config::Diagnostics diags;
-  auto root = config::LoadYamlFile(p.string(), [](const std::string&) { return std::nullopt; }, diags);
+  auto root = config::LoadYamlFile(
+      p.string(), [](const std::string&) { return std::nullopt; }, diags);
   if (!root || !diags.empty()) {
     *problem = diags.ToString();
     return false;
   }
   for (const auto& [k, v] : root->entries) {
-    if (k.scalar == "ordered") c->ordered = v.scalar == "true";
-    else if (k.scalar == "expect_exit") c->expect_exit = std::atoi(v.scalar.c_str());
+    if (k.scalar == "ordered")
+      c->ordered = v.scalar == "true";
+    else if (k.scalar == "expect_exit")
+      c->expect_exit = std::atoi(v.scalar.c_str());
     else if (k.scalar == "expect_error") {
       if (v.IsScalar()) c->expect_error.push_back(v.scalar);
       for (const auto& i : v.items) c->expect_error.push_back(i.scalar);

@@ -32,14 +32,14 @@ class ConfNode {
   ~ConfNode();
 
   Type type = Type::kNull;
-  Mark mark;             // where the value starts
-  std::string scalar;    // kScalar: text after ${VAR} interpolation
-  bool quoted = false;   // kScalar written with quotes ('..' or "..")
+  Mark mark;            // where the value starts
+  std::string scalar;   // kScalar: text after ${VAR} interpolation
+  bool quoted = false;  // kScalar written with quotes ('..' or "..")
   // Column of the first character of the scalar's text (after an opening quote),
   // so an error at offset k inside an expression points at column text_column + k.
   int text_column = 0;
-  std::vector<ConfNode> items;                           // kSequence
-  std::vector<std::pair<ConfNode, ConfNode>> entries;    // kMap: key node, value node, in file order
+  std::vector<ConfNode> items;                         // kSequence
+  std::vector<std::pair<ConfNode, ConfNode>> entries;  // kMap: key node, value node, in file order
 
   bool IsNull() const { return type == Type::kNull; }
   bool IsScalar() const { return type == Type::kScalar; }

@@ -22,9 +22,7 @@ class Diagnostics {
   void Add(const Mark& mark, std::string message, std::string hint = {}) {
     list_.push_back(Diagnostic{mark, std::move(message), std::move(hint)});
   }
-  void Append(const Diagnostics& other) {
-    list_.insert(list_.end(), other.list_.begin(), other.list_.end());
-  }
+  void Append(const Diagnostics& other) { list_.insert(list_.end(), other.list_.begin(), other.list_.end()); }
   bool empty() const { return list_.empty(); }
   size_t size() const { return list_.size(); }
   const std::vector<Diagnostic>& list() const { return list_; }

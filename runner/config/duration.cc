@@ -109,8 +109,7 @@ std::string FormatDurationMs(int64_t ms) {
     uint64_t ms;
     const char* name;
   };
-  static constexpr Unit kUnits[] = {
-      {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+  static constexpr Unit kUnits[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
   for (const Unit& u : kUnits) {
     if (rest >= u.ms) {
       out += std::to_string(rest / u.ms) + u.name;

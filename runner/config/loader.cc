@@ -22,15 +22,12 @@ constexpr int kMaxDepth = 64;
 // Nodes built at most; aliases can expand a small text into a huge tree.
 constexpr size_t kMaxNodes = 200000;
 
-bool IsNameStart(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
+bool IsNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 
 class Converter {
  public:
-  Converter(std::string_view text, const std::string& file, const EnvLookup& env,
-            Diagnostics& diags)
+  Converter(std::string_view text, const std::string& file, const EnvLookup& env, Diagnostics& diags)
       : text_(text), file_(file), env_(env), diags_(diags) {}
 
   // False when conversion was abandoned (too deep or too large); a diagnostic was added.
@@ -181,9 +178,7 @@ class Converter {
     return out;
   }
 
-  static std::string Shorten(const std::string& s) {
-    return s.size() <= 40 ? s : s.substr(0, 37) + "...";
-  }
+  static std::string Shorten(const std::string& s) { return s.size() <= 40 ? s : s.substr(0, 37) + "..."; }
 
   std::string_view text_;
   const std::string& file_;
@@ -203,13 +198,12 @@ class DocumentStarts : public YAML::EventHandler {
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {}
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  }
   void OnMapEnd() override {}
 };
 
@@ -255,14 +249,12 @@ std::optional<ConfNode> LoadYamlText(std::string_view text, const std::string& f
       if (counter.starts[i].pos == counter.starts[i - 1].pos) {
         const YAML::Mark& at = counter.starts[i];
         char c = at.pos >= 0 && static_cast<size_t>(at.pos) < buffer.size() ? buffer[at.pos] : '?';
-        diags.Add(ExceptionMark(at, file_name),
-                  std::string("YAML syntax error: unexpected '") + c + "'");
+        diags.Add(ExceptionMark(at, file_name), std::string("YAML syntax error: unexpected '") + c + "'");
         return std::nullopt;
       }
     }
     if (counter.starts.size() > 1) {
-      diags.Add(ExceptionMark(counter.starts[1], file_name),
-                "a pipeline file holds a single YAML document",
+      diags.Add(ExceptionMark(counter.starts[1], file_name), "a pipeline file holds a single YAML document",
                 "remove the second '---' document");
     }
     YAML::Node doc = YAML::Load(buffer);
@@ -287,8 +279,7 @@ std::optional<ConfNode> LoadYamlText(std::string_view text, const std::string& f
   return std::nullopt;
 }
 
-std::optional<ConfNode> LoadYamlFile(const std::string& path, const EnvLookup& env,
-                                     Diagnostics& diags) {
+std::optional<ConfNode> LoadYamlFile(const std::string& path, const EnvLookup& env, Diagnostics& diags) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     diags.Add(Mark{path, 0, 0}, "cannot read pipeline file: " + path + ": is a directory");
@@ -296,8 +287,7 @@ std::optional<ConfNode> LoadYamlFile(const std::string& path, const EnvLookup& e
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    diags.Add(Mark{path, 0, 0}, "cannot read pipeline file: " + path + ": " +
-                                    std::strerror(errno));
+    diags.Add(Mark{path, 0, 0}, "cannot read pipeline file: " + path + ": " + std::strerror(errno));
     return std::nullopt;
   }
   std::ostringstream buf;

@@ -21,7 +21,6 @@ EnvLookup ProcessEnv();
 std::optional<ConfNode> LoadYamlText(std::string_view text, const std::string& file_name,
                                      const EnvLookup& env, Diagnostics& diags);
 // Reads and parses a file; an unreadable file is a diagnostic at line 0.
-std::optional<ConfNode> LoadYamlFile(const std::string& path, const EnvLookup& env,
-                                     Diagnostics& diags);
+std::optional<ConfNode> LoadYamlFile(const std::string& path, const EnvLookup& env, Diagnostics& diags);
 
 }  // namespace streamrun::config

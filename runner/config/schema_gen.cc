@@ -63,7 +63,8 @@ json YamlNodeToJson(const YAML::Node& n, int depth) {
         obj[it->first.Scalar()] = YamlNodeToJson(it->second, depth + 1);
       return obj;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -81,7 +82,9 @@ json YamlToJson(const std::string& yaml) {
 json TypeSchema(const FieldSpec& f) {
   json j = json::object();
   switch (f.type) {
-    case FieldType::kString: j["type"] = "string"; break;
+    case FieldType::kString:
+      j["type"] = "string";
+      break;
     case FieldType::kInt:
       j["type"] = json::array({"integer", "string"});
       j["pattern"] = std::string("^[+-]?[0-9]+$|") + kEnvRef;
@@ -103,8 +106,8 @@ json TypeSchema(const FieldSpec& f) {
       break;
     case FieldType::kRate:
       j["type"] = "string";
-      j["pattern"] = std::string("^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?/(ms|s|m|h|d)$|") +
-                     kEnvRef;
+      j["pattern"] =
+          std::string("^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?/(ms|s|m|h|d)$|") + kEnvRef;
       break;
     case FieldType::kExpr:
       // An expression is written as a string; a bare literal (1, true) is one too.
@@ -112,8 +115,7 @@ json TypeSchema(const FieldSpec& f) {
       break;
     case FieldType::kField:
       j["type"] = "string";
-      j["pattern"] =
-          std::string("^([A-Za-z0-9_]+|`[^`]+`)(\\.([A-Za-z0-9_]+|`[^`]+`))*$|") + kEnvRef;
+      j["pattern"] = std::string("^([A-Za-z0-9_]+|`[^`]+`)(\\.([A-Za-z0-9_]+|`[^`]+`))*$|") + kEnvRef;
       break;
     case FieldType::kEnum:
       j["type"] = "string";
@@ -146,7 +148,8 @@ json TypeSchema(const FieldSpec& f) {
       if (!alts.empty()) j["anyOf"] = alts;
       break;
     }
-    case FieldType::kAny: break;
+    case FieldType::kAny:
+      break;
   }
   // Annotations first would read better, but ordered_json keeps insertion order;
   // put them after the type so nested schemas stay compact to read.
@@ -233,48 +236,63 @@ json NodeMap(const std::string& description, const std::string& ref) {
 std::string Cell(std::string s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
 
 std::string TypeName(const FieldSpec& f) {
   switch (f.type) {
-    case FieldType::kString: return "string";
-    case FieldType::kInt: return "int";
-    case FieldType::kNumber: return "number";
-    case FieldType::kBool: return "bool";
-    case FieldType::kDuration: return "duration";
-    case FieldType::kRate: return "rate";
-    case FieldType::kExpr: return "expression";
-    case FieldType::kField: return "field";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kInt:
+      return "int";
+    case FieldType::kNumber:
+      return "number";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kDuration:
+      return "duration";
+    case FieldType::kRate:
+      return "rate";
+    case FieldType::kExpr:
+      return "expression";
+    case FieldType::kField:
+      return "field";
     case FieldType::kEnum: {
       std::string s = "enum:";
       for (size_t i = 0; i < f.enum_values.size(); ++i)
         s += (i == 0 ? " `" : " | `") + f.enum_values[i] + "`";
       return s;
     }
-    case FieldType::kList: return "list of " + (f.item ? TypeName(*f.item) : std::string("any"));
-    case FieldType::kMap: return "map of " + (f.item ? TypeName(*f.item) : std::string("any"));
-    case FieldType::kObject: return "object";
+    case FieldType::kList:
+      return "list of " + (f.item ? TypeName(*f.item) : std::string("any"));
+    case FieldType::kMap:
+      return "map of " + (f.item ? TypeName(*f.item) : std::string("any"));
+    case FieldType::kObject:
+      return "object";
     case FieldType::kOneOf: {
       std::string s;
       for (size_t i = 0; i < f.alternatives.size(); ++i)
         s += (i == 0 ? "" : " or ") + TypeName(f.alternatives[i]);
       return s.empty() ? "any" : s;
     }
-    case FieldType::kAny: return "any";
+    case FieldType::kAny:
+      return "any";
   }
   return "any";
 }
 
 void FieldRows(const FieldSpec& f, const std::string& name, std::string& out, int depth) {
   if (depth > 16) return;
-  out += "| `" + Cell(name) + "` | " + Cell(TypeName(f)) + " | " + (f.required ? "yes" : "no") +
-         " | " + (f.default_value.empty() ? "" : "`" + Cell(f.default_value) + "`") + " | " +
-         Cell(f.description) + " |\n";
+  out += "| `" + Cell(name) + "` | " + Cell(TypeName(f)) + " | " + (f.required ? "yes" : "no") + " | " +
+         (f.default_value.empty() ? "" : "`" + Cell(f.default_value) + "`") + " | " + Cell(f.description) +
+         " |\n";
   const FieldSpec* nested = nullptr;
   std::string prefix;
   if (f.type == FieldType::kObject) {
@@ -337,8 +355,7 @@ std::string PipelineJsonSchema(const ComponentCatalog& catalog) {
     sources.push_back(ComponentSchema(*c, false));
   for (const ComponentSpec* c : Sorted(catalog, ComponentKind::kSink))
     sinks.push_back(ComponentSchema(*c, true));
-  for (const ComponentSpec* c : Sorted(catalog, ComponentKind::kStep))
-    steps.push_back(StepSchema(*c));
+  for (const ComponentSpec* c : Sorted(catalog, ComponentKind::kStep)) steps.push_back(StepSchema(*c));
 
   json schema = json::object();
   schema["$schema"] = "http://json-schema.org/draft-07/schema#";
@@ -351,8 +368,9 @@ std::string PipelineJsonSchema(const ComponentCatalog& catalog) {
   json props = json::object();
   props["name"] = json{{"type", "string"},
                        {"pattern", "^[A-Za-z0-9._-]+$"},
-                       {"description", "Names the consumer group, transactional ids and the "
-                                       "checkpoint folder."},
+                       {"description",
+                        "Names the consumer group, transactional ids and the "
+                        "checkpoint folder."},
                        {"examples", json::array({"clickstream-top10"})}};
   props["plugins"] = json{{"type", "array"},
                           {"items", json{{"type", "string"}}},
@@ -361,21 +379,22 @@ std::string PipelineJsonSchema(const ComponentCatalog& catalog) {
   props["sources"] = NodeMap("Sources by name.", "#/definitions/source");
   json transform = json::object();
   transform["type"] = "object";
-  transform["properties"] = json{
-      {"input", json{{"type", "string"},
-                     {"description", "The node this transform reads: a source, a transform, or "
-                                     "TRANSFORM.late (the late records of a window)."}}},
-      {"inputs", json{{"type", "array"},
-                      {"items", json{{"type", "string"}}},
-                      {"minItems", 1},
-                      {"description", "Several input nodes; their records are merged."}}},
-      {"steps", json{{"type", "array"},
-                     {"minItems", 1},
-                     {"items", json{{"$ref", "#/definitions/step"}}},
-                     {"description", "The steps, applied in order."}}}};
+  transform["properties"] =
+      json{{"input", json{{"type", "string"},
+                          {"description",
+                           "The node this transform reads: a source, a transform, or "
+                           "TRANSFORM.late (the late records of a window)."}}},
+           {"inputs", json{{"type", "array"},
+                           {"items", json{{"type", "string"}}},
+                           {"minItems", 1},
+                           {"description", "Several input nodes; their records are merged."}}},
+           {"steps", json{{"type", "array"},
+                          {"minItems", 1},
+                          {"items", json{{"$ref", "#/definitions/step"}}},
+                          {"description", "The steps, applied in order."}}}};
   transform["required"] = json::array({"steps"});
-  transform["oneOf"] = json::array({json{{"required", json::array({"input"})}},
-                                    json{{"required", json::array({"inputs"})}}});
+  transform["oneOf"] =
+      json::array({json{{"required", json::array({"input"})}}, json{{"required", json::array({"inputs"})}}});
   transform["additionalProperties"] = false;
   json transforms = NodeMap("Transforms by name.", "#/definitions/transform");
   props["transforms"] = transforms;
@@ -400,16 +419,14 @@ std::string OperatorReferenceMarkdown(const ComponentCatalog& catalog) {
     const char* title;
     ComponentKind kind;
   };
-  for (const Section& s : {Section{"Sources", ComponentKind::kSource},
-                           Section{"Steps", ComponentKind::kStep},
+  for (const Section& s : {Section{"Sources", ComponentKind::kSource}, Section{"Steps", ComponentKind::kStep},
                            Section{"Sinks", ComponentKind::kSink}}) {
     out += std::string("## ") + s.title + "\n\n";
     auto all = Sorted(catalog, s.kind);
     if (all.empty()) out += "_None._\n\n";
     for (const ComponentSpec* c : all) ComponentSection(*c, out);
   }
-  while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n')
-    out.pop_back();
+  while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
   return out;
 }
 

@@ -10,8 +10,8 @@ namespace streamrun::config {
 
 enum class FieldType {
   kString,
-  kInt,       // 64-bit integer
-  kNumber,    // int or float
+  kInt,     // 64-bit integer
+  kNumber,  // int or float
   kBool,
   kDuration,  // 250ms, 5s, 30m, 1h, 1d
   kRate,      // 2000/s, 100/ms
@@ -31,12 +31,12 @@ struct FieldSpec {
   bool required = false;
   std::string default_value;  // as written in YAML; empty: no default
   std::string description;
-  std::string example;        // a YAML snippet
-  std::vector<std::string> enum_values;         // kEnum
-  std::vector<FieldSpec> fields;                // kObject
-  std::vector<FieldSpec> alternatives;          // kOneOf
-  std::shared_ptr<FieldSpec> item;              // kList, kMap
-  bool additional_fields = false;               // kObject: unknown keys allowed (e.g. `properties:`)
+  std::string example;                   // a YAML snippet
+  std::vector<std::string> enum_values;  // kEnum
+  std::vector<FieldSpec> fields;         // kObject
+  std::vector<FieldSpec> alternatives;   // kOneOf
+  std::shared_ptr<FieldSpec> item;       // kList, kMap
+  bool additional_fields = false;        // kObject: unknown keys allowed (e.g. `properties:`)
 };
 
 // Builders that keep spec declarations short and readable.
@@ -66,10 +66,10 @@ enum class ComponentKind { kSource, kSink, kStep };
 struct ComponentSpec {
   ComponentKind kind = ComponentKind::kStep;
   std::string name;
-  std::string summary;        // one line
-  std::string description;    // a paragraph (markdown)
-  FieldSpec value;            // kStep: the value under the step's name; kSource/kSink: an kObject
-  std::string example;        // a YAML snippet showing typical use
+  std::string summary;      // one line
+  std::string description;  // a paragraph (markdown)
+  FieldSpec value;          // kStep: the value under the step's name; kSource/kSink: an kObject
+  std::string example;      // a YAML snippet showing typical use
 };
 
 }  // namespace streamrun::config

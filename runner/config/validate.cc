@@ -18,25 +18,26 @@ namespace {
 // ---------------------------------------------------------------------------
 // Wording helpers.
 
-std::string Shorten(const std::string& s) {
-  return s.size() <= 40 ? s : s.substr(0, 37) + "...";
-}
+std::string Shorten(const std::string& s) { return s.size() <= 40 ? s : s.substr(0, 37) + "..."; }
 
 std::string Quote(const std::string& s) { return "'" + Shorten(s) + "'"; }
 
 // What a node is, for "got ..." in messages.
 std::string Got(const ConfNode& n) {
   switch (n.type) {
-    case ConfNode::Type::kNull: return "nothing";
-    case ConfNode::Type::kScalar: return n.scalar.empty() ? "an empty string" : Quote(n.scalar);
-    case ConfNode::Type::kSequence: return "a list";
-    case ConfNode::Type::kMap: return "a map";
+    case ConfNode::Type::kNull:
+      return "nothing";
+    case ConfNode::Type::kScalar:
+      return n.scalar.empty() ? "an empty string" : Quote(n.scalar);
+    case ConfNode::Type::kSequence:
+      return "a list";
+    case ConfNode::Type::kMap:
+      return "a map";
   }
   return "nothing";
 }
 
-std::string Join(const std::vector<std::string>& items, const std::string& sep,
-                 const std::string& last_sep) {
+std::string Join(const std::vector<std::string>& items, const std::string& sep, const std::string& last_sep) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += (i + 1 == items.size()) ? last_sep : sep;
@@ -59,30 +60,39 @@ std::string DidYouMean(const std::string& word, const std::vector<std::string>& 
 // "a field name" / "field names" for a spec.
 std::string Describe(const FieldSpec& s, bool plural = false) {
   switch (s.type) {
-    case FieldType::kString: return plural ? "strings" : "a string";
-    case FieldType::kInt: return plural ? "integers" : "an integer";
-    case FieldType::kNumber: return plural ? "numbers" : "a number";
-    case FieldType::kBool: return plural ? "booleans" : "true or false";
-    case FieldType::kDuration: return plural ? "durations" : "a duration";
-    case FieldType::kRate: return plural ? "rates" : "a rate";
-    case FieldType::kExpr: return plural ? "expressions" : "an expression";
-    case FieldType::kField: return plural ? "field names" : "a field name";
+    case FieldType::kString:
+      return plural ? "strings" : "a string";
+    case FieldType::kInt:
+      return plural ? "integers" : "an integer";
+    case FieldType::kNumber:
+      return plural ? "numbers" : "a number";
+    case FieldType::kBool:
+      return plural ? "booleans" : "true or false";
+    case FieldType::kDuration:
+      return plural ? "durations" : "a duration";
+    case FieldType::kRate:
+      return plural ? "rates" : "a rate";
+    case FieldType::kExpr:
+      return plural ? "expressions" : "an expression";
+    case FieldType::kField:
+      return plural ? "field names" : "a field name";
     case FieldType::kEnum:
       return (plural ? "values among " : "one of ") + Join(s.enum_values, ", ", ", ");
     case FieldType::kList:
       return (plural ? "lists of " : "a list of ") +
              (s.item ? Describe(*s.item, true) : std::string("values"));
     case FieldType::kMap:
-      return (plural ? "maps of " : "a map of ") +
-             (s.item ? Describe(*s.item, true) : std::string("values"));
-    case FieldType::kObject: return plural ? "maps" : "a map";
+      return (plural ? "maps of " : "a map of ") + (s.item ? Describe(*s.item, true) : std::string("values"));
+    case FieldType::kObject:
+      return plural ? "maps" : "a map";
     case FieldType::kOneOf: {
       std::vector<std::string> parts;
       for (const auto& a : s.alternatives) parts.push_back(Describe(a, plural));
       if (parts.empty()) return plural ? "values" : "a value";
       return Join(parts, ", ", " or ");
     }
-    case FieldType::kAny: return plural ? "values" : "any value";
+    case FieldType::kAny:
+      return plural ? "values" : "any value";
   }
   return "a value";
 }
@@ -155,9 +165,7 @@ struct Ctx {
   std::string path;   // key path below it, e.g. "event_time.watermark"
 };
 
-bool PathLike(const std::string& s) {
-  return !s.empty() && s.find_first_of(" '\"") == std::string::npos;
-}
+bool PathLike(const std::string& s) { return !s.empty() && s.find_first_of(" '\"") == std::string::npos; }
 
 std::string Display(const Ctx& c) {
   if (c.path.empty()) return c.where;
@@ -171,12 +179,9 @@ Ctx Child(const Ctx& c, const std::string& key) {
   return Ctx{c.where, c.path.empty() ? key : c.path + "." + key};
 }
 
-Ctx Item(const Ctx& c, size_t i) {
-  return Ctx{c.where, c.path + "[" + std::to_string(i) + "]"};
-}
+Ctx Item(const Ctx& c, size_t i) { return Ctx{c.where, c.path + "[" + std::to_string(i) + "]"}; }
 
-void Error(Diagnostics& d, const Mark& mark, const Ctx& ctx, const std::string& core,
-           std::string hint = {}) {
+void Error(Diagnostics& d, const Mark& mark, const Ctx& ctx, const std::string& core, std::string hint = {}) {
   std::string where = Display(ctx);
   d.Add(mark, where.empty() ? core : where + ": " + core, std::move(hint));
 }
@@ -185,11 +190,14 @@ bool KindMatches(const FieldSpec& s, const ConfNode& n) {
   if (s.type == FieldType::kAny) return true;
   switch (n.type) {
     case ConfNode::Type::kScalar:
-      return s.type != FieldType::kList && s.type != FieldType::kMap &&
-             s.type != FieldType::kObject && s.type != FieldType::kOneOf;
-    case ConfNode::Type::kSequence: return s.type == FieldType::kList;
-    case ConfNode::Type::kMap: return s.type == FieldType::kMap || s.type == FieldType::kObject;
-    case ConfNode::Type::kNull: return false;
+      return s.type != FieldType::kList && s.type != FieldType::kMap && s.type != FieldType::kObject &&
+             s.type != FieldType::kOneOf;
+    case ConfNode::Type::kSequence:
+      return s.type == FieldType::kList;
+    case ConfNode::Type::kMap:
+      return s.type == FieldType::kMap || s.type == FieldType::kObject;
+    case ConfNode::Type::kNull:
+      return false;
   }
   return false;
 }
@@ -231,8 +239,7 @@ void CheckObject(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnost
       if (field->required) {
         std::string where = Display(ctx);
         d.Add(value.mark,
-              "required key '" + field->name + "'" + (where.empty() ? "" : " in " + where) +
-                  " has no value",
+              "required key '" + field->name + "'" + (where.empty() ? "" : " in " + where) + " has no value",
               "expected " + Describe(*field));
       }
       continue;  // an optional key without value keeps its default
@@ -280,9 +287,14 @@ void CheckOneOf(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnosti
 void Check(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnostics& d,
            const std::vector<std::string>& extra_keys) {
   switch (s.type) {
-    case FieldType::kAny: return;
-    case FieldType::kObject: CheckObject(n, s, ctx, d, extra_keys); return;
-    case FieldType::kOneOf: CheckOneOf(n, s, ctx, d); return;
+    case FieldType::kAny:
+      return;
+    case FieldType::kObject:
+      CheckObject(n, s, ctx, d, extra_keys);
+      return;
+    case FieldType::kOneOf:
+      CheckOneOf(n, s, ctx, d);
+      return;
     case FieldType::kList: {
       if (n.IsNull()) return;
       if (!n.IsSequence()) {
@@ -310,7 +322,8 @@ void Check(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnostics& d
       }
       return;
     }
-    default: break;
+    default:
+      break;
   }
 
   // Scalar types.
@@ -320,7 +333,8 @@ void Check(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnostics& d
   }
   const std::string& text = n.scalar;
   switch (s.type) {
-    case FieldType::kString: return;
+    case FieldType::kString:
+      return;
     case FieldType::kInt:
       if (!ParseInt(text)) Error(d, n.mark, ctx, Quote(text) + " is not an integer");
       return;
@@ -334,8 +348,7 @@ void Check(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnostics& d
       if (!ParseDurationMs(text)) {
         std::string hint;
         if (ParseInt(text)) hint = "add a unit, e.g. '" + Trim(text) + "s' or '" + Trim(text) + "ms'";
-        Error(d, n.mark, ctx,
-              Quote(text) + " is not a duration (expected e.g. 250ms, 5s, 30m, 1h)", hint);
+        Error(d, n.mark, ctx, Quote(text) + " is not a duration (expected e.g. 250ms, 5s, 30m, 1h)", hint);
       }
       return;
     case FieldType::kRate:
@@ -347,16 +360,15 @@ void Check(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnostics& d
       return;
     case FieldType::kField:
       if (!IsFieldPath(text))
-        Error(d, n.mark, ctx,
-              Quote(text) + " is not a field name (expected a.b.c or `odd name`)");
+        Error(d, n.mark, ctx, Quote(text) + " is not a field name (expected a.b.c or `odd name`)");
       return;
     case FieldType::kEnum:
       if (std::find(s.enum_values.begin(), s.enum_values.end(), text) == s.enum_values.end())
-        Error(d, n.mark, ctx,
-              "expected one of " + Join(s.enum_values, ", ", ", ") + ", got " + Got(n),
+        Error(d, n.mark, ctx, "expected one of " + Join(s.enum_values, ", ", ", ") + ", got " + Got(n),
               DidYouMean(text, s.enum_values, ""));
       return;
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -365,9 +377,12 @@ void Check(const ConfNode& n, const FieldSpec& s, const Ctx& ctx, Diagnostics& d
 
 const char* KindName(ComponentKind k) {
   switch (k) {
-    case ComponentKind::kSource: return "source";
-    case ComponentKind::kSink: return "sink";
-    case ComponentKind::kStep: return "step";
+    case ComponentKind::kSource:
+      return "source";
+    case ComponentKind::kSink:
+      return "sink";
+    case ComponentKind::kStep:
+      return "step";
   }
   return "component";
 }
@@ -425,20 +440,17 @@ class PipelineValidator {
     }
     const ConfNode* name = root_.Find("name");
     if (name == nullptr) {
-      d_.Add(root_.mark, "missing required key 'name'",
-             "name the pipeline, e.g. 'name: clickstream-top10'");
+      d_.Add(root_.mark, "missing required key 'name'", "name the pipeline, e.g. 'name: clickstream-top10'");
     } else if (!name->IsScalar() || Trim(name->scalar).empty()) {
       d_.Add(name->IsNull() ? root_.KeyMark("name") : name->mark,
              "name: expected a pipeline name, got " + Got(*name));
     } else {
       bool ok = true;
       for (char c : name->scalar)
-        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-                    c == '-');
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
       if (!ok)
         d_.Add(name->mark,
-               "name " + Quote(name->scalar) +
-                   " may only contain letters, digits, '.', '_' and '-'",
+               "name " + Quote(name->scalar) + " may only contain letters, digits, '.', '_' and '-'",
                "it names the consumer group and the checkpoint folder");
     }
     if (const ConfNode* plugins = root_.Find("plugins"))
@@ -557,9 +569,9 @@ class PipelineValidator {
       } else {
         d_.Add(inputs->IsNull() ? value.KeyMark("inputs") : inputs->mark,
                where + ": inputs: expected a list of node names, got " + Got(*inputs),
-               inputs->IsScalar() ? "write inputs: [" + Shorten(inputs->scalar) +
-                                        "] or input: " + Shorten(inputs->scalar)
-                                  : "");
+               inputs->IsScalar()
+                   ? "write inputs: [" + Shorten(inputs->scalar) + "] or input: " + Shorten(inputs->scalar)
+                   : "");
       }
     }
     if (node != nullptr) {
@@ -578,8 +590,8 @@ class PipelineValidator {
       return;
     }
     if (!sec->IsMap()) {
-      d_.Add(sec->mark, std::string(section) + ": expected a map of " + kind_name +
-                            " names to " + kind_name + "s, got " + Got(*sec));
+      d_.Add(sec->mark, std::string(section) + ": expected a map of " + kind_name + " names to " + kind_name +
+                            "s, got " + Got(*sec));
       return;
     }
     for (const auto& [key, value] : sec->entries) {
@@ -589,8 +601,7 @@ class PipelineValidator {
     }
   }
 
-  void CheckComponent(const ConfNode& key, const ConfNode& value, ComponentKind kind,
-                      GraphNode* node) {
+  void CheckComponent(const ConfNode& key, const ConfNode& value, ComponentKind kind, GraphNode* node) {
     const std::string kind_name = KindName(kind);
     const std::string where = kind_name + " " + Quote(key.scalar);
     const std::vector<std::string> names = CatalogNames(catalog_, kind);
@@ -630,8 +641,7 @@ class PipelineValidator {
       ConfNode rest = value;
       rest.entries.clear();
       for (const auto& e : value.entries)
-        if (!e.first.IsScalar() ||
-            std::find(extra.begin(), extra.end(), e.first.scalar) == extra.end())
+        if (!e.first.IsScalar() || std::find(extra.begin(), extra.end(), e.first.scalar) == extra.end())
           rest.entries.push_back(e);
       Check(rest, spec->value, Ctx{where, ""}, d_);
     }
@@ -641,8 +651,7 @@ class PipelineValidator {
     const ConfNode* sec = root_.Find("transforms");
     if (sec == nullptr || sec->IsNull()) return;
     if (!sec->IsMap()) {
-      d_.Add(sec->mark, "transforms: expected a map of transform names to transforms, got " +
-                            Got(*sec));
+      d_.Add(sec->mark, "transforms: expected a map of transform names to transforms, got " + Got(*sec));
       return;
     }
     static const std::vector<std::string> kKeys = {"input", "inputs", "steps"};
@@ -684,8 +693,8 @@ class PipelineValidator {
       }
       for (const ConfNode& step : steps->items) {
         if (!step.IsMap() || step.entries.empty()) {
-          d_.Add(step.mark, where + ": a step is a map with one key such as 'filter: EXPR', got " +
-                                Got(step));
+          d_.Add(step.mark,
+                 where + ": a step is a map with one key such as 'filter: EXPR', got " + Got(step));
           continue;
         }
         if (step.entries.size() > 1) {
@@ -702,9 +711,9 @@ class PipelineValidator {
         }
         const ComponentSpec* spec = catalog_.Find(ComponentKind::kStep, sk.scalar);
         if (spec == nullptr) {
-          d_.Add(sk.mark, "unknown step " + Quote(sk.scalar) + " in " + where,
-                 step_names.empty() ? "no steps are available"
-                                    : DidYouMean(sk.scalar, step_names, "available"));
+          d_.Add(
+              sk.mark, "unknown step " + Quote(sk.scalar) + " in " + where,
+              step_names.empty() ? "no steps are available" : DidYouMean(sk.scalar, step_names, "available"));
           continue;
         }
         if (sk.scalar == "window" && node != nullptr) node->has_window = true;
@@ -743,12 +752,11 @@ class PipelineValidator {
           if (bit != index_.end()) {
             const GraphNode& t = nodes_[bit->second];
             if (t.kind != "transform") {
-              d_.Add(ref->mark, where + ": input " + Quote(target) + ": " + Quote(base) +
-                                    " is a " + t.kind +
+              d_.Add(ref->mark, where + ": input " + Quote(target) + ": " + Quote(base) + " is a " + t.kind +
                                     "; only a transform with a window step has a late output");
             } else if (!t.has_window) {
-              d_.Add(ref->mark, where + ": input " + Quote(target) + ": transform " +
-                                    Quote(base) + " has no window step, so no late output");
+              d_.Add(ref->mark, where + ": input " + Quote(target) + ": transform " + Quote(base) +
+                                    " has no window step, so no late output");
             } else if (n.kind == "transform") {
               edges[i].push_back({bit->second, ref});
             }
@@ -801,14 +809,11 @@ class PipelineValidator {
   void CheckDeadLetter() {
     std::string policy = "fail";
     const ConfNode* errors = nullptr;
-    if (const ConfNode* rt = root_.Find("runtime"); rt != nullptr && rt->IsMap())
-      errors = rt->Find("errors");
+    if (const ConfNode* rt = root_.Find("runtime"); rt != nullptr && rt->IsMap()) errors = rt->Find("errors");
     const ConfNode* sink_ref = nullptr;
     if (errors != nullptr && errors->IsMap()) {
-      if (const ConfNode* p = errors->Find("policy"); p != nullptr && p->IsScalar())
-        policy = p->scalar;
-      if (const ConfNode* s = errors->Find("sink"); s != nullptr && s->IsScalar())
-        sink_ref = s;
+      if (const ConfNode* p = errors->Find("policy"); p != nullptr && p->IsScalar()) policy = p->scalar;
+      if (const ConfNode* s = errors->Find("sink"); s != nullptr && s->IsScalar()) sink_ref = s;
     }
     std::string dead_letter;
     std::vector<std::string> sink_names;
@@ -821,8 +826,7 @@ class PipelineValidator {
       } else {
         auto it = index_.find(sink_ref->scalar);
         if (it == index_.end() || nodes_[it->second].kind != "sink") {
-          d_.Add(sink_ref->mark,
-                 "runtime.errors.sink: " + Quote(sink_ref->scalar) + " is not a sink",
+          d_.Add(sink_ref->mark, "runtime.errors.sink: " + Quote(sink_ref->scalar) + " is not a sink",
                  DidYouMean(sink_ref->scalar, sink_names, "sinks"));
         } else {
           dead_letter = sink_ref->scalar;
@@ -843,7 +847,8 @@ class PipelineValidator {
       d_.Add(n.key->mark, "sink " + Quote(n.name) + " has no input",
              dead_letter.empty() && policy != "dead_letter"
                  ? "add input: NAME, or make it the dead-letter sink with runtime.errors: "
-                   "{policy: dead_letter, sink: " + n.name + "}"
+                   "{policy: dead_letter, sink: " +
+                       n.name + "}"
                  : "add input: NAME (a source or transform)");
     }
   }
@@ -866,9 +871,7 @@ const FieldSpec& RuntimeSpec() {
   static const FieldSpec spec = Obj(
       "runtime",
       {
-          Example(Int("parallelism",
-                      "Worker threads; at least 1. Default: the number of cores."),
-                  "2"),
+          Example(Int("parallelism", "Worker threads; at least 1. Default: the number of cores."), "2"),
           Obj("state",
               {
                   Default(Enum("backend", {"memory", "rocksdb"},
@@ -879,24 +882,21 @@ const FieldSpec& RuntimeSpec() {
               "Keyed state of windows, dedupe and plugin operators."),
           Obj("checkpoint",
               {
-                  Example(Default(Dur("interval", "Time between the starts of two checkpoints."),
-                                  "10s"),
+                  Example(Default(Dur("interval", "Time between the starts of two checkpoints."), "10s"),
                           "10s"),
-                  Example(Required(Str("storage", "Where checkpoints are written: file://DIR or "
-                                                  "s3://bucket/prefix.")),
+                  Example(Required(Str("storage",
+                                       "Where checkpoints are written: file://DIR or "
+                                       "s3://bucket/prefix.")),
                           "file://ckpt"),
-                  Default(Enum("mode", {"exactly_once", "at_least_once"},
-                               "Delivery guarantee of the sinks."),
+                  Default(Enum("mode", {"exactly_once", "at_least_once"}, "Delivery guarantee of the sinks."),
                           "exactly_once"),
                   Default(Int("retain", "Completed checkpoints kept; at least 1."), "3"),
-                  Default(Dur("timeout", "A checkpoint not complete after this long is aborted."),
-                          "10m"),
+                  Default(Dur("timeout", "A checkpoint not complete after this long is aborted."), "10m"),
               },
               "Periodic consistent snapshots of source offsets and operator state. Absent: no "
               "checkpoints."),
           Obj("metrics",
-              {Example(Str("listen", "host:port of the Prometheus endpoint (/metrics)."),
-                       "127.0.0.1:9249")},
+              {Example(Str("listen", "host:port of the Prometheus endpoint (/metrics)."), "127.0.0.1:9249")},
               "Prometheus metrics in text format."),
           Obj("errors",
               {

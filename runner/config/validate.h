@@ -20,8 +20,7 @@ class ComponentCatalog {
 
 // Checks `node` against `spec`. `where` names the enclosing thing for messages
 // (e.g. "window step of transform 'page_counts'").
-void ValidateValue(const ConfNode& node, const FieldSpec& spec, const std::string& where,
-                   Diagnostics& diags);
+void ValidateValue(const ConfNode& node, const FieldSpec& spec, const std::string& where, Diagnostics& diags);
 
 // The spec of the top-level keys and of `runtime:` (SPEC section 1).
 const FieldSpec& RuntimeSpec();

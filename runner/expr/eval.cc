@@ -183,9 +183,15 @@ class ArithNode final : public Node {
     }
     double x = a.as_double(), y = b.as_double();
     switch (kOp) {
-      case BinOp::kAdd: SetFloat(out, x + y); return true;
-      case BinOp::kSub: SetFloat(out, x - y); return true;
-      case BinOp::kMul: SetFloat(out, x * y); return true;
+      case BinOp::kAdd:
+        SetFloat(out, x + y);
+        return true;
+      case BinOp::kSub:
+        SetFloat(out, x - y);
+        return true;
+      case BinOp::kMul:
+        SetFloat(out, x * y);
+        return true;
       case BinOp::kDiv:
         if (y == 0) return Fail(ctx, "division by zero");
         SetFloat(out, x / y);
@@ -204,10 +210,14 @@ class ArithNode final : public Node {
         if (a.kind == Kind::kString && b.kind == Kind::kString)
           return Fail(ctx, "cannot add string and string (use concat() to join strings)");
         return Fail(ctx, "cannot add " + Kn(a) + " and " + Kn(b));
-      case BinOp::kSub: return Fail(ctx, "cannot subtract " + Kn(b) + " from " + Kn(a));
-      case BinOp::kMul: return Fail(ctx, "cannot multiply " + Kn(a) + " by " + Kn(b));
-      case BinOp::kDiv: return Fail(ctx, "cannot divide " + Kn(a) + " by " + Kn(b));
-      default: return Fail(ctx, "'%' needs two ints, got " + Kn(a) + " and " + Kn(b));
+      case BinOp::kSub:
+        return Fail(ctx, "cannot subtract " + Kn(b) + " from " + Kn(a));
+      case BinOp::kMul:
+        return Fail(ctx, "cannot multiply " + Kn(a) + " by " + Kn(b));
+      case BinOp::kDiv:
+        return Fail(ctx, "cannot divide " + Kn(a) + " by " + Kn(b));
+      default:
+        return Fail(ctx, "'%' needs two ints, got " + Kn(a) + " and " + Kn(b));
     }
   }
 
@@ -221,13 +231,18 @@ class NegNode final : public Node {
     Value v;
     if (!x_->Eval(slots, ctx, &v)) return false;
     switch (v.kind) {
-      case Kind::kNull: *out = v; return true;
+      case Kind::kNull:
+        *out = v;
+        return true;
       case Kind::kInt:
         if (v.i == std::numeric_limits<int64_t>::min()) return Fail(ctx, "integer overflow in unary '-'");
         SetInt(out, -v.i);
         return true;
-      case Kind::kFloat: SetFloat(out, -v.f); return true;
-      default: return Fail(ctx, "cannot negate " + Kn(v));
+      case Kind::kFloat:
+        SetFloat(out, -v.f);
+        return true;
+      default:
+        return Fail(ctx, "cannot negate " + Kn(v));
     }
   }
 
@@ -239,11 +254,16 @@ class NegNode final : public Node {
 
 constexpr std::string_view OpText(BinOp op) {
   switch (op) {
-    case BinOp::kLt: return "<";
-    case BinOp::kLe: return "<=";
-    case BinOp::kGt: return ">";
-    case BinOp::kGe: return ">=";
-    default: return "?";
+    case BinOp::kLt:
+      return "<";
+    case BinOp::kLe:
+      return "<=";
+    case BinOp::kGt:
+      return ">";
+    case BinOp::kGe:
+      return ">=";
+    default:
+      return "?";
   }
 }
 
@@ -279,7 +299,8 @@ class CompareNode final : public Node {
       } else if (a.kind == Kind::kBool && b.kind == Kind::kBool) {
         c = a.b == b.b ? 0 : (a.b ? 1 : -1);
       } else {
-        return Fail(ctx, "cannot compare " + Kn(a) + " with " + Kn(b) + " using '" + std::string(OpText(kOp)) + "'");
+        return Fail(
+            ctx, "cannot compare " + Kn(a) + " with " + Kn(b) + " using '" + std::string(OpText(kOp)) + "'");
       }
       bool r = kOp == BinOp::kLt ? c < 0 : kOp == BinOp::kLe ? c <= 0 : kOp == BinOp::kGt ? c > 0 : c >= 0;
       SetBool(out, r);
@@ -347,7 +368,8 @@ class NotNode final : public Node {
 
 class IsNullNode final : public Node {
  public:
-  IsNullNode(int offset, NodePtr operand, bool negated) : Node(offset), x_(std::move(operand)), negated_(negated) {}
+  IsNullNode(int offset, NodePtr operand, bool negated)
+      : Node(offset), x_(std::move(operand)), negated_(negated) {}
   bool Eval(const Value* slots, EvalContext& ctx, Value* out) const override {
     Value v;
     if (!x_->Eval(slots, ctx, &v)) return false;
@@ -486,19 +508,32 @@ NodePtr MakeField(int offset, FieldSlot slot) {
 
 NodePtr MakeBinary(int offset, BinOp op, NodePtr l, NodePtr r) {
   switch (op) {
-    case BinOp::kAdd: return std::make_unique<ArithNode<BinOp::kAdd>>(offset, std::move(l), std::move(r));
-    case BinOp::kSub: return std::make_unique<ArithNode<BinOp::kSub>>(offset, std::move(l), std::move(r));
-    case BinOp::kMul: return std::make_unique<ArithNode<BinOp::kMul>>(offset, std::move(l), std::move(r));
-    case BinOp::kDiv: return std::make_unique<ArithNode<BinOp::kDiv>>(offset, std::move(l), std::move(r));
-    case BinOp::kMod: return std::make_unique<ArithNode<BinOp::kMod>>(offset, std::move(l), std::move(r));
-    case BinOp::kEq: return std::make_unique<CompareNode<BinOp::kEq>>(offset, std::move(l), std::move(r));
-    case BinOp::kNe: return std::make_unique<CompareNode<BinOp::kNe>>(offset, std::move(l), std::move(r));
-    case BinOp::kLt: return std::make_unique<CompareNode<BinOp::kLt>>(offset, std::move(l), std::move(r));
-    case BinOp::kLe: return std::make_unique<CompareNode<BinOp::kLe>>(offset, std::move(l), std::move(r));
-    case BinOp::kGt: return std::make_unique<CompareNode<BinOp::kGt>>(offset, std::move(l), std::move(r));
-    case BinOp::kGe: return std::make_unique<CompareNode<BinOp::kGe>>(offset, std::move(l), std::move(r));
-    case BinOp::kAnd: return std::make_unique<LogicNode<true>>(offset, std::move(l), std::move(r));
-    case BinOp::kOr: return std::make_unique<LogicNode<false>>(offset, std::move(l), std::move(r));
+    case BinOp::kAdd:
+      return std::make_unique<ArithNode<BinOp::kAdd>>(offset, std::move(l), std::move(r));
+    case BinOp::kSub:
+      return std::make_unique<ArithNode<BinOp::kSub>>(offset, std::move(l), std::move(r));
+    case BinOp::kMul:
+      return std::make_unique<ArithNode<BinOp::kMul>>(offset, std::move(l), std::move(r));
+    case BinOp::kDiv:
+      return std::make_unique<ArithNode<BinOp::kDiv>>(offset, std::move(l), std::move(r));
+    case BinOp::kMod:
+      return std::make_unique<ArithNode<BinOp::kMod>>(offset, std::move(l), std::move(r));
+    case BinOp::kEq:
+      return std::make_unique<CompareNode<BinOp::kEq>>(offset, std::move(l), std::move(r));
+    case BinOp::kNe:
+      return std::make_unique<CompareNode<BinOp::kNe>>(offset, std::move(l), std::move(r));
+    case BinOp::kLt:
+      return std::make_unique<CompareNode<BinOp::kLt>>(offset, std::move(l), std::move(r));
+    case BinOp::kLe:
+      return std::make_unique<CompareNode<BinOp::kLe>>(offset, std::move(l), std::move(r));
+    case BinOp::kGt:
+      return std::make_unique<CompareNode<BinOp::kGt>>(offset, std::move(l), std::move(r));
+    case BinOp::kGe:
+      return std::make_unique<CompareNode<BinOp::kGe>>(offset, std::move(l), std::move(r));
+    case BinOp::kAnd:
+      return std::make_unique<LogicNode<true>>(offset, std::move(l), std::move(r));
+    case BinOp::kOr:
+      return std::make_unique<LogicNode<false>>(offset, std::move(l), std::move(r));
   }
   return nullptr;
 }

@@ -18,21 +18,21 @@ using Impl = bool (*)(const Value* args, int n, EvalContext& ctx, Value* out);
 
 std::string Kn(const Value& v) { return std::string(KindName(v.kind)); }
 
-bool ArgError(EvalContext& ctx, std::string_view fn, int index, int n, std::string_view expected, const Value& got) {
-  if (n == 1)
-    return Fail(ctx, std::string(fn) + "() expects " + std::string(expected) + ", got " + Kn(got));
+bool ArgError(EvalContext& ctx, std::string_view fn, int index, int n, std::string_view expected,
+              const Value& got) {
+  if (n == 1) return Fail(ctx, std::string(fn) + "() expects " + std::string(expected) + ", got " + Kn(got));
   return Fail(ctx, std::string(fn) + "() argument " + std::to_string(index + 1) + " must be " +
                        std::string(expected) + ", got " + Kn(got));
 }
 
-#define REQUIRE_KIND(fn, k, kind_, expected)                                              \
-  do {                                                                                    \
-    if (args[k].kind != (kind_)) return ArgError(ctx, fn, k, n, expected, args[k]);       \
+#define REQUIRE_KIND(fn, k, kind_, expected)                                        \
+  do {                                                                              \
+    if (args[k].kind != (kind_)) return ArgError(ctx, fn, k, n, expected, args[k]); \
   } while (0)
 
-#define REQUIRE_NUMBER(fn, k)                                                             \
-  do {                                                                                    \
-    if (!args[k].is_number()) return ArgError(ctx, fn, k, n, "a number", args[k]);        \
+#define REQUIRE_NUMBER(fn, k)                                                      \
+  do {                                                                             \
+    if (!args[k].is_number()) return ArgError(ctx, fn, k, n, "a number", args[k]); \
   } while (0)
 
 // Text form of a value for to_string()/concat(): strings as they are, numbers as
@@ -40,11 +40,18 @@ bool ArgError(EvalContext& ctx, std::string_view fn, int index, int n, std::stri
 bool ToText(EvalContext& ctx, const Value& v, Value* out) {
   char buf[kNumberBufSize];
   switch (v.kind) {
-    case Kind::kString: *out = v; return true;
+    case Kind::kString:
+      *out = v;
+      return true;
     case Kind::kList:
-    case Kind::kObject: *out = Value::String(v.text()); return true;
-    case Kind::kBool: *out = Value::String(v.b ? "true" : "false"); return true;
-    case Kind::kInt: return ArenaString(ctx, std::string_view(buf, FormatInt(v.i, buf)), out);
+    case Kind::kObject:
+      *out = Value::String(v.text());
+      return true;
+    case Kind::kBool:
+      *out = Value::String(v.b ? "true" : "false");
+      return true;
+    case Kind::kInt:
+      return ArenaString(ctx, std::string_view(buf, FormatInt(v.i, buf)), out);
     case Kind::kFloat:
       if (std::isnan(v.f)) {
         *out = Value::String("nan");
@@ -55,7 +62,9 @@ bool ToText(EvalContext& ctx, const Value& v, Value* out) {
         return true;
       }
       return ArenaString(ctx, std::string_view(buf, FormatFloat(v.f, buf)), out);
-    case Kind::kNull: SetNull(out); return true;
+    case Kind::kNull:
+      SetNull(out);
+      return true;
   }
   return false;
 }
@@ -252,7 +261,8 @@ bool FloorCeil(const Value* args, int n, EvalContext& ctx, Value* out) {
 bool FloatToInt(EvalContext& ctx, double f, Value* out) {
   if (!std::isfinite(f) || f >= 9223372036854775808.0 || f < -9223372036854775808.0) {
     char buf[kNumberBufSize];
-    std::string text = std::isfinite(f) ? std::string(buf, FormatFloat(f, buf)) : (std::isnan(f) ? "nan" : "inf");
+    std::string text =
+        std::isfinite(f) ? std::string(buf, FormatFloat(f, buf)) : (std::isnan(f) ? "nan" : "inf");
     return Fail(ctx, "cannot convert float " + text + " to int: out of range");
   }
   SetInt(out, static_cast<int64_t>(std::trunc(f)));
@@ -264,9 +274,14 @@ bool FloatToInt(EvalContext& ctx, double f, Value* out) {
 bool ToInt(const Value* args, int n, EvalContext& ctx, Value* out) {
   const Value& v = args[0];
   switch (v.kind) {
-    case Kind::kInt: *out = v; return true;
-    case Kind::kFloat: return FloatToInt(ctx, v.f, out);
-    case Kind::kBool: SetInt(out, v.b ? 1 : 0); return true;
+    case Kind::kInt:
+      *out = v;
+      return true;
+    case Kind::kFloat:
+      return FloatToInt(ctx, v.f, out);
+    case Kind::kBool:
+      SetInt(out, v.b ? 1 : 0);
+      return true;
     case Kind::kString: {
       std::string_view s = v.text();
       if (!s.empty() && s[0] == '+') s.remove_prefix(1);
@@ -281,31 +296,42 @@ bool ToInt(const Value* args, int n, EvalContext& ctx, Value* out) {
       double d;
       auto rd = std::from_chars(b, e, d);
       if (s.empty() || rd.ec != std::errc() || rd.ptr != e)
-        return Fail(ctx, "to_int(): cannot convert string '" + std::string(v.text().substr(0, 64)) + "' to int");
+        return Fail(ctx,
+                    "to_int(): cannot convert string '" + std::string(v.text().substr(0, 64)) + "' to int");
       return FloatToInt(ctx, d, out);
     }
-    default: return ArgError(ctx, "to_int", 0, n, "a number, string or bool", v);
+    default:
+      return ArgError(ctx, "to_int", 0, n, "a number, string or bool", v);
   }
 }
 
 bool ToFloat(const Value* args, int n, EvalContext& ctx, Value* out) {
   const Value& v = args[0];
   switch (v.kind) {
-    case Kind::kInt: SetFloat(out, static_cast<double>(v.i)); return true;
-    case Kind::kFloat: *out = v; return true;
-    case Kind::kBool: SetFloat(out, v.b ? 1.0 : 0.0); return true;
+    case Kind::kInt:
+      SetFloat(out, static_cast<double>(v.i));
+      return true;
+    case Kind::kFloat:
+      *out = v;
+      return true;
+    case Kind::kBool:
+      SetFloat(out, v.b ? 1.0 : 0.0);
+      return true;
     case Kind::kString: {
       std::string_view s = v.text();
       if (!s.empty() && s[0] == '+') s.remove_prefix(1);
       double d;
       auto r = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (s.empty() || r.ptr != s.data() + s.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range))
-        return Fail(ctx, "to_float(): cannot convert string '" + std::string(v.text().substr(0, 64)) + "' to float");
+      if (s.empty() || r.ptr != s.data() + s.size() ||
+          (r.ec != std::errc() && r.ec != std::errc::result_out_of_range))
+        return Fail(
+            ctx, "to_float(): cannot convert string '" + std::string(v.text().substr(0, 64)) + "' to float");
       if (r.ec == std::errc::result_out_of_range) d = std::strtod(std::string(s).c_str(), nullptr);
       SetFloat(out, d);
       return true;
     }
-    default: return ArgError(ctx, "to_float", 0, n, "a number, string or bool", v);
+    default:
+      return ArgError(ctx, "to_float", 0, n, "a number, string or bool", v);
   }
 }
 
@@ -333,9 +359,15 @@ bool Hash(const Value* args, int n, EvalContext& ctx, Value* out) {
   uint64_t h = kFnvOffset;
   char buf[kNumberBufSize];
   switch (v.kind) {
-    case Kind::kNull: SetNull(out); return true;
-    case Kind::kBool: h = Fnv(Fnv(h, "b"), v.b ? "true" : "false"); break;
-    case Kind::kInt: h = Fnv(Fnv(h, "n"), std::string_view(buf, FormatInt(v.i, buf))); break;
+    case Kind::kNull:
+      SetNull(out);
+      return true;
+    case Kind::kBool:
+      h = Fnv(Fnv(h, "b"), v.b ? "true" : "false");
+      break;
+    case Kind::kInt:
+      h = Fnv(Fnv(h, "n"), std::string_view(buf, FormatInt(v.i, buf)));
+      break;
     case Kind::kFloat: {
       h = Fnv(h, "n");
       double f = v.f;
@@ -350,7 +382,9 @@ bool Hash(const Value* args, int n, EvalContext& ctx, Value* out) {
       }
       break;
     }
-    case Kind::kString: h = Fnv(Fnv(h, "s"), v.text()); break;
+    case Kind::kString:
+      h = Fnv(Fnv(h, "s"), v.text());
+      break;
     case Kind::kList:
     case Kind::kObject: {
       h = Fnv(h, v.kind == Kind::kList ? "l" : "o");
@@ -576,7 +610,8 @@ std::vector<std::string_view> FunctionNames() {
   return names;
 }
 
-NodePtr MakeCall(int offset, std::string_view name, int name_end, std::vector<NodePtr> args, CompileError* error) {
+NodePtr MakeCall(int offset, std::string_view name, int name_end, std::vector<NodePtr> args,
+                 CompileError* error) {
   const FunctionSpec* spec = nullptr;
   for (const auto& f : kFunctions)
     if (f.name == name) spec = &f;
@@ -607,8 +642,10 @@ NodePtr MakeCall(int offset, std::string_view name, int name_end, std::vector<No
     return nullptr;
   }
   switch (spec->special) {
-    case Special::kCoalesce: return std::make_unique<CoalesceNode>(offset, std::move(args));
-    case Special::kIf: return std::make_unique<IfNode>(offset, std::move(args));
+    case Special::kCoalesce:
+      return std::make_unique<CoalesceNode>(offset, std::move(args));
+    case Special::kIf:
+      return std::make_unique<IfNode>(offset, std::move(args));
     case Special::kRegex: {
       const Node& pattern = *args[1];
       if (!pattern.IsConst() || static_cast<const ConstNode&>(pattern).value().kind != Kind::kString) {
@@ -627,7 +664,8 @@ NodePtr MakeCall(int offset, std::string_view name, int name_end, std::vector<No
       }
       return std::make_unique<RegexNode>(offset, std::move(args[0]), std::move(re), text);
     }
-    case Special::kNone: break;
+    case Special::kNone:
+      break;
   }
   return std::make_unique<CallNode>(offset, spec->impl, spec->pure, std::move(args));
 }

@@ -36,8 +36,8 @@ size_t Utf8SeqLen(const unsigned char* p, size_t avail) {
 }
 
 bool BadJson(EvalContext& ctx, const Value& v, simdjson::error_code code) {
-  return Fail(ctx, std::string("invalid JSON in ") + std::string(KindName(v.kind)) + " value: " +
-                       simdjson::error_message(code));
+  return Fail(ctx, std::string("invalid JSON in ") + std::string(KindName(v.kind)) +
+                       " value: " + simdjson::error_message(code));
 }
 
 // Parses the arena copy of `container`'s text and hands back its root value.
@@ -144,13 +144,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
     }
     out->append(s.data() + run, i - run);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         if (c < 0x20) {
           char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
@@ -169,9 +183,15 @@ void AppendJsonString(std::string_view s, std::string* out) {
 void AppendJson(const Value& v, std::string* out) {
   char buf[kNumberBufSize];
   switch (v.kind) {
-    case Kind::kNull: out->append("null"); return;
-    case Kind::kBool: out->append(v.b ? "true" : "false"); return;
-    case Kind::kInt: out->append(buf, FormatInt(v.i, buf)); return;
+    case Kind::kNull:
+      out->append("null");
+      return;
+    case Kind::kBool:
+      out->append(v.b ? "true" : "false");
+      return;
+    case Kind::kInt:
+      out->append(buf, FormatInt(v.i, buf));
+      return;
     case Kind::kFloat:
       if (!std::isfinite(v.f)) {
         out->append("null");
@@ -179,9 +199,13 @@ void AppendJson(const Value& v, std::string* out) {
         out->append(buf, FormatFloat(v.f, buf));
       }
       return;
-    case Kind::kString: AppendJsonString(v.text(), out); return;
+    case Kind::kString:
+      AppendJsonString(v.text(), out);
+      return;
     case Kind::kList:
-    case Kind::kObject: out->append(v.text()); return;
+    case Kind::kObject:
+      out->append(v.text());
+      return;
   }
 }
 

@@ -57,32 +57,58 @@ bool IsKeyword(std::string_view w) {
 
 std::string_view TokName(Tok t) {
   switch (t) {
-    case Tok::kEnd: return "end of expression";
-    case Tok::kInt: return "integer";
-    case Tok::kFloat: return "number";
-    case Tok::kString: return "string";
-    case Tok::kIdent: return "name";
-    case Tok::kBacktick: return "quoted name";
-    case Tok::kLParen: return "'('";
-    case Tok::kRParen: return "')'";
-    case Tok::kLBracket: return "'['";
-    case Tok::kRBracket: return "']'";
-    case Tok::kComma: return "','";
-    case Tok::kDot: return "'.'";
-    case Tok::kPlus: return "'+'";
-    case Tok::kMinus: return "'-'";
-    case Tok::kStar: return "'*'";
-    case Tok::kSlash: return "'/'";
-    case Tok::kPercent: return "'%'";
-    case Tok::kEq: return "'=='";
-    case Tok::kNe: return "'!='";
-    case Tok::kLt: return "'<'";
-    case Tok::kLe: return "'<='";
-    case Tok::kGt: return "'>'";
-    case Tok::kGe: return "'>='";
-    case Tok::kAndAnd: return "'&&'";
-    case Tok::kOrOr: return "'||'";
-    case Tok::kBang: return "'!'";
+    case Tok::kEnd:
+      return "end of expression";
+    case Tok::kInt:
+      return "integer";
+    case Tok::kFloat:
+      return "number";
+    case Tok::kString:
+      return "string";
+    case Tok::kIdent:
+      return "name";
+    case Tok::kBacktick:
+      return "quoted name";
+    case Tok::kLParen:
+      return "'('";
+    case Tok::kRParen:
+      return "')'";
+    case Tok::kLBracket:
+      return "'['";
+    case Tok::kRBracket:
+      return "']'";
+    case Tok::kComma:
+      return "','";
+    case Tok::kDot:
+      return "'.'";
+    case Tok::kPlus:
+      return "'+'";
+    case Tok::kMinus:
+      return "'-'";
+    case Tok::kStar:
+      return "'*'";
+    case Tok::kSlash:
+      return "'/'";
+    case Tok::kPercent:
+      return "'%'";
+    case Tok::kEq:
+      return "'=='";
+    case Tok::kNe:
+      return "'!='";
+    case Tok::kLt:
+      return "'<'";
+    case Tok::kLe:
+      return "'<='";
+    case Tok::kGt:
+      return "'>'";
+    case Tok::kGe:
+      return "'>='";
+    case Tok::kAndAnd:
+      return "'&&'";
+    case Tok::kOrOr:
+      return "'||'";
+    case Tok::kBang:
+      return "'!'";
   }
   return "token";
 }
@@ -165,24 +191,44 @@ bool Lex(std::string_view text, std::vector<Token>* tokens, LexError* error) {
         char e = text[i + 1];
         i += 2;
         switch (e) {
-          case 'n': t.text.push_back('\n'); break;
-          case 't': t.text.push_back('\t'); break;
-          case 'r': t.text.push_back('\r'); break;
-          case 'b': t.text.push_back('\b'); break;
-          case 'f': t.text.push_back('\f'); break;
-          case '0': t.text.push_back('\0'); break;
-          case '\\': t.text.push_back('\\'); break;
-          case '\'': t.text.push_back('\''); break;
-          case '"': t.text.push_back('"'); break;
-          case '/': t.text.push_back('/'); break;
+          case 'n':
+            t.text.push_back('\n');
+            break;
+          case 't':
+            t.text.push_back('\t');
+            break;
+          case 'r':
+            t.text.push_back('\r');
+            break;
+          case 'b':
+            t.text.push_back('\b');
+            break;
+          case 'f':
+            t.text.push_back('\f');
+            break;
+          case '0':
+            t.text.push_back('\0');
+            break;
+          case '\\':
+            t.text.push_back('\\');
+            break;
+          case '\'':
+            t.text.push_back('\'');
+            break;
+          case '"':
+            t.text.push_back('"');
+            break;
+          case '/':
+            t.text.push_back('/');
+            break;
           case 'u': {
             uint32_t cp;
             if (!Hex4(text, i, &cp)) return fail(esc, "\\u must be followed by 4 hex digits");
             i += 4;
             if (cp >= 0xD800 && cp <= 0xDBFF) {
               uint32_t lo;
-              if (i + 1 < n && text[i] == '\\' && text[i + 1] == 'u' && Hex4(text, i + 2, &lo) && lo >= 0xDC00 &&
-                  lo <= 0xDFFF) {
+              if (i + 1 < n && text[i] == '\\' && text[i + 1] == 'u' && Hex4(text, i + 2, &lo) &&
+                  lo >= 0xDC00 && lo <= 0xDFFF) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 i += 6;
               } else {
@@ -223,17 +269,39 @@ bool Lex(std::string_view text, std::vector<Token>* tokens, LexError* error) {
       char d = i + 1 < n ? text[i + 1] : '\0';
       size_t len = 1;
       switch (c) {
-        case '(': t.kind = Tok::kLParen; break;
-        case ')': t.kind = Tok::kRParen; break;
-        case '[': t.kind = Tok::kLBracket; break;
-        case ']': t.kind = Tok::kRBracket; break;
-        case ',': t.kind = Tok::kComma; break;
-        case '.': t.kind = Tok::kDot; break;
-        case '+': t.kind = Tok::kPlus; break;
-        case '-': t.kind = Tok::kMinus; break;
-        case '*': t.kind = Tok::kStar; break;
-        case '/': t.kind = Tok::kSlash; break;
-        case '%': t.kind = Tok::kPercent; break;
+        case '(':
+          t.kind = Tok::kLParen;
+          break;
+        case ')':
+          t.kind = Tok::kRParen;
+          break;
+        case '[':
+          t.kind = Tok::kLBracket;
+          break;
+        case ']':
+          t.kind = Tok::kRBracket;
+          break;
+        case ',':
+          t.kind = Tok::kComma;
+          break;
+        case '.':
+          t.kind = Tok::kDot;
+          break;
+        case '+':
+          t.kind = Tok::kPlus;
+          break;
+        case '-':
+          t.kind = Tok::kMinus;
+          break;
+        case '*':
+          t.kind = Tok::kStar;
+          break;
+        case '/':
+          t.kind = Tok::kSlash;
+          break;
+        case '%':
+          t.kind = Tok::kPercent;
+          break;
         case '=':
           if (d != '=') return fail(i, "unexpected '=': use '==' to compare");
           t.kind = Tok::kEq;
@@ -279,7 +347,8 @@ bool Lex(std::string_view text, std::vector<Token>* tokens, LexError* error) {
         default: {
           unsigned char u = static_cast<unsigned char>(c);
           if (u >= 0x20 && u < 0x7F) return fail(i, std::string("unexpected character '") + c + "'");
-          return fail(i, "unexpected character (byte " + std::to_string(u) + "); quote odd names with backticks");
+          return fail(
+              i, "unexpected character (byte " + std::to_string(u) + "); quote odd names with backticks");
         }
       }
       i += len;

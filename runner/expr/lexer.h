@@ -15,17 +15,33 @@ enum class Tok : uint8_t {
   kString,    // 'text' or "text": `text` holds the unescaped bytes
   kIdent,     // name (keywords are kIdent too, see IsKeyword)
   kBacktick,  // `odd name`: `text` holds the name
-  kLParen, kRParen, kLBracket, kRBracket, kComma, kDot,
-  kPlus, kMinus, kStar, kSlash, kPercent,
-  kEq, kNe, kLt, kLe, kGt, kGe,
-  kAndAnd, kOrOr, kBang,
+  kLParen,
+  kRParen,
+  kLBracket,
+  kRBracket,
+  kComma,
+  kDot,
+  kPlus,
+  kMinus,
+  kStar,
+  kSlash,
+  kPercent,
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAndAnd,
+  kOrOr,
+  kBang,
 };
 
 struct Token {
   Tok kind = Tok::kEnd;
-  int offset = 0;        // byte offset of the token's first character
-  int end = 0;           // byte offset just past the token
-  std::string text;      // identifier, unescaped string, number text
+  int offset = 0;    // byte offset of the token's first character
+  int end = 0;       // byte offset just past the token
+  std::string text;  // identifier, unescaped string, number text
   uint64_t int_value = 0;
   double float_value = 0;
 };

@@ -38,12 +38,17 @@ struct Compiler {
   }
   std::string Describe(const Token& t) const {
     switch (t.kind) {
-      case Tok::kIdent: return "'" + t.text + "'";
+      case Tok::kIdent:
+        return "'" + t.text + "'";
       case Tok::kInt:
-      case Tok::kFloat: return "number " + t.text;
-      case Tok::kString: return "a string";
-      case Tok::kBacktick: return "`" + t.text + "`";
-      default: return std::string(TokName(t.kind));
+      case Tok::kFloat:
+        return "number " + t.text;
+      case Tok::kString:
+        return "a string";
+      case Tok::kBacktick:
+        return "`" + t.text + "`";
+      default:
+        return std::string(TokName(t.kind));
     }
   }
 
@@ -117,13 +122,26 @@ struct Compiler {
 
   static bool CompareOp(Tok t, BinOp* op) {
     switch (t) {
-      case Tok::kEq: *op = BinOp::kEq; return true;
-      case Tok::kNe: *op = BinOp::kNe; return true;
-      case Tok::kLt: *op = BinOp::kLt; return true;
-      case Tok::kLe: *op = BinOp::kLe; return true;
-      case Tok::kGt: *op = BinOp::kGt; return true;
-      case Tok::kGe: *op = BinOp::kGe; return true;
-      default: return false;
+      case Tok::kEq:
+        *op = BinOp::kEq;
+        return true;
+      case Tok::kNe:
+        *op = BinOp::kNe;
+        return true;
+      case Tok::kLt:
+        *op = BinOp::kLt;
+        return true;
+      case Tok::kLe:
+        *op = BinOp::kLe;
+        return true;
+      case Tok::kGt:
+        *op = BinOp::kGt;
+        return true;
+      case Tok::kGe:
+        *op = BinOp::kGe;
+        return true;
+      default:
+        return false;
     }
   }
   bool AtComparison() const {
@@ -159,16 +177,15 @@ struct Compiler {
         negated = true;
       }
       if (!IsWord(Peek(), "null"))
-        return Error(Peek().offset, std::string("expected 'null' after '") + (negated ? "is not" : "is") + "', got " +
-                                        Describe(Peek()));
+        return Error(Peek().offset, std::string("expected 'null' after '") + (negated ? "is not" : "is") +
+                                        "', got " + Describe(Peek()));
       Next();
       const Node* lp = l.get();
       result = Fold(MakeIsNull(at, std::move(l), negated), {lp});
     } else {
       return l;
     }
-    if (AtComparison())
-      return Error(Peek().offset, "comparisons cannot be chained; combine them with 'and'");
+    if (AtComparison()) return Error(Peek().offset, "comparisons cannot be chained; combine them with 'and'");
     return result;
   }
 
@@ -274,8 +291,8 @@ struct Compiler {
         NodePtr e = ParseExpr();
         if (!e) return nullptr;
         if (Peek().kind != Tok::kRParen)
-          return Error(Peek().offset, "expected ')' to close '(' at offset " + std::to_string(open) + ", got " +
-                                          Describe(Peek()));
+          return Error(Peek().offset, "expected ')' to close '(' at offset " + std::to_string(open) +
+                                          ", got " + Describe(Peek()));
         Next();
         return e;
       }
@@ -328,7 +345,8 @@ struct Compiler {
           Next();
           break;
         }
-        return Error(Peek().offset, "expected ')' after arguments of " + name.text + "(), got " + Describe(Peek()));
+        return Error(Peek().offset,
+                     "expected ')' after arguments of " + name.text + "(), got " + Describe(Peek()));
       }
     }
     bool all_const = true;
@@ -360,7 +378,8 @@ struct Compiler {
 
   std::vector<std::vector<std::string>>& expr_fields() { return expr->fields_; }
 
-  static std::unique_ptr<Expression> Run(std::string_view text, const Resolver& resolve, CompileError* out_error) {
+  static std::unique_ptr<Expression> Run(std::string_view text, const Resolver& resolve,
+                                         CompileError* out_error) {
     std::vector<Token> tokens;
     LexError lex_error;
     CompileError scratch;

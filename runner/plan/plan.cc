@@ -29,8 +29,8 @@ std::string TypeOf(const ConfNode& node) {
 
 }  // namespace
 
-std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string& file, const PlanOptions& options,
-                                        config::Diagnostics& diags) {
+std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string& file,
+                                        const PlanOptions& options, config::Diagnostics& diags) {
   // Planning goes on after validation errors, over the parts that are well
   // formed, so that expression errors are reported in the same run.
   config::ValidatePipeline(root, BuiltinCatalog(), diags);
@@ -42,7 +42,8 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   if (const ConfNode* name = root.Find("name")) plan->name = name->scalar;
   plan->parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (const ConfNode* rt = root.Find("runtime")) {
-    if (const ConfNode* p = rt->Find("parallelism")) plan->parallelism = std::max(1, std::atoi(p->scalar.c_str()));
+    if (const ConfNode* p = rt->Find("parallelism"))
+      plan->parallelism = std::max(1, std::atoi(p->scalar.c_str()));
     if (const ConfNode* errors = rt->Find("errors")) {
       if (const ConfNode* policy = errors->Find("policy")) {
         if (policy->scalar == "skip") plan->error_policy = ErrorPolicy::kSkip;
@@ -76,7 +77,8 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   std::vector<std::pair<const ConfNode*, const ConfNode*>> pending;
   if (const ConfNode* transforms = root.Find("transforms"))
     for (const auto& [key, node] : transforms->entries)
-      if (node.IsMap() && node.Find("steps") && node.Find("steps")->IsSequence()) pending.emplace_back(&key, &node);
+      if (node.IsMap() && node.Find("steps") && node.Find("steps")->IsSequence())
+        pending.emplace_back(&key, &node);
   // Plans one transform over the given inputs (none: only to report errors in
   // its steps when its inputs are broken).
   auto plan_transform = [&](const ConfNode& key, const ConfNode& node, std::vector<int> input_ids) {
@@ -99,7 +101,8 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       ++index;
       if (!step.IsMap() || step.entries.size() != 1 || !FindStep(step.entries[0].first.scalar)) continue;
       const auto& [name_node, value] = step.entries[0];
-      ctx.set_where("transform '" + n.name + "' step " + std::to_string(index) + " (" + name_node.scalar + ")");
+      ctx.set_where("transform '" + n.name + "' step " + std::to_string(index) + " (" + name_node.scalar +
+                    ")");
       auto step_plan = FindStep(name_node.scalar)->plan(value, ctx);
       if (step_plan) n.steps.push_back(PlannedStep{name_node.scalar, name_node.mark, std::move(step_plan)});
     }
@@ -180,7 +183,8 @@ std::string ExplainText(const PipelinePlan& plan) {
         for (const auto& s : n.steps) out += "  " + s.plan->Describe() + "\n";
         break;
       case PlanNode::Kind::kSink:
-        out += "sink " + n.name + (inputs.empty() ? " (dead letters)" : " <- " + inputs) + ": " + n.sink->Describe() + "\n";
+        out += "sink " + n.name + (inputs.empty() ? " (dead letters)" : " <- " + inputs) + ": " +
+               n.sink->Describe() + "\n";
         break;
     }
   }
@@ -199,7 +203,8 @@ std::string DotEscape(const std::string& s) {
 }  // namespace
 
 std::string ExplainDot(const PipelinePlan& plan) {
-  std::string out = "digraph \"" + DotEscape(plan.name) + "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
+  std::string out = "digraph \"" + DotEscape(plan.name) +
+                    "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const auto& n = plan.nodes[i];
     std::string label = n.name + "\\n";
@@ -220,10 +225,11 @@ std::string ExplainDot(const PipelinePlan& plan) {
     out += "  n" + std::to_string(i) + " [label=\"" + label + "\", shape=" + shape + "];\n";
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i)
-    for (int in : plan.nodes[i].inputs) out += "  n" + std::to_string(in) + " -> n" + std::to_string(i) + ";\n";
+    for (int in : plan.nodes[i].inputs)
+      out += "  n" + std::to_string(in) + " -> n" + std::to_string(i) + ";\n";
   if (plan.dead_letter_sink >= 0)
-    out += "  errors [shape=note, label=\"record errors\"];\n  errors -> n" + std::to_string(plan.dead_letter_sink) +
-           " [style=dashed];\n";
+    out += "  errors [shape=note, label=\"record errors\"];\n  errors -> n" +
+           std::to_string(plan.dead_letter_sink) + " [style=dashed];\n";
   out += "}\n";
   return out;
 }

@@ -47,9 +47,9 @@ struct PipelinePlan {
   std::string file;
   int parallelism = 1;
   ErrorPolicy error_policy = ErrorPolicy::kFail;
-  int dead_letter_sink = -1;        // node index of the dead-letter sink
-  std::vector<PlanNode> nodes;      // sources, then transforms in dependency order, then sinks
-  std::deque<Universe> universes;   // stable addresses
+  int dead_letter_sink = -1;       // node index of the dead-letter sink
+  std::vector<PlanNode> nodes;     // sources, then transforms in dependency order, then sinks
+  std::deque<Universe> universes;  // stable addresses
   int FindNode(const std::string& name) const {
     for (size_t i = 0; i < nodes.size(); ++i)
       if (nodes[i].name == name) return static_cast<int>(i);

@@ -19,10 +19,10 @@ inline constexpr size_t kDefaultBatchSize = 1024;
 
 // Where a record came from, for errors and the dead-letter sink.
 struct RecordPosition {
-  int32_t source = -1;     // index of the source node in the plan
-  int32_t partition = 0;   // Kafka partition, or the file's index in a glob
-  int64_t offset = 0;      // Kafka offset, or byte offset in the file
-  int64_t line = 0;        // 1-based line for line-oriented sources; 0 otherwise
+  int32_t source = -1;    // index of the source node in the plan
+  int32_t partition = 0;  // Kafka partition, or the file's index in a glob
+  int64_t offset = 0;     // Kafka offset, or byte offset in the file
+  int64_t line = 0;       // 1-based line for line-oriented sources; 0 otherwise
 };
 
 class Batch {

@@ -106,7 +106,10 @@ bool CsvToJson(const std::vector<std::string>& header, std::string_view line, st
     } else if (IsInt(f)) {
       json->append(f);
     } else if (IsFloat(f)) {
-      if (f.front() == '+') json->append(f.substr(1)); else json->append(f);
+      if (f.front() == '+')
+        json->append(f.substr(1));
+      else
+        json->append(f);
       if (f.find_first_of(".eE") == std::string::npos) json->append(".0");
     } else {
       AppendJsonString(f, json);

@@ -27,15 +27,23 @@ namespace {
 
 std::string ErrorText(simdjson::error_code e) {
   switch (e) {
-    case simdjson::UTF8_ERROR: return "invalid UTF-8";
-    case simdjson::INCORRECT_TYPE: return "record is not a JSON object";
-    case simdjson::TRAILING_CONTENT: return "malformed JSON: trailing content after the object";
-    case simdjson::EMPTY: return "empty record";
-    case simdjson::DEPTH_ERROR: return "JSON nested too deeply";
-    case simdjson::CAPACITY: return "record too large";
-    default: break;
+    case simdjson::UTF8_ERROR:
+      return "invalid UTF-8";
+    case simdjson::INCORRECT_TYPE:
+      return "record is not a JSON object";
+    case simdjson::TRAILING_CONTENT:
+      return "malformed JSON: trailing content after the object";
+    case simdjson::EMPTY:
+      return "empty record";
+    case simdjson::DEPTH_ERROR:
+      return "JSON nested too deeply";
+    case simdjson::CAPACITY:
+      return "record too large";
+    default:
+      break;
   }
-  // simdjson's own words, e.g. "malformed JSON: JSON document ended early in the middle of an object or array"
+  // simdjson's own words, e.g. "malformed JSON: JSON document ended early in the middle of an object or
+  // array"
   std::string text = simdjson::error_message(e);
   while (!text.empty() && (text.back() == '.' || text.back() == ' ')) text.pop_back();
   return "malformed JSON: " + text;
@@ -118,8 +126,28 @@ bool KeyHasEscape(const char* raw) {
   return false;
 }
 
-simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row,
-                                  Arena& arena, od::parser* nested);
+simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row, Arena& arena,
+                                  od::parser* nested);
+simdjson::error_code DecodeNode(od::value v, const ProjectionNode& child, Value* row, Arena& arena,
+                                od::parser* nested);
+
+// A path step through a list is the element's index (`items.0.price`).
+simdjson::error_code DecodeArray(od::array arr, const ProjectionNode& node, Value* row, Arena& arena,
+                                 od::parser* nested) {
+  size_t index = 0;
+  for (auto element_result : arr) {
+    od::value element;
+    auto err = std::move(element_result).get(element);
+    if (err) return err;
+    const ProjectionNode* match = nullptr;
+    std::string name = std::to_string(index++);
+    for (const auto& child : node.children)
+      if (child.name == name) match = &child;
+    if (!match) continue;
+    if ((err = DecodeNode(element, *match, row, arena, nested))) return err;
+  }
+  return simdjson::SUCCESS;
+}
 
 simdjson::error_code DecodeNode(od::value v, const ProjectionNode& child, Value* row, Arena& arena,
                                 od::parser* nested) {
@@ -128,8 +156,13 @@ simdjson::error_code DecodeNode(od::value v, const ProjectionNode& child, Value*
   auto err = v.type().get(t);
   if (err) return err;
   if (child.slot < 0) {
+    if (t == od::json_type::array) {
+      od::array a;
+      if ((err = v.get_array().get(a))) return err;
+      return DecodeArray(a, child, row, arena, nested);
+    }
     if (t != od::json_type::object) {
-      // `a.b` of a non-object: the nested fields are missing (null). Consume it.
+      // `a.b` of a scalar: the nested fields are missing (null). Consume it.
       Value ignored;
       return ReadValue(v, arena, &ignored);
     }
@@ -140,20 +173,26 @@ simdjson::error_code DecodeNode(od::value v, const ProjectionNode& child, Value*
   // Read whole, and navigate into it from a copy of its text.
   if ((err = ReadValue(v, arena, &row[child.slot]))) return err;
   const Value& whole = row[child.slot];
-  if (whole.kind != Kind::kObject || nested == nullptr) return simdjson::SUCCESS;
+  if ((whole.kind != Kind::kObject && whole.kind != Kind::kList) || nested == nullptr)
+    return simdjson::SUCCESS;
   std::string_view padded = arena.Copy(whole.text(), simdjson::SIMDJSON_PADDING);
   od::document doc;
   if ((err = nested->iterate(padded.data(), padded.size(), padded.size() + simdjson::SIMDJSON_PADDING)
                  .get(doc)))
     return err;
+  ProjectionNode children_only{child.name, -1, child.children};
+  if (whole.kind == Kind::kList) {
+    od::array a;
+    if ((err = doc.get_array().get(a))) return err;
+    return DecodeArray(a, children_only, row, arena, nullptr);
+  }
   od::object o;
   if ((err = doc.get_object().get(o))) return err;
-  ProjectionNode children_only{child.name, -1, child.children};
   return DecodeObject(o, children_only, row, arena, nullptr);
 }
 
-simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row,
-                                  Arena& arena, od::parser* nested) {
+simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row, Arena& arena,
+                                  od::parser* nested) {
   for (auto field_result : obj) {
     od::field field;
     auto err = std::move(field_result).get(field);
@@ -187,8 +226,8 @@ simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Va
 
 bool JsonDecoder::Decode(std::string_view text, Value* row, Arena& arena, std::string* error) {
   od::document doc;
-  auto err = impl_->parser.iterate(text.data(), text.size(), text.size() + simdjson::SIMDJSON_PADDING)
-                 .get(doc);
+  auto err =
+      impl_->parser.iterate(text.data(), text.size(), text.size() + simdjson::SIMDJSON_PADDING).get(doc);
   if (!err) {
     od::object obj;
     err = doc.get_object().get(obj);

@@ -74,13 +74,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
     }
     flush(i);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default: {
         char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out->append(esc, 6);
@@ -95,8 +109,12 @@ void AppendJsonString(std::string_view s, std::string* out) {
 void AppendJsonValue(const Value& v, std::string* out) {
   char buf[32];
   switch (v.kind) {
-    case Kind::kNull: out->append("null"); return;
-    case Kind::kBool: out->append(v.b ? "true" : "false"); return;
+    case Kind::kNull:
+      out->append("null");
+      return;
+    case Kind::kBool:
+      out->append(v.b ? "true" : "false");
+      return;
     case Kind::kInt: {
       auto r = std::to_chars(buf, buf + sizeof buf, v.i);
       out->append(buf, r.ptr);
@@ -114,9 +132,13 @@ void AppendJsonValue(const Value& v, std::string* out) {
       if (text.find_first_of(".eEn") == std::string_view::npos) out->append(".0");
       return;
     }
-    case Kind::kString: AppendJsonString(v.text(), out); return;
+    case Kind::kString:
+      AppendJsonString(v.text(), out);
+      return;
     case Kind::kList:
-    case Kind::kObject: out->append(v.text()); return;
+    case Kind::kObject:
+      out->append(v.text());
+      return;
   }
 }
 

@@ -45,13 +45,20 @@ bool IntEqualsFloat(int64_t i, double f) {
 
 std::string_view KindName(Kind k) {
   switch (k) {
-    case Kind::kNull: return "null";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "string";
-    case Kind::kList: return "list";
-    case Kind::kObject: return "object";
+    case Kind::kNull:
+      return "null";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "string";
+    case Kind::kList:
+      return "list";
+    case Kind::kObject:
+      return "object";
   }
   return "unknown";
 }
@@ -65,12 +72,17 @@ bool ValuesEqual(const Value& a, const Value& b) {
   }
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case Kind::kNull: return true;
-    case Kind::kBool: return a.b == b.b;
-    case Kind::kString: return a.text() == b.text();
+    case Kind::kNull:
+      return true;
+    case Kind::kBool:
+      return a.b == b.b;
+    case Kind::kString:
+      return a.text() == b.text();
     case Kind::kList:
-    case Kind::kObject: return JsonTextEqual(a.text(), b.text());
-    default: return false;
+    case Kind::kObject:
+      return JsonTextEqual(a.text(), b.text());
+    default:
+      return false;
   }
 }
 

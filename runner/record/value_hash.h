@@ -31,9 +31,12 @@ inline uint64_t Mix64(uint64_t x) {
 // Ints and integral floats hash alike, so 3 and 3.0 land in the same key group.
 inline uint64_t HashValue(const Value& v, uint64_t seed = 0) {
   switch (v.kind) {
-    case Kind::kNull: return Mix64(seed ^ 0x6e756c6cULL);
-    case Kind::kBool: return Mix64(seed ^ (v.b ? 0x74ULL : 0x66ULL));
-    case Kind::kInt: return Mix64(seed ^ static_cast<uint64_t>(v.i) ^ 0x9e3779b97f4a7c15ULL);
+    case Kind::kNull:
+      return Mix64(seed ^ 0x6e756c6cULL);
+    case Kind::kBool:
+      return Mix64(seed ^ (v.b ? 0x74ULL : 0x66ULL));
+    case Kind::kInt:
+      return Mix64(seed ^ static_cast<uint64_t>(v.i) ^ 0x9e3779b97f4a7c15ULL);
     case Kind::kFloat: {
       double d = v.f;
       if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9.2e18 && d < 9.2e18)
@@ -44,7 +47,8 @@ inline uint64_t HashValue(const Value& v, uint64_t seed = 0) {
     }
     case Kind::kString:
     case Kind::kList:
-    case Kind::kObject: return Mix64(HashBytes(v.text(), seed + static_cast<uint64_t>(v.kind)));
+    case Kind::kObject:
+      return Mix64(HashBytes(v.text(), seed + static_cast<uint64_t>(v.kind)));
   }
   return 0;
 }

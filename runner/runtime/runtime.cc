@@ -228,9 +228,12 @@ class Worker {
 
   static std::string NodeLabel(const PlanNode& n) {
     switch (n.kind) {
-      case PlanNode::Kind::kSource: return "source '" + n.name + "'";
-      case PlanNode::Kind::kTransform: return "transform '" + n.name + "'";
-      case PlanNode::Kind::kSink: return "sink '" + n.name + "'";
+      case PlanNode::Kind::kSource:
+        return "source '" + n.name + "'";
+      case PlanNode::Kind::kTransform:
+        return "transform '" + n.name + "'";
+      case PlanNode::Kind::kSink:
+        return "sink '" + n.name + "'";
     }
     return n.name;
   }

@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return new JsonDecoder(root);
   }();
   Arena arena;
-  std::string_view text = arena.Copy(std::string_view(reinterpret_cast<const char*>(data), size), JsonPadding());
+  std::string_view text =
+      arena.Copy(std::string_view(reinterpret_cast<const char*>(data), size), JsonPadding());
   Value row[5];
   std::string error;
   if (!decoder->Decode(text, row, arena, &error)) return 0;

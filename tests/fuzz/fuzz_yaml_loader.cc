@@ -18,8 +18,7 @@ class EmptyCatalog : public streamrun::config::ComponentCatalog {
                                                const std::string&) const override {
     return nullptr;
   }
-  std::vector<const streamrun::config::ComponentSpec*> All(
-      streamrun::config::ComponentKind) const override {
+  std::vector<const streamrun::config::ComponentSpec*> All(streamrun::config::ComponentKind) const override {
     return {};
   }
 };

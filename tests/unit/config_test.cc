@@ -24,8 +24,7 @@ EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   };
 }
 
-ConfNode Load(const std::string& text, Diagnostics& diags,
-              std::map<std::string, std::string> env = {}) {
+ConfNode Load(const std::string& text, Diagnostics& diags, std::map<std::string, std::string> env = {}) {
   auto node = LoadYamlText(text, "p.yaml", FakeEnv(std::move(env)), diags);
   REQUIRE(node.has_value());
   return *node;
@@ -55,9 +54,10 @@ class FakeCatalog : public ComponentCatalog {
  public:
   FakeCatalog() {
     Add(ComponentKind::kSource, "file",
-        Obj("", {Required(Str("path", "File or glob.")),
-                 Default(Enum("format", {"json", "csv"}, "Record format."), "json"),
-                 Bool("bounded", "Stop at the end.")},
+        Obj("",
+            {Required(Str("path", "File or glob.")),
+             Default(Enum("format", {"json", "csv"}, "Record format."), "json"),
+             Bool("bounded", "Stop at the end.")},
             ""),
         "in:\n  type: file\n  path: in.jsonl\n");
     Add(ComponentKind::kSource, "kafka",
@@ -69,14 +69,11 @@ class FakeCatalog : public ComponentCatalog {
         "");
     Add(ComponentKind::kStep, "window",
         Obj("",
-            {Dur("tumbling", "Window size."), Dur("sliding", "Window size."),
-             Dur("slide", "Slide."), Dur("session", "Gap."),
-             Default(Dur("allowed_lateness", "Lateness."), "0s"),
-             MapOf("aggregate", Expr("", "aggregate"), "Aggregates."),
-             Expr("having", "Row filter."),
+            {Dur("tumbling", "Window size."), Dur("sliding", "Window size."), Dur("slide", "Slide."),
+             Dur("session", "Gap."), Default(Dur("allowed_lateness", "Lateness."), "0s"),
+             MapOf("aggregate", Expr("", "aggregate"), "Aggregates."), Expr("having", "Row filter."),
              OneOf("emit",
-                   {Enum("", {"on_close", "on_update"}, ""),
-                    Obj("", {Required(Dur("every", "period"))}, "")},
+                   {Enum("", {"on_close", "on_update"}, ""), Obj("", {Required(Dur("every", "period"))}, "")},
                    "When to emit.")},
             ""),
         "");
@@ -387,8 +384,7 @@ TEST_CASE("loader: hostile input") {
   }
   SUBCASE("nesting beyond 64 levels") {
     Diagnostics diags;
-    auto n = LoadYamlText(std::string(100, '[') + std::string(100, ']'), "p.yaml", FakeEnv({}),
-                          diags);
+    auto n = LoadYamlText(std::string(100, '[') + std::string(100, ']'), "p.yaml", FakeEnv({}), diags);
     CHECK(Has(diags, "nesting deeper than 64 levels"));
     Diagnostics ok;
     LoadYamlText(std::string(60, '[') + std::string(60, ']'), "p.yaml", FakeEnv({}), ok);
@@ -516,11 +512,11 @@ TEST_CASE("ValidateValue: lists and maps") {
 }
 
 TEST_CASE("ValidateValue: objects") {
-  FieldSpec window = Obj("window",
-                         {Dur("tumbling", "size"), Dur("sliding", "size"),
-                          Required(MapOf("aggregate", Expr("", ""), "aggregates")),
-                          Obj("emit", {Dur("every", "period")}, "")},
-                         "");
+  FieldSpec window = Obj(
+      "window",
+      {Dur("tumbling", "size"), Dur("sliding", "size"),
+       Required(MapOf("aggregate", Expr("", ""), "aggregates")), Obj("emit", {Dur("every", "period")}, "")},
+      "");
   CHECK(Check("{tumbling: 5s, aggregate: {n: count()}}", window).empty());
   Diagnostics d = Check("tumblng: 5s\naggregate: {n: count()}\n", window);
   REQUIRE(d.size() == 1);
@@ -565,16 +561,13 @@ TEST_CASE("ValidateValue: one of") {
   CHECK(item.list()[0].message.find("'bad name' is not a field name") != std::string::npos);
   CHECK(item.list()[0].mark.column == 8);
 
-  FieldSpec emit = OneOf("emit",
-                         {Enum("", {"on_close", "on_update"}, ""),
-                          Obj("", {Required(Dur("every", ""))}, "")},
-                         "");
+  FieldSpec emit =
+      OneOf("emit", {Enum("", {"on_close", "on_update"}, ""), Obj("", {Required(Dur("every", ""))}, "")}, "");
   CHECK(Check("on_update", emit).empty());
   CHECK(Check("{every: 1s}", emit).empty());
   Diagnostics typo = Check("on_updat", emit);
   REQUIRE(typo.size() == 1);
-  CHECK(typo.list()[0].message ==
-        "test: expected one of on_close, on_update or a map, got 'on_updat'");
+  CHECK(typo.list()[0].message == "test: expected one of on_close, on_update or a map, got 'on_updat'");
   CHECK(typo.list()[0].hint == "did you mean 'on_update'?");
   Diagnostics inner = Check("{evry: 1s}", emit);
   CHECK(Has(inner, "unknown key 'evry'"));

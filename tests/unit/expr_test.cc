@@ -1,4 +1,6 @@
 // Unit tests of the expression language (runner/expr, SPEC section 2).
+#include "runner/expr/expr.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,8 +11,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-#include "runner/expr/expr.h"
 
 // Counts heap allocations so a test can check that evaluation makes none.
 // (GCC flags free() in a replaced operator delete once inlined; it is the pair.)
@@ -112,7 +112,12 @@ struct Env {
 
 CompileError CompileFails(const std::string& text) {
   CompileError err;
-  auto e = Compile(text, [](const std::vector<std::string>&) { return FieldSlot{0, {}}; }, &err);
+  auto e = Compile(
+      text,
+      [](const std::vector<std::string>&) {
+        return FieldSlot{0, {}};
+      },
+      &err);
   REQUIRE_MESSAGE(e == nullptr, text << " -> expected a compile error");
   CHECK_FALSE(err.message.empty());
   return err;
@@ -163,7 +168,7 @@ TEST_CASE("precedence and associativity") {
   CHECK(env.Json("- (2 + 3)") == "-5");
   CHECK(env.Json("--2") == "2");
   CHECK(env.Json("1 + 2 == 3") == "true");
-  CHECK(env.Json("not 1 == 2") == "true");           // not binds looser than ==
+  CHECK(env.Json("not 1 == 2") == "true");  // not binds looser than ==
   CHECK(env.Json("! 1 == 2") == "true");
   CHECK(env.Json("true or false and false") == "true");  // and binds tighter than or
   CHECK(env.Json("(true or false) and false") == "false");
@@ -337,7 +342,8 @@ TEST_CASE("in and not in") {
 
 TEST_CASE("subpath navigation into list and object values") {
   Env env;
-  env.Set("user", Value::Object(R"({"name": "Ann", "tags": ["x", "y"], "n": {"d": 1.5, "big": 18446744073709551616},
+  env.Set("user",
+          Value::Object(R"({"name": "Ann", "tags": ["x", "y"], "n": {"d": 1.5, "big": 18446744073709551616},
       "esc": "a\"b\u00e9", "ok": true, "nothing": null, "count": -7, "deep": {"list": [{"v": 10}, {"v": 20}]}})"));
   env.Set("odd name", Value::Object(R"({"x": 5})"));
   env.Set("arr", Value::List(R"([10, "s", [1, 2]])"));
@@ -403,7 +409,10 @@ TEST_CASE("string functions") {
   env.Set("s", Value::String("Hello"));
   CHECK(env.Json("lower('AbC')") == "\"abc\"");
   CHECK(env.Json("upper('abc-1')") == "\"ABC-1\"");
-  CHECK(env.Json("upper('\xC3\xA9" "a')") == "\"\xC3\xA9" "A\"");  // ASCII letters only
+  CHECK(env.Json("upper('\xC3\xA9"
+                 "a')") ==
+        "\"\xC3\xA9"
+        "A\"");  // ASCII letters only
   CHECK(env.Json("lower(s)") == "\"hello\"");
   CHECK(env.Json("upper(s)") == "\"HELLO\"");
   CHECK(env.Error("lower(1)") == "lower() expects a string, got int");
@@ -436,7 +445,8 @@ TEST_CASE("string functions") {
   CHECK(env.Json("concat('x')") == "\"x\"");
   CHECK(env.Json("concat(s, ':', length(s))") == "\"Hello:5\"");
   CHECK(env.Json("concat('', '')") == "\"\"");
-  CHECK(env.Json("concat(1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18)") == "\"123456789101112131415161718\"");
+  CHECK(env.Json("concat(1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18)") ==
+        "\"123456789101112131415161718\"");
   CHECK(env.Json("regex_match('abc123', '[0-9]+')") == "true");  // search, not full match
   CHECK(env.Json("regex_match('abc', '^b')") == "false");
   CHECK(env.Json("regex_match(s, '^H.*o$')") == "true");
@@ -541,7 +551,7 @@ TEST_CASE("hash is stable FNV-1a over tag + canonical text") {
   // a fixed value: the same on every run and machine
   CHECK(Fnv1a("a") == static_cast<int64_t>(0xaf63dc4c8601ec8cull));  // the published FNV-1a 64 vector
   CHECK(env.Eval("hash('')").i == static_cast<int64_t>(0xaf63ee4c86020b22ull));  // FNV-1a("s")
-  CHECK(env.Json("hash(1) == hash(1.0)") == "true");  // equal values hash equally
+  CHECK(env.Json("hash(1) == hash(1.0)") == "true");                             // equal values hash equally
   CHECK(env.Json("hash('1') != hash(1)") == "true");
   CHECK(env.Json("hash(lst) == hash([1,'a b'])") == "true");
   CHECK(env.Json("hash('a') != hash('b')") == "true");
@@ -693,9 +703,13 @@ TEST_CASE("AppendJson") {
   CHECK(ToJson(Value::String("q\"b\\s/")) == "\"q\\\"b\\\\s/\"");
   CHECK(ToJson(Value::String("a\nb\tc\r")) == "\"a\\nb\\tc\\r\"");
   CHECK(ToJson(Value::String(std::string_view("\x01\x1f\0", 3))) == "\"\\u0001\\u001f\\u0000\"");
-  CHECK(ToJson(Value::String("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80")) == "\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"");
-  CHECK(ToJson(Value::String("a\xFF" "b")) == "\"a\xEF\xBF\xBD" "b\"");       // invalid byte -> U+FFFD
-  CHECK(ToJson(Value::String("\xC3")) == "\"\xEF\xBF\xBD\"");               // truncated sequence
+  CHECK(ToJson(Value::String("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80")) ==
+        "\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"");
+  CHECK(ToJson(Value::String("a\xFF"
+                             "b")) ==
+        "\"a\xEF\xBF\xBD"
+        "b\"");                                                // invalid byte -> U+FFFD
+  CHECK(ToJson(Value::String("\xC3")) == "\"\xEF\xBF\xBD\"");  // truncated sequence
   CHECK(ToJson(Value::String("\xED\xA0\x80")) == "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
   CHECK(ToJson(Value::String("")) == "\"\"");
   CHECK(ToJson(Value::List("[1, 2]")) == "[1, 2]");

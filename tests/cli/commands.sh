@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The commands of SPEC section 9 that exist so far, and their exit codes.
+# Usage: commands.sh STREAMRUN REPO_ROOT
+set -euo pipefail
+bin="$1"
+root="$2"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "commands: $*"; exit 1; }
+expect_exit() {
+  local want=$1; shift
+  local got=0
+  "$@" >"$dir/stdout" 2>"$dir/stderr" || got=$?
+  [ "$got" -eq "$want" ] || { cat "$dir/stdout" "$dir/stderr"; fail "'$*' exited $got, expected $want"; }
+}
+
+cd "$root"
+expect_exit 0 "$bin" --help
+expect_exit 0 "$bin" run --help
+expect_exit 0 "$bin" version
+grep -q '^streamrun ' "$dir/stdout" || fail "version prints no version"
+expect_exit 0 "$bin" validate pipelines/demo_clicks_file.yaml
+grep -q "is valid" "$dir/stdout" || fail "validate says nothing on success"
+for p in pipelines/*.yaml; do CLICKS_FILE=x expect_exit 0 "$bin" validate "$p"; done
+
+# Three mistakes: all reported, with positions and a suggestion; exit 2.
+expect_exit 2 "$bin" validate tests/pipelines/config_three_mistakes/pipeline.yaml
+[ "$(grep -c ': error: ' "$dir/stderr")" -eq 3 ] || { cat "$dir/stderr"; fail "validate did not report 3 errors"; }
+grep -q "pipeline.yaml:6:5: .*did you mean 'format'" "$dir/stderr" || fail "no suggestion for formt"
+
+expect_exit 2 "$bin" run tests/pipelines/config_cycle/pipeline.yaml
+expect_exit 2 "$bin" validate "$dir/does-not-exist.yaml"
+expect_exit 2 "$bin" no-such-file.yaml
+expect_exit 2 "$bin" explain --format svg pipelines/demo_clicks_file.yaml
+
+# `streamrun FILE` runs the pipeline; a run-time failure exits 1.
+mkdir -p "$dir/out"
+CLICKS_FILE=pipelines/data/clicks.jsonl expect_exit 0 "$bin" pipelines/demo_clicks_file.yaml
+[ "$(wc -l <"$dir/stdout")" -gt 100 ] || fail "the demo printed too little"
+printf '{"a":1}\nnot json\n' >"$dir/bad.jsonl"
+cat >"$dir/fail.yaml" <<YAML
+name: fails
+sources: { in: { type: file, path: $dir/bad.jsonl } }
+sinks: { out: { type: "null", input: in } }
+YAML
+expect_exit 1 "$bin" run "$dir/fail.yaml"
+grep -q "bad.jsonl:2" "$dir/stderr" || fail "the failure does not name the record's position"
+sed 's#path: .*bad.jsonl#path: '"$dir"'/nope-*.jsonl#' "$dir/fail.yaml" >"$dir/nofile.yaml"
+expect_exit 1 "$bin" run "$dir/nofile.yaml"
+
+# explain: text and dot.
+expect_exit 0 "$bin" explain pipelines/demo_clicks_file.yaml
+grep -q "filter page_url is not null" "$dir/stdout" || fail "explain text lacks the filter"
+expect_exit 0 "$bin" explain --format dot pipelines/demo_clicks_file.yaml
+grep -q "^digraph" "$dir/stdout" || fail "explain dot is not a digraph"
+grep -q -- "->" "$dir/stdout" || fail "explain dot has no edges"
+
+# stdin source with stdout sink.
+printf 'name: pipe\nsources: { in: { type: stdin } }\ntransforms: { t: { input: in, steps: [ { set: { b: "a + 1" } } ] } }\nsinks: { out: { type: stdout, input: t } }\n' >"$dir/pipe.yaml"
+out=$(printf '{"a":1}\n{"a":41}\n' | "$bin" run -q "$dir/pipe.yaml")
+[ "$out" = $'{"a":1,"b":2}\n{"a":41,"b":42}' ] || fail "stdin -> stdout gave: $out"
+
+# test: a failing case prints a diff and exits 1.
+mkdir -p "$dir/cases/wrong"
+printf 'name: wrong\nsources: { in: { type: stdin } }\nsinks: { out: { type: stdout, input: in } }\n' >"$dir/cases/wrong/pipeline.yaml"
+printf '{"a":1}\n' >"$dir/cases/wrong/input.in.jsonl"
+printf '{"a":2}\n' >"$dir/cases/wrong/expected.out.jsonl"
+expect_exit 1 "$bin" test "$dir/cases"
+grep -q -- '- {"a":2}' "$dir/stdout" || fail "test shows no missing row"
+grep -q -- '+ {"a":1}' "$dir/stdout" || fail "test shows no unexpected row"
+grep -q "0 passed, 1 failed" "$dir/stdout" || fail "test summary missing"
+echo "commands: ok"
