@@ -1,4 +1,5 @@
 // drop: remove fields (SPEC section 4).
+#include "operators/steps/computed_fields.h"
 #include "operators/steps/steps.h"
 
 namespace streamrun {
@@ -26,16 +27,13 @@ const config::ComponentSpec& DropSpec() {
 
 namespace {
 
-// Dropping only changes the view the encoder writes with; records pass as they are.
-class DropInstance : public StepInstance {
- public:
-  void Process(Batch& batch, StepEnv&, Emitter& out) override { out.Emit(batch); }
-};
-
 class DropPlan : public StepPlan {
  public:
   explicit DropPlan(std::vector<std::string> fields) : fields_(std::move(fields)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override { return std::make_unique<DropInstance>(); }
+  // Dropping only changes the view the encoder writes with; records pass as they are.
+  std::unique_ptr<StepInstance> Instantiate() const override {
+    return std::make_unique<PassThroughInstance>();
+  }
   std::string Describe() const override {
     std::string d = "drop";
     for (const auto& f : fields_) d += " " + f;
@@ -50,14 +48,7 @@ class DropPlan : public StepPlan {
 
 std::unique_ptr<StepPlan> PlanDrop(const config::ConfNode& value, PlanContext& ctx) {
   std::vector<const config::ConfNode*> items;
-  if (value.IsScalar()) {
-    items.push_back(&value);
-  } else if (value.IsSequence() && !value.items.empty()) {
-    for (const auto& i : value.items) items.push_back(&i);
-  } else {
-    ctx.Error(value.mark, "expected a field name or a list of field names");
-    return nullptr;
-  }
+  if (!FieldList(value, ctx, &items)) return nullptr;
   std::vector<std::string> fields;
   bool ok = true;
   for (const auto* item : items) {

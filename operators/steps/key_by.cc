@@ -1,6 +1,7 @@
 // key_by: partition by key (SPEC section 4). The key fields are carried into the
 // rows of a following window; the key hash picks the record's key group. The
 // exchange between workers by key group comes with the parallel runtime.
+#include "operators/steps/computed_fields.h"
 #include "operators/steps/steps.h"
 #include "runner/record/value_hash.h"
 
@@ -78,14 +79,7 @@ class KeyByPlan : public StepPlan {
 
 std::unique_ptr<StepPlan> PlanKeyBy(const config::ConfNode& value, PlanContext& ctx) {
   std::vector<const config::ConfNode*> items;
-  if (value.IsScalar()) {
-    items.push_back(&value);
-  } else if (value.IsSequence() && !value.items.empty()) {
-    for (const auto& i : value.items) items.push_back(&i);
-  } else {
-    ctx.Error(value.mark, "expected a field or a list of fields");
-    return nullptr;
-  }
+  if (!FieldList(value, ctx, &items)) return nullptr;
   std::vector<KeyPart> parts;
   std::vector<PlanContext::KeyField> key;
   bool ok = true;

@@ -1,6 +1,7 @@
 // select: keep only the listed fields, computed ones included (SPEC section 4).
 #include <vector>
 
+#include "operators/steps/computed_fields.h"
 #include "operators/steps/steps.h"
 
 namespace streamrun {
@@ -28,59 +29,16 @@ const config::ComponentSpec& SelectSpec() {
 
 namespace {
 
-struct Output {
-  std::string name;
-  int slot;
-  // nullptr for a plain field already in a slot: nothing to compute per record.
-  std::unique_ptr<expr::Expression> expression;
-};
-
-class SelectInstance : public StepInstance {
- public:
-  explicit SelectInstance(const std::vector<Output>* outputs) : outputs_(outputs) {}
-
-  void Process(Batch& batch, StepEnv& env, Emitter& out) override {
-    expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
-    const size_t n = outputs_->size();
-    results_.resize(n);
-    bool any_failed = false;
-    keep_.assign(batch.size(), 1);
-    for (uint32_t i = 0; i < batch.size(); ++i) {
-      Value* row = batch.row(i);
-      bool ok = true;
-      for (size_t k = 0; k < n && ok; ++k) {
-        const Output& o = (*outputs_)[k];
-        if (!o.expression) continue;
-        if (!o.expression->Eval(row, ctx, &results_[k])) {
-          env.errors->Fail(batch, i, "select " + o.name + ": " + ctx.error);
-          ctx.error.clear();
-          ok = false;
-        }
-      }
-      if (!ok) {
-        keep_[i] = 0;
-        any_failed = true;
-        continue;
-      }
-      for (size_t k = 0; k < n; ++k)
-        if ((*outputs_)[k].expression) row[(*outputs_)[k].slot] = results_[k];
-    }
-    if (any_failed) batch.Compact(keep_);
-    if (!batch.empty()) out.Emit(batch);
-  }
-
- private:
-  const std::vector<Output>* outputs_;
-  std::vector<Value> results_;
-  std::vector<uint8_t> keep_;
-};
-
 class SelectPlan : public StepPlan {
  public:
-  explicit SelectPlan(std::vector<Output> outputs) : outputs_(std::move(outputs)) {
+  explicit SelectPlan(std::vector<ComputedField> outputs) : outputs_(std::move(outputs)) {
     for (const auto& o : outputs_) computed_ |= o.expression != nullptr;
   }
-  std::unique_ptr<StepInstance> Instantiate() const override;
+  std::unique_ptr<StepInstance> Instantiate() const override {
+    // Only the view changes when every output is a plain field: records pass untouched.
+    if (!computed_) return std::make_unique<PassThroughInstance>();
+    return std::make_unique<ComputeFieldsInstance>(&outputs_, "select");
+  }
   std::string Describe() const override {
     std::string d = "select";
     for (const auto& o : outputs_) {
@@ -91,20 +49,9 @@ class SelectPlan : public StepPlan {
   }
 
  private:
-  std::vector<Output> outputs_;
+  std::vector<ComputedField> outputs_;
   bool computed_ = false;
 };
-
-// Only the view changes when every output is a plain field: records pass untouched.
-class SelectViewOnly : public StepInstance {
- public:
-  void Process(Batch& batch, StepEnv&, Emitter& out) override { out.Emit(batch); }
-};
-
-std::unique_ptr<StepInstance> SelectPlan::Instantiate() const {
-  if (!computed_) return std::make_unique<SelectViewOnly>();
-  return std::make_unique<SelectInstance>(&outputs_);
-}
 
 }  // namespace
 
@@ -113,7 +60,7 @@ std::unique_ptr<StepPlan> PlanSelect(const config::ConfNode& value, PlanContext&
     ctx.Error(value.mark, "expected a list of fields or {name: EXPR}");
     return nullptr;
   }
-  std::vector<Output> outputs;
+  std::vector<ComputedField> outputs;
   bool ok = true;
   for (const auto& item : value.items) {
     std::string name;
@@ -133,7 +80,7 @@ std::unique_ptr<StepPlan> PlanSelect(const config::ConfNode& value, PlanContext&
         int slot = where.slot >= 0 ? where.slot : ctx.NewSlot();
         for (const auto& o : outputs)
           if (o.name == name) ok = false, ctx.Error(item.mark, "field '" + name + "' is selected twice");
-        outputs.push_back(Output{name, slot, nullptr});
+        outputs.push_back(ComputedField{name, slot, nullptr});
         continue;
       }
       e = ctx.Compile(item);
@@ -155,7 +102,7 @@ std::unique_ptr<StepPlan> PlanSelect(const config::ConfNode& value, PlanContext&
         ok = false;
       }
     }
-    outputs.push_back(Output{name, ctx.NewSlot(), std::move(e)});
+    outputs.push_back(ComputedField{name, ctx.NewSlot(), std::move(e)});
   }
   if (!ok) return nullptr;
   std::vector<ViewField> fields;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "runner/expr/node.h"
+#include "runner/record/json_writer.h"
 
 namespace streamrun::expr {
 namespace {
@@ -16,23 +17,6 @@ namespace od = simdjson::ondemand;
 od::parser& ThreadParser() {
   thread_local od::parser parser;
   return parser;
-}
-
-// Length of the valid UTF-8 sequence at p (0 if invalid).
-size_t Utf8SeqLen(const unsigned char* p, size_t avail) {
-  unsigned char c = p[0];
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return k < avail && p[k] >= lo && p[k] <= hi;
-  };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c == 0xE0) return cont(1, 0xA0, 0xBF) && cont(2) ? 3 : 0;
-  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(1) && cont(2) ? 3 : 0;
-  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
-  if (c == 0xF0) return cont(1, 0x90, 0xBF) && cont(2) && cont(3) ? 4 : 0;
-  if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
 }
 
 bool BadJson(EvalContext& ctx, const Value& v, simdjson::error_code code) {
@@ -122,92 +106,9 @@ size_t FormatFloat(double f, char* buf) {
   return n;
 }
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t run = 0;  // start of the pending run of bytes copied as they are
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      size_t len = Utf8SeqLen(p + i, n - i);
-      if (len != 0) {
-        i += len;
-        continue;
-      }
-    }
-    out->append(s.data() + run, i - run);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out->append(esc, 6);
-        } else {
-          out->append("\xEF\xBF\xBD");  // invalid UTF-8 byte -> U+FFFD
-        }
-    }
-    ++i;
-    run = i;
-  }
-  out->append(s.data() + run, n - run);
-  out->push_back('"');
-}
-
-void AppendJson(const Value& v, std::string* out) {
-  char buf[kNumberBufSize];
-  switch (v.kind) {
-    case Kind::kNull:
-      out->append("null");
-      return;
-    case Kind::kBool:
-      out->append(v.b ? "true" : "false");
-      return;
-    case Kind::kInt:
-      out->append(buf, FormatInt(v.i, buf));
-      return;
-    case Kind::kFloat:
-      if (!std::isfinite(v.f)) {
-        out->append("null");
-      } else {
-        out->append(buf, FormatFloat(v.f, buf));
-      }
-      return;
-    case Kind::kString:
-      AppendJsonString(v.text(), out);
-      return;
-    case Kind::kList:
-    case Kind::kObject:
-      out->append(v.text());
-      return;
-  }
-}
+// The record library writes JSON for sinks and expressions alike, so a value
+// prints the same in to_string(), concat() and a sink's output.
+void AppendJson(const Value& v, std::string* out) { AppendJsonValue(v, out); }
 
 bool ParseJsonNumber(std::string_view token, Value* out) {
   size_t end = 0;

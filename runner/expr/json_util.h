@@ -17,8 +17,6 @@ constexpr size_t kNumberBufSize = 40;
 // `f` must be finite. Returns the length written to buf (>= kNumberBufSize bytes).
 size_t FormatFloat(double f, char* buf);
 size_t FormatInt(int64_t i, char* buf);
-// A JSON string literal for UTF-8 text (invalid bytes become U+FFFD).
-void AppendJsonString(std::string_view s, std::string* out);
 
 // Parses a JSON number token (int if it has no '.', 'e' or 'E' and fits in 64 bits).
 bool ParseJsonNumber(std::string_view token, Value* out);

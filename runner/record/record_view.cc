@@ -1,5 +1,7 @@
 #include "runner/record/record_view.h"
 
+#include <algorithm>
+
 #include "runner/record/json_writer.h"
 
 namespace streamrun {
@@ -25,7 +27,7 @@ class MemberScanner {
     if (pos_ >= s_.size() || s_[pos_] != '"') return false;
     size_t key_start = pos_ + 1;
     pos_ = StringEnd(pos_);
-    *key = s_.substr(key_start, pos_ - 1 - key_start);
+    *key = s_.substr(key_start, pos_ > key_start ? pos_ - 1 - key_start : 0);
     Skip();
     if (pos_ < s_.size() && s_[pos_] == ':') ++pos_;
     Skip();
@@ -58,9 +60,11 @@ class MemberScanner {
   }
   // Position just after the string starting at `at` (a quote).
   size_t StringEnd(size_t at) const {
+    // Bounded by the text even when it is not valid JSON (the decoder's
+    // On-Demand parse does not check parts it did not read).
     size_t p = at + 1;
     while (p < s_.size() && s_[p] != '"') p += (s_[p] == '\\') ? 2 : 1;
-    return p + 1;
+    return std::min(p + 1, s_.size());
   }
 
   std::string_view s_;
