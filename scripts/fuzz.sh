@@ -9,6 +9,10 @@ for t in fuzz_yaml_loader fuzz_json_decoder; do
   work=$(mktemp -d)
   cp -r "$corpus"/. "$work"/ 2>/dev/null || true
   echo "fuzz: $t for ${seconds}s"
-  "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "$work" 2>&1 | tail -3
+  # A crash fails the script and leaves the input in build/fuzz/crash-*.
+  "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -artifact_prefix=build/fuzz/ \
+    "$work" >"$work.log" 2>&1 || { tail -60 "$work.log"; exit 1; }
+  tail -1 "$work.log"
+  rm -f "$work.log"
   rm -rf "$work"
 done
