@@ -42,6 +42,10 @@ class Emitter {
  public:
   virtual ~Emitter() = default;
   virtual void Emit(Batch& batch) = 0;
+  // The watermark after everything emitted so far (never goes back).
+  virtual void EmitWatermark(int64_t watermark) = 0;
+  // Records for the transform's `.late` side output (window steps), unchanged.
+  virtual void EmitLate(Batch& batch) = 0;
 };
 
 // Per-batch facts every step may need.
@@ -56,8 +60,12 @@ class StepInstance {
   // Processes a batch. Stateless steps change it in place and emit it; rows that
   // fail are reported to env.errors and left out of what is emitted.
   virtual void Process(Batch& batch, StepEnv& env, Emitter& out) = 0;
-  // All inputs are done: emit whatever is still held.
-  virtual void Finish(StepEnv& env, Emitter& out) {}
+  // The input's watermark advanced (kEndOfTime once every input is done): fire
+  // what it completes, then pass it on. Stateless steps just pass it on.
+  virtual void OnWatermark(int64_t watermark, StepEnv& env, Emitter& out) { out.EmitWatermark(watermark); }
+  // Processing time advanced (called about every 100 ms and between batches):
+  // for processing-time timers such as `emit: {every: D}`.
+  virtual void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) {}
 };
 
 class StepPlan {
@@ -75,6 +83,10 @@ class SourceInstance {
   // records. Records that fail to decode go to `errors`. Returns false once the
   // source is exhausted and nothing was added.
   virtual bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) = 0;
+  // The source's watermark after the records returned so far (SPEC section 3);
+  // kEndOfTime once it is exhausted. `now_ms` lets idle partitions stop holding
+  // it back and drives processing time for sources without event time.
+  virtual int64_t Watermark(int64_t now_ms) = 0;
   // "file clicks.jsonl line 12" for error messages.
   virtual std::string DescribePosition(const RecordPosition& pos) const = 0;
 };

@@ -2,7 +2,9 @@
 // What a step sees while it is planned: the record's view at its position in the
 // chain, slot allocation, and expression compilation with errors reported at the
 // expression's line:col in the pipeline file.
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,16 @@ struct Universe {
   int width = 0;
   ProjectionNode projection;
   int NewSlot() { return width++; }
+};
+
+// What a window step produces, for the steps after it (top_n): one row per key
+// and window, in the window's own universe.
+struct WindowOutput {
+  std::vector<ViewField> key_fields;  // the key_by fields, in order
+  int window_start_slot = -1;         // int, epoch ms
+  int window_end_slot = -1;           // int, epoch ms (exclusive)
+  std::vector<ViewField> aggregates;  // in written order
+  int64_t allowed_lateness_ms = 0;    // rows of a window may be re-emitted until W >= end + this
 };
 
 class PlanContext {
@@ -43,6 +55,9 @@ class PlanContext {
   void SetField(const std::string& name, int slot);
   void RemoveField(const std::string& name);
   void CloseView(std::vector<ViewField> fields);
+  // A fresh universe (owned by the plan) for a step that produces rows of its own shape.
+  Universe* NewUniverse() { return &universe_pool_->emplace_back(); }
+  void set_universe_pool(std::deque<Universe>* pool) { universe_pool_ = pool; }
   // A step that produces rows of its own shape starts a new universe (windows).
   void StartUniverse(Universe* universe, RecordView view) {
     universe_ = universe;
@@ -51,11 +66,26 @@ class PlanContext {
 
   // The key set by key_by (empty before): its fields, in order, and where they are.
   struct KeyField {
-    std::string name;
-    expr::FieldSlot slot;
+    std::string name;      // the output name: the path's last part
+    expr::FieldSlot slot;  // where it is read
+    std::string path;      // as written, e.g. user.id
   };
   const std::vector<KeyField>& key() const { return key_; }
   void SetKey(std::vector<KeyField> key) { key_ = std::move(key); }
+
+  // A window step: records it adds to no window leave unchanged by the
+  // transform's `.late` side output, seen as they are here.
+  void MarkLateOutput() {
+    late_universe_ = universe_;
+    late_view_ = view_;
+    has_late_output_ = true;
+  }
+  bool has_late_output() const { return has_late_output_; }
+  // Set by a window step; null before any window (or after a step that changes rows).
+  void SetWindowOutput(std::optional<WindowOutput> w) { window_output_ = std::move(w); }
+  const WindowOutput* window_output() const { return window_output_ ? &*window_output_ : nullptr; }
+  Universe* late_universe() const { return late_universe_; }
+  const RecordView& late_view() const { return late_view_; }
 
   const RecordView& view() const { return view_; }
   Universe* universe() const { return universe_; }
@@ -70,6 +100,11 @@ class PlanContext {
   Universe* universe_;
   RecordView view_;
   std::vector<KeyField> key_;
+  std::deque<Universe>* universe_pool_ = nullptr;
+  std::optional<WindowOutput> window_output_;
+  bool has_late_output_ = false;
+  Universe* late_universe_ = nullptr;
+  RecordView late_view_;
   config::Diagnostics* diags_;
   std::string where_;
 };

@@ -7,10 +7,18 @@
 namespace streamrun {
 
 const std::vector<StepEntry>& Steps() {
+  // clang-format off
   static const std::vector<StepEntry> kSteps = {
-      {FilterSpec, PlanFilter}, {SetSpec, PlanSet},     {SelectSpec, PlanSelect},
-      {DropSpec, PlanDrop},     {KeyBySpec, PlanKeyBy},
+      {FilterSpec, PlanFilter},
+      {SetSpec, PlanSet},
+      {SelectSpec, PlanSelect},
+      {DropSpec, PlanDrop},
+      {KeyBySpec, PlanKeyBy},
+      {WindowSpec, PlanWindow},
+      {TopNSpec, PlanTopN},
+      {DedupeSpec, PlanDedupe},
   };
+  // clang-format on
   return kSteps;
 }
 

@@ -12,6 +12,7 @@
 
 #include "operators/sources/line_records.h"
 #include "operators/sources/sources.h"
+#include "runner/record/clock.h"
 
 namespace streamrun {
 
@@ -58,6 +59,7 @@ class FileSourceInstance : public SourceInstance {
   }
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
+    const int64_t now = NowMs();
     while (batch.size() < max_rows) {
       if (!reader_) {
         if (next_file_ >= files_.size()) break;
@@ -75,6 +77,7 @@ class FileSourceInstance : public SourceInstance {
           if (batch.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
           return true;
         }
+        decoder_.watermarks().Finish(static_cast<int32_t>(next_file_ - 1), now);
         CloseCurrent();
         continue;
       }
@@ -95,9 +98,15 @@ class FileSourceInstance : public SourceInstance {
         have_header_ = true;
         continue;
       }
-      decoder_.Add(line, pos, batch, errors);
+      decoder_.Add(line, pos, batch, errors, now);
     }
     return !batch.empty() || next_file_ < files_.size() || reader_ != nullptr || !errors.empty();
+  }
+
+  int64_t Watermark(int64_t now_ms) override {
+    if (!reader_ && next_file_ >= files_.size()) return kEndOfTime;
+    decoder_.watermarks().Tick(now_ms);
+    return decoder_.watermarks().current();
   }
 
   std::string DescribePosition(const RecordPosition& pos) const override {

@@ -301,7 +301,10 @@ LineReader::Status LineReader::Next(std::string_view* line, int64_t* offset, int
 // ---- lines to rows --------------------------------------------------------
 
 LineDecoder::LineDecoder(const LineSourceOptions& options, ProjectionNode projection)
-    : options_(options), json_(std::move(projection)) {}
+    : options_(options),
+      json_(std::move(projection)),
+      watermarks_(options.event_time ? options.event_time->max_out_of_orderness_ms : 0,
+                  options.event_time ? options.event_time->idle_timeout_ms : 0) {}
 
 bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
   std::vector<bool> quoted;
@@ -313,7 +316,8 @@ bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
   return true;
 }
 
-void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors) {
+void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
+                      int64_t now_ms) {
   std::string_view json = line;
   if (options_.format != LineFormat::kJson) {
     scratch_.clear();
@@ -351,7 +355,13 @@ void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& b
       return;
     }
     batch.set_event_time(row, t);
+    batch.set_watermark(row, watermarks_.current());
+    watermarks_.Observe(pos.partition, t, now_ms);
+    return;
   }
+  batch.set_event_time(row, now_ms);
+  batch.set_watermark(row, watermarks_.current());
+  watermarks_.Observe(pos.partition, now_ms, now_ms);
 }
 
 }  // namespace streamrun

@@ -10,6 +10,7 @@
 
 #include "operators/operator.h"
 #include "operators/plan_context.h"
+#include "operators/sources/watermarks.h"
 #include "runner/config/spec.h"
 #include "runner/record/json_decoder.h"
 
@@ -79,12 +80,16 @@ class LineDecoder {
   // For CSV: the header line of the current file.
   bool SetCsvHeader(std::string_view line, std::string* error);
   bool needs_header() const { return options_.format == LineFormat::kCsv; }
-  // Appends the line to `batch`, or reports it to `errors`.
-  void Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors);
+  // Appends the line to `batch`, or reports it to `errors`. Without event_time,
+  // a record's time is `now_ms`, the processing time it was read at.
+  void Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
+           int64_t now_ms);
+  WatermarkTracker& watermarks() { return watermarks_; }
 
  private:
   const LineSourceOptions& options_;
   JsonDecoder json_;
+  WatermarkTracker watermarks_;
   std::vector<std::string> csv_header_;
   std::string scratch_;
   std::string error_;

@@ -5,6 +5,7 @@
 
 #include "operators/sources/line_records.h"
 #include "operators/sources/sources.h"
+#include "runner/record/clock.h"
 
 namespace streamrun {
 
@@ -37,6 +38,7 @@ class StdinSourceInstance : public SourceInstance {
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
     if (done_) return false;
+    const int64_t now = NowMs();
     while (batch.size() < max_rows) {
       std::string_view line;
       int64_t offset, line_no;
@@ -60,11 +62,17 @@ class StdinSourceInstance : public SourceInstance {
         have_header_ = true;
         continue;
       }
-      decoder_.Add(line, pos, batch, errors);
+      decoder_.Add(line, pos, batch, errors, now);
       // Interactive input: hand over what we have rather than block for more.
       if (batch.size() > 0 && !reader_.HasBufferedLine()) break;
     }
     return !done_ || !batch.empty() || !errors.empty();
+  }
+
+  int64_t Watermark(int64_t now_ms) override {
+    if (done_) return kEndOfTime;
+    decoder_.watermarks().Tick(now_ms);
+    return decoder_.watermarks().current();
   }
 
   std::string DescribePosition(const RecordPosition& pos) const override {

@@ -91,7 +91,7 @@ std::unique_ptr<StepPlan> PlanKeyBy(const config::ConfNode& value, PlanContext& 
     }
     std::vector<std::string> path;
     expr::ParseFieldPath(item->scalar, &path);
-    key.push_back(PlanContext::KeyField{path.back(), ctx.Resolve(path)});
+    key.push_back(PlanContext::KeyField{path.back(), ctx.Resolve(path), item->scalar});
     parts.push_back(KeyPart{path.back(), std::move(field)});
   }
   if (!ok) return nullptr;

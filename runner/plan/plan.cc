@@ -27,6 +27,19 @@ std::string TypeOf(const ConfNode& node) {
   return t->scalar;
 }
 
+// `name` or `name.late`: the node and port, or -1 if there is no such node.
+std::pair<int, int> FindInput(const PipelinePlan& plan, const std::string& name) {
+  const std::string late = ".late";
+  if (name.size() > late.size() && name.compare(name.size() - late.size(), late.size(), late) == 0) {
+    int id = plan.FindNode(name.substr(0, name.size() - late.size()));
+    if (id < 0 || !plan.nodes[id].has_late_output) return {-1, kMainPort};
+    return {id, kLatePort};
+  }
+  int id = plan.FindNode(name);
+  if (id >= 0 && plan.nodes[id].kind == PlanNode::Kind::kSink) id = -1;
+  return {id, kMainPort};
+}
+
 }  // namespace
 
 std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string& file,
@@ -81,21 +94,26 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
         pending.emplace_back(&key, &node);
   // Plans one transform over the given inputs (none: only to report errors in
   // its steps when its inputs are broken).
-  auto plan_transform = [&](const ConfNode& key, const ConfNode& node, std::vector<int> input_ids) {
+  auto plan_transform = [&](const ConfNode& key, const ConfNode& node, std::vector<std::pair<int, int>> ins) {
     PlanNode n;
     n.kind = PlanNode::Kind::kTransform;
     n.name = key.scalar;
     n.mark = key.mark;
-    n.inputs = std::move(input_ids);
+    for (auto [id, port] : ins) {
+      n.inputs.push_back(id);
+      n.input_ports.push_back(port);
+    }
     RecordView view;
     if (n.inputs.size() == 1) {
-      n.universe = plan->nodes[n.inputs[0]].universe;
-      view = plan->nodes[n.inputs[0]].view;
+      n.universe = plan->nodes[n.inputs[0]].OutputUniverse(n.input_ports[0]);
+      view = plan->nodes[n.inputs[0]].OutputView(n.input_ports[0]);
     } else {
       n.rebase = true;
       n.universe = n.input_universe = &plan->universes.emplace_back();
     }
     PlanContext ctx(n.universe, view, &diags, "");
+    ctx.set_universe_pool(&plan->universes);
+    if (n.inputs.size() == 1 && n.input_ports[0] == kMainPort) ctx.SetKey(plan->nodes[n.inputs[0]].key);
     int index = 0;
     for (const auto& step : node.Find("steps")->items) {
       ++index;
@@ -108,18 +126,24 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
     }
     n.universe = ctx.universe();
     n.view = ctx.view();
+    n.key = ctx.key();
+    if (ctx.has_late_output()) {
+      n.has_late_output = true;
+      n.late_universe = ctx.late_universe();
+      n.late_view = ctx.late_view();
+    }
     plan->nodes.push_back(std::move(n));
   };
 
   while (!pending.empty()) {
     bool progressed = false;
     for (size_t i = 0; i < pending.size(); ++i) {
-      std::vector<int> input_ids;
+      std::vector<std::pair<int, int>> input_ids;
       bool ready = true;
       for (const auto& in : InputNames(*pending[i].second)) {
-        int id = plan->FindNode(in);
-        if (id < 0) ready = false;
-        input_ids.push_back(id);
+        auto found = FindInput(*plan, in);
+        if (found.first < 0) ready = false;
+        input_ids.push_back(found);
       }
       if (!ready) continue;
       plan_transform(*pending[i].first, *pending[i].second, std::move(input_ids));
@@ -148,13 +172,17 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       n.type = TypeOf(node);
       n.mark = key.mark;
       for (const auto& in : InputNames(node)) {
-        int id = plan->FindNode(in);
-        if (id >= 0 && plan->nodes[id].kind != PlanNode::Kind::kSink) n.inputs.push_back(id);
+        auto [id, port] = FindInput(*plan, in);
+        if (id < 0) continue;
+        n.inputs.push_back(id);
+        n.input_ports.push_back(port);
       }
       if (!valid && n.inputs.empty() && node.Find("input")) continue;
       // A sink's own expressions (e.g. a Kafka key) see its first input's records.
-      Universe* u = n.inputs.empty() ? &plan->universes.emplace_back() : plan->nodes[n.inputs[0]].universe;
-      RecordView view = n.inputs.empty() ? RecordView{} : plan->nodes[n.inputs[0]].view;
+      Universe* u = n.inputs.empty() ? &plan->universes.emplace_back()
+                                     : plan->nodes[n.inputs[0]].OutputUniverse(n.input_ports[0]);
+      RecordView view =
+          n.inputs.empty() ? RecordView{} : plan->nodes[n.inputs[0]].OutputView(n.input_ports[0]);
       PlanContext ctx(u, view, &diags, "sink '" + n.name + "'");
       if (options.sink_override) n.sink = options.sink_override(n.name);
       if (!n.sink) n.sink = FindSink(n.type)->plan(node, ctx);
@@ -165,7 +193,11 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   if (!valid || !diags.empty()) return nullptr;
 
   for (size_t i = 0; i < plan->nodes.size(); ++i)
-    for (int in : plan->nodes[i].inputs) plan->nodes[in].consumers.push_back(static_cast<int>(i));
+    for (size_t k = 0; k < plan->nodes[i].inputs.size(); ++k) {
+      PlanNode& producer = plan->nodes[plan->nodes[i].inputs[k]];
+      (plan->nodes[i].input_ports[k] == kLatePort ? producer.late_consumers : producer.consumers)
+          .push_back(static_cast<int>(i));
+    }
   return plan;
 }
 
@@ -173,7 +205,9 @@ std::string ExplainText(const PipelinePlan& plan) {
   std::string out = "pipeline " + plan.name + " (parallelism " + std::to_string(plan.parallelism) + ")\n";
   for (const auto& n : plan.nodes) {
     std::string inputs;
-    for (int in : n.inputs) inputs += (inputs.empty() ? "" : ", ") + plan.nodes[in].name;
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      inputs += (inputs.empty() ? "" : ", ") + plan.nodes[n.inputs[k]].name +
+                (n.input_ports[k] == kLatePort ? ".late" : "");
     switch (n.kind) {
       case PlanNode::Kind::kSource:
         out += "source " + n.name + ": " + n.source->Describe() + "\n";

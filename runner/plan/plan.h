@@ -16,6 +16,9 @@ namespace streamrun {
 
 enum class ErrorPolicy { kFail, kSkip, kDeadLetter };
 
+inline constexpr int kMainPort = 0;
+inline constexpr int kLatePort = 1;
+
 struct PlannedStep {
   std::string name;  // the step's YAML name
   config::Mark mark;
@@ -28,8 +31,10 @@ struct PlanNode {
   std::string name;
   std::string type;  // source/sink type
   config::Mark mark;
-  std::vector<int> inputs;     // node indexes
-  std::vector<int> consumers;  // node indexes taking this node's output
+  std::vector<int> inputs;          // node indexes
+  std::vector<int> input_ports;     // per input: kMainPort or kLatePort (`name.late`)
+  std::vector<int> consumers;       // node indexes taking this node's main output
+  std::vector<int> late_consumers;  // node indexes taking `name.late`
   std::unique_ptr<SourcePlan> source;
   std::vector<PlannedStep> steps;
   std::unique_ptr<SinkPlan> sink;
@@ -40,6 +45,15 @@ struct PlanNode {
   Universe* universe = nullptr;        // the slots of this node's output records
   RecordView view;                     // how this node's output records look
   int source_index = -1;               // sources: index among sources
+  // Transforms with a window step: how records on the `.late` side output look
+  // (as they came into the window step).
+  std::vector<PlanContext::KeyField> key;  // the key_by key in effect at the output (for a window downstream)
+  bool has_late_output = false;
+  Universe* late_universe = nullptr;
+  RecordView late_view;
+
+  Universe* OutputUniverse(int port) const { return port == kLatePort ? late_universe : universe; }
+  const RecordView& OutputView(int port) const { return port == kLatePort ? late_view : view; }
 };
 
 struct PipelinePlan {

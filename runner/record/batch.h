@@ -14,7 +14,8 @@
 
 namespace streamrun {
 
-inline constexpr int64_t kNoTime = INT64_MIN;
+inline constexpr int64_t kNoTime = INT64_MIN;     // no event time / no watermark yet
+inline constexpr int64_t kEndOfTime = INT64_MAX;  // the watermark of a finished input
 inline constexpr size_t kDefaultBatchSize = 1024;
 
 // Where a record came from, for errors and the dead-letter sink.
@@ -38,6 +39,10 @@ class Batch {
   std::string_view raw(uint32_t i) const { return raw_[i]; }
   void set_raw(uint32_t i, std::string_view r) { raw_[i] = r; }
   int64_t event_time(uint32_t i) const { return event_time_[i]; }
+  // The watermark in effect when the record was read, before it (SPEC section 3:
+  // a record is judged against the watermark of the records before it).
+  int64_t watermark(uint32_t i) const { return watermark_[i]; }
+  void set_watermark(uint32_t i, int64_t w) { watermark_[i] = w; }
   void set_event_time(uint32_t i, int64_t t) { event_time_[i] = t; }
   const RecordPosition& position(uint32_t i) const { return position_[i]; }
   // Hash of the record's key (set by key_by; 0 before): picks its key group.
@@ -54,6 +59,7 @@ class Batch {
     position_.push_back(pos);
     event_time_.push_back(event_time);
     key_hash_.push_back(0);
+    watermark_.push_back(kNoTime);
     return size_++;
   }
 
@@ -65,6 +71,7 @@ class Batch {
     position_.pop_back();
     event_time_.pop_back();
     key_hash_.pop_back();
+    watermark_.pop_back();
   }
 
   // Keeps the rows whose flag is non-zero, in order.
@@ -78,6 +85,7 @@ class Batch {
         position_[out] = position_[i];
         event_time_[out] = event_time_[i];
         key_hash_[out] = key_hash_[i];
+        watermark_[out] = watermark_[i];
       }
       ++out;
     }
@@ -87,6 +95,7 @@ class Batch {
     position_.resize(out);
     event_time_.resize(out);
     key_hash_.resize(out);
+    watermark_.resize(out);
   }
 
   // Empties the batch for reuse. The arena is reset only if no copy of this
@@ -99,6 +108,7 @@ class Batch {
     position_.clear();
     event_time_.clear();
     key_hash_.clear();
+    watermark_.clear();
     if (arena_.use_count() == 1) {
       arena_->Reset();
     } else {
@@ -115,6 +125,7 @@ class Batch {
     b.position_ = position_;
     b.event_time_ = event_time_;
     b.key_hash_ = key_hash_;
+    b.watermark_ = watermark_;
     b.arena_ = arena_;
     return b;
   }
@@ -125,6 +136,7 @@ class Batch {
     position_.reserve(rows);
     event_time_.reserve(rows);
     key_hash_.reserve(rows);
+    watermark_.reserve(rows);
   }
 
  private:
@@ -135,6 +147,7 @@ class Batch {
   std::vector<RecordPosition> position_;
   std::vector<int64_t> event_time_;
   std::vector<uint64_t> key_hash_;
+  std::vector<int64_t> watermark_;
   std::shared_ptr<Arena> arena_;
 };
 

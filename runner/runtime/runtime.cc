@@ -1,8 +1,10 @@
 #include "runner/runtime/runtime.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "runner/expr/expr.h"
+#include "runner/record/clock.h"
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 
@@ -29,12 +31,6 @@ std::string DeadLetterJson(const RecordError& error, const std::string& source_n
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 class Worker {
  public:
   Worker(const PipelinePlan& plan, const RunOptions& options) : plan_(plan), options_(options) {
@@ -43,6 +39,7 @@ class Worker {
     for (size_t i = 0; i < plan.nodes.size(); ++i) {
       const PlanNode& n = plan.nodes[i];
       NodeState& s = nodes_[i];
+      s.channel_watermarks.assign(n.inputs.size(), kNoTime);
       switch (n.kind) {
         case PlanNode::Kind::kSource:
           s.source = n.source->Instantiate(*n.universe, n.source_index);
@@ -65,7 +62,8 @@ class Worker {
     std::vector<int> active;
     for (size_t i = 0; i < plan_.nodes.size(); ++i)
       if (plan_.nodes[i].kind == PlanNode::Kind::kSource) active.push_back(static_cast<int>(i));
-    // Round-robin over the sources, one batch each, until all are done.
+    // Round-robin over the sources, one batch each, until all are done. After
+    // each batch the source's watermark follows it downstream.
     while (!active.empty()) {
       for (size_t k = 0; k < active.size();) {
         int node = active[k];
@@ -80,7 +78,12 @@ class Worker {
         if (!errors_.empty()) HandleErrors(node, errors_);
         if (!batch.empty()) {
           stats_.nodes[node].records_out += batch.size();
-          Push(node, batch);
+          Push(node, kMainPort, batch);
+        }
+        int64_t watermark = more ? nodes_[node].source->Watermark(NowMs()) : kEndOfTime;
+        if (watermark > nodes_[node].watermark) {
+          nodes_[node].watermark = watermark;
+          PushWatermark(node, watermark);
         }
         if (!more) {
           active.erase(active.begin() + static_cast<long>(k));
@@ -88,8 +91,12 @@ class Worker {
           ++k;
         }
       }
+      ProcessingTime();
     }
-    Finish();
+    // A stop request leaves open windows as they are; a finished input has
+    // already sent the final watermark, which fired them.
+    for (size_t i = 0; i < plan_.nodes.size(); ++i)
+      if (nodes_[i].sink) nodes_[i].sink->Close();
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return stats_;
   }
@@ -98,6 +105,8 @@ class Worker {
   struct StepOutput : Emitter {
     StepOutput(Worker* w, int node, int next) : worker(w), node(node), next_step(next) {}
     void Emit(Batch& batch) override { worker->RunSteps(node, next_step, batch); }
+    void EmitWatermark(int64_t watermark) override { worker->RunWatermark(node, next_step, watermark); }
+    void EmitLate(Batch& batch) override { worker->Push(node, kLatePort, batch); }
     Worker* worker;
     int node;
     int next_step;
@@ -109,43 +118,111 @@ class Worker {
     std::vector<StepOutput> outputs;  // outputs[k]: where step k emits
     std::unique_ptr<JsonDecoder> rebase_decoder;
     std::unique_ptr<SinkInstance> sink;
+    std::vector<int64_t> channel_watermarks;  // per input
+    int64_t watermark = kNoTime;              // the minimum over the inputs, as passed on
     std::string scratch;
   };
 
-  // Sends `batch`, produced by `node`, to every consumer. The last consumer gets
-  // the batch itself; the others get copies sharing its arena.
-  void Push(int node, Batch& batch) {
-    const auto& consumers = plan_.nodes[node].consumers;
+  // Sends `batch`, produced by `node` on `port`, to every consumer of that port.
+  // The last consumer gets the batch itself; the others get copies sharing its arena.
+  void Push(int node, int port, Batch& batch) {
+    const PlanNode& n = plan_.nodes[node];
+    const auto& consumers = port == kLatePort ? n.late_consumers : n.consumers;
+    if (port == kLatePort && consumers.empty()) {
+      stats_.records_late_dropped += batch.size();
+      return;
+    }
     for (size_t c = 0; c < consumers.size(); ++c) {
       if (c + 1 == consumers.size()) {
-        Deliver(consumers[c], node, batch);
+        Deliver(consumers[c], node, port, batch);
       } else {
         Batch copy = batch.ShallowCopy();
-        Deliver(consumers[c], node, copy);
+        Deliver(consumers[c], node, port, copy);
       }
     }
   }
 
-  void Deliver(int node, int from, Batch& batch) {
+  // The index of (from, port) among `node`'s inputs.
+  size_t Channel(int node, int from, int port) const {
+    const PlanNode& n = plan_.nodes[node];
+    for (size_t c = 0; c < n.inputs.size(); ++c)
+      if (n.inputs[c] == from && n.input_ports[c] == port) return c;
+    return 0;
+  }
+
+  void Deliver(int node, int from, int port, Batch& batch) {
     const PlanNode& n = plan_.nodes[node];
     stats_.nodes[node].records_in += batch.size();
     if (n.kind == PlanNode::Kind::kSink) {
-      nodes_[node].sink->Write(batch, plan_.nodes[from].view);
+      nodes_[node].sink->Write(batch, plan_.nodes[from].OutputView(port));
       stats_.nodes[node].records_out += batch.size();
       return;
     }
+    if (n.inputs.size() > 1) {
+      // Each record is judged against the minimum over the inputs, with its own
+      // input at the watermark the record carries.
+      NodeState& s = nodes_[node];
+      size_t c = Channel(node, from, port);
+      for (uint32_t i = 0; i < batch.size(); ++i) {
+        s.channel_watermarks[c] = std::max(s.channel_watermarks[c], batch.watermark(i));
+        batch.set_watermark(i, *std::min_element(s.channel_watermarks.begin(), s.channel_watermarks.end()));
+      }
+    }
     if (n.rebase) {
-      Batch rebased = Rebase(node, from, batch);
+      Batch rebased = Rebase(node, plan_.nodes[from].OutputView(port), batch);
       RunSteps(node, 0, rebased);
       return;
     }
     RunSteps(node, 0, batch);
   }
 
-  // Re-encodes records of `from` and decodes them into `node`'s own slots.
-  Batch Rebase(int node, int from, const Batch& batch) {
+  // Sends a watermark from `node` to the consumers of both its ports.
+  void PushWatermark(int node, int64_t watermark) {
     const PlanNode& n = plan_.nodes[node];
-    const RecordView& view = plan_.nodes[from].view;
+    for (int c : n.consumers) DeliverWatermark(c, node, kMainPort, watermark);
+    for (int c : n.late_consumers) DeliverWatermark(c, node, kLatePort, watermark);
+  }
+
+  void DeliverWatermark(int node, int from, int port, int64_t watermark) {
+    const PlanNode& n = plan_.nodes[node];
+    if (n.kind != PlanNode::Kind::kTransform) return;
+    NodeState& s = nodes_[node];
+    size_t c = Channel(node, from, port);
+    s.channel_watermarks[c] = std::max(s.channel_watermarks[c], watermark);
+    int64_t combined = *std::min_element(s.channel_watermarks.begin(), s.channel_watermarks.end());
+    if (combined <= s.watermark) return;
+    s.watermark = combined;
+    RunWatermark(node, 0, combined);
+  }
+
+  void RunWatermark(int node, int step, int64_t watermark) {
+    const PlanNode& n = plan_.nodes[node];
+    if (step == static_cast<int>(n.steps.size())) {
+      PushWatermark(node, watermark);
+      return;
+    }
+    RecordErrors errors;
+    StepEnv env{NowMs(), &errors};
+    nodes_[node].steps[step]->OnWatermark(watermark, env, nodes_[node].outputs[step]);
+    if (!errors.empty()) HandleErrors(node, errors);
+  }
+
+  void ProcessingTime() {
+    int64_t now = NowMs();
+    for (size_t i = 0; i < plan_.nodes.size(); ++i) {
+      for (size_t k = 0; k < nodes_[i].steps.size(); ++k) {
+        RecordErrors errors;
+        StepEnv env{now, &errors};
+        nodes_[i].steps[k]->OnProcessingTime(now, env, nodes_[i].outputs[k]);
+        if (!errors.empty()) HandleErrors(static_cast<int>(i), errors);
+      }
+    }
+  }
+
+  // Re-encodes records through the producer's view and decodes them into
+  // `node`'s own slots.
+  Batch Rebase(int node, const RecordView& view, const Batch& batch) {
+    const PlanNode& n = plan_.nodes[node];
     Batch out(static_cast<uint32_t>(n.input_universe->width));
     out.Reserve(batch.size());
     std::string& text = nodes_[node].scratch;
@@ -160,6 +237,7 @@ class Worker {
       std::string_view copy = out.arena().Copy(raw, JsonPadding());
       uint32_t row = out.AddRow(copy, batch.position(i), batch.event_time(i));
       out.set_key_hash(row, batch.key_hash(i));
+      out.set_watermark(row, batch.watermark(i));
       if (!nodes_[node].rebase_decoder->Decode(copy, out.row(row), out.arena(), &error)) {
         throw RunError("internal error: re-decoding a record for '" + n.name + "': " + error);
       }
@@ -171,7 +249,7 @@ class Worker {
     const PlanNode& n = plan_.nodes[node];
     if (step == static_cast<int>(n.steps.size())) {
       stats_.nodes[node].records_out += batch.size();
-      if (!batch.empty()) Push(node, batch);
+      if (!batch.empty()) Push(node, kMainPort, batch);
       return;
     }
     RecordErrors errors;
@@ -236,23 +314,6 @@ class Worker {
         return "sink '" + n.name + "'";
     }
     return n.name;
-  }
-
-  // All sources are done: let steps emit what they hold, in dependency order,
-  // then close the sinks.
-  void Finish() {
-    for (size_t i = 0; i < plan_.nodes.size(); ++i) {
-      const PlanNode& n = plan_.nodes[i];
-      if (n.kind != PlanNode::Kind::kTransform) continue;
-      for (size_t k = 0; k < n.steps.size(); ++k) {
-        RecordErrors errors;
-        StepEnv env{NowMs(), &errors};
-        nodes_[i].steps[k]->Finish(env, nodes_[i].outputs[k]);
-        if (!errors.empty()) HandleErrors(static_cast<int>(i), errors);
-      }
-    }
-    for (size_t i = 0; i < plan_.nodes.size(); ++i)
-      if (nodes_[i].sink) nodes_[i].sink->Close();
   }
 
   const PipelinePlan& plan_;

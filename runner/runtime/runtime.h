@@ -20,6 +20,7 @@ struct RunStats {
   std::vector<NodeStats> nodes;  // by plan node index
   uint64_t records_skipped = 0;
   uint64_t records_dead_lettered = 0;
+  uint64_t records_late_dropped = 0;  // late records no node takes as `name.late`
   double seconds = 0;
 };
 

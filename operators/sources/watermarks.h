@@ -1,0 +1,80 @@
+#pragma once
+// The watermark of one source instance over its partitions (SPEC section 3):
+// per partition, the highest event time seen minus max_out_of_orderness; the
+// source's is the minimum over partitions that are neither finished nor idle
+// (no record for idle_timeout). It never goes back.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "runner/record/batch.h"
+
+namespace streamrun {
+
+class WatermarkTracker {
+ public:
+  WatermarkTracker(int64_t max_out_of_orderness_ms, int64_t idle_timeout_ms)
+      : delay_(max_out_of_orderness_ms), idle_timeout_(idle_timeout_ms) {}
+
+  // The watermark to judge the next record by.
+  int64_t current() const { return current_; }
+
+  // A record of `partition` with event time `t`, read at processing time `now_ms`.
+  void Observe(int32_t partition, int64_t t, int64_t now_ms) {
+    Partition& p = At(partition);
+    p.active = true;
+    p.last_record_ms = now_ms;
+    if (t > p.max_event_time) p.max_event_time = t;
+    Recompute(now_ms);
+  }
+  // A partition that will have no more records (end of a file).
+  void Finish(int32_t partition, int64_t now_ms) {
+    At(partition).finished = true;
+    Recompute(now_ms);
+  }
+  // Time passes without records: idle partitions stop holding the watermark.
+  void Tick(int64_t now_ms) {
+    if (idle_timeout_ > 0) Recompute(now_ms);
+  }
+  void FinishAll() { current_ = kEndOfTime; }
+
+ private:
+  struct Partition {
+    int64_t max_event_time = kNoTime;
+    int64_t last_record_ms = 0;
+    bool active = false;
+    bool finished = false;
+  };
+  Partition& At(int32_t partition) {
+    size_t i = static_cast<size_t>(std::max(partition, 0));
+    if (i >= partitions_.size()) partitions_.resize(i + 1);
+    return partitions_[i];
+  }
+  void Recompute(int64_t now_ms) {
+    int64_t w = kEndOfTime;
+    bool any = false;
+    for (const auto& p : partitions_) {
+      if (!p.active || p.finished) continue;
+      if (idle_timeout_ > 0 && now_ms - p.last_record_ms >= idle_timeout_) continue;
+      any = true;
+      int64_t pw = p.max_event_time == kNoTime ? kNoTime : p.max_event_time - delay_;
+      w = std::min(w, pw);
+    }
+    // With every partition finished or idle, the watermark stays where it was
+    // (finished partitions gave what they had; end of input is FinishAll).
+    if (!any) {
+      int64_t best = kNoTime;
+      for (const auto& p : partitions_)
+        if (p.active && p.max_event_time != kNoTime) best = std::max(best, p.max_event_time - delay_);
+      w = best;
+    }
+    if (w > current_) current_ = w;
+  }
+
+  int64_t delay_;
+  int64_t idle_timeout_;
+  int64_t current_ = kNoTime;
+  std::vector<Partition> partitions_;
+};
+
+}  // namespace streamrun

@@ -1,0 +1,430 @@
+// top_n: rank each window's rows across all keys (SPEC section 4).
+//
+// Semantics:
+// - top_n follows a window step, whose rows (one per key and window) it buffers
+//   per window (window_start, window_end). A window's rows are complete when the
+//   step's watermark W reaches window_end (W is the maximum of the watermarks the
+//   rows carry and of the input watermark); then at most `n` rows are emitted,
+//   in rank order, each with an int field `rank` (1 = first; ranks are distinct:
+//   equal `by` values are ranked by the key fields, ascending). Windows that
+//   complete together are emitted in order of (window_end, window_start).
+// - Order: `desc` (default) puts the largest `by` first, `asc` the smallest. A null
+//   `by` ranks after every non-null value in both orders. Values compare as:
+//   null < bool < number < string < list < object; numbers numerically, strings
+//   bytewise, lists and objects by their JSON text.
+// - A row's identity in its window is its key fields: a later row with the same
+//   key (an `emit: on_update` row, or a re-fire within `allowed_lateness`)
+//   replaces the earlier one. A row that arrives for a window already emitted
+//   (a late re-fire) makes the whole top n of that window be emitted again at
+//   the end of that input batch; consumers treat (window_start, window_end, rank)
+//   as an upsert key, and the last row emitted for it is the result.
+// - Output rows: the window's row plus `rank`, event time window_end - 1, and
+//   the watermark in effect before the advance that completed the window (like
+//   the window's own rows); re-emitted rows carry the current watermark.
+// - State: every row of every open window (needed to re-rank on a re-fire), freed
+//   once W >= window_end + allowed_lateness. Memory is bounded by open windows x keys.
+// - A `by` expression that fails is a record error for that row.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "operators/steps/steps.h"
+#include "runner/record/json_decoder.h"
+
+namespace streamrun {
+
+const config::ComponentSpec& TopNSpec() {
+  static const config::ComponentSpec spec = [] {
+    using namespace config;
+    ComponentSpec s;
+    s.kind = ComponentKind::kStep;
+    s.name = "top_n";
+    s.summary = "Rank each window's rows across all keys and keep the first n.";
+    s.description =
+        "Follows a `window` step. When a window's rows are complete (the watermark reached its end), "
+        "emits at most `n` of them, ordered by `by`, each with an int field `rank` (1 = first). Equal "
+        "`by` values are ranked by the key fields, ascending; a null `by` ranks last. When a window "
+        "fires again within its allowed lateness, the updated row replaces the key's earlier row and "
+        "the window's whole top n is emitted again: treat (window_start, window_end, rank) as an upsert "
+        "key. A `by` expression that fails is a record error.";
+    s.value = Required(Obj(
+        "",
+        {Required(Example(Int("n", "How many rows of each window to emit (at least 1)."), "10")),
+         Required(Example(Expr("by", "The field or expression the rows are ranked by."), "clicks")),
+         Default(Example(Enum("order", {"desc", "asc"}, "desc: the largest value ranks first; asc: the smallest."),
+                         "asc"),
+                 "desc")},
+        "How many rows to keep and how to rank them."));
+    s.example =
+        "- key_by: page_url\n- window:\n    tumbling: 5s\n    aggregate: { clicks: count() }\n"
+        "- top_n: { n: 10, by: clicks, order: desc }";
+    return s;
+  }();
+  return spec;
+}
+
+namespace {
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// A text equal for exactly the values ValuesEqual holds equal (see dedupe.cc).
+void CanonicalKey(const Value& v, std::string* out) {
+  switch (v.kind) {
+    case Kind::kNull:
+      out->push_back('n');
+      return;
+    case Kind::kBool:
+      out->push_back(v.b ? 't' : 'f');
+      return;
+    case Kind::kInt:
+      out->push_back('i');
+      out->append(std::to_string(v.i));
+      return;
+    case Kind::kFloat: {
+      double d = v.f;
+      if (std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+        out->push_back('i');
+        out->append(std::to_string(static_cast<int64_t>(d)));
+        return;
+      }
+      out->push_back('d');
+      char buf[32];
+      int n = std::snprintf(buf, sizeof buf, "%.17g", d);
+      out->append(buf, static_cast<size_t>(n));
+      return;
+    }
+    case Kind::kString:
+      out->push_back('s');
+      out->append(v.text());
+      return;
+    case Kind::kList:
+    case Kind::kObject: {
+      out->push_back(v.kind == Kind::kList ? 'l' : 'o');
+      std::string_view t = v.text();
+      bool in_string = false;
+      for (size_t i = 0; i < t.size(); ++i) {
+        char c = t[i];
+        if (!in_string && IsJsonSpace(c)) continue;
+        out->push_back(c);
+        if (in_string && c == '\\' && i + 1 < t.size()) {
+          out->push_back(t[++i]);
+        } else if (c == '"') {
+          in_string = !in_string;
+        }
+      }
+      return;
+    }
+  }
+}
+
+int KindRank(Kind k) {
+  switch (k) {
+    case Kind::kNull:
+      return 0;
+    case Kind::kBool:
+      return 1;
+    case Kind::kInt:
+    case Kind::kFloat:
+      return 2;
+    case Kind::kString:
+      return 3;
+    case Kind::kList:
+      return 4;
+    case Kind::kObject:
+      return 5;
+  }
+  return 6;
+}
+
+// A total order: null < bool < number < string < list < object; numbers
+// numerically (NaN after every number), text bytewise.
+int CompareValues(const Value& a, const Value& b) {
+  int ra = KindRank(a.kind), rb = KindRank(b.kind);
+  if (ra != rb) return ra < rb ? -1 : 1;
+  switch (a.kind) {
+    case Kind::kNull:
+      return 0;
+    case Kind::kBool:
+      return a.b == b.b ? 0 : (a.b ? 1 : -1);
+    case Kind::kInt:
+    case Kind::kFloat: {
+      if (a.kind == Kind::kInt && b.kind == Kind::kInt) return a.i == b.i ? 0 : (a.i < b.i ? -1 : 1);
+      bool na = a.kind == Kind::kFloat && std::isnan(a.f), nb = b.kind == Kind::kFloat && std::isnan(b.f);
+      if (na || nb) return na == nb ? 0 : (na ? 1 : -1);
+      // long double holds every int64 exactly on x86-64.
+      long double x = a.kind == Kind::kInt ? static_cast<long double>(a.i) : a.f;
+      long double y = b.kind == Kind::kInt ? static_cast<long double>(b.i) : b.f;
+      return x == y ? 0 : (x < y ? -1 : 1);
+    }
+    default: {
+      int c = a.text().compare(b.text());
+      return c == 0 ? 0 : (c < 0 ? -1 : 1);
+    }
+  }
+}
+
+bool IsText(Kind k) { return k == Kind::kString || k == Kind::kList || k == Kind::kObject; }
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kEndOfTime : kNoTime;
+  return r;
+}
+
+struct TopNConfig {
+  int64_t n = 10;
+  bool descending = true;
+  std::unique_ptr<expr::Expression> by;
+  std::vector<int> key_slots;
+  int window_start_slot = -1;
+  int window_end_slot = -1;
+  int64_t allowed_lateness_ms = 0;
+  int rank_slot = -1;
+  Universe* universe = nullptr;  // output width, read once planning is done
+};
+
+// One window row, owning its strings: every text value points into `bytes`.
+struct StoredRow {
+  std::vector<Value> values;
+  std::unique_ptr<char[]> bytes;
+  size_t bytes_len = 0;
+  Value by;
+  std::string raw;
+  RecordPosition position;
+  uint64_t key_hash = 0;
+
+  void Assign(const Value* row, uint32_t width, const Value& by_value, std::string_view raw_text,
+              const RecordPosition& pos, uint64_t hash) {
+    size_t total = IsText(by_value.kind) ? by_value.len : 0;
+    for (uint32_t s = 0; s < width; ++s)
+      if (IsText(row[s].kind)) total += row[s].len;
+    bytes.reset(new char[total > 0 ? total : 1]);
+    bytes_len = total;
+    size_t used = 0;
+    auto own = [&](Value v) {
+      if (IsText(v.kind)) {
+        if (v.len) std::memcpy(bytes.get() + used, v.str, v.len);
+        v.str = bytes.get() + used;
+        used += v.len;
+      }
+      return v;
+    };
+    values.assign(row, row + width);
+    for (auto& v : values) v = own(v);
+    by = own(by_value);
+    raw.assign(raw_text);
+    position = pos;
+    key_hash = hash;
+  }
+};
+
+struct WindowRows {
+  std::unordered_map<std::string, size_t> index;  // canonical key fields -> rows
+  std::vector<StoredRow> rows;
+  bool dirty = false;  // rows changed since the window's top n was last emitted
+};
+
+class TopNInstance : public StepInstance {
+ public:
+  explicit TopNInstance(const TopNConfig* config)
+      : config_(config),
+        width_(static_cast<uint32_t>(std::max(config->universe ? config->universe->width : 0,
+                                              config->rank_slot + 1))) {}
+
+  void Process(Batch& batch, StepEnv& env, Emitter& out) override {
+    expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
+    const TopNConfig& c = *config_;
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      Advance(batch.watermark(i), out);
+      const Value* row = batch.row(i);
+      Value by;
+      if (!c.by->Eval(row, ctx, &by)) {
+        env.errors->Fail(batch, i, "top_n by " + c.by->text() + ": " + ctx.error);
+        ctx.error.clear();
+        continue;
+      }
+      const Value* start = Slot(row, batch.width(), c.window_start_slot);
+      const Value* end = Slot(row, batch.width(), c.window_end_slot);
+      if (!start || !end || start->kind != Kind::kInt || end->kind != Kind::kInt) {
+        env.errors->Fail(batch, i, "top_n: the row has no int window_start and window_end");
+        continue;
+      }
+      key_.clear();
+      for (int s : c.key_slots) {
+        part_.clear();
+        const Value* v = Slot(row, batch.width(), s);
+        CanonicalKey(v ? *v : Value::Null(), &part_);
+        key_ += std::to_string(part_.size());
+        key_.push_back(':');
+        key_ += part_;
+      }
+      WindowRows& w = windows_[{end->i, start->i}];
+      auto [it, inserted] = w.index.emplace(key_, w.rows.size());
+      if (inserted) w.rows.emplace_back();
+      w.rows[it->second].Assign(row, batch.width(), by, batch.raw(i), batch.position(i), batch.key_hash(i));
+      w.dirty = true;
+    }
+    // Rows for windows already complete (re-fires within the allowed lateness).
+    Fire(watermark_, out);
+    Free();
+  }
+
+  void OnWatermark(int64_t watermark, StepEnv&, Emitter& out) override {
+    Advance(watermark, out);
+    out.EmitWatermark(std::max(watermark, watermark_));
+  }
+
+ private:
+  static const Value* Slot(const Value* row, uint32_t width, int slot) {
+    return slot >= 0 && static_cast<uint32_t>(slot) < width ? &row[slot] : nullptr;
+  }
+
+  // W = max(W, w): windows it completes fire, with the watermark before the advance.
+  void Advance(int64_t w, Emitter& out) {
+    if (w <= watermark_) return;
+    const int64_t before = watermark_;
+    watermark_ = w;
+    Fire(before, out);
+    Free();
+  }
+
+  // Emits the top n of every complete window whose rows changed since last emitted.
+  void Fire(int64_t row_watermark, Emitter& out) {
+    Batch batch(width_);
+    for (auto& [range, w] : windows_) {
+      if (range.first > watermark_) break;  // ordered by end: the rest are open
+      if (!w.dirty) continue;
+      w.dirty = false;
+      EmitTop(range.first, w, row_watermark, batch);
+    }
+    if (!batch.empty()) out.Emit(batch);
+  }
+
+  void EmitTop(int64_t window_end, const WindowRows& w, int64_t row_watermark, Batch& batch) {
+    const TopNConfig& c = *config_;
+    order_.clear();
+    for (const auto& r : w.rows) order_.push_back(&r);
+    auto less = [&](const StoredRow* a, const StoredRow* b) {
+      if (a->by.is_null() != b->by.is_null()) return b->by.is_null();
+      if (!a->by.is_null()) {
+        int r = CompareValues(a->by, b->by);
+        if (c.descending) r = -r;
+        if (r != 0) return r < 0;
+      }
+      for (int s : c.key_slots) {
+        const Value na;
+        const Value& x = s >= 0 && static_cast<size_t>(s) < a->values.size() ? a->values[s] : na;
+        const Value& y = s >= 0 && static_cast<size_t>(s) < b->values.size() ? b->values[s] : na;
+        int r = CompareValues(x, y);
+        if (r != 0) return r < 0;
+      }
+      return false;
+    };
+    const size_t count = static_cast<size_t>(std::min<int64_t>(c.n, static_cast<int64_t>(order_.size())));
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<long>(count), order_.end(), less);
+    for (size_t k = 0; k < count; ++k) {
+      const StoredRow& r = *order_[k];
+      std::string_view raw = batch.arena().Copy(r.raw, JsonPadding());
+      uint32_t i = batch.AddRow(raw, r.position, window_end - 1);
+      batch.set_watermark(i, row_watermark);
+      batch.set_key_hash(i, r.key_hash);
+      const char* base = r.bytes_len ? batch.arena().Copy({r.bytes.get(), r.bytes_len}).data() : "";
+      Value* dst = batch.row(i);
+      const size_t n = std::min<size_t>(r.values.size(), width_);
+      for (size_t s = 0; s < n; ++s) {
+        Value v = r.values[s];
+        if (IsText(v.kind)) v.str = base + (v.str - r.bytes.get());
+        dst[s] = v;
+      }
+      dst[c.rank_slot] = Value::Int(static_cast<int64_t>(k + 1));
+    }
+  }
+
+  // Forgets windows that can no longer fire again.
+  void Free() {
+    while (!windows_.empty()) {
+      auto it = windows_.begin();
+      if (SaturatingAdd(it->first.first, config_->allowed_lateness_ms) > watermark_) break;
+      // A window is freed only after it fired (Fire runs before Free).
+      windows_.erase(it);
+    }
+  }
+
+  const TopNConfig* config_;
+  uint32_t width_;
+  int64_t watermark_ = kNoTime;
+  std::map<std::pair<int64_t, int64_t>, WindowRows> windows_;  // (end, start) -> rows
+  std::vector<const StoredRow*> order_;
+  std::string key_, part_;
+};
+
+class TopNPlan : public StepPlan {
+ public:
+  explicit TopNPlan(TopNConfig config) : config_(std::move(config)) {}
+  std::unique_ptr<StepInstance> Instantiate() const override { return std::make_unique<TopNInstance>(&config_); }
+  std::string Describe() const override {
+    return "top_n " + std::to_string(config_.n) + " by " + config_.by->text() +
+           (config_.descending ? " desc" : " asc");
+  }
+
+ private:
+  TopNConfig config_;
+};
+
+}  // namespace
+
+std::unique_ptr<StepPlan> PlanTopN(const config::ConfNode& value, PlanContext& ctx) {
+  if (!value.IsMap()) {
+    ctx.Error(value.mark, "expected {n: N, by: EXPR, order: desc|asc}");
+    return nullptr;
+  }
+  TopNConfig c;
+  bool ok = true;
+  const WindowOutput* window = ctx.window_output();
+  if (!window) {
+    ctx.Error(value.mark, "top_n must follow a window step",
+              "add a `window` step (after key_by) before top_n");
+    ok = false;
+  }
+  if (const config::ConfNode* n = value.Find("n")) {
+    int64_t v = 0;
+    auto r = std::from_chars(n->scalar.data(), n->scalar.data() + n->scalar.size(), v);
+    if (!n->IsScalar() || r.ec != std::errc() || r.ptr != n->scalar.data() + n->scalar.size() || v < 1) {
+      ctx.Error(n->mark, "n must be a positive integer");
+      ok = false;
+    } else {
+      c.n = v;
+    }
+  } else {
+    ok = false;  // reported by the spec check
+  }
+  if (const config::ConfNode* order = value.Find("order")) {
+    if (order->scalar == "asc")
+      c.descending = false;
+    else if (order->scalar != "desc")
+      ok = false;  // reported by the spec check
+  }
+  if (const config::ConfNode* by = value.Find("by")) {
+    c.by = ctx.Compile(*by);
+    if (!c.by) ok = false;
+  } else {
+    ok = false;  // reported by the spec check
+  }
+  if (!ok) return nullptr;
+  for (const auto& k : window->key_fields) c.key_slots.push_back(k.slot);
+  c.window_start_slot = window->window_start_slot;
+  c.window_end_slot = window->window_end_slot;
+  c.allowed_lateness_ms = window->allowed_lateness_ms;
+  c.rank_slot = ctx.NewSlot();
+  ctx.SetField("rank", c.rank_slot);
+  c.universe = ctx.universe();
+  return std::make_unique<TopNPlan>(std::move(c));
+}
+
+}  // namespace streamrun

@@ -1,0 +1,572 @@
+// window: event-time (or processing-time) windows per key (SPEC sections 3-4):
+// tumbling, sliding and merging session windows, aggregates, allowed lateness
+// with late re-firing, the `.late` side output, having, and emit modes.
+//
+// State (per worker): for each key, its open windows with one accumulator per
+// aggregate. A window fires when the watermark W >= its end: one row per key
+// and window: the key fields, window_start, window_end, then the aggregates.
+// A record is late for a window when end + allowed_lateness <= W; within the
+// lateness the window fires again with its full updated row. A window's state is
+// freed once W >= end + allowed_lateness. Rows fired by a watermark advance
+// carry the watermark from before that advance, so a following top_n knows the
+// rows of a window are complete only once the advance itself reaches it.
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+
+#include "operators/steps/aggregates.h"
+#include "operators/steps/steps.h"
+#include "runner/config/diagnostics.h"
+#include "runner/config/duration.h"
+#include "runner/record/json_writer.h"
+
+namespace streamrun {
+
+const config::ComponentSpec& WindowSpec() {
+  static const config::ComponentSpec spec = [] {
+    using namespace config;
+    ComponentSpec s;
+    s.kind = ComponentKind::kStep;
+    s.name = "window";
+    s.summary = "Aggregate records per key over event-time windows.";
+    s.description =
+        "Exactly one of `tumbling`, `sliding` (with `slide`) or `session`. Windows are half-open "
+        "`[start, end)` in epoch milliseconds; tumbling windows start at multiples of their size, "
+        "sliding windows at multiples of `slide`; a session window of a record at t is `[t, t + gap)` "
+        "and overlapping sessions of one key merge. A window fires once the watermark reaches its end, "
+        "emitting one row per key: the key_by fields, `window_start`, `window_end`, then the aggregates "
+        "in the order written. A record that comes after `end + allowed_lateness` is late: if it joins no "
+        "window it goes unchanged to the side output `<transform>.late` (or is counted and dropped). "
+        "Within the allowed lateness the window fires again with its updated row: treat "
+        "(key, window_start, window_end) as an upsert key. Aggregates: count(), count(x), sum, min, max, "
+        "avg, count_distinct, first, last (by event time, ties by arrival), collect; all but count() "
+        "ignore nulls.";
+    FieldSpec every = Obj("", {Required(Dur("every", "Processing-time interval between updates."))},
+                          "Emit the open windows' rows every D of processing time, and at close.");
+    s.value = Obj("",
+                  {Dur("tumbling", "Size of tumbling windows."), Dur("sliding", "Size of sliding windows."),
+                   Dur("slide", "How far apart sliding windows start (with `sliding`)."),
+                   Dur("session", "Inactivity gap that ends a session window."),
+                   Default(Dur("allowed_lateness", "How long after a window's end late records still update it."),
+                           "0s"),
+                   Required(MapOf("aggregate", Expr("", "FN(EXPR), e.g. count(), sum(amount)."),
+                                  "Output field -> aggregate function.")),
+                   Expr("having", "Emit only rows for which this holds (over the output row's fields)."),
+                   Default(OneOf("emit",
+                                 {Enum("", {"on_close", "on_update"},
+                                       "on_close: when the window fires; on_update: also after every record."),
+                                  every},
+                                 "When rows are emitted."),
+                           "on_close")},
+                  "");
+    s.example =
+        "- key_by: page_url\n- window:\n    tumbling: 5s\n    allowed_lateness: 1m\n    aggregate: { clicks: "
+        "count(), users: count_distinct(user_id) }\n    having: \"clicks > 1\"";
+    return s;
+  }();
+  return spec;
+}
+
+namespace {
+
+enum class WindowKind { kTumbling, kSliding, kSession };
+enum class EmitMode { kOnClose, kOnUpdate, kEvery };
+
+struct AggregateSpec {
+  std::string name;
+  AggregateKind kind;
+  std::unique_ptr<expr::Expression> argument;  // null for count()
+};
+
+struct WindowConfig {
+  WindowKind kind = WindowKind::kTumbling;
+  int64_t size = 0;   // tumbling/sliding size; session gap
+  int64_t slide = 0;  // sliding
+  int64_t allowed_lateness = 0;
+  EmitMode emit = EmitMode::kOnClose;
+  int64_t every = 0;
+  std::vector<std::unique_ptr<expr::Expression>> key;  // read from the input records
+  std::vector<AggregateSpec> aggregates;
+  std::unique_ptr<expr::Expression> having;  // over output rows
+  // Output row layout. The universe's width is final only once the whole
+  // pipeline is planned (later steps may add slots), so it is read at Instantiate.
+  const Universe* out_universe = nullptr;
+  std::vector<int> key_slots;
+  int start_slot = -1;
+  int end_slot = -1;
+  std::vector<int> aggregate_slots;
+  RecordView out_view;
+};
+
+struct WindowState {
+  int64_t start;
+  int64_t end;
+  bool fired = false;  // emitted at least once at close
+  std::vector<Accumulator> accumulators;
+};
+
+struct KeyState {
+  std::string bytes;  // the key's identity, as stored in the map
+  std::vector<StoredValue> key_values;
+  std::map<int64_t, WindowState> windows;  // by start
+};
+
+// Transparent hashing so lookups by the scratch key bytes do not allocate.
+struct BytesHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+struct BytesEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
+class WindowInstance : public StepInstance {
+ public:
+  explicit WindowInstance(const WindowConfig* config)
+      : c_(*config), out_width_(static_cast<uint32_t>(config->out_universe->width)), out_(out_width_) {}
+
+  void Process(Batch& batch, StepEnv& env, Emitter& out) override {
+    expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
+    late_keep_.assign(batch.size(), 0);
+    bool any_late = false;
+    args_.resize(c_.aggregates.size());
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      AdvanceTo(batch.watermark(i), env, out);
+      const Value* row = batch.row(i);
+      // The key and the aggregate arguments, evaluated once per record.
+      key_bytes_.clear();
+      key_values_.resize(c_.key.size());
+      bool ok = true;
+      for (size_t k = 0; k < c_.key.size() && ok; ++k) {
+        if (!c_.key[k]->Eval(row, ctx, &key_values_[k])) ok = Fail(batch, i, "key", ctx, env);
+        AppendJsonValue(key_values_[k], &key_bytes_);
+        key_bytes_.push_back('\x1f');
+      }
+      for (size_t a = 0; a < c_.aggregates.size() && ok; ++a) {
+        const auto& spec = c_.aggregates[a];
+        if (!spec.argument) continue;
+        if (!spec.argument->Eval(row, ctx, &args_[a])) ok = Fail(batch, i, spec.name, ctx, env);
+      }
+      if (!ok) continue;
+      int64_t t = batch.event_time(i);
+      bool added = c_.kind == WindowKind::kSession ? AddToSession(t, batch, i, env) : AddToFixed(t, batch, i, env);
+      if (!added) {
+        late_keep_[i] = 1;
+        any_late = true;
+      }
+    }
+    Flush(out);
+    if (any_late) {
+      Batch late = batch.ShallowCopy();
+      late.Compact(late_keep_);
+      out.EmitLate(late);
+    }
+  }
+
+  void OnWatermark(int64_t watermark, StepEnv& env, Emitter& out) override {
+    AdvanceTo(watermark, env, out);
+    Flush(out);
+    out.EmitWatermark(watermark);
+  }
+
+  void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) override {
+    if (c_.emit != EmitMode::kEvery) return;
+    if (next_every_ == 0) next_every_ = now_ms + c_.every;
+    if (now_ms < next_every_) return;
+    next_every_ = now_ms + c_.every;
+    for (auto& [key_bytes, key] : keys_)
+      for (auto& [start, w] : key.windows)
+        if (!w.fired) EmitRow(key, w, watermark_, env);
+    Flush(out);
+  }
+
+ private:
+  bool Fail(const Batch& batch, uint32_t i, const std::string& what, expr::EvalContext& ctx, StepEnv& env) {
+    env.errors->Fail(batch, i, "window " + what + ": " + ctx.error);
+    ctx.error.clear();
+    return false;
+  }
+
+  KeyState& Key() {
+    auto it = keys_.find(std::string_view(key_bytes_));
+    if (it != keys_.end()) return it->second;
+    KeyState& k = keys_[key_bytes_];
+    k.bytes = key_bytes_;
+    k.key_values.resize(key_values_.size());
+    for (size_t i = 0; i < key_values_.size(); ++i) k.key_values[i].Set(key_values_[i]);
+    return k;
+  }
+
+  WindowState NewWindow(int64_t start, int64_t end) const {
+    WindowState w{start, end, false, {}};
+    w.accumulators.reserve(c_.aggregates.size());
+    for (const auto& a : c_.aggregates) w.accumulators.emplace_back(a.kind);
+    return w;
+  }
+
+  bool Accumulate(WindowState& w, const Batch& batch, uint32_t i, StepEnv& env) {
+    for (size_t a = 0; a < c_.aggregates.size(); ++a) {
+      if (!w.accumulators[a].Add(args_[a], batch.event_time(i), arrival_, &error_)) {
+        env.errors->Fail(batch, i, "window " + c_.aggregates[a].name + ": " + error_);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Tumbling and sliding windows: the record joins every window holding t that is not late.
+  bool AddToFixed(int64_t t, const Batch& batch, uint32_t i, StepEnv& env) {
+    const int64_t step = c_.kind == WindowKind::kTumbling ? c_.size : c_.slide;
+    int64_t last_start = FloorDiv(t, step) * step;
+    bool added = false;
+    KeyState* key = nullptr;
+    ++arrival_;
+    for (int64_t start = last_start; start > t - c_.size; start -= step) {
+      int64_t end = start + c_.size;
+      if (IsLate(end)) continue;
+      if (!key) key = &Key();
+      auto [it, inserted] = key->windows.try_emplace(start, WindowState{});
+      if (inserted) {
+        it->second = NewWindow(start, end);
+        Schedule(*key, it->second);
+      }
+      // A record whose aggregate fails is a record error for all its windows.
+      if (!Accumulate(it->second, batch, i, env)) return true;
+      added = true;
+      AfterUpdate(*key, it->second, env);
+    }
+    return added;
+  }
+
+  // Session windows: [t, t + gap) merges with every session of the key it overlaps.
+  bool AddToSession(int64_t t, const Batch& batch, uint32_t i, StepEnv& env) {
+    ++arrival_;
+    int64_t start = t, end = t + c_.size;
+    KeyState& key = Key();
+    auto& windows = key.windows;
+    // Sessions overlapping [t, t + gap): start < t + gap and end > t.
+    std::vector<std::map<int64_t, WindowState>::iterator> overlapping;
+    for (auto it = windows.begin(); it != windows.end() && it->first < t + c_.size; ++it) {
+      if (it->second.end > t) {
+        overlapping.push_back(it);
+        start = std::min(start, it->second.start);
+        end = std::max(end, it->second.end);
+      }
+    }
+    if (IsLate(end)) {
+      if (windows.empty()) keys_.erase(keys_.find(std::string_view(key_bytes_)));
+      return false;
+    }
+    WindowState merged = NewWindow(start, end);
+    bool was_fired = false;
+    for (auto it : overlapping) {
+      for (size_t a = 0; a < merged.accumulators.size(); ++a) merged.accumulators[a].Merge(it->second.accumulators[a], &error_);
+      was_fired |= it->second.fired;
+      Unschedule(key, it->second);
+      windows.erase(it);
+    }
+    merged.fired = was_fired && merged.end <= watermark_;
+    auto [it, inserted] = windows.emplace(start, std::move(merged));
+    Schedule(key, it->second);
+    if (!Accumulate(it->second, batch, i, env)) return true;
+    AfterUpdate(key, it->second, env);
+    return true;
+  }
+
+  bool IsLate(int64_t end) const { return watermark_ != kNoTime && end + c_.allowed_lateness <= watermark_; }
+
+  // After a record joined `w`: a window already past its end fires again now;
+  // on_update emits the current row.
+  void AfterUpdate(KeyState& key, WindowState& w, StepEnv& env) {
+    if (w.end <= watermark_) {
+      w.fired = true;
+      EmitRow(key, w, watermark_, env);
+    } else if (c_.emit == EmitMode::kOnUpdate) {
+      EmitRow(key, w, watermark_, env);
+    }
+  }
+
+  // Timers: (time, key, window start) in time order, for firing and for freeing.
+  using Timer = std::tuple<int64_t, const KeyState*, int64_t>;
+
+  void Schedule(KeyState& key, const WindowState& w) {
+    fire_.emplace(w.end, &key, w.start);
+    cleanup_.emplace(SaturatingAdd(w.end, c_.allowed_lateness), &key, w.start);
+  }
+  void Unschedule(KeyState& key, const WindowState& w) {
+    fire_.erase(Timer{w.end, &key, w.start});
+    cleanup_.erase(Timer{SaturatingAdd(w.end, c_.allowed_lateness), &key, w.start});
+  }
+
+  void AdvanceTo(int64_t watermark, StepEnv& env, Emitter& out) {
+    if (watermark <= watermark_) return;
+    const int64_t before = watermark_;
+    watermark_ = watermark;
+    while (!fire_.empty() && std::get<0>(*fire_.begin()) <= watermark) {
+      auto [end, key_ptr, start] = *fire_.begin();
+      fire_.erase(fire_.begin());
+      KeyState& key = *const_cast<KeyState*>(key_ptr);
+      auto it = key.windows.find(start);
+      if (it == key.windows.end() || it->second.fired) continue;
+      it->second.fired = true;
+      EmitRow(key, it->second, before, env);
+      if (out_.size() >= kDefaultBatchSize) Flush(out);
+    }
+    while (!cleanup_.empty() && std::get<0>(*cleanup_.begin()) <= watermark) {
+      auto [when, key_ptr, start] = *cleanup_.begin();
+      cleanup_.erase(cleanup_.begin());
+      KeyState& key = *const_cast<KeyState*>(key_ptr);
+      key.windows.erase(start);
+      if (key.windows.empty()) keys_.erase(keys_.find(std::string_view(key.bytes)));
+    }
+  }
+
+  void EmitRow(const KeyState& key, const WindowState& w, int64_t row_watermark, StepEnv& env) {
+    uint32_t r = out_.AddRow({}, RecordPosition{}, w.end - 1);
+    out_.set_watermark(r, row_watermark);
+    Value* row = out_.row(r);
+    Arena& arena = out_.arena();
+    for (size_t k = 0; k < c_.key_slots.size(); ++k) {
+      Value v = key.key_values[k].Get();
+      if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
+        v.str = arena.Copy(v.text()).data();
+      row[c_.key_slots[k]] = v;
+    }
+    row[c_.start_slot] = Value::Int(w.start);
+    row[c_.end_slot] = Value::Int(w.end);
+    for (size_t a = 0; a < c_.aggregate_slots.size(); ++a) row[c_.aggregate_slots[a]] = w.accumulators[a].Result(arena);
+    if (c_.having) {
+      expr::EvalContext ctx{&arena, env.now_ms, {}};
+      bool keep = false;
+      if (!c_.having->EvalPredicate(row, ctx, &keep)) {
+        std::string text;
+        EncodeJson(c_.out_view, row, {}, &text);
+        env.errors->Add(RecordError{text, RecordPosition{}, "window having: " + ctx.error});
+        keep = false;
+      }
+      if (!keep) out_.PopRow();
+    }
+  }
+
+  void Flush(Emitter& out) {
+    if (out_.empty()) return;
+    out.Emit(out_);
+    out_.Clear(out_width_);
+  }
+
+  static int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+  static int64_t SaturatingAdd(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+  }
+
+  const WindowConfig& c_;
+  uint32_t out_width_;
+  std::unordered_map<std::string, KeyState, BytesHash, BytesEq> keys_;
+  std::set<Timer> fire_;
+  std::set<Timer> cleanup_;
+  int64_t watermark_ = kNoTime;
+  uint64_t arrival_ = 0;
+  int64_t next_every_ = 0;
+  Batch out_;
+  std::vector<uint8_t> late_keep_;
+  std::vector<Value> args_;
+  std::vector<Value> key_values_;
+  std::string key_bytes_;
+  std::string error_;
+};
+
+class WindowPlan : public StepPlan {
+ public:
+  explicit WindowPlan(std::unique_ptr<WindowConfig> config, std::string description)
+      : config_(std::move(config)), description_(std::move(description)) {}
+  std::unique_ptr<StepInstance> Instantiate() const override { return std::make_unique<WindowInstance>(config_.get()); }
+  std::string Describe() const override { return description_; }
+
+ private:
+  std::unique_ptr<WindowConfig> config_;
+  std::string description_;
+};
+
+bool Duration(const config::ConfNode* node, PlanContext& ctx, int64_t* out) {
+  auto ms = config::ParseDurationMs(node->scalar);
+  if (!ms) {
+    ctx.Error(node->mark, "'" + node->scalar + "' is not a duration (expected e.g. 250ms, 5s, 30m, 1h)");
+    return false;
+  }
+  *out = *ms;
+  return true;
+}
+
+// "sum(amount * 2)" -> name "sum", argument text "amount * 2" and its column.
+bool SplitCall(const config::ConfNode& node, std::string* name, config::ConfNode* argument) {
+  const std::string& text = node.scalar;
+  size_t open = text.find('(');
+  size_t close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  if (text.find_first_not_of(" \t", close + 1) != std::string::npos) return false;
+  *name = text.substr(0, open);
+  while (!name->empty() && name->back() == ' ') name->pop_back();
+  *argument = node;
+  argument->scalar = text.substr(open + 1, close - open - 1);
+  argument->text_column = node.text_column + static_cast<int>(open) + 1;
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext& ctx) {
+  if (!value.IsMap()) {
+    ctx.Error(value.mark, "expected a map with tumbling, sliding or session and aggregate");
+    return nullptr;
+  }
+  auto c = std::make_unique<WindowConfig>();
+  bool ok = true;
+  const config::ConfNode* tumbling = value.Find("tumbling");
+  const config::ConfNode* sliding = value.Find("sliding");
+  const config::ConfNode* session = value.Find("session");
+  const config::ConfNode* slide = value.Find("slide");
+  int kinds = (tumbling != nullptr) + (sliding != nullptr) + (session != nullptr);
+  if (kinds != 1) {
+    ctx.Error(value.mark, "a window needs exactly one of tumbling, sliding or session");
+    return nullptr;
+  }
+  std::string description = "window ";
+  if (tumbling) {
+    c->kind = WindowKind::kTumbling;
+    ok &= Duration(tumbling, ctx, &c->size);
+    description += "tumbling " + tumbling->scalar;
+  } else if (sliding) {
+    c->kind = WindowKind::kSliding;
+    ok &= Duration(sliding, ctx, &c->size);
+    if (!slide) {
+      ctx.Error(value.mark, "a sliding window needs `slide`");
+      return nullptr;
+    }
+    ok &= Duration(slide, ctx, &c->slide);
+    if (ok && (c->slide <= 0 || c->slide > c->size)) {
+      ctx.Error(slide->mark, "slide must be more than 0 and at most the window size");
+      ok = false;
+    }
+    description += "sliding " + sliding->scalar + " every " + slide->scalar;
+  } else {
+    c->kind = WindowKind::kSession;
+    ok &= Duration(session, ctx, &c->size);
+    description += "session gap " + session->scalar;
+  }
+  if (slide && !sliding) {
+    ctx.Error(slide->mark, "`slide` only goes with `sliding`");
+    ok = false;
+  }
+  if (ok && c->size <= 0) {
+    ctx.Error(value.mark, "the window size must be more than 0");
+    ok = false;
+  }
+  if (const auto* l = value.Find("allowed_lateness")) ok &= Duration(l, ctx, &c->allowed_lateness);
+  if (const auto* e = value.Find("emit")) {
+    if (e->IsScalar() && e->scalar == "on_update") {
+      c->emit = EmitMode::kOnUpdate;
+    } else if (e->IsMap() && e->Find("every")) {
+      c->emit = EmitMode::kEvery;
+      ok &= Duration(e->Find("every"), ctx, &c->every);
+      if (ok && c->every <= 0) {
+        ctx.Error(e->mark, "emit.every must be more than 0");
+        ok = false;
+      }
+    }
+  }
+
+  // The key and the aggregate arguments read the input records.
+  for (const auto& k : ctx.key()) {
+    config::ConfNode field;
+    field.type = config::ConfNode::Type::kScalar;
+    field.scalar = k.path;
+    field.mark = value.mark;
+    auto e = ctx.Compile(field);
+    if (!e) return nullptr;
+    c->key.push_back(std::move(e));
+  }
+  const config::ConfNode* aggregate = value.Find("aggregate");
+  if (!aggregate || !aggregate->IsMap() || aggregate->entries.empty()) {
+    ctx.Error(value.mark, "a window needs `aggregate: {name: FN(EXPR), ...}`");
+    return nullptr;
+  }
+  for (const auto& [name_node, call] : aggregate->entries) {
+    std::string fn;
+    config::ConfNode argument;
+    if (!call.IsScalar() || !SplitCall(call, &fn, &argument)) {
+      ctx.Error(call.mark, "'" + call.scalar + "' is not an aggregate call (expected e.g. count(), sum(amount))");
+      ok = false;
+      continue;
+    }
+    bool has_argument = argument.scalar.find_first_not_of(" \t") != std::string::npos;
+    AggregateSpec spec{name_node.scalar, AggregateKind::kCountAll, nullptr};
+    if (!ParseAggregateKind(fn, has_argument, &spec.kind)) {
+      std::string near = config::NearestName(fn, AggregateNames());
+      ctx.Error(call.mark, "unknown aggregate function '" + fn + "'",
+                near.empty() ? "" : "did you mean '" + near + "'?");
+      ok = false;
+      continue;
+    }
+    if (!has_argument && spec.kind != AggregateKind::kCountAll) {
+      ctx.Error(call.mark, fn + "() needs an argument");
+      ok = false;
+      continue;
+    }
+    if (has_argument) {
+      spec.argument = ctx.Compile(argument);
+      if (!spec.argument) {
+        ok = false;
+        continue;
+      }
+    }
+    c->aggregates.push_back(std::move(spec));
+  }
+  if (!ok) return nullptr;
+
+  // The rows the window emits live in a universe of their own.
+  ctx.MarkLateOutput();
+  Universe* out = ctx.NewUniverse();
+  std::vector<ViewField> fields;
+  WindowOutput window_output;
+  for (const auto& k : ctx.key()) {
+    int slot = out->NewSlot();
+    c->key_slots.push_back(slot);
+    fields.push_back(ViewField{k.name, slot});
+    window_output.key_fields.push_back(fields.back());
+  }
+  c->start_slot = out->NewSlot();
+  c->end_slot = out->NewSlot();
+  fields.push_back(ViewField{"window_start", c->start_slot});
+  fields.push_back(ViewField{"window_end", c->end_slot});
+  for (const auto& a : c->aggregates) {
+    int slot = out->NewSlot();
+    c->aggregate_slots.push_back(slot);
+    fields.push_back(ViewField{a.name, slot});
+    window_output.aggregates.push_back(fields.back());
+  }
+  RecordView view;
+  view.closed = true;
+  view.fields = fields;
+  c->out_view = view;
+  ctx.StartUniverse(out, view);
+  window_output.window_start_slot = c->start_slot;
+  window_output.window_end_slot = c->end_slot;
+  window_output.allowed_lateness_ms = c->allowed_lateness;
+  ctx.SetWindowOutput(window_output);
+  ctx.SetKey({});
+  if (const auto* having = value.Find("having")) {
+    c->having = ctx.Compile(*having);
+    if (!c->having) return nullptr;
+  }
+  c->out_universe = out;
+  for (const auto& a : c->aggregates) description += " " + a.name;
+  return std::make_unique<WindowPlan>(std::move(c), description);
+}
+
+}  // namespace streamrun
