@@ -8,47 +8,73 @@
 namespace streamrun {
 
 const std::vector<std::string>& AggregateNames() {
-  static const std::vector<std::string> kNames = {"count", "sum",   "min",  "max",    "avg",
+  static const std::vector<std::string> kNames = {"count",          "sum",   "min",  "max",    "avg",
                                                   "count_distinct", "first", "last", "collect"};
   return kNames;
 }
 
 bool ParseAggregateKind(std::string_view name, bool has_argument, AggregateKind* kind) {
-  if (name == "count") *kind = has_argument ? AggregateKind::kCount : AggregateKind::kCountAll;
-  else if (name == "sum") *kind = AggregateKind::kSum;
-  else if (name == "min") *kind = AggregateKind::kMin;
-  else if (name == "max") *kind = AggregateKind::kMax;
-  else if (name == "avg") *kind = AggregateKind::kAvg;
-  else if (name == "count_distinct") *kind = AggregateKind::kCountDistinct;
-  else if (name == "first") *kind = AggregateKind::kFirst;
-  else if (name == "last") *kind = AggregateKind::kLast;
-  else if (name == "collect") *kind = AggregateKind::kCollect;
-  else return false;
+  if (name == "count")
+    *kind = has_argument ? AggregateKind::kCount : AggregateKind::kCountAll;
+  else if (name == "sum")
+    *kind = AggregateKind::kSum;
+  else if (name == "min")
+    *kind = AggregateKind::kMin;
+  else if (name == "max")
+    *kind = AggregateKind::kMax;
+  else if (name == "avg")
+    *kind = AggregateKind::kAvg;
+  else if (name == "count_distinct")
+    *kind = AggregateKind::kCountDistinct;
+  else if (name == "first")
+    *kind = AggregateKind::kFirst;
+  else if (name == "last")
+    *kind = AggregateKind::kLast;
+  else if (name == "collect")
+    *kind = AggregateKind::kCollect;
+  else
+    return false;
   return true;
 }
 
 void StoredValue::Set(const Value& v) {
   kind_ = v.kind;
   switch (v.kind) {
-    case Kind::kBool: b_ = v.b; break;
-    case Kind::kInt: i_ = v.i; break;
-    case Kind::kFloat: f_ = v.f; break;
+    case Kind::kBool:
+      b_ = v.b;
+      break;
+    case Kind::kInt:
+      i_ = v.i;
+      break;
+    case Kind::kFloat:
+      f_ = v.f;
+      break;
     case Kind::kString:
     case Kind::kList:
-    case Kind::kObject: text_.assign(v.text()); break;
-    case Kind::kNull: break;
+    case Kind::kObject:
+      text_.assign(v.text());
+      break;
+    case Kind::kNull:
+      break;
   }
 }
 
 Value StoredValue::Get() const {
   switch (kind_) {
-    case Kind::kNull: return Value::Null();
-    case Kind::kBool: return Value::Bool(b_);
-    case Kind::kInt: return Value::Int(i_);
-    case Kind::kFloat: return Value::Float(f_);
-    case Kind::kString: return Value::String(text_);
-    case Kind::kList: return Value::List(text_);
-    case Kind::kObject: return Value::Object(text_);
+    case Kind::kNull:
+      return Value::Null();
+    case Kind::kBool:
+      return Value::Bool(b_);
+    case Kind::kInt:
+      return Value::Int(i_);
+    case Kind::kFloat:
+      return Value::Float(f_);
+    case Kind::kString:
+      return Value::String(text_);
+    case Kind::kList:
+      return Value::List(text_);
+    case Kind::kObject:
+      return Value::Object(text_);
   }
   return Value::Null();
 }
@@ -124,7 +150,9 @@ bool Accumulator::Add(const Value& v, int64_t event_time, uint64_t arrival, std:
   if (v.is_null()) return true;
   switch (kind_) {
     case AggregateKind::kCountAll:
-    case AggregateKind::kCount: ++count_; return true;
+    case AggregateKind::kCount:
+      ++count_;
+      return true;
     case AggregateKind::kSum:
     case AggregateKind::kAvg:
       if (!AddNumber(v, error)) {
@@ -165,7 +193,9 @@ bool Accumulator::Add(const Value& v, int64_t event_time, uint64_t arrival, std:
         value_arrival_ = arrival;
       }
       return true;
-    case AggregateKind::kCountDistinct: distinct_.insert(DistinctKey(v)); return true;
+    case AggregateKind::kCountDistinct:
+      distinct_.insert(DistinctKey(v));
+      return true;
     case AggregateKind::kCollect:
       if (!collected_.empty()) collected_.push_back(',');
       AppendJsonValue(v, &collected_);
@@ -177,7 +207,9 @@ bool Accumulator::Add(const Value& v, int64_t event_time, uint64_t arrival, std:
 bool Accumulator::Merge(const Accumulator& o, std::string* error) {
   switch (kind_) {
     case AggregateKind::kCountAll:
-    case AggregateKind::kCount: count_ += o.count_; return true;
+    case AggregateKind::kCount:
+      count_ += o.count_;
+      return true;
     case AggregateKind::kSum:
     case AggregateKind::kAvg:
       count_ += o.count_;
@@ -209,7 +241,9 @@ bool Accumulator::Merge(const Accumulator& o, std::string* error) {
         value_arrival_ = o.value_arrival_;
       }
       return true;
-    case AggregateKind::kCountDistinct: distinct_.insert(o.distinct_.begin(), o.distinct_.end()); return true;
+    case AggregateKind::kCountDistinct:
+      distinct_.insert(o.distinct_.begin(), o.distinct_.end());
+      return true;
     case AggregateKind::kCollect:
       if (o.collected_.empty()) return true;
       if (!collected_.empty()) collected_.push_back(',');
@@ -222,13 +256,15 @@ bool Accumulator::Merge(const Accumulator& o, std::string* error) {
 Value Accumulator::Result(Arena& arena) const {
   switch (kind_) {
     case AggregateKind::kCountAll:
-    case AggregateKind::kCount: return Value::Int(count_);
+    case AggregateKind::kCount:
+      return Value::Int(count_);
     case AggregateKind::kSum:
       if (count_ == 0) return Value::Null();
       return sum_is_float_ ? Value::Float(float_sum_) : Value::Int(int_sum_);
     case AggregateKind::kAvg:
       if (count_ == 0) return Value::Null();
-      return Value::Float((sum_is_float_ ? float_sum_ : static_cast<double>(int_sum_)) / static_cast<double>(count_));
+      return Value::Float((sum_is_float_ ? float_sum_ : static_cast<double>(int_sum_)) /
+                          static_cast<double>(count_));
     case AggregateKind::kMin:
     case AggregateKind::kMax:
     case AggregateKind::kFirst:
@@ -240,7 +276,8 @@ Value Accumulator::Result(Arena& arena) const {
       }
       return v;
     }
-    case AggregateKind::kCountDistinct: return Value::Int(static_cast<int64_t>(distinct_.size()));
+    case AggregateKind::kCountDistinct:
+      return Value::Int(static_cast<int64_t>(distinct_.size()));
     case AggregateKind::kCollect: {
       char* p = arena.Allocate(collected_.size() + 2);
       p[0] = '[';

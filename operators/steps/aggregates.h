@@ -14,7 +14,18 @@
 
 namespace streamrun {
 
-enum class AggregateKind { kCountAll, kCount, kSum, kMin, kMax, kAvg, kCountDistinct, kFirst, kLast, kCollect };
+enum class AggregateKind {
+  kCountAll,
+  kCount,
+  kSum,
+  kMin,
+  kMax,
+  kAvg,
+  kCountDistinct,
+  kFirst,
+  kLast,
+  kCollect
+};
 
 // Parses a function name; false if unknown.
 bool ParseAggregateKind(std::string_view name, bool has_argument, AggregateKind* kind);

@@ -47,22 +47,23 @@ const config::ComponentSpec& WindowSpec() {
         "ignore nulls.";
     FieldSpec every = Obj("", {Required(Dur("every", "Processing-time interval between updates."))},
                           "Emit the open windows' rows every D of processing time, and at close.");
-    s.value = Obj("",
-                  {Dur("tumbling", "Size of tumbling windows."), Dur("sliding", "Size of sliding windows."),
-                   Dur("slide", "How far apart sliding windows start (with `sliding`)."),
-                   Dur("session", "Inactivity gap that ends a session window."),
-                   Default(Dur("allowed_lateness", "How long after a window's end late records still update it."),
-                           "0s"),
-                   Required(MapOf("aggregate", Expr("", "FN(EXPR), e.g. count(), sum(amount)."),
-                                  "Output field -> aggregate function.")),
-                   Expr("having", "Emit only rows for which this holds (over the output row's fields)."),
-                   Default(OneOf("emit",
-                                 {Enum("", {"on_close", "on_update"},
-                                       "on_close: when the window fires; on_update: also after every record."),
-                                  every},
-                                 "When rows are emitted."),
-                           "on_close")},
-                  "");
+    s.value =
+        Obj("",
+            {Dur("tumbling", "Size of tumbling windows."), Dur("sliding", "Size of sliding windows."),
+             Dur("slide", "How far apart sliding windows start (with `sliding`)."),
+             Dur("session", "Inactivity gap that ends a session window."),
+             Default(Dur("allowed_lateness", "How long after a window's end late records still update it."),
+                     "0s"),
+             Required(MapOf("aggregate", Expr("", "FN(EXPR), e.g. count(), sum(amount)."),
+                            "Output field -> aggregate function.")),
+             Expr("having", "Emit only rows for which this holds (over the output row's fields)."),
+             Default(OneOf("emit",
+                           {Enum("", {"on_close", "on_update"},
+                                 "on_close: when the window fires; on_update: also after every record."),
+                            every},
+                           "When rows are emitted."),
+                     "on_close")},
+            "");
     s.example =
         "- key_by: page_url\n- window:\n    tumbling: 5s\n    allowed_lateness: 1m\n    aggregate: { clicks: "
         "count(), users: count_distinct(user_id) }\n    having: \"clicks > 1\"";
@@ -154,7 +155,8 @@ class WindowInstance : public StepInstance {
       }
       if (!ok) continue;
       int64_t t = batch.event_time(i);
-      bool added = c_.kind == WindowKind::kSession ? AddToSession(t, batch, i, env) : AddToFixed(t, batch, i, env);
+      bool added =
+          c_.kind == WindowKind::kSession ? AddToSession(t, batch, i, env) : AddToFixed(t, batch, i, env);
       if (!added) {
         late_keep_[i] = 1;
         any_late = true;
@@ -265,7 +267,8 @@ class WindowInstance : public StepInstance {
     WindowState merged = NewWindow(start, end);
     bool was_fired = false;
     for (auto it : overlapping) {
-      for (size_t a = 0; a < merged.accumulators.size(); ++a) merged.accumulators[a].Merge(it->second.accumulators[a], &error_);
+      for (size_t a = 0; a < merged.accumulators.size(); ++a)
+        merged.accumulators[a].Merge(it->second.accumulators[a], &error_);
       was_fired |= it->second.fired;
       Unschedule(key, it->second);
       windows.erase(it);
@@ -339,7 +342,8 @@ class WindowInstance : public StepInstance {
     }
     row[c_.start_slot] = Value::Int(w.start);
     row[c_.end_slot] = Value::Int(w.end);
-    for (size_t a = 0; a < c_.aggregate_slots.size(); ++a) row[c_.aggregate_slots[a]] = w.accumulators[a].Result(arena);
+    for (size_t a = 0; a < c_.aggregate_slots.size(); ++a)
+      row[c_.aggregate_slots[a]] = w.accumulators[a].Result(arena);
     if (c_.having) {
       expr::EvalContext ctx{&arena, env.now_ms, {}};
       bool keep = false;
@@ -385,7 +389,9 @@ class WindowPlan : public StepPlan {
  public:
   explicit WindowPlan(std::unique_ptr<WindowConfig> config, std::string description)
       : config_(std::move(config)), description_(std::move(description)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override { return std::make_unique<WindowInstance>(config_.get()); }
+  std::unique_ptr<StepInstance> Instantiate() const override {
+    return std::make_unique<WindowInstance>(config_.get());
+  }
   std::string Describe() const override { return description_; }
 
  private:
@@ -500,7 +506,8 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     std::string fn;
     config::ConfNode argument;
     if (!call.IsScalar() || !SplitCall(call, &fn, &argument)) {
-      ctx.Error(call.mark, "'" + call.scalar + "' is not an aggregate call (expected e.g. count(), sum(amount))");
+      ctx.Error(call.mark,
+                "'" + call.scalar + "' is not an aggregate call (expected e.g. count(), sum(amount))");
       ok = false;
       continue;
     }
