@@ -107,13 +107,11 @@ bool Compare(const Value& a, const Value& b, int* out) {
 
 // Distinct identity: 3 and 3.0 are the same value.
 std::string DistinctKey(const Value& v) {
-  std::string s;
-  if (v.kind == Kind::kFloat && std::floor(v.f) == v.f && std::fabs(v.f) < 9e18) {
-    AppendJsonValue(Value::Int(static_cast<int64_t>(v.f)), &s);
-  } else {
-    s.push_back(static_cast<char>('0' + static_cast<int>(v.kind == Kind::kFloat ? Kind::kInt : v.kind)));
-    AppendJsonValue(v, &s);
-  }
+  Value x = v;
+  if (v.kind == Kind::kFloat && std::floor(v.f) == v.f && std::fabs(v.f) < 9e18)
+    x = Value::Int(static_cast<int64_t>(v.f));
+  std::string s(1, static_cast<char>('0' + static_cast<int>(x.kind)));
+  AppendJsonValue(x, &s);
   return s;
 }
 

@@ -12,8 +12,9 @@
 //   `by` ranks after every non-null value in both orders. Values compare as:
 //   null < bool < number < string < list < object; numbers numerically, strings
 //   bytewise, lists and objects by their JSON text.
-// - A row's identity in its window is its key fields: a later row with the same
-//   key (an `emit: on_update` row, or a re-fire within `allowed_lateness`)
+// - A row's identity in its window is its key fields, exactly as the window wrote
+//   them (ties between equal numbers such as 3 and 3.0 put the int first): a later
+//   row with the same key (an `emit: on_update` row, or a re-fire within `allowed_lateness`)
 //   replaces the earlier one. A row that arrives for a window already emitted
 //   (a late re-fire) makes the whole top n of that window be emitted again at
 //   the end of that input batch; consumers treat (window_start, window_end, rank)
@@ -71,56 +72,34 @@ const config::ComponentSpec& TopNSpec() {
 
 namespace {
 
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// A text equal for exactly the values ValuesEqual holds equal (see dedupe.cc).
-void CanonicalKey(const Value& v, std::string* out) {
+// A row's identity part for one key value: exact, so that it never merges two
+// rows the window keeps apart (3 and 3.0 are different here); the window writes
+// a key's values identically on every (re-)fire. The kind comes first, so equal
+// numbers order int before float in the final tie-break.
+void AppendIdentity(const Value& v, std::string* out) {
+  out->push_back(static_cast<char>('0' + static_cast<int>(v.kind)));
   switch (v.kind) {
     case Kind::kNull:
-      out->push_back('n');
-      return;
+      break;
     case Kind::kBool:
-      out->push_back(v.b ? 't' : 'f');
-      return;
+      out->push_back(v.b ? '1' : '0');
+      break;
     case Kind::kInt:
-      out->push_back('i');
       out->append(std::to_string(v.i));
-      return;
+      break;
     case Kind::kFloat: {
-      double d = v.f;
-      if (std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
-        out->push_back('i');
-        out->append(std::to_string(static_cast<int64_t>(d)));
-        return;
-      }
-      out->push_back('d');
       char buf[32];
-      int n = std::snprintf(buf, sizeof buf, "%.17g", d);
+      int n = std::snprintf(buf, sizeof buf, "%.17g", v.f);
       out->append(buf, static_cast<size_t>(n));
-      return;
+      break;
     }
     case Kind::kString:
-      out->push_back('s');
-      out->append(v.text());
-      return;
     case Kind::kList:
-    case Kind::kObject: {
-      out->push_back(v.kind == Kind::kList ? 'l' : 'o');
-      std::string_view t = v.text();
-      bool in_string = false;
-      for (size_t i = 0; i < t.size(); ++i) {
-        char c = t[i];
-        if (!in_string && IsJsonSpace(c)) continue;
-        out->push_back(c);
-        if (in_string && c == '\\' && i + 1 < t.size()) {
-          out->push_back(t[++i]);
-        } else if (c == '"') {
-          in_string = !in_string;
-        }
-      }
-      return;
-    }
+    case Kind::kObject:
+      out->append(v.text());
+      break;
   }
+  out->push_back('\x1f');
 }
 
 int KindRank(Kind k) {
@@ -196,6 +175,7 @@ struct StoredRow {
   size_t bytes_len = 0;
   Value by;
   std::string raw;
+  std::string identity;  // the key fields, exactly (final tie-break)
   RecordPosition position;
   uint64_t key_hash = 0;
 
@@ -257,16 +237,13 @@ class TopNInstance : public StepInstance {
       }
       key_.clear();
       for (int s : c.key_slots) {
-        part_.clear();
         const Value* v = Slot(row, batch.width(), s);
-        CanonicalKey(v ? *v : Value::Null(), &part_);
-        key_ += std::to_string(part_.size());
-        key_.push_back(':');
-        key_ += part_;
+        key_ += std::to_string(v && IsText(v->kind) ? v->len : 0);  // length first: unambiguous
+        AppendIdentity(v ? *v : Value::Null(), &key_);
       }
       WindowRows& w = windows_[{end->i, start->i}];
       auto [it, inserted] = w.index.emplace(key_, w.rows.size());
-      if (inserted) w.rows.emplace_back();
+      if (inserted) w.rows.emplace_back().identity = key_;
       w.rows[it->second].Assign(row, batch.width(), by, batch.raw(i), batch.position(i), batch.key_hash(i));
       w.dirty = true;
     }
@@ -324,7 +301,7 @@ class TopNInstance : public StepInstance {
         int r = CompareValues(x, y);
         if (r != 0) return r < 0;
       }
-      return false;
+      return a->identity < b->identity;  // keys equal as values (3 and 3.0): int first
     };
     const size_t count = static_cast<size_t>(std::min<int64_t>(c.n, static_cast<int64_t>(order_.size())));
     std::partial_sort(order_.begin(), order_.begin() + static_cast<long>(count), order_.end(), less);
@@ -361,7 +338,7 @@ class TopNInstance : public StepInstance {
   int64_t watermark_ = kNoTime;
   std::map<std::pair<int64_t, int64_t>, WindowRows> windows_;  // (end, start) -> rows
   std::vector<const StoredRow*> order_;
-  std::string key_, part_;
+  std::string key_;
 };
 
 class TopNPlan : public StepPlan {

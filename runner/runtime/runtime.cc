@@ -65,6 +65,7 @@ class Worker {
     // Round-robin over the sources, one batch each, until all are done. After
     // each batch the source's watermark follows it downstream.
     while (!active.empty()) {
+      bool idle = true;
       for (size_t k = 0; k < active.size();) {
         int node = active[k];
         if (options_.stop && options_.stop->load(std::memory_order_relaxed)) {
@@ -77,6 +78,7 @@ class Worker {
         bool more = nodes_[node].source->Next(batch, options_.batch_size, errors_);
         if (!errors_.empty()) HandleErrors(node, errors_);
         if (!batch.empty()) {
+          idle = false;
           stats_.nodes[node].records_out += batch.size();
           Push(node, kMainPort, batch);
         }
@@ -92,6 +94,11 @@ class Worker {
         }
       }
       ProcessingTime();
+      // Nothing new from any source: hand what the sinks buffer to their
+      // destinations rather than hold it until more arrives.
+      if (idle)
+        for (auto& n : nodes_)
+          if (n.sink) n.sink->Flush();
     }
     // A stop request leaves open windows as they are; a finished input has
     // already sent the final watermark, which fired them.
