@@ -87,6 +87,9 @@ class SourceInstance {
   // kEndOfTime once it is exhausted. `now_ms` lets idle partitions stop holding
   // it back and drives processing time for sources without event time.
   virtual int64_t Watermark(int64_t now_ms) = 0;
+  // True when this instance has no partition to read at all (another worker
+  // has them): its end of input is known before the run starts.
+  virtual bool Empty() const { return false; }
   // "file clicks.jsonl line 12" for error messages.
   virtual std::string DescribePosition(const RecordPosition& pos) const = 0;
 };
@@ -105,10 +108,11 @@ class SinkInstance {
 class SourcePlan {
  public:
   virtual ~SourcePlan() = default;
-  // `projection_width`: slots per row; the decoder extracts into the slots the
-  // planner assigned (known only once the whole pipeline is planned).
-  virtual std::unique_ptr<SourceInstance> Instantiate(const struct Universe& universe,
-                                                      int source_index) const = 0;
+  // One instance per worker: `worker` of `workers` reads its share of the
+  // partitions (a file's partition is its index in the sorted glob). The decoder
+  // extracts into the slots of `universe`, final once the pipeline is planned.
+  virtual std::unique_ptr<SourceInstance> Instantiate(const struct Universe& universe, int source_index,
+                                                      int worker, int workers) const = 0;
   virtual std::string Describe() const = 0;
 };
 

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run a pipeline (also: streamrun PIPELINE.yaml)");
   run->add_option("pipeline", run_args.pipeline, "Pipeline file")->required();
   run->add_flag("-q,--quiet", run_args.quiet, "Do not print the summary at the end");
+  run->add_option("-p,--parallelism", run_args.parallelism, "Worker threads (overrides runtime.parallelism)")
+      ->check(CLI::Range(1, 1024));
 
   std::string validate_file;
   auto* validate =
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
   test->add_option("dir", test_dir, "Folder of case folders")->required();
   test->add_option("--filter", test_filter, "Only cases whose name contains this");
   test->add_flag("-v,--verbose", test_verbose, "List passing cases too");
+  int test_parallelism = 0;
+  test->add_option("-p,--parallelism", test_parallelism, "Run every case with this many workers")
+      ->check(CLI::Range(1, 1024));
 
   std::string schema_what;
   auto* schema = app.add_subcommand("schema", "Print a file generated from the operator specs");
@@ -64,7 +69,7 @@ int main(int argc, char** argv) {
   if (run->parsed()) return RunCommand(run_args);
   if (validate->parsed()) return ValidateCommand(validate_file);
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
-  if (test->parsed()) return TestCommand(test_dir, test_filter, test_verbose);
+  if (test->parsed()) return TestCommand(test_dir, test_filter, test_verbose, test_parallelism);
   if (schema->parsed()) return SchemaCommand(schema_what);
   if (version->parsed()) {
     std::printf("streamrun %s\n", STREAMRUN_VERSION);

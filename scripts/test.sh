@@ -24,6 +24,12 @@ scripts/build.sh debug
 step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/debug --output-on-failure -j2
 
+step "ThreadSanitizer build"
+scripts/build.sh tsan streamrun
+step "ThreadSanitizer: the parallel tests"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --test-dir build/tsan --output-on-failure -R "pipelines_p3|windows_differential|cli_signals"
+
 step "fuzz targets (short runs)"
 scripts/fuzz.sh 30
 

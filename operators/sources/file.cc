@@ -46,9 +46,10 @@ namespace {
 
 class FileSourceInstance : public SourceInstance {
  public:
-  FileSourceInstance(std::vector<std::string> files, bool bounded, const LineSourceOptions& options,
-                     ProjectionNode projection, int source_index)
+  FileSourceInstance(std::vector<std::string> files, std::vector<size_t> mine, bool bounded,
+                     const LineSourceOptions& options, ProjectionNode projection, int source_index)
       : files_(std::move(files)),
+        mine_(std::move(mine)),
         bounded_(bounded),
         decoder_(options, std::move(projection)),
         source_index_(source_index),
@@ -62,27 +63,27 @@ class FileSourceInstance : public SourceInstance {
     const int64_t now = NowMs();
     while (batch.size() < max_rows) {
       if (!reader_) {
-        if (next_file_ >= files_.size()) break;
+        if (next_file_ >= mine_.size()) break;
         if (!OpenNext(errors)) continue;
       }
       std::string_view line;
       int64_t offset, line_no;
       std::string error;
       auto status = reader_->Next(&line, &offset, &line_no, &error);
-      RecordPosition pos{source_index_, static_cast<int32_t>(next_file_ - 1), offset, line_no};
+      RecordPosition pos{source_index_, static_cast<int32_t>(current_), offset, line_no};
       if (status == LineReader::Status::kEnd) {
-        if (!bounded_ && next_file_ == files_.size()) {
+        if (!bounded_ && next_file_ == mine_.size()) {
           // Follow the last file: wait for more and tell the caller we are alive.
           reader_->ClearEof();
           if (batch.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
           return true;
         }
-        decoder_.watermarks().Finish(static_cast<int32_t>(next_file_ - 1), now);
+        decoder_.watermarks().Finish(static_cast<int32_t>(current_), now);
         CloseCurrent();
         continue;
       }
       if (status == LineReader::Status::kError) {
-        throw std::runtime_error("reading " + files_[next_file_ - 1] + ": " + error);
+        throw std::runtime_error("reading " + files_[current_] + ": " + error);
       }
       if (status == LineReader::Status::kTooLong) {
         errors.Add(RecordError{std::string(line), pos,
@@ -93,18 +94,20 @@ class FileSourceInstance : public SourceInstance {
       if (IsBlank(line)) continue;
       if (decoder_.needs_header() && !have_header_) {
         if (!decoder_.SetCsvHeader(line, &error)) {
-          throw std::runtime_error(files_[next_file_ - 1] + ": " + error);
+          throw std::runtime_error(files_[current_] + ": " + error);
         }
         have_header_ = true;
         continue;
       }
       decoder_.Add(line, pos, batch, errors, now);
     }
-    return !batch.empty() || next_file_ < files_.size() || reader_ != nullptr || !errors.empty();
+    return !batch.empty() || next_file_ < mine_.size() || reader_ != nullptr || !errors.empty();
   }
 
+  bool Empty() const override { return mine_.empty(); }
+
   int64_t Watermark(int64_t now_ms) override {
-    if (!reader_ && next_file_ >= files_.size()) return kEndOfTime;
+    if (!reader_ && next_file_ >= mine_.size()) return kEndOfTime;
     decoder_.watermarks().Tick(now_ms);
     return decoder_.watermarks().current();
   }
@@ -122,7 +125,8 @@ class FileSourceInstance : public SourceInstance {
   }
 
   bool OpenNext(RecordErrors&) {
-    const std::string& path = files_[next_file_++];
+    current_ = mine_[next_file_++];
+    const std::string& path = files_[current_];
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
     reader_ = std::make_unique<LineReader>(fd_, max_record_bytes_);
@@ -137,11 +141,13 @@ class FileSourceInstance : public SourceInstance {
   }
 
   std::vector<std::string> files_;
+  std::vector<size_t> mine_;  // indexes into files_ this worker reads
   bool bounded_;
   LineDecoder decoder_;
   int source_index_;
   size_t max_record_bytes_;
-  size_t next_file_ = 0;
+  size_t next_file_ = 0;  // next index into mine_
+  size_t current_ = 0;    // index into files_ of the open file
   int fd_ = -1;
   std::unique_ptr<LineReader> reader_;
   bool have_header_ = false;
@@ -152,7 +158,8 @@ class FileSourcePlan : public SourcePlan {
   FileSourcePlan(std::string path, bool bounded, LineSourceOptions options)
       : path_(std::move(path)), bounded_(bounded), options_(std::move(options)) {}
 
-  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index) const override {
+  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
+                                              int workers) const override {
     std::vector<std::string> files;
     glob_t g{};
     int rc = ::glob(path_.c_str(), GLOB_NOSORT, nullptr, &g);
@@ -162,8 +169,12 @@ class FileSourcePlan : public SourcePlan {
     globfree(&g);
     if (files.empty()) throw std::runtime_error("no file matches '" + path_ + "'");
     std::sort(files.begin(), files.end());
-    return std::make_unique<FileSourceInstance>(std::move(files), bounded_, options_, universe.projection,
-                                                source_index);
+    // File i belongs to worker i % workers; positions use the index in the full list.
+    std::vector<size_t> mine;
+    for (size_t i = 0; i < files.size(); ++i)
+      if (static_cast<int>(i % static_cast<size_t>(workers)) == worker) mine.push_back(i);
+    return std::make_unique<FileSourceInstance>(std::move(files), std::move(mine), bounded_, options_,
+                                                universe.projection, source_index);
   }
   std::string Describe() const override {
     return "file " + path_ + " (" + DescribeLineSourceOptions(options_) + (bounded_ ? "" : ", follow") + ")";

@@ -75,6 +75,9 @@ class StdinSourceInstance : public SourceInstance {
     return decoder_.watermarks().current();
   }
 
+  void MarkDone() { done_ = true; }
+  bool Empty() const override { return done_; }
+
   std::string DescribePosition(const RecordPosition& pos) const override {
     return "stdin:" + std::to_string(pos.line);
   }
@@ -91,8 +94,12 @@ class StdinSourceInstance : public SourceInstance {
 class StdinSourcePlan : public SourcePlan {
  public:
   explicit StdinSourcePlan(LineSourceOptions options) : options_(std::move(options)) {}
-  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index) const override {
-    return std::make_unique<StdinSourceInstance>(options_, universe.projection, source_index);
+  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
+                                              int workers) const override {
+    // Standard input is one partition, read by worker 0.
+    auto instance = std::make_unique<StdinSourceInstance>(options_, universe.projection, source_index);
+    if (worker != 0) instance->MarkDone();
+    return instance;
   }
   std::string Describe() const override { return "stdin (" + DescribeLineSourceOptions(options_) + ")"; }
 

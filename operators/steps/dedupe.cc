@@ -10,11 +10,13 @@
 // - Keys compare like `==`: 3 and 3.0 are equal, lists and objects compare by their
 //   JSON text ignoring whitespace, null is a valid key (all null keys are equal).
 //   The state holds each key's canonical text, not only its hash.
-// - State: a kept time t0 is forgotten once the step's watermark W >= t0 + within
-//   (W is the maximum of the watermarks the records carry and of the input
-//   watermark). Every record that is not late (t >= W) is therefore judged
-//   exactly; a late record is judged against what is still held. Memory is
-//   bounded by the kept records of roughly the last `within` + out-of-orderness.
+// - State: a kept time t0 is forgotten when the step's watermark W advances to
+//   t0 + within or beyond (W is the maximum of the watermarks the records carry
+//   and of the input watermark; it is checked on each advance, so a late record
+//   kept while W stands still is remembered until W next advances). Every record
+//   that is not late (t >= W) is therefore judged exactly; a late record is
+//   judged against what is still held. Memory is bounded by the kept records of
+//   roughly the last `within` + out-of-orderness.
 // - Without event time, a record's time is the processing time at which the
 //   source read it, so the bound is in processing time.
 // - A key expression that fails is a record error. Kept records pass unchanged.
@@ -44,19 +46,21 @@ const config::ComponentSpec& DedupeSpec() {
         "Records are judged in arrival order: the first record of a key is kept, and a later-arriving "
         "record with an equal key is dropped when its event time is less than `within` away (before or "
         "after) from a kept record of that key. Keys compare like `==` (3 equals 3.0); null is a valid "
-        "key. A kept time is forgotten once the watermark passes it by `within`, so state is bounded; a "
-        "record that is not late is always judged exactly. Without event time the bound is in processing "
+        "key. A kept time is forgotten once the watermark reaches it plus `within`, so state is bounded; "
+        "a record that is not late (event time >= watermark) is always judged exactly, a late one against "
+        "what is still held. Without event time the bound is in processing "
         "time. A key expression that fails is a record error. Kept records pass unchanged.";
-    s.value = Required(Obj(
-        "",
-        {Required(Example(Expr("key", "Expression giving the key records are compared by."),
-                          "order_id")),
-         Required(Example(Dur("within", "How far apart in event time two records with an equal key must be "
-                                        "for both to be kept (a positive duration)."),
-                          "10m"))},
-        "The key and the time bound."));
-    s.example = "- dedupe: { key: order_id, within: 10m }\n- dedupe:\n    key: concat(user_id, ':', session)\n"
-                "    within: 1h";
+    s.value = Required(
+        Obj("",
+            {Required(Example(Expr("key", "Expression giving the key records are compared by."), "order_id")),
+             Required(Example(Dur("within",
+                                  "How far apart in event time two records with an equal key must be "
+                                  "for both to be kept (a positive duration)."),
+                              "10m"))},
+            "The key and the time bound."));
+    s.example =
+        "- dedupe: { key: order_id, within: 10m }\n- dedupe:\n    key: concat(user_id, ':', session)\n"
+        "    within: 1h";
     return s;
   }();
   return spec;
@@ -82,7 +86,8 @@ void CanonicalKey(const Value& v, std::string* out) {
       return;
     case Kind::kFloat: {
       double d = v.f;
-      if (std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+      if (std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 &&
+          d < 9223372036854775808.0) {
         out->push_back('i');
         out->append(std::to_string(static_cast<int64_t>(d)));
         return;
@@ -208,7 +213,8 @@ class DedupeInstance : public StepInstance {
 
 class DedupePlan : public StepPlan {
  public:
-  DedupePlan(std::unique_ptr<expr::Expression> key, int64_t within_ms) : key_(std::move(key)), within_(within_ms) {}
+  DedupePlan(std::unique_ptr<expr::Expression> key, int64_t within_ms)
+      : key_(std::move(key)), within_(within_ms) {}
   std::unique_ptr<StepInstance> Instantiate() const override {
     return std::make_unique<DedupeInstance>(key_.get(), within_);
   }

@@ -31,11 +31,13 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "operators/steps/steps.h"
+#include "runner/config/diagnostics.h"
 #include "runner/record/json_decoder.h"
 
 namespace streamrun {
@@ -54,14 +56,15 @@ const config::ComponentSpec& TopNSpec() {
         "fires again within its allowed lateness, the updated row replaces the key's earlier row and "
         "the window's whole top n is emitted again: treat (window_start, window_end, rank) as an upsert "
         "key. A `by` expression that fails is a record error.";
-    s.value = Required(Obj(
-        "",
-        {Required(Example(Int("n", "How many rows of each window to emit (at least 1)."), "10")),
-         Required(Example(Expr("by", "The field or expression the rows are ranked by."), "clicks")),
-         Default(Example(Enum("order", {"desc", "asc"}, "desc: the largest value ranks first; asc: the smallest."),
-                         "asc"),
-                 "desc")},
-        "How many rows to keep and how to rank them."));
+    s.value = Required(
+        Obj("",
+            {Required(Example(Int("n", "How many rows of each window to emit (at least 1)."), "10")),
+             Required(Example(Expr("by", "The field or expression the rows are ranked by."), "clicks")),
+             Default(Example(Enum("order", {"desc", "asc"},
+                                  "desc: the largest value ranks first; asc: the smallest."),
+                             "asc"),
+                     "desc")},
+            "How many rows to keep and how to rank them."));
     s.example =
         "- key_by: page_url\n- window:\n    tumbling: 5s\n    aggregate: { clicks: count() }\n"
         "- top_n: { n: 10, by: clicks, order: desc }";
@@ -214,8 +217,8 @@ class TopNInstance : public StepInstance {
  public:
   explicit TopNInstance(const TopNConfig* config)
       : config_(config),
-        width_(static_cast<uint32_t>(std::max(config->universe ? config->universe->width : 0,
-                                              config->rank_slot + 1))) {}
+        width_(static_cast<uint32_t>(
+            std::max(config->universe ? config->universe->width : 0, config->rank_slot + 1))) {}
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
@@ -273,14 +276,15 @@ class TopNInstance : public StepInstance {
 
   // Emits the top n of every complete window whose rows changed since last emitted.
   void Fire(int64_t row_watermark, Emitter& out) {
-    Batch batch(width_);
+    std::optional<Batch> batch;  // made only when something fires (most advances fire nothing)
     for (auto& [range, w] : windows_) {
       if (range.first > watermark_) break;  // ordered by end: the rest are open
       if (!w.dirty) continue;
       w.dirty = false;
-      EmitTop(range.first, w, row_watermark, batch);
+      if (!batch) batch.emplace(width_);
+      EmitTop(range.first, w, row_watermark, *batch);
     }
-    if (!batch.empty()) out.Emit(batch);
+    if (batch && !batch->empty()) out.Emit(*batch);
   }
 
   void EmitTop(int64_t window_end, const WindowRows& w, int64_t row_watermark, Batch& batch) {
@@ -344,7 +348,9 @@ class TopNInstance : public StepInstance {
 class TopNPlan : public StepPlan {
  public:
   explicit TopNPlan(TopNConfig config) : config_(std::move(config)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override { return std::make_unique<TopNInstance>(&config_); }
+  std::unique_ptr<StepInstance> Instantiate() const override {
+    return std::make_unique<TopNInstance>(&config_);
+  }
   std::string Describe() const override {
     return "top_n " + std::to_string(config_.n) + " by " + config_.by->text() +
            (config_.descending ? " desc" : " asc");
@@ -382,14 +388,33 @@ std::unique_ptr<StepPlan> PlanTopN(const config::ConfNode& value, PlanContext& c
     ok = false;  // reported by the spec check
   }
   if (const config::ConfNode* order = value.Find("order")) {
-    if (order->scalar == "asc")
+    if (order->scalar == "asc") {
       c.descending = false;
-    else if (order->scalar != "desc")
+    } else if (order->scalar != "desc") {
       ok = false;  // reported by the spec check
+    }
   }
   if (const config::ConfNode* by = value.Find("by")) {
     c.by = ctx.Compile(*by);
-    if (!c.by) ok = false;
+    if (!c.by) {
+      ok = false;
+    } else if (window && ctx.view().closed) {
+      // The window's rows have only its fields: a misspelt one would rank every row as null.
+      for (const auto& path : c.by->fields()) {
+        if (path.empty() || ctx.view().FindField(path[0])) continue;
+        std::vector<std::string> names;
+        std::string list;
+        for (const auto& f : ctx.view().fields) {
+          names.push_back(f.name);
+          list += (list.empty() ? "" : ", ") + f.name;
+        }
+        std::string near = config::NearestName(path[0], names);
+        ctx.Error(by->mark, "'" + path[0] + "' is not a field of the window's rows",
+                  near.empty() ? "they have: " + list : "did you mean '" + near + "'?");
+        ok = false;
+        break;
+      }
+    }
   } else {
     ok = false;  // reported by the spec check
   }

@@ -11,6 +11,7 @@
 // carry the watermark from before that advance, so a following top_n knows the
 // rows of a window are complete only once the advance itself reaches it.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <set>
@@ -145,7 +146,12 @@ class WindowInstance : public StepInstance {
       bool ok = true;
       for (size_t k = 0; k < c_.key.size() && ok; ++k) {
         if (!c_.key[k]->Eval(row, ctx, &key_values_[k])) ok = Fail(batch, i, "key", ctx, env);
-        AppendJsonValue(key_values_[k], &key_bytes_);
+        // 3 and 3.0 are one key, as for key_by's hash and `==`.
+        const Value& kv = key_values_[k];
+        if (kv.kind == Kind::kFloat && std::floor(kv.f) == kv.f && std::fabs(kv.f) < 9e18)
+          AppendJsonValue(Value::Int(static_cast<int64_t>(kv.f)), &key_bytes_);
+        else
+          AppendJsonValue(kv, &key_bytes_);
         key_bytes_.push_back('\x1f');
       }
       for (size_t a = 0; a < c_.aggregates.size() && ok; ++a) {

@@ -12,12 +12,13 @@ inline constexpr int kExitConfigError = 2;
 struct RunArgs {
   std::string pipeline;
   bool quiet = false;
+  int parallelism = 0;  // 0: the pipeline's runtime.parallelism
 };
 
 int RunCommand(const RunArgs& args);
 int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);
-int TestCommand(const std::string& dir, const std::string& filter, bool verbose);
+int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism);
 int SchemaCommand(const std::string& what);
 
 }  // namespace streamrun::cli

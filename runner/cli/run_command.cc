@@ -45,19 +45,23 @@ int RunCommand(const RunArgs& args) {
 
   RunOptions options;
   options.stop = &g_stop;
+  options.parallelism = args.parallelism;
   try {
     RunStats stats = Run(*loaded.plan, options);
     if (!args.quiet) {
       uint64_t in = 0;
       for (size_t i = 0; i < loaded.plan->nodes.size(); ++i)
         if (loaded.plan->nodes[i].kind == PlanNode::Kind::kSource) in += stats.nodes[i].records_out;
-      std::fprintf(stderr,
-                   "streamrun: pipeline '%s' %s: %llu records read in %.3f s (%s records/s), %llu skipped, "
-                   "%llu dead-lettered\n",
-                   loaded.plan->name.c_str(), g_stop.load() ? "stopped" : "done",
-                   static_cast<unsigned long long>(in), stats.seconds, Rate(in, stats.seconds).c_str(),
-                   static_cast<unsigned long long>(stats.records_skipped),
-                   static_cast<unsigned long long>(stats.records_dead_lettered));
+      std::fprintf(
+          stderr,
+          "streamrun: pipeline '%s' %s: %llu records read in %.3f s (%s records/s) on %d worker%s, %llu "
+          "skipped, %llu dead-lettered, %llu late dropped, %llu full-queue waits\n",
+          loaded.plan->name.c_str(), g_stop.load() ? "stopped" : "done", static_cast<unsigned long long>(in),
+          stats.seconds, Rate(in, stats.seconds).c_str(), stats.workers, stats.workers == 1 ? "" : "s",
+          static_cast<unsigned long long>(stats.records_skipped),
+          static_cast<unsigned long long>(stats.records_dead_lettered),
+          static_cast<unsigned long long>(stats.records_late_dropped),
+          static_cast<unsigned long long>(stats.queue_full));
       for (size_t i = 0; i < loaded.plan->nodes.size(); ++i) {
         const auto& n = loaded.plan->nodes[i];
         const auto& s = stats.nodes[i];

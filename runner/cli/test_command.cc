@@ -7,6 +7,7 @@
 //   expect_exit: 2         0 (default), 1 (run failure) or 2 (configuration error)
 //   expect_error: [..]     substrings the error output must contain
 //   env: {NAME: value}     environment for ${NAME} in the pipeline
+//   parallelism: 1         run only at this parallelism, whatever --parallelism says
 // Every sink is captured in memory, so a case never writes files.
 #include <algorithm>
 #include <cstdio>
@@ -98,6 +99,7 @@ ConfNode Scalar(const std::string& text, const config::Mark& mark) {
 
 struct CaseConfig {
   bool ordered = false;
+  int parallelism = 0;  // only at this parallelism (a case whose result may differ at others, SPEC section 3)
   int expect_exit = 0;
   std::vector<std::string> expect_error;
   std::map<std::string, std::string> env;
@@ -126,7 +128,7 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
     } else if (k.scalar == "description") {
     } else {
       *problem = p.string() + ":" + std::to_string(k.mark.line) + ": unknown key '" + k.scalar +
-                 "' (ordered, expect_exit, expect_error, env, description)";
+                 "' (ordered, parallelism, expect_exit, expect_error, env, description)";
       return false;
     }
   }
@@ -232,7 +234,7 @@ class InDirectory {
   fs::path previous_;
 };
 
-CaseResult RunCase(const fs::path& case_dir) {
+CaseResult RunCase(const fs::path& case_dir, int parallelism) {
   CaseResult r;
   const fs::path dir = fs::absolute(case_dir);
   InDirectory in_case(dir);
@@ -271,6 +273,7 @@ CaseResult RunCase(const fs::path& case_dir) {
     error_text = diags.ToString();
   } else {
     RunOptions options;
+    options.parallelism = cc.parallelism > 0 ? cc.parallelism : parallelism;
     try {
       Run(*plan, options);
     } catch (const RunError& e) {
@@ -305,7 +308,7 @@ CaseResult RunCase(const fs::path& case_dir) {
 
 }  // namespace
 
-int TestCommand(const std::string& dir, const std::string& filter, bool verbose) {
+int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism) {
   std::vector<fs::path> cases;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -321,7 +324,7 @@ int TestCommand(const std::string& dir, const std::string& filter, bool verbose)
     std::string name = fs::relative(c, dir).string();
     if (name == ".") name = c.filename().string();
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
-    CaseResult r = RunCase(c);
+    CaseResult r = RunCase(c, parallelism);
     if (r.passed) {
       ++passed;
       if (verbose) std::printf("PASS %s\n", name.c_str());

@@ -1,12 +1,17 @@
 #include "runner/runtime/runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "runner/expr/expr.h"
 #include "runner/record/clock.h"
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
+#include "runner/runtime/message_queue.h"
 
 namespace streamrun {
 
@@ -31,88 +36,187 @@ std::string DeadLetterJson(const RecordError& error, const std::string& source_n
 
 namespace {
 
+constexpr int kKeyGroups = 128;
+constexpr size_t kQueueCapacity = 64;
+
+// The worker that owns a record's key group.
+int WorkerOfKey(uint64_t key_hash, int workers) {
+  int group = static_cast<int>(key_hash % kKeyGroups);
+  return group * workers / kKeyGroups;
+}
+
+// A copy of row `i` of `src` appended to `dst`, owning its bytes (in dst's arena):
+// batches that cross to another worker must not share an arena.
+void CopyRow(const Batch& src, uint32_t i, Batch& dst) {
+  std::string_view raw = src.raw(i);
+  std::string_view raw_copy = raw.empty() ? raw : dst.arena().Copy(raw, JsonPadding());
+  uint32_t r = dst.AddRow(raw_copy, src.position(i), src.event_time(i));
+  dst.set_key_hash(r, src.key_hash(i));
+  dst.set_watermark(r, src.watermark(i));
+  const Value* in = src.row(i);
+  Value* out = dst.row(r);
+  for (uint32_t s = 0; s < src.width(); ++s) {
+    Value v = in[s];
+    if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject) {
+      if (!raw.empty() && v.str >= raw.data() && v.str + v.len <= raw.data() + raw.size()) {
+        v.str = raw_copy.data() + (v.str - raw.data());
+      } else {
+        v.str = dst.arena().Copy(v.text()).data();
+      }
+    }
+    out[s] = v;
+  }
+}
+
+Batch DeepCopy(const Batch& src) {
+  Batch dst(src.width());
+  dst.Reserve(src.size());
+  for (uint32_t i = 0; i < src.size(); ++i) CopyRow(src, i, dst);
+  return dst;
+}
+
+enum class ExchangeKind { kNone, kKeyed, kGather };
+
+// What all workers share: the queues between them and the run's progress.
+struct Shared {
+  Shared(const PipelinePlan& p, const RunOptions& o, int w) : plan(p), options(o), workers(w) {
+    queues.resize(w);
+    for (int from = 0; from < w; ++from)
+      for (int to = 0; to < w; ++to) queues[from].push_back(std::make_unique<MessageQueue>(kQueueCapacity));
+  }
+  const PipelinePlan& plan;
+  const RunOptions& options;
+  const int workers;
+  std::vector<std::vector<std::unique_ptr<MessageQueue>>> queues;  // [from][to]
+  std::atomic<int> active_sources{0};                              // (worker, source) pairs still reading
+  std::atomic<int64_t> inflight{0};                                // messages sent and not yet processed
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::string error;
+};
+
 class Worker {
  public:
-  Worker(const PipelinePlan& plan, const RunOptions& options) : plan_(plan), options_(options) {
-    stats_.nodes.resize(plan.nodes.size());
-    nodes_.resize(plan.nodes.size());
-    for (size_t i = 0; i < plan.nodes.size(); ++i) {
-      const PlanNode& n = plan.nodes[i];
+  Worker(Shared& shared, int index)
+      : shared_(shared), plan_(shared.plan), options_(shared.options), self_(index) {
+    const int workers = shared.workers;
+    stats_.nodes.resize(plan_.nodes.size());
+    nodes_.resize(plan_.nodes.size());
+    for (size_t i = 0; i < plan_.nodes.size(); ++i) {
+      const PlanNode& n = plan_.nodes[i];
       NodeState& s = nodes_[i];
       s.channel_watermarks.assign(n.inputs.size(), kNoTime);
       switch (n.kind) {
         case PlanNode::Kind::kSource:
-          s.source = n.source->Instantiate(*n.universe, n.source_index);
+          s.source = n.source->Instantiate(*n.universe, n.source_index, self_, workers);
           break;
         case PlanNode::Kind::kTransform:
           for (const auto& step : n.steps) s.steps.push_back(step.plan->Instantiate());
           if (n.rebase) s.rebase_decoder = std::make_unique<JsonDecoder>(n.input_universe->projection);
           for (size_t k = 0; k < n.steps.size(); ++k)
             s.outputs.push_back(StepOutput{this, static_cast<int>(i), static_cast<int>(k) + 1});
+          // Exchanges: after key_by records move to their key group's worker;
+          // before top_n and dedupe the rows of every worker meet on worker 0.
+          s.exchange.assign(n.steps.size() + 1, ExchangeKind::kNone);
+          if (workers > 1) {
+            for (size_t k = 0; k < n.steps.size(); ++k) {
+              if (n.steps[k].name == "key_by") s.exchange[k + 1] = ExchangeKind::kKeyed;
+              if (n.steps[k].name == "top_n") s.exchange[k] = ExchangeKind::kGather;
+              // dedupe's key is its own expression, not the key_by key: its
+              // records meet on one worker (correct; scales like one worker).
+              if (n.steps[k].name == "dedupe") s.exchange[k] = ExchangeKind::kGather;
+            }
+          }
+          s.exchange_watermarks.assign(n.steps.size() + 1, std::vector<int64_t>(workers, kNoTime));
+          s.exchange_combined.assign(n.steps.size() + 1, kNoTime);
           break;
         case PlanNode::Kind::kSink:
-          s.sink = n.sink->Instantiate();
+          // Sinks run on worker 0; the others send it their records.
+          if (self_ == 0) s.sink = n.sink->Instantiate();
           break;
       }
     }
   }
 
-  RunStats Run() {
-    auto start = std::chrono::steady_clock::now();
-    std::vector<int> active;
-    for (size_t i = 0; i < plan_.nodes.size(); ++i)
-      if (plan_.nodes[i].kind == PlanNode::Kind::kSource) active.push_back(static_cast<int>(i));
-    // Round-robin over the sources, one batch each, until all are done. After
-    // each batch the source's watermark follows it downstream.
-    while (!active.empty()) {
-      bool idle = true;
-      for (size_t k = 0; k < active.size();) {
-        int node = active[k];
-        if (options_.stop && options_.stop->load(std::memory_order_relaxed)) {
-          active.clear();
-          break;
-        }
-        Batch batch(static_cast<uint32_t>(plan_.nodes[node].universe->width));
-        batch.Reserve(options_.batch_size);
-        errors_.Clear();
-        bool more = nodes_[node].source->Next(batch, options_.batch_size, errors_);
-        if (!errors_.empty()) HandleErrors(node, errors_);
-        if (!batch.empty()) {
-          idle = false;
-          stats_.nodes[node].records_out += batch.size();
-          Push(node, kMainPort, batch);
-        }
-        int64_t watermark = more ? nodes_[node].source->Watermark(NowMs()) : kEndOfTime;
-        if (watermark > nodes_[node].watermark) {
-          nodes_[node].watermark = watermark;
-          PushWatermark(node, watermark);
-        }
-        if (!more) {
-          active.erase(active.begin() + static_cast<long>(k));
-        } else {
-          ++k;
+  // Runs until every source of every worker is done and no message is in
+  // flight, or until a stop request drains the same way without end of input.
+  // Before the threads start: sources with no partition on this worker send
+  // their end of input now, so no other worker ever judges records against a
+  // watermark this worker holds back only because its thread has not run yet.
+  void Prime() {
+    for (size_t i = 0; i < plan_.nodes.size(); ++i) {
+      if (plan_.nodes[i].kind != PlanNode::Kind::kSource) continue;
+      if (!nodes_[i].source->Empty()) {
+        active_.push_back(static_cast<int>(i));
+        continue;
+      }
+      bool read = false;
+      ReadSource(static_cast<int>(i), &read);
+      shared_.active_sources.fetch_sub(1);
+    }
+  }
+  // Single-threaded, during priming: hands on and takes in what is queued.
+  bool Exchange() {
+    bool progress = FlushOverflow();
+    progress |= DrainIncoming();
+    return progress;
+  }
+
+  void Run() {
+    std::vector<int>& active = active_;
+    int64_t last_tick = 0;
+    bool stopped = false;
+    while (!shared_.failed.load(std::memory_order_relaxed)) {
+      bool progress = FlushOverflow();
+      progress |= DrainIncoming();
+      if (!stopped && options_.stop && options_.stop->load(std::memory_order_relaxed)) {
+        // Stop reading; open windows stay as they are (no end of input).
+        stopped = true;
+        shared_.active_sources.fetch_sub(static_cast<int>(active.size()));
+        active.clear();
+      }
+      bool read = false;
+      // A worker with messages it could not hand on reads nothing new: that is
+      // how a full queue pushes back on the sources.
+      if (overflow_.empty()) {
+        for (size_t k = 0; k < active.size();) {
+          int node = active[k];
+          bool more = ReadSource(node, &read);
+          if (!more) {
+            active.erase(active.begin() + static_cast<long>(k));
+            shared_.active_sources.fetch_sub(1);
+          } else {
+            ++k;
+          }
         }
       }
-      ProcessingTime();
-      // Nothing new from any source: hand what the sinks buffer to their
-      // destinations rather than hold it until more arrives.
-      if (idle)
+      progress |= read;
+      int64_t now = NowMs();
+      if (now - last_tick >= 50) {
+        last_tick = now;
+        ProcessingTime(now);
+      }
+      if (!progress) {
+        if (overflow_.empty() && shared_.active_sources.load() == 0 && shared_.inflight.load() == 0) break;
         for (auto& n : nodes_)
           if (n.sink) n.sink->Flush();
+        std::this_thread::sleep_for(std::chrono::microseconds(active.empty() ? 200 : 20));
+      }
     }
-    // A stop request leaves open windows as they are; a finished input has
-    // already sent the final watermark, which fired them.
-    for (size_t i = 0; i < plan_.nodes.size(); ++i)
-      if (nodes_[i].sink) nodes_[i].sink->Close();
-    stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return stats_;
   }
+
+  void CloseSinks() {
+    for (auto& n : nodes_)
+      if (n.sink) n.sink->Close();
+  }
+
+  RunStats& stats() { return stats_; }
 
  private:
   struct StepOutput : Emitter {
     StepOutput(Worker* w, int node, int next) : worker(w), node(node), next_step(next) {}
-    void Emit(Batch& batch) override { worker->RunSteps(node, next_step, batch); }
-    void EmitWatermark(int64_t watermark) override { worker->RunWatermark(node, next_step, watermark); }
+    void Emit(Batch& batch) override { worker->ToStep(node, next_step, batch); }
+    void EmitWatermark(int64_t watermark) override { worker->WatermarkToStep(node, next_step, watermark); }
     void EmitLate(Batch& batch) override { worker->Push(node, kLatePort, batch); }
     Worker* worker;
     int node;
@@ -122,13 +226,99 @@ class Worker {
   struct NodeState {
     std::unique_ptr<SourceInstance> source;
     std::vector<std::unique_ptr<StepInstance>> steps;
-    std::vector<StepOutput> outputs;  // outputs[k]: where step k emits
+    std::vector<StepOutput> outputs;                        // outputs[k]: where step k emits
+    std::vector<ExchangeKind> exchange;                     // exchange[k]: how records reach step k
+    std::vector<std::vector<int64_t>> exchange_watermarks;  // [step][sending worker]
+    std::vector<int64_t> exchange_combined;                 // [step]: minimum passed on
     std::unique_ptr<JsonDecoder> rebase_decoder;
     std::unique_ptr<SinkInstance> sink;
     std::vector<int64_t> channel_watermarks;  // per input
     int64_t watermark = kNoTime;              // the minimum over the inputs, as passed on
     std::string scratch;
   };
+
+  // ---- sources --------------------------------------------------------------
+
+  // One batch from a source; false once it is exhausted (its end of input sent).
+  bool ReadSource(int node, bool* read) {
+    Batch batch(static_cast<uint32_t>(plan_.nodes[node].universe->width));
+    batch.Reserve(options_.batch_size);
+    errors_.Clear();
+    bool more = nodes_[node].source->Next(batch, options_.batch_size, errors_);
+    if (!errors_.empty()) HandleErrors(node, errors_);
+    if (!batch.empty()) {
+      *read = true;
+      stats_.nodes[node].records_out += batch.size();
+      Push(node, kMainPort, batch);
+    }
+    int64_t watermark = more ? nodes_[node].source->Watermark(NowMs()) : kEndOfTime;
+    if (watermark > nodes_[node].watermark) {
+      nodes_[node].watermark = watermark;
+      PushWatermark(node, watermark);
+    }
+    return more;
+  }
+
+  // ---- messages between workers --------------------------------------------
+
+  void Send(int to, Message m) {
+    shared_.inflight.fetch_add(1);
+    if (overflow_.empty() && shared_.queues[self_][to]->TryPush(m)) return;
+    ++stats_.queue_full;
+    overflow_.emplace_back(to, std::move(m));
+  }
+
+  // Hands queued-up messages on, in order per destination.
+  bool FlushOverflow() {
+    if (overflow_.empty()) return false;
+    bool moved = false;
+    std::vector<bool> blocked(shared_.workers, false);
+    for (auto it = overflow_.begin(); it != overflow_.end();) {
+      int to = it->first;
+      if (!blocked[to] && shared_.queues[self_][to]->TryPush(it->second)) {
+        it = overflow_.erase(it);
+        moved = true;
+      } else {
+        blocked[to] = true;
+        ++it;
+      }
+    }
+    return moved;
+  }
+
+  bool DrainIncoming() {
+    bool any = false;
+    Message m;
+    for (int from = 0; from < shared_.workers; ++from) {
+      if (from == self_) continue;
+      MessageQueue& q = *shared_.queues[from][self_];
+      for (int k = 0; k < 16 && q.TryPop(&m); ++k) {
+        any = true;
+        Receive(from, m);
+        shared_.inflight.fetch_sub(1);
+      }
+    }
+    return any;
+  }
+
+  void Receive(int from, Message& m) {
+    switch (m.kind) {
+      case Message::Kind::kBatch:
+        ArriveAtStep(m.node, m.step, from, m.batch);
+        break;
+      case Message::Kind::kWatermark:
+        WatermarkArrives(m.node, m.step, from, m.watermark);
+        break;
+      case Message::Kind::kSinkBatch:
+        WriteSink(m.node, m.from, m.port, m.batch);
+        break;
+      case Message::Kind::kDeadLetters:
+        WriteDeadLetters(m.dead_letters);
+        break;
+    }
+  }
+
+  // ---- records through the graph -------------------------------------------
 
   // Sends `batch`, produced by `node` on `port`, to every consumer of that port.
   // The last consumer gets the batch itself; the others get copies sharing its arena.
@@ -157,31 +347,111 @@ class Worker {
     return 0;
   }
 
+  // Each record is judged against the minimum over the channels, with its own
+  // channel at the watermark the record carries.
+  static void CombineWatermarks(std::vector<int64_t>& channels, size_t channel, Batch& batch) {
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      channels[channel] = std::max(channels[channel], batch.watermark(i));
+      batch.set_watermark(i, *std::min_element(channels.begin(), channels.end()));
+    }
+  }
+
   void Deliver(int node, int from, int port, Batch& batch) {
     const PlanNode& n = plan_.nodes[node];
-    stats_.nodes[node].records_in += batch.size();
     if (n.kind == PlanNode::Kind::kSink) {
-      nodes_[node].sink->Write(batch, plan_.nodes[from].OutputView(port));
-      stats_.nodes[node].records_out += batch.size();
+      if (self_ == 0) {
+        WriteSink(node, from, port, batch);
+      } else {
+        Message m;
+        m.kind = Message::Kind::kSinkBatch;
+        m.node = node;
+        m.from = from;
+        m.port = port;
+        m.batch = DeepCopy(batch);
+        Send(0, std::move(m));
+      }
       return;
     }
-    if (n.inputs.size() > 1) {
-      // Each record is judged against the minimum over the inputs, with its own
-      // input at the watermark the record carries.
-      NodeState& s = nodes_[node];
-      size_t c = Channel(node, from, port);
-      for (uint32_t i = 0; i < batch.size(); ++i) {
-        s.channel_watermarks[c] = std::max(s.channel_watermarks[c], batch.watermark(i));
-        batch.set_watermark(i, *std::min_element(s.channel_watermarks.begin(), s.channel_watermarks.end()));
-      }
-    }
+    stats_.nodes[node].records_in += batch.size();
+    if (n.inputs.size() > 1)
+      CombineWatermarks(nodes_[node].channel_watermarks, Channel(node, from, port), batch);
     if (n.rebase) {
       Batch rebased = Rebase(node, plan_.nodes[from].OutputView(port), batch);
-      RunSteps(node, 0, rebased);
+      ToStep(node, 0, rebased);
       return;
     }
-    RunSteps(node, 0, batch);
+    ToStep(node, 0, batch);
   }
+
+  void WriteSink(int node, int from, int port, const Batch& batch) {
+    stats_.nodes[node].records_in += batch.size();
+    nodes_[node].sink->Write(batch, plan_.nodes[from].OutputView(port));
+    stats_.nodes[node].records_out += batch.size();
+  }
+
+  // Records on their way to step `step` of transform `node`: across an
+  // exchange when there is one before that step.
+  void ToStep(int node, int step, Batch& batch) {
+    NodeState& s = nodes_[node];
+    ExchangeKind exchange =
+        step < static_cast<int>(s.exchange.size()) ? s.exchange[step] : ExchangeKind::kNone;
+    if (exchange == ExchangeKind::kNone) {
+      RunSteps(node, step, batch);
+      return;
+    }
+    const int workers = shared_.workers;
+    if (exchange == ExchangeKind::kGather && self_ == 0) {
+      ArriveAtStep(node, step, self_, batch);
+      return;
+    }
+    // Split by destination worker.
+    parts_.clear();
+    parts_.resize(workers);
+    Batch local = Batch(batch.width());
+    bool any_local = false;
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      int to = exchange == ExchangeKind::kGather ? 0 : WorkerOfKey(batch.key_hash(i), workers);
+      if (to == self_) {
+        if (!any_local) local = Batch(batch.width());
+        any_local = true;
+        CopyRow(batch, i, local);
+      } else {
+        if (parts_[to].width() != batch.width()) parts_[to] = Batch(batch.width());
+        CopyRow(batch, i, parts_[to]);
+      }
+    }
+    for (int to = 0; to < workers; ++to) {
+      if (to == self_ || parts_[to].empty()) continue;
+      Message m;
+      m.kind = Message::Kind::kBatch;
+      m.node = node;
+      m.step = step;
+      m.batch = std::move(parts_[to]);
+      parts_[to] = Batch();
+      Send(to, std::move(m));
+    }
+    if (any_local) ArriveAtStep(node, step, self_, local);
+  }
+
+  void ArriveAtStep(int node, int step, int from_worker, Batch& batch) {
+    CombineWatermarks(nodes_[node].exchange_watermarks[step], static_cast<size_t>(from_worker), batch);
+    RunSteps(node, step, batch);
+  }
+
+  void RunSteps(int node, int step, Batch& batch) {
+    const PlanNode& n = plan_.nodes[node];
+    if (step == static_cast<int>(n.steps.size())) {
+      stats_.nodes[node].records_out += batch.size();
+      if (!batch.empty()) Push(node, kMainPort, batch);
+      return;
+    }
+    RecordErrors errors;
+    StepEnv env{NowMs(), &errors};
+    nodes_[node].steps[step]->Process(batch, env, nodes_[node].outputs[step]);
+    if (!errors.empty()) HandleErrors(node, errors);
+  }
+
+  // ---- watermarks ------------------------------------------------------------
 
   // Sends a watermark from `node` to the consumers of both its ports.
   void PushWatermark(int node, int64_t watermark) {
@@ -199,7 +469,38 @@ class Worker {
     int64_t combined = *std::min_element(s.channel_watermarks.begin(), s.channel_watermarks.end());
     if (combined <= s.watermark) return;
     s.watermark = combined;
-    RunWatermark(node, 0, combined);
+    WatermarkToStep(node, 0, combined);
+  }
+
+  void WatermarkToStep(int node, int step, int64_t watermark) {
+    NodeState& s = nodes_[node];
+    ExchangeKind exchange =
+        step < static_cast<int>(s.exchange.size()) ? s.exchange[step] : ExchangeKind::kNone;
+    if (exchange == ExchangeKind::kNone) {
+      RunWatermark(node, step, watermark);
+      return;
+    }
+    // Every receiver of this exchange hears every worker's watermark.
+    for (int to = 0; to < shared_.workers; ++to) {
+      if (to == self_ || (exchange == ExchangeKind::kGather && to != 0)) continue;
+      Message m;
+      m.kind = Message::Kind::kWatermark;
+      m.node = node;
+      m.step = step;
+      m.watermark = watermark;
+      Send(to, std::move(m));
+    }
+    if (exchange == ExchangeKind::kKeyed || self_ == 0) WatermarkArrives(node, step, self_, watermark);
+  }
+
+  void WatermarkArrives(int node, int step, int from_worker, int64_t watermark) {
+    NodeState& s = nodes_[node];
+    auto& channels = s.exchange_watermarks[step];
+    channels[from_worker] = std::max(channels[from_worker], watermark);
+    int64_t combined = *std::min_element(channels.begin(), channels.end());
+    if (combined <= s.exchange_combined[step]) return;
+    s.exchange_combined[step] = combined;
+    RunWatermark(node, step, combined);
   }
 
   void RunWatermark(int node, int step, int64_t watermark) {
@@ -214,8 +515,7 @@ class Worker {
     if (!errors.empty()) HandleErrors(node, errors);
   }
 
-  void ProcessingTime() {
-    int64_t now = NowMs();
+  void ProcessingTime(int64_t now) {
     for (size_t i = 0; i < plan_.nodes.size(); ++i) {
       for (size_t k = 0; k < nodes_[i].steps.size(); ++k) {
         RecordErrors errors;
@@ -252,17 +552,13 @@ class Worker {
     return out;
   }
 
-  void RunSteps(int node, int step, Batch& batch) {
-    const PlanNode& n = plan_.nodes[node];
-    if (step == static_cast<int>(n.steps.size())) {
-      stats_.nodes[node].records_out += batch.size();
-      if (!batch.empty()) Push(node, kMainPort, batch);
-      return;
-    }
-    RecordErrors errors;
-    StepEnv env{NowMs(), &errors};
-    nodes_[node].steps[step]->Process(batch, env, nodes_[node].outputs[step]);
-    if (!errors.empty()) HandleErrors(node, errors);
+  // ---- record errors -----------------------------------------------------------
+
+  void WriteDeadLetters(const std::vector<std::string>& records) {
+    int dlq = plan_.dead_letter_sink;
+    stats_.nodes[dlq].records_in += records.size();
+    stats_.nodes[dlq].records_out += records.size();
+    nodes_[dlq].sink->WriteEncoded(records);
   }
 
   void HandleErrors(int node, RecordErrors& errors) {
@@ -287,10 +583,14 @@ class Worker {
     }
     errors.Clear();
     if (!dead_letters_.empty()) {
-      int dlq = plan_.dead_letter_sink;
-      stats_.nodes[dlq].records_in += dead_letters_.size();
-      stats_.nodes[dlq].records_out += dead_letters_.size();
-      nodes_[dlq].sink->WriteEncoded(dead_letters_);
+      if (self_ == 0) {
+        WriteDeadLetters(dead_letters_);
+      } else {
+        Message m;
+        m.kind = Message::Kind::kDeadLetters;
+        m.dead_letters = std::move(dead_letters_);
+        Send(0, std::move(m));
+      }
       dead_letters_.clear();
     }
   }
@@ -323,9 +623,14 @@ class Worker {
     return n.name;
   }
 
+  Shared& shared_;
   const PipelinePlan& plan_;
   const RunOptions& options_;
+  const int self_;
   RunStats stats_;
+  std::deque<std::pair<int, Message>> overflow_;  // messages waiting for room in a full queue
+  std::vector<int> active_;                       // source nodes this worker still reads
+  std::vector<Batch> parts_;
   std::vector<NodeState> nodes_;
   RecordErrors errors_;
   std::vector<std::string> dead_letters_;
@@ -334,14 +639,65 @@ class Worker {
 }  // namespace
 
 RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
+  const int workers = std::max(1, options.parallelism > 0 ? options.parallelism : plan.parallelism);
+  auto start = std::chrono::steady_clock::now();
+  Shared shared(plan, options, workers);
+  std::vector<std::unique_ptr<Worker>> pool;
+  int sources = 0;
+  for (const auto& n : plan.nodes) sources += n.kind == PlanNode::Kind::kSource;
   try {
-    Worker worker(plan, options);
-    return worker.Run();
+    for (int w = 0; w < workers; ++w) pool.push_back(std::make_unique<Worker>(shared, w));
   } catch (const RunError&) {
     throw;
   } catch (const std::exception& e) {
     throw RunError(e.what());
   }
+  shared.active_sources.store(sources * workers);
+  try {
+    for (auto& w : pool) w->Prime();
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (auto& w : pool) progress |= w->Exchange();
+    }
+  } catch (const RunError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw RunError(e.what());
+  }
+  auto body = [&shared](Worker* worker) {
+    try {
+      worker->Run();
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(shared.error_mutex);
+      if (!shared.failed.exchange(true)) shared.error = e.what();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int w = 1; w < workers; ++w) threads.emplace_back(body, pool[w].get());
+  body(pool[0].get());
+  for (auto& t : threads) t.join();
+  if (shared.failed.load()) throw RunError(shared.error);
+  try {
+    pool[0]->CloseSinks();
+  } catch (const std::exception& e) {
+    throw RunError(e.what());
+  }
+  RunStats total = pool[0]->stats();
+  for (int w = 1; w < workers; ++w) {
+    const RunStats& s = pool[w]->stats();
+    for (size_t i = 0; i < total.nodes.size(); ++i) {
+      total.nodes[i].records_in += s.nodes[i].records_in;
+      total.nodes[i].records_out += s.nodes[i].records_out;
+      total.nodes[i].errors += s.nodes[i].errors;
+    }
+    total.records_skipped += s.records_skipped;
+    total.records_dead_lettered += s.records_dead_lettered;
+    total.records_late_dropped += s.records_late_dropped;
+    total.queue_full += s.queue_full;
+  }
+  total.workers = workers;
+  total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return total;
 }
 
 }  // namespace streamrun

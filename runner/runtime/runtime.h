@@ -21,6 +21,8 @@ struct RunStats {
   uint64_t records_skipped = 0;
   uint64_t records_dead_lettered = 0;
   uint64_t records_late_dropped = 0;  // late records no node takes as `name.late`
+  uint64_t queue_full = 0;            // sends that found the queue to another worker full (backpressure)
+  int workers = 1;
   double seconds = 0;
 };
 
@@ -28,6 +30,8 @@ struct RunOptions {
   // Set (e.g. by a signal handler) to stop the sources; the run then drains and ends cleanly.
   const std::atomic<bool>* stop = nullptr;
   size_t batch_size = kDefaultBatchSize;
+  // Worker threads; 0: the pipeline's runtime.parallelism.
+  int parallelism = 0;
 };
 
 // Thrown for a failure that ends the run: the `fail` error policy, an I/O error.

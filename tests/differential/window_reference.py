@@ -4,7 +4,7 @@
 Generates random out-of-order event streams with late records, runs them through
 `streamrun` (key_by -> window, with allowed lateness and a .late side output) and
 through a straightforward model of SPEC sections 3-4 written here (it shares no
-code with the engine), and compares every emitted row (as a multiset) and every
+code with the engine), at parallelism 1, 2 and 4 in turn, and compares every emitted row (as a multiset) and every
 late record. Usage: window_reference.py STREAMRUN [ROUNDS] [SEED]
 """
 import json
@@ -163,7 +163,9 @@ def main():
                     f.write(json.dumps(rec) + "\n")
             with open(os.path.join(d, "p.yaml"), "w") as f:
                 f.write(pipeline(kind, size, slide, lateness, ooo, path))
-            proc = subprocess.run([binary, "run", "-q", os.path.join(d, "p.yaml")], capture_output=True, text=True)
+            parallelism = (1, 2, 4)[r % 3]
+            proc = subprocess.run([binary, "run", "-q", "-p", str(parallelism), os.path.join(d, "p.yaml")],
+                                  capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"round {r}: streamrun failed: {proc.stderr}")
                 failures += 1
@@ -174,7 +176,8 @@ def main():
             want_rows, want_late = Model(kind, size, slide, lateness, ooo).run(records)
             if canon(got_rows) != canon(want_rows) or canon(got_late) != canon(want_late):
                 failures += 1
-                print(f"round {r}: {kind} size={size} slide={slide} lateness={lateness} ooo={ooo}: MISMATCH")
+                print(f"round {r}: {kind} size={size} slide={slide} lateness={lateness} ooo={ooo} "
+                      f"parallelism={parallelism}: MISMATCH")
                 for label, got, want in (("rows", got_rows, want_rows), ("late", got_late, want_late)):
                     g, w = canon(got), canon(want)
                     for row in (w - g):
