@@ -120,6 +120,8 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
       c->ordered = v.scalar == "true";
     else if (k.scalar == "expect_exit")
       c->expect_exit = std::atoi(v.scalar.c_str());
+    else if (k.scalar == "parallelism")
+      c->parallelism = std::atoi(v.scalar.c_str());
     else if (k.scalar == "expect_error") {
       if (v.IsScalar()) c->expect_error.push_back(v.scalar);
       for (const auto& i : v.items) c->expect_error.push_back(i.scalar);
