@@ -108,8 +108,7 @@ class FileSourceInstance : public SourceInstance {
 
   int64_t Watermark(int64_t now_ms) override {
     if (!reader_ && next_file_ >= mine_.size()) return kEndOfTime;
-    decoder_.watermarks().Tick(now_ms);
-    return decoder_.watermarks().current();
+    return decoder_.Watermark(now_ms);
   }
 
   std::string DescribePosition(const RecordPosition& pos) const override {

@@ -85,6 +85,17 @@ class LineDecoder {
   void Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
            int64_t now_ms);
   WatermarkTracker& watermarks() { return watermarks_; }
+  // The source's watermark at `now_ms`: event-time watermarks skip idle
+  // partitions; without event_time it is processing time itself, so
+  // processing-time windows close as the clock passes their end.
+  int64_t Watermark(int64_t now_ms) {
+    if (options_.event_time) {
+      watermarks_.Tick(now_ms);
+    } else {
+      watermarks_.AdvanceTo(now_ms);
+    }
+    return watermarks_.current();
+  }
 
  private:
   const LineSourceOptions& options_;

@@ -71,8 +71,7 @@ class StdinSourceInstance : public SourceInstance {
 
   int64_t Watermark(int64_t now_ms) override {
     if (done_) return kEndOfTime;
-    decoder_.watermarks().Tick(now_ms);
-    return decoder_.watermarks().current();
+    return decoder_.Watermark(now_ms);
   }
 
   void MarkDone() { done_ = true; }

@@ -37,6 +37,8 @@ class WatermarkTracker {
     if (idle_timeout_ > 0) Recompute(now_ms);
   }
   void FinishAll() { current_ = kEndOfTime; }
+  // Processing time (a source without event_time): the watermark is the clock.
+  void AdvanceTo(int64_t now_ms) { current_ = std::max(current_, now_ms); }
 
  private:
   struct Partition {
