@@ -32,6 +32,7 @@
 #include "operators/steps/steps.h"
 #include "runner/config/duration.h"
 #include "runner/record/value_hash.h"
+#include "runner/state/keyed_state.h"
 
 namespace streamrun {
 
@@ -128,10 +129,6 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return r;
 }
 
-struct KeyHash {
-  size_t operator()(const std::string& s) const { return static_cast<size_t>(Mix64(HashBytes(s, 0x646564))); }
-};
-
 class DedupeInstance : public StepInstance {
  public:
   DedupeInstance(const expr::Expression* key, int64_t within_ms) : key_(key), within_(within_ms) {}
@@ -150,10 +147,12 @@ class DedupeInstance : public StepInstance {
       scratch_.clear();
       CanonicalKey(v, &scratch_);
       const int64_t t = batch.event_time(i);
-      auto it = state_.find(scratch_);
-      if (it != state_.end()) {
+      const uint32_t group = KeyGroupOf(Mix64(HashBytes(scratch_, 0x646564)));
+      bool created = false;
+      std::vector<int64_t>& times = state_.GetOrCreate(group, scratch_, &created);
+      if (!created) {
         bool duplicate = false;
-        for (int64_t t0 : it->second) {
+        for (int64_t t0 : times) {
           // |t - t0| < within, without overflow.
           if (t < SaturatingAdd(t0, within_) && t0 < SaturatingAdd(t, within_)) {
             duplicate = true;
@@ -161,12 +160,10 @@ class DedupeInstance : public StepInstance {
           }
         }
         if (duplicate) continue;
-        it->second.push_back(t);
-      } else {
-        it = state_.emplace(scratch_, std::vector<int64_t>{t}).first;
       }
+      times.push_back(t);
       keep_[i] = 1;
-      expiry_.push(Expiry{SaturatingAdd(t, within_), it->first});
+      expiry_.push(Expiry{SaturatingAdd(t, within_), group, scratch_});
     }
     batch.Compact(keep_);
     if (!batch.empty()) out.Emit(batch);
@@ -180,6 +177,7 @@ class DedupeInstance : public StepInstance {
  private:
   struct Expiry {
     int64_t at;  // kept time + within: forget it once W >= at
+    uint32_t group;
     std::string key;
     bool operator>(const Expiry& o) const { return at > o.at; }
   };
@@ -189,13 +187,12 @@ class DedupeInstance : public StepInstance {
     if (w <= watermark_) return;
     watermark_ = w;
     while (!expiry_.empty() && expiry_.top().at <= watermark_) {
-      auto it = state_.find(expiry_.top().key);
-      if (it != state_.end()) {
-        auto& times = it->second;
-        times.erase(std::remove_if(times.begin(), times.end(),
-                                   [&](int64_t t0) { return SaturatingAdd(t0, within_) <= watermark_; }),
-                    times.end());
-        if (times.empty()) state_.erase(it);
+      const Expiry& e = expiry_.top();
+      if (auto* times = state_.Find(e.group, e.key)) {
+        times->erase(std::remove_if(times->begin(), times->end(),
+                                    [&](int64_t t0) { return SaturatingAdd(t0, within_) <= watermark_; }),
+                     times->end());
+        if (times->empty()) state_.Erase(e.group, e.key);
       }
       expiry_.pop();
     }
@@ -205,7 +202,7 @@ class DedupeInstance : public StepInstance {
   int64_t within_;
   int64_t watermark_ = kNoTime;
   // Canonical key -> event times of the kept records still held (usually one).
-  std::unordered_map<std::string, std::vector<int64_t>, KeyHash> state_;
+  ListState<int64_t> state_;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiry_;
   std::vector<uint8_t> keep_;
   std::string scratch_;

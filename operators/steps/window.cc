@@ -24,6 +24,7 @@
 #include "runner/config/diagnostics.h"
 #include "runner/config/duration.h"
 #include "runner/record/json_writer.h"
+#include "runner/state/keyed_state.h"
 
 namespace streamrun {
 
@@ -111,20 +112,13 @@ struct WindowState {
   std::vector<Accumulator> accumulators;
 };
 
+// The keyed state of one key: its fields (for output rows) and its windows,
+// namespaced by window start.
 struct KeyState {
-  std::string bytes;  // the key's identity, as stored in the map
+  std::string bytes;   // the key's identity in the state table
+  uint32_t group = 0;  // its key group
   std::vector<StoredValue> key_values;
   std::map<int64_t, WindowState> windows;  // by start
-};
-
-// Transparent hashing so lookups by the scratch key bytes do not allocate.
-struct BytesHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-struct BytesEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
 class WindowInstance : public StepInstance {
@@ -142,6 +136,7 @@ class WindowInstance : public StepInstance {
       const Value* row = batch.row(i);
       // The key and the aggregate arguments, evaluated once per record.
       key_bytes_.clear();
+      key_group_ = KeyGroupOf(batch.key_hash(i));
       key_values_.resize(c_.key.size());
       bool ok = true;
       for (size_t k = 0; k < c_.key.size() && ok; ++k) {
@@ -187,9 +182,10 @@ class WindowInstance : public StepInstance {
     if (next_every_ == 0) next_every_ = now_ms + c_.every;
     if (now_ms < next_every_) return;
     next_every_ = now_ms + c_.every;
-    for (auto& [key_bytes, key] : keys_)
+    keys_.ForEach([&](uint32_t, const std::string&, KeyState& key) {
       for (auto& [start, w] : key.windows)
         if (!w.fired) EmitRow(key, w, watermark_, env);
+    });
     Flush(out);
   }
 
@@ -200,11 +196,13 @@ class WindowInstance : public StepInstance {
     return false;
   }
 
+  // The state of the current record's key (key_bytes_, key_group_), created if new.
   KeyState& Key() {
-    auto it = keys_.find(std::string_view(key_bytes_));
-    if (it != keys_.end()) return it->second;
-    KeyState& k = keys_[key_bytes_];
+    bool created = false;
+    KeyState& k = keys_.GetOrCreate(key_group_, key_bytes_, &created);
+    if (!created) return k;
     k.bytes = key_bytes_;
+    k.group = key_group_;
     k.key_values.resize(key_values_.size());
     for (size_t i = 0; i < key_values_.size(); ++i) k.key_values[i].Set(key_values_[i]);
     return k;
@@ -267,7 +265,7 @@ class WindowInstance : public StepInstance {
       }
     }
     if (IsLate(end)) {
-      if (windows.empty()) keys_.erase(keys_.find(std::string_view(key_bytes_)));
+      if (windows.empty()) keys_.Erase(key_group_, key_bytes_);
       return false;
     }
     WindowState merged = NewWindow(start, end);
@@ -331,7 +329,7 @@ class WindowInstance : public StepInstance {
       cleanup_.erase(cleanup_.begin());
       KeyState& key = *const_cast<KeyState*>(key_ptr);
       key.windows.erase(start);
-      if (key.windows.empty()) keys_.erase(keys_.find(std::string_view(key.bytes)));
+      if (key.windows.empty()) keys_.Erase(key.group, key.bytes);
     }
   }
 
@@ -377,7 +375,8 @@ class WindowInstance : public StepInstance {
 
   const WindowConfig& c_;
   uint32_t out_width_;
-  std::unordered_map<std::string, KeyState, BytesHash, BytesEq> keys_;
+  KeyedTable<KeyState> keys_;  // keyed state (memory backend)
+  uint32_t key_group_ = 0;     // of the record being processed
   std::set<Timer> fire_;
   std::set<Timer> cleanup_;
   int64_t watermark_ = kNoTime;

@@ -12,6 +12,7 @@
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 #include "runner/runtime/message_queue.h"
+#include "runner/state/keyed_state.h"
 
 namespace streamrun {
 
@@ -36,13 +37,12 @@ std::string DeadLetterJson(const RecordError& error, const std::string& source_n
 
 namespace {
 
-constexpr int kKeyGroups = 128;
 constexpr size_t kQueueCapacity = 64;
 
-// The worker that owns a record's key group.
+// The worker that owns a record's key group: contiguous ranges of groups, so a
+// restore at another parallelism moves whole groups.
 int WorkerOfKey(uint64_t key_hash, int workers) {
-  int group = static_cast<int>(key_hash % kKeyGroups);
-  return group * workers / kKeyGroups;
+  return static_cast<int>(KeyGroupOf(key_hash) * static_cast<uint32_t>(workers) / kKeyGroups);
 }
 
 // A copy of row `i` of `src` appended to `dst`, owning its bytes (in dst's arena):
