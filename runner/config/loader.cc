@@ -17,6 +17,9 @@ namespace streamrun::config {
 
 namespace {
 
+// yaml-cpp's 0-based mark as our 1-based one (1:1 when yaml-cpp has none).
+Mark ExceptionMark(const YAML::Mark& m, const std::string& file);
+
 // Nesting deeper than this is refused (yaml-cpp itself stops at a few hundred).
 constexpr int kMaxDepth = 64;
 // Nodes built at most; aliases can expand a small text into a huge tree.
@@ -88,18 +91,7 @@ class Converter {
   }
 
  private:
-  Mark ToMark(const YAML::Mark& m) const {
-    Mark mark;
-    mark.file = file_;
-    if (m.line >= 0 && m.column >= 0) {
-      mark.line = m.line + 1;
-      mark.column = m.column + 1;
-    } else {
-      mark.line = 1;
-      mark.column = 1;
-    }
-    return mark;
-  }
+  Mark ToMark(const YAML::Mark& m) const { return ExceptionMark(m, file_); }
 
   char CharAt(int pos) const {
     if (pos < 0 || static_cast<size_t>(pos) >= text_.size()) return '\0';
