@@ -14,7 +14,8 @@
 int main(int argc, char** argv) {
   using namespace streamrun::cli;
   // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
-  static const std::set<std::string> kCommands = {"run", "validate", "explain", "test", "version", "schema"};
+  static const std::set<std::string> kCommands = {"run",     "validate", "explain", "test",
+                                                  "version", "schema",   "kafka"};
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
 
@@ -55,6 +56,16 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"json-schema", "reference"}));
 
+  KafkaArgs kafka_args;
+  auto* kafka =
+      app.add_subcommand("kafka", "Run the embedded Kafka-protocol broker; prints its bootstrap address");
+  kafka->add_option("--brokers", kafka_args.brokers, "Number of brokers")->check(CLI::Range(1, 16));
+  kafka->add_option("--partitions", kafka_args.partitions, "Partitions of each --topic")
+      ->check(CLI::Range(1, 1024));
+  kafka->add_option("--topic", kafka_args.topics, "Topic to create up front (repeatable)");
+  kafka->add_option("--bootstrap-file", kafka_args.bootstrap_file,
+                    "Also write the bootstrap address to this file");
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   std::vector<const char*> cargv;
@@ -71,6 +82,7 @@ int main(int argc, char** argv) {
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
   if (test->parsed()) return TestCommand(test_dir, test_filter, test_verbose, test_parallelism);
   if (schema->parsed()) return SchemaCommand(schema_what);
+  if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (version->parsed()) {
     std::printf("streamrun %s\n", STREAMRUN_VERSION);
     return kExitOk;

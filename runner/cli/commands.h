@@ -2,6 +2,7 @@
 // The subcommands of SPEC section 9. Each returns the process exit status:
 // 0 success, 1 failure at run time, 2 configuration error.
 #include <string>
+#include <vector>
 
 namespace streamrun::cli {
 
@@ -15,7 +16,15 @@ struct RunArgs {
   int parallelism = 0;  // 0: the pipeline's runtime.parallelism
 };
 
+struct KafkaArgs {
+  int brokers = 1;
+  int partitions = 4;
+  std::vector<std::string> topics;
+  std::string bootstrap_file;
+};
+
 int RunCommand(const RunArgs& args);
+int KafkaCommand(const KafkaArgs& args);
 int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);
 int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism);

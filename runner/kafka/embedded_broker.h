@@ -1,0 +1,31 @@
+#pragma once
+// A Kafka-protocol broker inside the process: librdkafka's mock cluster on
+// loopback (produce, fetch, consumer groups, idempotence; no transaction
+// markers). For `brokers: embedded` and `streamrun kafka`; data stays in memory.
+#include <memory>
+#include <string>
+
+namespace streamrun::kafka {
+
+class EmbeddedBroker {
+ public:
+  // Starts `brokers` brokers on random loopback ports. Throws std::runtime_error.
+  explicit EmbeddedBroker(int brokers);
+  ~EmbeddedBroker();
+  EmbeddedBroker(const EmbeddedBroker&) = delete;
+  EmbeddedBroker& operator=(const EmbeddedBroker&) = delete;
+
+  // "127.0.0.1:PORT,127.0.0.1:PORT..."
+  const std::string& bootstrap() const { return bootstrap_; }
+  // Creates a topic with `partitions` partitions (replication: min(3, brokers)).
+  // Topics a client asks for that do not exist are created on demand.
+  void CreateTopic(const std::string& topic, int partitions);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string bootstrap_;
+  int brokers_;
+};
+
+}  // namespace streamrun::kafka
