@@ -26,6 +26,7 @@ const std::vector<SourceEntry>& Sources() {
   static const std::vector<SourceEntry> kSources = {
       {FileSourceSpec, PlanFileSource},
       {StdinSourceSpec, PlanStdinSource},
+      {GenerateSourceSpec, PlanGenerateSource},
   };
   return kSources;
 }

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   using namespace streamrun::cli;
   // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
   static const std::set<std::string> kCommands = {"run",     "validate", "explain", "test",
-                                                  "version", "schema",   "kafka"};
+                                                  "version", "schema",   "kafka",   "generate"};
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
 
@@ -66,6 +66,17 @@ int main(int argc, char** argv) {
   kafka->add_option("--bootstrap-file", kafka_args.bootstrap_file,
                     "Also write the bootstrap address to this file");
 
+  GenerateArgs generate_args;
+  auto* generate =
+      app.add_subcommand("generate", "Write synthetic events as JSON lines (clicks, cart, transactions)");
+  generate->add_option("kind", generate_args.kind, "clicks, cart or transactions")->required();
+  generate->add_option("--count", generate_args.count, "How many events (default: unbounded)");
+  generate->add_option("--seed", generate_args.seed, "Random seed: the same seed gives the same events");
+  generate->add_option("--rate", generate_args.rate,
+                       "Events per second, e.g. 2000/s (default: as fast as possible)");
+  generate->add_option("--out-of-order", generate_args.out_of_order, "FRACTION:MAX_DELAY, e.g. 0.1:5s");
+  generate->add_option("-o,--out", generate_args.out, "Write to this file instead of stdout");
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   std::vector<const char*> cargv;
@@ -83,6 +94,7 @@ int main(int argc, char** argv) {
   if (test->parsed()) return TestCommand(test_dir, test_filter, test_verbose, test_parallelism);
   if (schema->parsed()) return SchemaCommand(schema_what);
   if (kafka->parsed()) return KafkaCommand(kafka_args);
+  if (generate->parsed()) return GenerateCommand(generate_args);
   if (version->parsed()) {
     std::printf("streamrun %s\n", STREAMRUN_VERSION);
     return kExitOk;

@@ -1,6 +1,7 @@
 #pragma once
 // The subcommands of SPEC section 9. Each returns the process exit status:
 // 0 success, 1 failure at run time, 2 configuration error.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,17 @@ struct KafkaArgs {
   std::string bootstrap_file;
 };
 
+struct GenerateArgs {
+  std::string kind;
+  uint64_t seed = 1;
+  int64_t count = -1;
+  std::string rate;          // e.g. 2000/s; empty: as fast as possible
+  std::string out_of_order;  // FRACTION:MAX_DELAY
+  std::string out;           // file; empty: stdout
+};
+
 int RunCommand(const RunArgs& args);
+int GenerateCommand(const GenerateArgs& args);
 int KafkaCommand(const KafkaArgs& args);
 int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);

@@ -1,12 +1,12 @@
 // `streamrun kafka`: the embedded broker as its own process (SPEC sections 5, 9).
-#include <csignal>
-#include <cstdio>
-#include <fstream>
-#include <thread>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <thread>
 
 #include "runner/cli/commands.h"
 #include "runner/kafka/embedded_broker.h"
@@ -32,9 +32,10 @@ int KafkaCommand(const KafkaArgs& args) {
     }
     std::printf("%s\n", broker.bootstrap().c_str());
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "streamrun kafka: %d broker%s at %s (in memory, for development and tests); Ctrl-C stops it\n",
-                 args.brokers, args.brokers == 1 ? "" : "s", broker.bootstrap().c_str());
+    std::fprintf(
+        stderr,
+        "streamrun kafka: %d broker%s at %s (in memory, for development and tests); Ctrl-C stops it\n",
+        args.brokers, args.brokers == 1 ? "" : "s", broker.bootstrap().c_str());
     std::signal(SIGINT, OnBrokerStop);
     std::signal(SIGTERM, OnBrokerStop);
     while (!g_broker_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
