@@ -3,7 +3,7 @@
 # that is not formatted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=$(git ls-files '*.cc' '*.h')
+files=$(git ls-files --cached --others --exclude-standard '*.cc' '*.h')
 if [ "${1:-}" = "--check" ]; then
   clang-format --dry-run -Werror $files
 else

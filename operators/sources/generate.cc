@@ -64,7 +64,9 @@ class GenerateSourceInstance : public SourceInstance {
  public:
   GenerateSourceInstance(std::unique_ptr<generate::Generator> generator, double rate,
                          const LineSourceOptions& options, ProjectionNode projection, int source_index)
-      : generator_(std::move(generator)), rate_(rate), decoder_(options, std::move(projection)),
+      : generator_(std::move(generator)),
+        rate_(rate),
+        decoder_(options, std::move(projection)),
         source_index_(source_index) {}
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
@@ -129,8 +131,9 @@ class GenerateSourcePlan : public SourcePlan {
     return instance;
   }
   std::string Describe() const override {
-    return "generate " + options_.kind + (options_.count >= 0 ? " count " + std::to_string(options_.count) : "") +
-           " seed " + std::to_string(options_.seed);
+    return "generate " + options_.kind +
+           (options_.count >= 0 ? " count " + std::to_string(options_.count) : "") + " seed " +
+           std::to_string(options_.seed);
   }
 
  private:

@@ -22,7 +22,8 @@ int GenerateCommand(const GenerateArgs& args) {
   if (!args.rate.empty()) {
     auto r = config::ParseRatePerSecond(args.rate);
     if (!r) {
-      std::fprintf(stderr, "streamrun generate: --rate '%s' is not a rate (e.g. 2000/s)\n", args.rate.c_str());
+      std::fprintf(stderr, "streamrun generate: --rate '%s' is not a rate (e.g. 2000/s)\n",
+                   args.rate.c_str());
       return kExitConfigError;
     }
     rate = *r;

@@ -196,16 +196,56 @@ class Clicks final : public GeneratorBase {
   }
 
  private:
-  static constexpr std::array<const char*, 50> kPages = {
-      "/", "/products", "/search", "/cart", "/product/p1", "/product/p2", "/deals", "/product/p3",
-      "/checkout", "/product/p4", "/category/shoes", "/product/p5", "/category/shirts", "/login",
-      "/product/p6", "/category/jackets", "/product/p7", "/account", "/product/p8", "/blog",
-      "/product/p9", "/category/bags", "/product/p10", "/help", "/product/p11", "/category/hats",
-      "/product/p12", "/blog/spring-sale", "/product/p13", "/orders", "/product/p14",
-      "/category/socks", "/product/p15", "/wishlist", "/product/p16", "/blog/size-guide",
-      "/product/p17", "/stores", "/product/p18", "/about", "/product/p19", "/contact",
-      "/product/p20", "/careers", "/product/p21", "/returns", "/product/p22", "/privacy",
-      "/product/p23", "/terms"};
+  static constexpr std::array<const char*, 50> kPages = {"/",
+                                                         "/products",
+                                                         "/search",
+                                                         "/cart",
+                                                         "/product/p1",
+                                                         "/product/p2",
+                                                         "/deals",
+                                                         "/product/p3",
+                                                         "/checkout",
+                                                         "/product/p4",
+                                                         "/category/shoes",
+                                                         "/product/p5",
+                                                         "/category/shirts",
+                                                         "/login",
+                                                         "/product/p6",
+                                                         "/category/jackets",
+                                                         "/product/p7",
+                                                         "/account",
+                                                         "/product/p8",
+                                                         "/blog",
+                                                         "/product/p9",
+                                                         "/category/bags",
+                                                         "/product/p10",
+                                                         "/help",
+                                                         "/product/p11",
+                                                         "/category/hats",
+                                                         "/product/p12",
+                                                         "/blog/spring-sale",
+                                                         "/product/p13",
+                                                         "/orders",
+                                                         "/product/p14",
+                                                         "/category/socks",
+                                                         "/product/p15",
+                                                         "/wishlist",
+                                                         "/product/p16",
+                                                         "/blog/size-guide",
+                                                         "/product/p17",
+                                                         "/stores",
+                                                         "/product/p18",
+                                                         "/about",
+                                                         "/product/p19",
+                                                         "/contact",
+                                                         "/product/p20",
+                                                         "/careers",
+                                                         "/product/p21",
+                                                         "/returns",
+                                                         "/product/p22",
+                                                         "/privacy",
+                                                         "/product/p23",
+                                                         "/terms"};
   static constexpr const char* kReferrers[] = {"google", "direct", "newsletter", "twitter", nullptr};
   Weighted pages_;
   Weighted referrers_;
@@ -381,8 +421,8 @@ class Transactions final : public GeneratorBase {
         Write(card, rng_.Range(250000, 999999), home, true, ts, out);
       } else {
         // 3-5 transactions in all: this one in the home country, the rest elsewhere.
-        bursts_.push_back({card, 2 + static_cast<int>(rng_.Below(3)), t + rng_.Range(2000, 12000),
-                           1u << home});
+        bursts_.push_back(
+            {card, 2 + static_cast<int>(rng_.Below(3)), t + rng_.Range(2000, 12000), 1u << home});
         Write(card, NormalAmount(), home, true, ts, out);
       }
       return;
@@ -394,22 +434,22 @@ class Transactions final : public GeneratorBase {
  private:
   struct Burst {
     uint64_t card;
-    int left;           // transactions still to come
-    int64_t next;       // in-order event time of the next one
-    uint32_t countries; // bit mask of the countries used so far
+    int left;            // transactions still to come
+    int64_t next;        // in-order event time of the next one
+    uint32_t countries;  // bit mask of the countries used so far
   };
 
   static constexpr uint64_t kCards = 50000;
   static constexpr std::array<const char*, 30> kMerchants = {
-      "Amazon", "Walmart", "Starbucks", "Shell", "Uber", "Netflix", "Target", "McDonald's",
-      "Apple", "Spotify", "IKEA", "Costco", "Lidl", "Aldi", "Tesco", "Zara", "H&M", "Airbnb",
-      "Booking.com", "Steam", "eBay", "Etsy", "Deliveroo", "Subway", "BP", "Decathlon",
-      "MediaMarkt", "Carrefour", "Ryanair", "Nike"};
+      "Amazon", "Walmart",   "Starbucks",   "Shell",     "Uber",    "Netflix", "Target",    "McDonald's",
+      "Apple",  "Spotify",   "IKEA",        "Costco",    "Lidl",    "Aldi",    "Tesco",     "Zara",
+      "H&M",    "Airbnb",    "Booking.com", "Steam",     "eBay",    "Etsy",    "Deliveroo", "Subway",
+      "BP",     "Decathlon", "MediaMarkt",  "Carrefour", "Ryanair", "Nike"};
 
   // Log-normal-ish (piecewise log-uniform): most 1-80, a tail up to 2,000.
   int64_t NormalAmount() {
-    static constexpr int64_t kBounds[][2] = {{100, 999},     {1000, 2999},   {3000, 7999},
-                                             {8000, 24999},  {25000, 99999}, {100000, 199999}};
+    static constexpr int64_t kBounds[][2] = {{100, 999},    {1000, 2999},   {3000, 7999},
+                                             {8000, 24999}, {25000, 99999}, {100000, 199999}};
     const auto& b = kBounds[amount_buckets_.Pick(&rng_)];
     return rng_.Range(b[0], b[1]);
   }

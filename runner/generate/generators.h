@@ -11,11 +11,12 @@
 namespace streamrun::generate {
 
 struct Options {
-  std::string kind;                  // "clicks", "cart", "transactions"
+  std::string kind;  // "clicks", "cart", "transactions"
   uint64_t seed = 1;
   int64_t count = -1;                // events to produce; -1: unbounded
   int64_t start_ms = 1767225600000;  // event time of the first event (2026-01-01T00:00:00Z)
-  double events_per_second = 1000;   // EVENT-TIME spacing: event i has time start_ms + i*1000/events_per_second (before disorder)
+  double events_per_second =
+      1000;  // EVENT-TIME spacing: event i has time start_ms + i*1000/events_per_second (before disorder)
   double out_of_order_fraction = 0;  // share of events whose time is moved back
   int64_t max_delay_ms = 0;          // by a uniform delay in [1, max_delay_ms]
 };

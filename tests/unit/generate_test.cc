@@ -278,7 +278,7 @@ TEST_CASE("generate: transactions fraud patterns") {
   for (const auto& entry : bursts) {
     const auto& txs = entry.second;
     CAPTURE(entry.first);
-    if (txs.size() > 5) continue;  // the same card drew two bursts (rare)
+    if (txs.size() > 5) continue;                                  // the same card drew two bursts (rare)
     if (txs.front().first > events.back().time - 60000) continue;  // may be cut off by `count`
     CHECK(txs.size() >= 3);
     CHECK(txs.back().first - txs.front().first <= 60000);
