@@ -1,4 +1,5 @@
 // console sink: records for a person at a terminal (SPEC section 5).
+#include "operators/sinks/console_table.h"
 #include "operators/sinks/line_writer.h"
 #include "operators/sinks/sinks.h"
 
@@ -13,10 +14,14 @@ const config::ComponentSpec& ConsoleSinkSpec() {
     s.summary = "Show records on the terminal.";
     s.description =
         "`format: json` prints one JSON object per line as soon as each batch is done. "
-        "(The live table, `format: table`, comes with the windowed demo.)";
+        "`format: table` shows a table per window (rows that have `window_start` and `window_end`, e.g. "
+        "a window or top_n): on a terminal it is redrawn in place after every batch, with the window's "
+        "bounds and the title above it; when standard output is not a terminal each window's table is "
+        "printed once, complete, as plain text. Rows without window bounds show as a rolling table of "
+        "the last 20.";
     s.value = Obj("",
-                  {Default(Enum("format", {"json"}, "How records are shown."), "json"),
-                   Str("title", "A title printed once before the first record.")},
+                  {Default(Enum("format", {"json", "table"}, "How records are shown."), "json"),
+                   Str("title", "A title shown above the records.")},
                   "");
     s.example = "screen:\n  type: console\n  input: page_counts\n  format: json";
     return s;
@@ -51,23 +56,53 @@ class ConsoleSinkInstance : public SinkInstance {
   JsonLineWriter writer_{STDOUT_FILENO, "console"};
 };
 
+class ConsoleTableSinkInstance : public SinkInstance {
+ public:
+  explicit ConsoleTableSinkInstance(std::string title)
+      : table_(STDOUT_FILENO, ::isatty(STDOUT_FILENO) == 1, std::move(title)) {}
+  void Write(const Batch& batch, const RecordView& view) override {
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      line_.clear();
+      if (view.modified()) {
+        EncodeJson(view, batch.row(i), batch.raw(i), &line_);
+      } else {
+        line_.assign(batch.raw(i));
+      }
+      table_.AddRow(line_);
+    }
+    table_.Show();
+  }
+  void WriteEncoded(const std::vector<std::string>& records) override {
+    for (const auto& r : records) table_.AddRow(r);
+    table_.Show();
+  }
+  void Close() override { table_.Close(); }
+
+ private:
+  ConsoleTable table_;
+  std::string line_;
+};
+
 class ConsoleSinkPlan : public SinkPlan {
  public:
-  explicit ConsoleSinkPlan(std::string title) : title_(std::move(title)) {}
+  ConsoleSinkPlan(std::string title, bool table) : title_(std::move(title)), table_(table) {}
   std::unique_ptr<SinkInstance> Instantiate() const override {
+    if (table_) return std::make_unique<ConsoleTableSinkInstance>(title_);
     return std::make_unique<ConsoleSinkInstance>(title_);
   }
-  std::string Describe() const override { return "console (json)"; }
+  std::string Describe() const override { return table_ ? "console (table)" : "console (json)"; }
 
  private:
   std::string title_;
+  bool table_;
 };
 
 }  // namespace
 
 std::unique_ptr<SinkPlan> PlanConsoleSink(const config::ConfNode& node, PlanContext&) {
   const config::ConfNode* title = node.Find("title");
-  return std::make_unique<ConsoleSinkPlan>(title ? title->scalar : "");
+  const config::ConfNode* format = node.Find("format");
+  return std::make_unique<ConsoleSinkPlan>(title ? title->scalar : "", format && format->scalar == "table");
 }
 
 }  // namespace streamrun

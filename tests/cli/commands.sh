@@ -69,4 +69,14 @@ expect_exit 1 "$bin" test "$dir/cases"
 grep -q -- '- {"a":2}' "$dir/stdout" || fail "test shows no missing row"
 grep -q -- '+ {"a":1}' "$dir/stdout" || fail "test shows no unexpected row"
 grep -q "0 passed, 1 failed" "$dir/stdout" || fail "test summary missing"
+# console format: table, not a terminal: one complete table per window, as plain text.
+expect_exit 0 "$bin" run -q pipelines/clicks_top10_file.yaml
+[ "$(grep -c '^window 2026-01-01' "$dir/stdout")" -ge 2 ] || fail "the table shows no window headers"
+grep -q '^page_url  *clicks  *rank$' "$dir/stdout" || fail "the table has no column header"
+! grep -q $'\x1b' "$dir/stdout" || fail "escape codes written to a non-terminal"
+# Live on a terminal (script gives it one): redrawn in place.
+if command -v script >/dev/null; then
+  script -qc "$bin run -q pipelines/clicks_top10_file.yaml" /dev/null >"$dir/tty" 2>&1 || true
+  grep -q $'\x1b\[H' "$dir/tty" || fail "no redraw on a terminal"
+fi
 echo "commands: ok"
