@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "runner/record/json_writer.h"
+#include "runner/record/value_key.h"
 
 namespace streamrun {
 
@@ -107,11 +108,8 @@ bool Compare(const Value& a, const Value& b, int* out) {
 
 // Distinct identity: 3 and 3.0 are the same value.
 std::string DistinctKey(const Value& v) {
-  Value x = v;
-  if (v.kind == Kind::kFloat && std::floor(v.f) == v.f && std::fabs(v.f) < 9e18)
-    x = Value::Int(static_cast<int64_t>(v.f));
-  std::string s(1, static_cast<char>('0' + static_cast<int>(x.kind)));
-  AppendJsonValue(x, &s);
+  std::string s;
+  AppendValueKey(v, &s);
   return s;
 }
 

@@ -32,6 +32,7 @@
 #include "operators/steps/steps.h"
 #include "runner/config/duration.h"
 #include "runner/record/value_hash.h"
+#include "runner/record/value_key.h"
 #include "runner/state/keyed_state.h"
 
 namespace streamrun {
@@ -69,60 +70,6 @@ const config::ComponentSpec& DedupeSpec() {
 
 namespace {
 
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// A text equal for exactly the values ValuesEqual holds equal: a kind tag, then
-// the value (integral floats as ints; JSON text without insignificant whitespace).
-void CanonicalKey(const Value& v, std::string* out) {
-  switch (v.kind) {
-    case Kind::kNull:
-      out->push_back('n');
-      return;
-    case Kind::kBool:
-      out->push_back(v.b ? 't' : 'f');
-      return;
-    case Kind::kInt:
-      out->push_back('i');
-      out->append(std::to_string(v.i));
-      return;
-    case Kind::kFloat: {
-      double d = v.f;
-      if (std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 &&
-          d < 9223372036854775808.0) {
-        out->push_back('i');
-        out->append(std::to_string(static_cast<int64_t>(d)));
-        return;
-      }
-      out->push_back('d');
-      char buf[32];
-      int n = std::snprintf(buf, sizeof buf, "%.17g", d);
-      out->append(buf, static_cast<size_t>(n));
-      return;
-    }
-    case Kind::kString:
-      out->push_back('s');
-      out->append(v.text());
-      return;
-    case Kind::kList:
-    case Kind::kObject: {
-      out->push_back(v.kind == Kind::kList ? 'l' : 'o');
-      std::string_view t = v.text();
-      bool in_string = false;
-      for (size_t i = 0; i < t.size(); ++i) {
-        char c = t[i];
-        if (!in_string && IsJsonSpace(c)) continue;
-        out->push_back(c);
-        if (in_string && c == '\\' && i + 1 < t.size()) {
-          out->push_back(t[++i]);
-        } else if (c == '"') {
-          in_string = !in_string;
-        }
-      }
-      return;
-    }
-  }
-}
-
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   int64_t r;
   if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kEndOfTime : kNoTime;
@@ -145,7 +92,7 @@ class DedupeInstance : public StepInstance {
         continue;
       }
       scratch_.clear();
-      CanonicalKey(v, &scratch_);
+      AppendValueKey(v, &scratch_);
       const int64_t t = batch.event_time(i);
       const uint32_t group = KeyGroupOf(Mix64(HashBytes(scratch_, 0x646564)));
       bool created = false;

@@ -12,8 +12,8 @@
 //   `by` ranks after every non-null value in both orders. Values compare as:
 //   null < bool < number < string < list < object; numbers numerically, strings
 //   bytewise, lists and objects by their JSON text.
-// - A row's identity in its window is its key fields, exactly as the window wrote
-//   them (ties between equal numbers such as 3 and 3.0 put the int first): a later
+// - A row's identity in its window is its key fields as a key (AppendValueKey:
+//   the same equality the window groups by, 3 and 3.0 alike): a later
 //   row with the same key (an `emit: on_update` row, or a re-fire within `allowed_lateness`)
 //   replaces the earlier one. A row that arrives for a window already emitted
 //   (a late re-fire) makes the whole top n of that window be emitted again at
@@ -39,6 +39,7 @@
 #include "operators/steps/steps.h"
 #include "runner/config/diagnostics.h"
 #include "runner/record/json_decoder.h"
+#include "runner/record/value_key.h"
 
 namespace streamrun {
 
@@ -74,36 +75,6 @@ const config::ComponentSpec& TopNSpec() {
 }
 
 namespace {
-
-// A row's identity part for one key value: exact, so that it never merges two
-// rows the window keeps apart (3 and 3.0 are different here); the window writes
-// a key's values identically on every (re-)fire. The kind comes first, so equal
-// numbers order int before float in the final tie-break.
-void AppendIdentity(const Value& v, std::string* out) {
-  out->push_back(static_cast<char>('0' + static_cast<int>(v.kind)));
-  switch (v.kind) {
-    case Kind::kNull:
-      break;
-    case Kind::kBool:
-      out->push_back(v.b ? '1' : '0');
-      break;
-    case Kind::kInt:
-      out->append(std::to_string(v.i));
-      break;
-    case Kind::kFloat: {
-      char buf[32];
-      int n = std::snprintf(buf, sizeof buf, "%.17g", v.f);
-      out->append(buf, static_cast<size_t>(n));
-      break;
-    }
-    case Kind::kString:
-    case Kind::kList:
-    case Kind::kObject:
-      out->append(v.text());
-      break;
-  }
-  out->push_back('\x1f');
-}
 
 int KindRank(Kind k) {
   switch (k) {
@@ -241,8 +212,7 @@ class TopNInstance : public StepInstance {
       key_.clear();
       for (int s : c.key_slots) {
         const Value* v = Slot(row, batch.width(), s);
-        key_ += std::to_string(v && IsText(v->kind) ? v->len : 0);  // length first: unambiguous
-        AppendIdentity(v ? *v : Value::Null(), &key_);
+        AppendValueKey(v ? *v : Value::Null(), &key_);
       }
       WindowRows& w = windows_[{end->i, start->i}];
       auto [it, inserted] = w.index.emplace(key_, w.rows.size());
@@ -305,7 +275,7 @@ class TopNInstance : public StepInstance {
         int r = CompareValues(x, y);
         if (r != 0) return r < 0;
       }
-      return a->identity < b->identity;  // keys equal as values (3 and 3.0): int first
+      return a->identity < b->identity;  // unreachable for rows of one window (keys differ), kept total
     };
     const size_t count = static_cast<size_t>(std::min<int64_t>(c.n, static_cast<int64_t>(order_.size())));
     std::partial_sort(order_.begin(), order_.begin() + static_cast<long>(count), order_.end(), less);

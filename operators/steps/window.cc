@@ -24,6 +24,7 @@
 #include "runner/config/diagnostics.h"
 #include "runner/config/duration.h"
 #include "runner/record/json_writer.h"
+#include "runner/record/value_key.h"
 #include "runner/state/keyed_state.h"
 
 namespace streamrun {
@@ -141,13 +142,7 @@ class WindowInstance : public StepInstance {
       bool ok = true;
       for (size_t k = 0; k < c_.key.size() && ok; ++k) {
         if (!c_.key[k]->Eval(row, ctx, &key_values_[k])) ok = Fail(batch, i, "key", ctx, env);
-        // 3 and 3.0 are one key, as for key_by's hash and `==`.
-        const Value& kv = key_values_[k];
-        if (kv.kind == Kind::kFloat && std::floor(kv.f) == kv.f && std::fabs(kv.f) < 9e18)
-          AppendJsonValue(Value::Int(static_cast<int64_t>(kv.f)), &key_bytes_);
-        else
-          AppendJsonValue(kv, &key_bytes_);
-        key_bytes_.push_back('\x1f');
+        AppendValueKey(key_values_[k], &key_bytes_);  // 3 and 3.0: one key, as for key_by
       }
       for (size_t a = 0; a < c_.aggregates.size() && ok; ++a) {
         const auto& spec = c_.aggregates[a];

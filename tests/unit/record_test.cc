@@ -9,6 +9,7 @@
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 #include "runner/record/record_view.h"
+#include "runner/record/value_key.h"
 
 using namespace streamrun;
 
@@ -209,4 +210,23 @@ TEST_CASE("a path step through a list picks the element by index") {
   CHECK(d.row[1].i == 30);
   CHECK(d.row[2].is_null());
   CHECK(d.row[3].is_null());
+}
+
+TEST_CASE("value keys: equal exactly for values == holds equal, and self-delimiting") {
+  auto key = [](std::initializer_list<Value> vs) {
+    std::string s;
+    for (const auto& v : vs) AppendValueKey(v, &s);
+    return s;
+  };
+  CHECK(key({Value::Int(3)}) == key({Value::Float(3.0)}));
+  CHECK(key({Value::Int(3)}) != key({Value::Float(3.5)}));
+  CHECK(key({Value::Int(3)}) != key({Value::String("3")}));
+  CHECK(key({Value::List("[1, 2]")}) == key({Value::List("[1,2]")}));
+  CHECK(key({Value::List("[\"a b\"]")}) != key({Value::List("[\"ab\"]")}));
+  CHECK(key({Value::List("[1]")}) != key({Value::Object("{}")}));
+  CHECK(key({Value::Null()}) != key({Value::Bool(false)}));
+  // Concatenated keys of several fields cannot collide by shifting text between them.
+  CHECK(key({Value::String("a;s1;b"), Value::String("c")}) !=
+        key({Value::String("a"), Value::String("b;s1;c")}));
+  CHECK(key({Value::String("ab"), Value::String("")}) != key({Value::String("a"), Value::String("b")}));
 }

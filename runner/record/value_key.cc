@@ -1,0 +1,77 @@
+#include "runner/record/value_key.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace streamrun {
+
+namespace {
+
+void AppendInt(int64_t i, std::string* out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, i);
+  out->append(buf, r.ptr);
+  out->push_back(';');
+}
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+void AppendValueKey(const Value& v, std::string* out) {
+  switch (v.kind) {
+    case Kind::kNull:
+      out->push_back('n');
+      return;
+    case Kind::kBool:
+      out->push_back(v.b ? 't' : 'f');
+      return;
+    case Kind::kInt:
+      out->push_back('i');
+      AppendInt(v.i, out);
+      return;
+    case Kind::kFloat: {
+      double d = v.f;
+      if (std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 &&
+          d < 9223372036854775808.0) {
+        out->push_back('i');
+        AppendInt(static_cast<int64_t>(d), out);
+        return;
+      }
+      out->push_back('d');
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, d);
+      out->append(buf, r.ptr);
+      out->push_back(';');
+      return;
+    }
+    case Kind::kString:
+      out->push_back('s');
+      AppendInt(v.len, out);
+      out->append(v.text());
+      return;
+    case Kind::kList:
+    case Kind::kObject: {
+      // Length-prefixed after dropping insignificant whitespace.
+      std::string compact;
+      std::string_view t = v.text();
+      bool in_string = false;
+      for (size_t i = 0; i < t.size(); ++i) {
+        char c = t[i];
+        if (!in_string && IsJsonSpace(c)) continue;
+        compact.push_back(c);
+        if (in_string && c == '\\' && i + 1 < t.size()) {
+          compact.push_back(t[++i]);
+        } else if (c == '"') {
+          in_string = !in_string;
+        }
+      }
+      out->push_back(v.kind == Kind::kList ? 'l' : 'o');
+      AppendInt(static_cast<int64_t>(compact.size()), out);
+      out->append(compact);
+      return;
+    }
+  }
+}
+
+}  // namespace streamrun
