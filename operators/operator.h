@@ -92,6 +92,9 @@ class SourceInstance {
   virtual bool Empty() const { return false; }
   // "file clicks.jsonl line 12" for error messages.
   virtual std::string DescribePosition(const RecordPosition& pos) const = 0;
+  // The run ended normally: settle positions (a Kafka commit). Called on every
+  // worker's instance before any of them is destroyed.
+  virtual void Close() {}
 };
 
 class SinkInstance {
@@ -121,6 +124,9 @@ class SinkPlan {
   virtual ~SinkPlan() = default;
   virtual std::unique_ptr<SinkInstance> Instantiate() const = 0;
   virtual std::string Describe() const = 0;
+  // True if the sink evaluates expressions over record fields (a Kafka key):
+  // it then takes one input, whose slots the expressions were compiled for.
+  virtual bool ReadsFields() const { return false; }
 };
 
 }  // namespace streamrun

@@ -91,6 +91,9 @@ class PlanContext {
   Universe* universe() const { return universe_; }
   config::Diagnostics& diags() { return *diags_; }
   const std::string& where() const { return where_; }
+  // The pipeline's `name:` (Kafka group and client ids default to it).
+  const std::string& pipeline_name() const { return pipeline_name_; }
+  void set_pipeline_name(std::string name) { pipeline_name_ = std::move(name); }
   void set_where(std::string w) { where_ = std::move(w); }
   void Error(const config::Mark& mark, std::string message, std::string hint = {}) {
     diags_->Add(mark, where_ + ": " + message, std::move(hint));
@@ -107,6 +110,7 @@ class PlanContext {
   RecordView late_view_;
   config::Diagnostics* diags_;
   std::string where_;
+  std::string pipeline_name_;
 };
 
 }  // namespace streamrun

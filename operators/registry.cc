@@ -27,16 +27,15 @@ const std::vector<SourceEntry>& Sources() {
       {FileSourceSpec, PlanFileSource},
       {StdinSourceSpec, PlanStdinSource},
       {GenerateSourceSpec, PlanGenerateSource},
+      {KafkaSourceSpec, PlanKafkaSource},
   };
   return kSources;
 }
 
 const std::vector<SinkEntry>& Sinks() {
   static const std::vector<SinkEntry> kSinks = {
-      {FileSinkSpec, PlanFileSink},
-      {StdoutSinkSpec, PlanStdoutSink},
-      {ConsoleSinkSpec, PlanConsoleSink},
-      {NullSinkSpec, PlanNullSink},
+      {FileSinkSpec, PlanFileSink}, {StdoutSinkSpec, PlanStdoutSink}, {ConsoleSinkSpec, PlanConsoleSink},
+      {NullSinkSpec, PlanNullSink}, {KafkaSinkSpec, PlanKafkaSink},
   };
   return kSinks;
 }

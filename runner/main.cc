@@ -65,17 +65,25 @@ int main(int argc, char** argv) {
   kafka->add_option("--topic", kafka_args.topics, "Topic to create up front (repeatable)");
   kafka->add_option("--bootstrap-file", kafka_args.bootstrap_file,
                     "Also write the bootstrap address to this file");
+  kafka->add_flag("--control", kafka_args.control,
+                  "Read commands from stdin for fault injection: `down N`, `up N` (broker N, 1-based)");
 
   GenerateArgs generate_args;
-  auto* generate =
-      app.add_subcommand("generate", "Write synthetic events as JSON lines (clicks, cart, transactions)");
-  generate->add_option("kind", generate_args.kind, "clicks, cart or transactions")->required();
+  auto* generate = app.add_subcommand(
+      "generate",
+      "Write synthetic events as JSON lines or to a Kafka topic (clicks, cart, transactions, nexmark)");
+  generate->add_option("kind", generate_args.kind, "clicks, cart, transactions or nexmark")->required();
   generate->add_option("--count", generate_args.count, "How many events (default: unbounded)");
   generate->add_option("--seed", generate_args.seed, "Random seed: the same seed gives the same events");
   generate->add_option("--rate", generate_args.rate,
                        "Events per second, e.g. 2000/s (default: as fast as possible)");
   generate->add_option("--out-of-order", generate_args.out_of_order, "FRACTION:MAX_DELAY, e.g. 0.1:5s");
   generate->add_option("-o,--out", generate_args.out, "Write to this file instead of stdout");
+  generate->add_option("--topic", generate_args.topic,
+                       "Produce to this Kafka topic instead (needs --brokers)");
+  generate->add_option("--brokers", generate_args.brokers, "Kafka bootstrap servers for --topic");
+  generate->add_option("--start-time", generate_args.start_time,
+                       "Event time of the first event: epoch ms, or `now` (default 2026-01-01T00:00:00Z)");
 
   auto* version = app.add_subcommand("version", "Print the version");
 

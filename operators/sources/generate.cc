@@ -26,7 +26,7 @@ const config::ComponentSpec& GenerateSourceSpec() {
         "given, event time is `ts` with `max_out_of_orderness` the out-of-order delay. One partition "
         "(read by worker 0).";
     std::vector<FieldSpec> fields = {
-        Required(Enum("kind", {"clicks", "cart", "transactions"}, "What to generate.")),
+        Required(Enum("kind", {"clicks", "cart", "transactions", "nexmark"}, "What to generate.")),
         Int("count", "How many events; absent: unbounded."),
         Rate("rate", "Events per second of processing time (and of event time)."),
         Default(Int("seed", "Random seed."), "1"),

@@ -316,15 +316,16 @@ bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
   return true;
 }
 
-void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
-                      int64_t now_ms) {
+bool LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
+                      int64_t now_ms, int32_t watermark_partition, const RowExtras* extras) {
+  const int32_t partition = watermark_partition >= 0 ? watermark_partition : pos.partition;
   std::string_view json = line;
   if (options_.format != LineFormat::kJson) {
     scratch_.clear();
     if (options_.format == LineFormat::kCsv) {
       if (!CsvToJson(csv_header_, line, &scratch_, &error_)) {
         errors.Add(RecordError{std::string(line), pos, "cannot decode CSV: " + error_});
-        return;
+        return false;
       }
     } else {
       scratch_ = "{\"value\":";
@@ -338,8 +339,9 @@ void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& b
   if (!json_.Decode(raw, batch.row(row), batch.arena(), &error_)) {
     batch.PopRow();
     errors.Add(RecordError{std::string(line), pos, "cannot decode JSON: " + error_});
-    return;
+    return false;
   }
+  if (extras) extras->Fill(batch.row(row), batch.arena());
   if (options_.event_time) {
     const EventTimeOptions& et = *options_.event_time;
     const Value& v = batch.row(row)[et.slot];
@@ -347,21 +349,22 @@ void LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& b
     if (v.is_null()) {
       batch.PopRow();
       errors.Add(RecordError{std::string(line), pos, "missing event time field '" + et.field + "'"});
-      return;
+      return false;
     }
     if (!ReadEventTime(v, et.format, &t, &error_)) {
       batch.PopRow();
       errors.Add(RecordError{std::string(line), pos, "event time field '" + et.field + "' " + error_});
-      return;
+      return false;
     }
     batch.set_event_time(row, t);
     batch.set_watermark(row, watermarks_.current());
-    watermarks_.Observe(pos.partition, t, now_ms);
-    return;
+    watermarks_.Observe(partition, t, now_ms);
+    return true;
   }
   batch.set_event_time(row, now_ms);
   batch.set_watermark(row, watermarks_.current());
-  watermarks_.Observe(pos.partition, now_ms, now_ms);
+  watermarks_.Observe(partition, now_ms, now_ms);
+  return true;
 }
 
 }  // namespace streamrun

@@ -72,6 +72,14 @@ class LineReader {
   bool skipping_ = false;
 };
 
+// Fills fields a source knows besides the record's text (Kafka's `_key`,
+// `_timestamp`...) into a decoded row, before its event time is read.
+class RowExtras {
+ public:
+  virtual ~RowExtras() = default;
+  virtual void Fill(Value* row, Arena& arena) const = 0;
+};
+
 // Turns lines into rows: decoding, the projection, the event time. One per
 // source instance; not thread-safe.
 class LineDecoder {
@@ -81,9 +89,12 @@ class LineDecoder {
   bool SetCsvHeader(std::string_view line, std::string* error);
   bool needs_header() const { return options_.format == LineFormat::kCsv; }
   // Appends the line to `batch`, or reports it to `errors`. Without event_time,
-  // a record's time is `now_ms`, the processing time it was read at.
-  void Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
-           int64_t now_ms);
+  // a record's time is `now_ms`, the processing time it was read at. The
+  // watermark counts it for partition `watermark_partition` (-1: pos.partition);
+  // `extras`, if given, fills more fields before event time is read. False if
+  // the record was reported as an error.
+  bool Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
+           int64_t now_ms, int32_t watermark_partition = -1, const RowExtras* extras = nullptr);
   WatermarkTracker& watermarks() { return watermarks_; }
   // The source's watermark at `now_ms`: event-time watermarks skip idle
   // partitions; without event_time it is processing time itself, so

@@ -15,6 +15,7 @@ namespace streamrun {
 STREAMRUN_DECLARE_SOURCE(File)
 STREAMRUN_DECLARE_SOURCE(Stdin)
 STREAMRUN_DECLARE_SOURCE(Generate)
+STREAMRUN_DECLARE_SOURCE(Kafka)
 
 // FRACTION:MAX_DELAY (e.g. 0.1:5s) as used by `out_of_order` and `--out-of-order`.
 bool ParseOutOfOrder(const std::string& text, double* fraction, int64_t* max_delay_ms);

@@ -27,6 +27,28 @@ class WatermarkTracker {
     if (t > p.max_event_time) p.max_event_time = t;
     Recompute(now_ms);
   }
+  // A partition this instance starts reading (a Kafka assignment): it holds
+  // the watermark back from now on, until its first record or idle_timeout.
+  void Assign(int32_t partition, int64_t now_ms) {
+    Partition& p = At(partition);
+    p = Partition{};
+    p.active = true;
+    p.last_record_ms = now_ms;
+    Recompute(now_ms);
+  }
+  // A partition this instance no longer reads (revoked in a rebalance).
+  void Remove(int32_t partition, int64_t now_ms) {
+    At(partition) = Partition{};
+    Recompute(now_ms);
+  }
+  // True when no partition holds the watermark back: none assigned or read, or
+  // every one finished or idle at `now_ms`.
+  bool Idle(int64_t now_ms) const {
+    for (const auto& p : partitions_)
+      if (p.active && !p.finished && (idle_timeout_ <= 0 || now_ms - p.last_record_ms < idle_timeout_))
+        return false;
+    return true;
+  }
   // A partition that will have no more records (end of a file).
   void Finish(int32_t partition, int64_t now_ms) {
     At(partition).finished = true;

@@ -22,6 +22,7 @@ struct KafkaArgs {
   int partitions = 4;
   std::vector<std::string> topics;
   std::string bootstrap_file;
+  bool control = false;  // read fault-injection commands from stdin
 };
 
 struct GenerateArgs {
@@ -31,6 +32,9 @@ struct GenerateArgs {
   std::string rate;          // e.g. 2000/s; empty: as fast as possible
   std::string out_of_order;  // FRACTION:MAX_DELAY
   std::string out;           // file; empty: stdout
+  std::string topic;         // Kafka topic instead of a file (with brokers)
+  std::string brokers;       // bootstrap servers for --topic
+  std::string start_time;    // event time of the first event: epoch ms or `now`; empty: 2026-01-01
 };
 
 int RunCommand(const RunArgs& args);

@@ -1,17 +1,98 @@
-// `streamrun generate KIND`: synthetic events as JSON lines (SPEC section 9).
+// `streamrun generate KIND`: synthetic events as JSON lines, or produced to a
+// Kafka topic (SPEC section 9).
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "operators/sources/sources.h"
 #include "runner/cli/commands.h"
 #include "runner/config/duration.h"
 #include "runner/generate/generators.h"
+#include "runner/kafka/client.h"
 #include "runner/record/clock.h"
 
 namespace streamrun::cli {
+
+namespace {
+
+// Where the events go: a file or stdout, one per line, or a Kafka topic, one per message.
+class EventOutput {
+ public:
+  virtual ~EventOutput() = default;
+  virtual bool Write(const std::string& event, int64_t event_time) = 0;
+  virtual void Pause() {}  // before sleeping for the rate
+  virtual bool Finish() = 0;
+};
+
+class FileOutput : public EventOutput {
+ public:
+  explicit FileOutput(FILE* out) : out_(out) {}
+  bool Write(const std::string& event, int64_t) override {
+    return std::fwrite(event.data(), 1, event.size(), out_) == event.size() && std::fputc('\n', out_) != EOF;
+  }
+  void Pause() override { std::fflush(out_); }
+  bool Finish() override { return std::fflush(out_) == 0 && (out_ == stdout || std::fclose(out_) == 0); }
+
+ private:
+  FILE* out_;
+};
+
+class KafkaOutput : public EventOutput {
+ public:
+  KafkaOutput(const std::string& brokers, const std::string& topic) {
+    rd_kafka_conf_t* conf = kafka::MakeConf(
+        {{"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}}, {});
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+      auto* self = static_cast<KafkaOutput*>(opaque);
+      if (m->err && self->failed_++ == 0) self->first_error_ = rd_kafka_err2str(m->err);
+    });
+    char error[512];
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (!producer_) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(error);
+    }
+    topic_ = rd_kafka_topic_new(producer_, topic.c_str(), nullptr);
+  }
+  ~KafkaOutput() override {
+    rd_kafka_topic_destroy(topic_);
+    rd_kafka_destroy(producer_);
+  }
+  bool Write(const std::string& event, int64_t event_time) override {
+    while (rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
+                             RD_KAFKA_V_TIMESTAMP(event_time),
+                             RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return Report(rd_kafka_err2str(rd_kafka_last_error()));
+      rd_kafka_poll(producer_, 10);
+    }
+    rd_kafka_poll(producer_, 0);
+    return failed_ == 0 || Report(first_error_);
+  }
+  void Pause() override { rd_kafka_poll(producer_, 0); }
+  bool Finish() override {
+    if (rd_kafka_flush(producer_, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return Report("events not delivered within 60 s");
+    return failed_ == 0 || Report(std::to_string(failed_) + " events not delivered: " + first_error_);
+  }
+
+ private:
+  bool Report(const std::string& what) {
+    std::fprintf(stderr, "streamrun generate: %s\n", what.c_str());
+    return false;
+  }
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_topic_t* topic_ = nullptr;
+  uint64_t failed_ = 0;
+  std::string first_error_;
+};
+
+}  // namespace
 
 int GenerateCommand(const GenerateArgs& args) {
   generate::Options options;
@@ -34,21 +115,51 @@ int GenerateCommand(const GenerateArgs& args) {
     std::fprintf(stderr, "streamrun generate: --out-of-order must be FRACTION:MAX_DELAY, e.g. 0.1:5s\n");
     return kExitConfigError;
   }
+  if (args.start_time == "now") {
+    options.start_ms = NowMs();
+  } else if (!args.start_time.empty()) {
+    char* end = nullptr;
+    options.start_ms = std::strtoll(args.start_time.c_str(), &end, 10);
+    if (*end != '\0') {
+      std::fprintf(stderr, "streamrun generate: --start-time must be epoch milliseconds or `now`\n");
+      return kExitConfigError;
+    }
+  }
+  if (args.topic.empty() != args.brokers.empty()) {
+    std::fprintf(stderr, "streamrun generate: --topic and --brokers go together\n");
+    return kExitConfigError;
+  }
+  if (args.brokers == kafka::kEmbedded) {
+    std::fprintf(stderr,
+                 "streamrun generate: an embedded broker would end with this command; start one with "
+                 "`streamrun kafka` and pass its address\n");
+    return kExitConfigError;
+  }
   std::string error;
   auto generator = generate::Make(options, &error);
   if (!generator) {
     std::fprintf(stderr, "streamrun generate: %s\n", error.c_str());
     return kExitConfigError;
   }
-  FILE* out = stdout;
-  if (!args.out.empty()) {
-    out = std::fopen(args.out.c_str(), "w");
-    if (!out) {
-      std::perror(("streamrun generate: " + args.out).c_str());
-      return kExitRunFailure;
+  std::unique_ptr<EventOutput> out;
+  try {
+    if (!args.topic.empty()) {
+      out = std::make_unique<KafkaOutput>(args.brokers, args.topic);
+    } else if (!args.out.empty()) {
+      FILE* f = std::fopen(args.out.c_str(), "w");
+      if (!f) {
+        std::perror(("streamrun generate: " + args.out).c_str());
+        return kExitRunFailure;
+      }
+      out = std::make_unique<FileOutput>(f);
+    } else {
+      out = std::make_unique<FileOutput>(stdout);
     }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "streamrun generate: %s\n", e.what());
+    return kExitConfigError;
   }
-  std::string line;
+  std::string event;
   int64_t t;
   int64_t produced = 0;
   const int64_t start = NowMs();
@@ -58,20 +169,19 @@ int GenerateCommand(const GenerateArgs& args) {
       int64_t due = start + static_cast<int64_t>(static_cast<double>(produced) * 1000.0 / rate);
       int64_t now = NowMs();
       if (due > now) {
-        std::fflush(out);
+        out->Pause();
         std::this_thread::sleep_for(std::chrono::milliseconds(due - now));
       }
     }
-    line.clear();
-    if (!generator->Next(&line, &t)) break;
-    line.push_back('\n');
-    if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) {
+    event.clear();
+    if (!generator->Next(&event, &t)) break;
+    if (!out->Write(event, t)) {
       std::fprintf(stderr, "streamrun generate: write failed\n");
       return kExitRunFailure;
     }
     ++produced;
   }
-  if (std::fflush(out) != 0 || (out != stdout && std::fclose(out) != 0)) {
+  if (!out->Finish()) {
     std::fprintf(stderr, "streamrun generate: write failed\n");
     return kExitRunFailure;
   }

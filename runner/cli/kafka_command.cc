@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <string>
 #include <thread>
 
 #include "runner/cli/commands.h"
@@ -38,6 +39,27 @@ int KafkaCommand(const KafkaArgs& args) {
         args.brokers, args.brokers == 1 ? "" : "s", broker.bootstrap().c_str());
     std::signal(SIGINT, OnBrokerStop);
     std::signal(SIGTERM, OnBrokerStop);
+    if (args.control) {
+      // Fault injection for tests: `down N` / `up N` take broker N away and back.
+      std::thread([&broker] {
+        std::string command;
+        int id = 0;
+        char word[16];
+        char line[128];
+        while (std::fgets(line, sizeof line, stdin)) {
+          if (std::sscanf(line, "%15s %d", word, &id) != 2) continue;
+          command = word;
+          try {
+            if (command == "down" || command == "up") {
+              broker.SetBrokerUp(id, command == "up");
+              std::fprintf(stderr, "streamrun kafka: broker %d %s\n", id, command.c_str());
+            }
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "streamrun kafka: %s\n", e.what());
+          }
+        }
+      }).detach();
+    }
     while (!g_broker_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return kExitOk;
   } catch (const std::exception& e) {

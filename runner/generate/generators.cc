@@ -7,6 +7,7 @@
 #include <queue>
 #include <string_view>
 
+#include "runner/generate/nexmark.h"
 #include "runner/record/json_writer.h"
 
 namespace streamrun::generate {
@@ -136,24 +137,32 @@ class GeneratorBase : public Generator {
       : options_(o), rng_(o.seed), disorder_(Mix(o.seed, 0x0D150DE5ULL)) {}
 
   bool Next(std::string* out, int64_t* event_time) final {
-    if (options_.count >= 0 && index_ >= options_.count) return false;
-    double offset = std::floor(static_cast<double>(index_) * 1000.0 / options_.events_per_second);
-    if (offset > 4e18) offset = 4e18;
-    const int64_t t = options_.start_ms + static_cast<int64_t>(offset);
-    ++index_;
+    if (options_.count >= 0 && number_ >= options_.count) return false;
+    const int64_t t = InOrderTime(number_);
     int64_t ts = t;
     // A separate stream, so disorder changes only the times, not the events.
     if (options_.out_of_order_fraction > 0 && disorder_.Chance(options_.out_of_order_fraction)) {
       ts = std::max(options_.start_ms, t - disorder_.Range(1, options_.max_delay_ms));
     }
     Emit(t, ts, out);
+    ++number_;
     *event_time = ts;
     return true;
   }
 
  protected:
+  // The in-order event time of event number n (0 for the first).
+  int64_t InOrderTime(int64_t n) const {
+    double offset = std::floor(static_cast<double>(n) * 1000.0 / options_.events_per_second);
+    if (offset > 4e18) offset = 4e18;
+    return options_.start_ms + static_cast<int64_t>(offset);
+  }
+
   // Appends the event whose in-order time is `t`; `ts` is the time to write.
   virtual void Emit(int64_t t, int64_t ts, std::string* out) = 0;
+
+  // The number of the event being emitted (0 for the first).
+  int64_t number() const { return number_; }
 
   static void AppendTs(int64_t ts, std::string* out) {
     out->append(",\"ts\":");
@@ -166,7 +175,7 @@ class GeneratorBase : public Generator {
 
  private:
   Rng disorder_;
-  int64_t index_ = 0;
+  int64_t number_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -473,10 +482,31 @@ class Transactions final : public GeneratorBase {
   std::vector<Burst> bursts_;  // pending bursts (several overlap at high rates)
 };
 
+// ---------------------------------------------------------------------------
+// nexmark: the Nexmark benchmark's person, auction and bid events as Beam's
+// generator makes them (nexmark.h); event i has event id i.
+
+class Nexmark final : public GeneratorBase {
+ public:
+  explicit Nexmark(const Options& o) : GeneratorBase(o), events_(o.seed) {}
+
+ protected:
+  // In-order times are Beam's (baseTime + eventNumber * interEventDelayUs / 1000)
+  // whenever 1e6 / events_per_second is a whole number of microseconds.
+  void Emit(int64_t t, int64_t ts, std::string* out) override {
+    // From in-order times, so disorder does not change how long auctions last.
+    const int64_t horizon = InOrderTime(number() + nexmark::kEventsForInFlightAuctions) - t;
+    events_.Append(number(), ts, horizon, out);
+  }
+
+ private:
+  nexmark::EventWriter events_;
+};
+
 }  // namespace
 
 const std::vector<std::string>& Kinds() {
-  static const std::vector<std::string> kinds = {"clicks", "cart", "transactions"};
+  static const std::vector<std::string> kinds = {"clicks", "cart", "transactions", "nexmark"};
   return kinds;
 }
 
@@ -503,7 +533,8 @@ std::unique_ptr<Generator> Make(const Options& options, std::string* error) {
   }
   if (options.kind == "clicks") return std::make_unique<Clicks>(options);
   if (options.kind == "cart") return std::make_unique<Cart>(options);
-  return std::make_unique<Transactions>(options);
+  if (options.kind == "transactions") return std::make_unique<Transactions>(options);
+  return std::make_unique<Nexmark>(options);
 }
 
 }  // namespace streamrun::generate

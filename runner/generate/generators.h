@@ -1,8 +1,10 @@
 #pragma once
-// Deterministic synthetic event streams (clicks, cart sessions, card transactions)
-// for demos, benchmarks and tests. Same options and seed give byte-identical output
-// on any machine: the generators use their own PRNG (splitmix64 seeding
-// xoshiro256**) and integer arithmetic only, never std::random distributions.
+// Deterministic synthetic event streams (clicks, cart sessions, card transactions,
+// Nexmark auctions) for demos, benchmarks and tests. Same options and seed give
+// byte-identical output on any machine: the generators use their own PRNGs
+// (splitmix64 seeding xoshiro256**; java.util.Random for nexmark) and integer or
+// single correctly rounded floating operations only, never std::random
+// distributions or libm.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,7 +13,7 @@
 namespace streamrun::generate {
 
 struct Options {
-  std::string kind;  // "clicks", "cart", "transactions"
+  std::string kind;  // "clicks", "cart", "transactions", "nexmark"
   uint64_t seed = 1;
   int64_t count = -1;                // events to produce; -1: unbounded
   int64_t start_ms = 1767225600000;  // event time of the first event (2026-01-01T00:00:00Z)
@@ -29,7 +31,8 @@ class Generator {
   virtual bool Next(std::string* out, int64_t* event_time) = 0;
 };
 
-// nullptr and *error ("unknown kind 'x' (clicks, cart, transactions)") for an unknown kind or bad options.
+// nullptr and *error ("unknown kind 'x' (clicks, cart, transactions, nexmark)") for an unknown kind or
+// bad options.
 std::unique_ptr<Generator> Make(const Options& options, std::string* error);
 const std::vector<std::string>& Kinds();
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace streamrun::kafka {
 
@@ -36,11 +37,20 @@ EmbeddedBroker::~EmbeddedBroker() {
   if (impl_->handle) rd_kafka_destroy(impl_->handle);
 }
 
-void EmbeddedBroker::CreateTopic(const std::string& topic, int partitions) {
+bool EmbeddedBroker::CreateTopic(const std::string& topic, int partitions) {
   rd_kafka_resp_err_t err =
       rd_kafka_mock_topic_create(impl_->cluster, topic.c_str(), partitions, std::min(3, brokers_));
+  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return false;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     throw std::runtime_error("embedded broker: creating topic " + topic + ": " + rd_kafka_err2str(err));
+  return true;
+}
+
+void EmbeddedBroker::SetBrokerUp(int broker_id, bool up) {
+  rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(impl_->cluster, broker_id)
+                               : rd_kafka_mock_broker_set_down(impl_->cluster, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw std::runtime_error("embedded broker " + std::to_string(broker_id) + ": " + rd_kafka_err2str(err));
 }
 
 }  // namespace streamrun::kafka

@@ -18,8 +18,13 @@ class EmbeddedBroker {
   // "127.0.0.1:PORT,127.0.0.1:PORT..."
   const std::string& bootstrap() const { return bootstrap_; }
   // Creates a topic with `partitions` partitions (replication: min(3, brokers)).
-  // Topics a client asks for that do not exist are created on demand.
-  void CreateTopic(const std::string& topic, int partitions);
+  // Topics a client asks for that do not exist are created on demand (4
+  // partitions). False if the topic exists already.
+  bool CreateTopic(const std::string& topic, int partitions);
+  // Fault injection: broker `broker_id` (1..brokers) stops answering (down) or
+  // comes back (up); clients see connection failures as with a real outage.
+  void SetBrokerUp(int broker_id, bool up);
+  int brokers() const { return brokers_; }
 
  private:
   struct Impl;

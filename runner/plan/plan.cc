@@ -78,6 +78,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       n.source_index = source_count++;
       n.universe = &plan->universes.emplace_back();
       PlanContext ctx(n.universe, RecordView{}, &diags, "source '" + n.name + "'");
+      ctx.set_pipeline_name(plan->name);
       n.source = FindSource(n.type)->plan(node, ctx);
       if (!n.source && diags.empty()) diags.Add(key.mark, "source '" + n.name + "' could not be planned");
       if (!n.source) continue;
@@ -184,8 +185,14 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       RecordView view =
           n.inputs.empty() ? RecordView{} : plan->nodes[n.inputs[0]].OutputView(n.input_ports[0]);
       PlanContext ctx(u, view, &diags, "sink '" + n.name + "'");
+      ctx.set_pipeline_name(plan->name);
       if (options.sink_override) n.sink = options.sink_override(n.name);
       if (!n.sink) n.sink = FindSink(n.type)->plan(node, ctx);
+      if (n.sink && n.sink->ReadsFields() && n.inputs.size() > 1) {
+        ctx.Error(key.mark,
+                  "takes one input when it reads record fields (e.g. a `key`); merge the inputs in "
+                  "a transform with `inputs:` first");
+      }
       if (n.inputs.empty()) plan->dead_letter_sink = static_cast<int>(plan->nodes.size());
       plan->nodes.push_back(std::move(n));
     }

@@ -24,6 +24,7 @@ struct RecordPosition {
   int32_t partition = 0;  // Kafka partition, or the file's index in a glob
   int64_t offset = 0;     // Kafka offset, or byte offset in the file
   int64_t line = 0;       // 1-based line for line-oriented sources; 0 otherwise
+  int32_t topic = -1;     // Kafka: index of the topic among the source's topics
 };
 
 class Batch {

@@ -205,6 +205,11 @@ class Worker {
     }
   }
 
+  void CloseSources() {
+    for (auto& n : nodes_)
+      if (n.source) n.source->Close();
+  }
+
   void CloseSinks() {
     for (auto& n : nodes_)
       if (n.sink) n.sink->Close();
@@ -678,6 +683,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   for (auto& t : threads) t.join();
   if (shared.failed.load()) throw RunError(shared.error);
   try {
+    for (auto& w : pool) w->CloseSources();
     pool[0]->CloseSinks();
   } catch (const std::exception& e) {
     throw RunError(e.what());

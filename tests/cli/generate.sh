@@ -6,7 +6,7 @@ bin="$1"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "generate: $*"; exit 1; }
-for kind in clicks cart transactions; do
+for kind in clicks cart transactions nexmark; do
   "$bin" generate "$kind" --count 2000 --seed 42 >"$dir/a"
   "$bin" generate "$kind" --count 2000 --seed 42 --out "$dir/b"
   cmp -s "$dir/a" "$dir/b" || fail "$kind: the same seed gave different output"
@@ -14,6 +14,17 @@ for kind in clicks cart transactions; do
   "$bin" generate "$kind" --count 2000 --seed 43 >"$dir/c"
   ! cmp -s "$dir/a" "$dir/c" || fail "$kind: different seeds gave the same output"
 done
+"$bin" generate nexmark --count 2000 --seed 42 >"$dir/nexmark"
+/usr/bin/python3 - "$dir/nexmark" <<'PY'
+import json, sys
+types = [0, 0, 0]
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    types[e["event_type"]] += 1
+    entity = e[["person", "auction", "bid"][e["event_type"]]]
+    assert entity["dateTime"] == e["ts"], line
+assert types == [40, 120, 1840], f"persons, auctions, bids: {types}"
+PY
 "$bin" generate clicks --count 1000 --seed 1 --out-of-order 0.3:5s >"$dir/ooo"
 /usr/bin/python3 - "$dir/ooo" <<'PY'
 import json, sys

@@ -1,0 +1,63 @@
+#include "runner/kafka/client.h"
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+namespace streamrun::kafka {
+
+namespace {
+std::mutex g_broker_mutex;
+std::set<std::string> g_created_topics;  // guarded by g_broker_mutex
+
+EmbeddedBroker& BrokerLocked() {
+  // Never destroyed: clients on other threads may still be closing at exit,
+  // and the mock cluster's threads end with the process.
+  static EmbeddedBroker* broker = new EmbeddedBroker(1);
+  return *broker;
+}
+}  // namespace
+
+EmbeddedBroker& ProcessBroker() {
+  std::lock_guard<std::mutex> lock(g_broker_mutex);
+  return BrokerLocked();
+}
+
+std::string ResolveBrokers(const std::string& brokers) {
+  if (brokers == kEmbedded) return ProcessBroker().bootstrap();
+  return brokers;
+}
+
+rd_kafka_conf_t* MakeConf(const Properties& defaults, const Properties& properties) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  for (const auto* list : {&defaults, &properties}) {
+    for (const auto& [key, value] : *list) {
+      if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        throw std::runtime_error("Kafka property '" + key + "': " + error);
+      }
+    }
+  }
+  return conf;
+}
+
+std::string CheckProperty(const std::string& key, const std::string& value) {
+  rd_kafka_conf_t* probe = rd_kafka_conf_new();
+  char error[512];
+  std::string result;
+  if (rd_kafka_conf_set(probe, key.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK)
+    result = error;
+  rd_kafka_conf_destroy(probe);
+  return result;
+}
+
+void EnsureEmbeddedTopic(const std::string& brokers, const std::string& topic, int partitions) {
+  if (brokers != kEmbedded || partitions <= 0) return;
+  std::lock_guard<std::mutex> lock(g_broker_mutex);
+  if (!g_created_topics.insert(topic).second) return;
+  BrokerLocked().CreateTopic(topic, partitions);
+}
+
+}  // namespace streamrun::kafka

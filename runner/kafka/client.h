@@ -1,0 +1,37 @@
+#pragma once
+// What every Kafka client of streamrun shares: the process's embedded broker
+// (`brokers: embedded`) and librdkafka configuration built from `properties:`.
+// Include only where librdkafka is used: it brings in rdkafka.h.
+#include <librdkafka/rdkafka.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runner/kafka/embedded_broker.h"
+
+namespace streamrun::kafka {
+
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// The word that selects the embedded broker in `brokers:`.
+inline constexpr const char* kEmbedded = "embedded";
+
+// The broker inside this process, started on first use (one broker; topics a
+// client asks for are created on demand with 4 partitions). Thread-safe.
+EmbeddedBroker& ProcessBroker();
+// `embedded` -> the process broker's bootstrap address; anything else as given.
+std::string ResolveBrokers(const std::string& brokers);
+
+// A librdkafka configuration: `defaults` first, then the user's `properties`
+// (which win). Throws std::runtime_error naming the property librdkafka refused.
+rd_kafka_conf_t* MakeConf(const Properties& defaults, const Properties& properties);
+
+// Empty if librdkafka takes `key: value`, else its reason.
+std::string CheckProperty(const std::string& key, const std::string& value);
+
+// Creates the topic on the embedded broker if `brokers` is `embedded` and the
+// topic does not exist yet (partitions > 0). No-op for real clusters.
+void EnsureEmbeddedTopic(const std::string& brokers, const std::string& topic, int partitions);
+
+}  // namespace streamrun::kafka
