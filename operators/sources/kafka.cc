@@ -261,6 +261,8 @@ class Simulator {
   Simulator(const KafkaSourceConfig& config) : config_(config) {
     kafka::Properties defaults = {{"bootstrap.servers", kafka::ResolveBrokers(config.brokers)},
                                   {"linger.ms", "5"},
+                                  // Unkeyed events spread evenly, not a batch per partition.
+                                  {"sticky.partitioning.linger.ms", "0"},
                                   {"client.id", config.client_id + "-simulate"}};
     char error[512];
     rd_kafka_conf_t* conf = kafka::MakeConf(defaults, {});
@@ -396,12 +398,17 @@ class KafkaSourceInstance : public SourceInstance {
       last_lag_log_ = now;
       LogLag();
     }
-    // Wait a little only when there was nothing last time, so a quiet topic
-    // does not spin a core and a busy one never waits.
-    const int timeout_ms = empty_polls_ >= 8 ? 5 : 0;
+    // After a run of empty polls, wait up to 5 ms for the first message (so a
+    // quiet topic does not spin a core), then take whatever else is there
+    // without waiting: a batch wait would hold up to 5 ms for a full batch.
     const size_t want = std::min(max_rows, messages_.size());
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, messages_.data(), want);
+    size_t first = 0;
+    if (empty_polls_ >= 8) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 5)) messages_[first++] = m;
+    }
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data() + first, want - first);
     if (n < 0) Throw(config_, std::string("consuming: ") + rd_kafka_err2str(rd_kafka_last_error()));
+    n += static_cast<ssize_t>(first);
     empty_polls_ = n == 0 ? empty_polls_ + 1 : 0;
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = messages_[static_cast<size_t>(i)];
@@ -464,30 +471,27 @@ class KafkaSourceInstance : public SourceInstance {
     for (size_t i = 0; i < all.size(); ++i) {
       if (static_cast<int>(i % static_cast<size_t>(workers)) != worker_) continue;
       auto [t, p] = all[i];
-      const std::string& topic = config_.topics[static_cast<size_t>(t)];
-      int64_t low = 0, high = 0;
-      rd_kafka_resp_err_t err =
-          rd_kafka_query_watermark_offsets(consumer_, topic.c_str(), p, &low, &high, 10000);
-      if (err)
-        Throw(config_, "end offset of " + topic + "/" + std::to_string(p) + ": " + rd_kafka_err2str(err));
-      Partition& part = PartitionAt(t, p);
-      part.assigned = true;
-      part.end = high;
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset =
-          config_.start == Start::kLatest ? high : low;
+      PartitionAt(t, p).assigned = true;
+      rd_kafka_topic_partition_list_add(list, config_.topics[static_cast<size_t>(t)].c_str(), p);
+    }
+    // Their start and end offsets, in one ListOffsets request each.
+    rd_kafka_topic_partition_list_t* ends = ListOffsets(list, RD_KAFKA_OFFSET_END);
+    rd_kafka_topic_partition_list_t* starts = ListOffsets(list, RD_KAFKA_OFFSET_BEGINNING);
+    for (int i = 0; i < list->cnt; ++i) {
+      auto& e = list->elems[i];
+      PartitionAt(TopicIndex(e.topic), e.partition).end = ends->elems[i].offset;
+      e.offset = config_.start == Start::kLatest ? ends->elems[i].offset : starts->elems[i].offset;
     }
     if (config_.start == Start::kCommitted && list->cnt > 0) {
-      rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list, 10000);
+      rd_kafka_topic_partition_list_t* committed = rd_kafka_topic_partition_list_copy(list);
+      rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, committed, 10000);
       if (err) Throw(config_, std::string("reading committed offsets: ") + rd_kafka_err2str(err));
-      for (int i = 0; i < list->cnt; ++i) {
-        auto& e = list->elems[i];
-        if (e.offset < 0) {  // nothing committed: from the start
-          int64_t low = 0, high = 0;
-          rd_kafka_query_watermark_offsets(consumer_, e.topic, e.partition, &low, &high, 10000);
-          e.offset = low;
-        }
-      }
+      for (int i = 0; i < list->cnt; ++i)  // where nothing is committed: from the start
+        if (committed->elems[i].offset >= 0) list->elems[i].offset = committed->elems[i].offset;
+      rd_kafka_topic_partition_list_destroy(committed);
     }
+    rd_kafka_topic_partition_list_destroy(ends);
+    rd_kafka_topic_partition_list_destroy(starts);
     const int64_t now = NowMs();
     for (int i = 0; i < list->cnt; ++i) {
       const auto& e = list->elems[i];
@@ -504,6 +508,22 @@ class KafkaSourceInstance : public SourceInstance {
       if (err) Throw(config_, std::string("assigning partitions: ") + rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  // The offsets of `list`'s partitions at `which` (RD_KAFKA_OFFSET_END or _BEGINNING).
+  rd_kafka_topic_partition_list_t* ListOffsets(const rd_kafka_topic_partition_list_t* list, int64_t which) {
+    rd_kafka_topic_partition_list_t* out = rd_kafka_topic_partition_list_copy(list);
+    for (int i = 0; i < out->cnt; ++i) out->elems[i].offset = which;
+    if (out->cnt == 0) return out;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(consumer_, out, 10000);
+    if (err) Throw(config_, std::string("listing offsets: ") + rd_kafka_err2str(err));
+    for (int i = 0; i < out->cnt; ++i) {
+      const auto& e = out->elems[i];
+      if (e.err || e.offset < 0)
+        Throw(config_, std::string("offsets of ") + e.topic + "/" + std::to_string(e.partition) + ": " +
+                           (e.err ? rd_kafka_err2str(e.err) : "none"));
+    }
+    return out;
   }
 
   int32_t PartitionCount(const std::string& topic) {
@@ -891,10 +911,6 @@ std::unique_ptr<SourcePlan> PlanKafkaSource(const config::ConfNode& node, PlanCo
     config.simulate = s;
   }
   if (!ParseLineSourceOptions(node, ctx, &config.line)) ok = false;
-  if (config.line.format == LineFormat::kCsv) {
-    ctx.Error(node.Find("format")->mark, "format 'csv' is not supported by the kafka source (json, raw)");
-    ok = false;
-  }
   if (!ok) return nullptr;
   return std::make_unique<KafkaSourcePlan>(std::move(config));
 }

@@ -22,10 +22,14 @@ class WatermarkTracker {
   // A record of `partition` with event time `t`, read at processing time `now_ms`.
   void Observe(int32_t partition, int64_t t, int64_t now_ms) {
     Partition& p = At(partition);
+    const bool was_counted = p.counted;
     p.active = true;
     p.last_record_ms = now_ms;
+    if (t <= p.max_event_time && was_counted) return;  // changes nothing
     if (t > p.max_event_time) p.max_event_time = t;
-    Recompute(now_ms);
+    // Only the partition holding the minimum, or one that was not counted
+    // (new or idle), can move the watermark: the others are unchanged.
+    if (!was_counted || partition == holder_) Recompute(now_ms);
   }
   // A partition this instance starts reading (a Kafka assignment): it holds
   // the watermark back from now on, until its first record or idle_timeout.
@@ -68,6 +72,7 @@ class WatermarkTracker {
     int64_t last_record_ms = 0;
     bool active = false;
     bool finished = false;
+    bool counted = false;  // held the watermark at the last Recompute
   };
   Partition& At(int32_t partition) {
     size_t i = static_cast<size_t>(std::max(partition, 0));
@@ -77,12 +82,18 @@ class WatermarkTracker {
   void Recompute(int64_t now_ms) {
     int64_t w = kEndOfTime;
     bool any = false;
-    for (const auto& p : partitions_) {
-      if (!p.active || p.finished) continue;
-      if (idle_timeout_ > 0 && now_ms - p.last_record_ms >= idle_timeout_) continue;
+    holder_ = -1;
+    for (size_t i = 0; i < partitions_.size(); ++i) {
+      Partition& p = partitions_[i];
+      p.counted =
+          p.active && !p.finished && !(idle_timeout_ > 0 && now_ms - p.last_record_ms >= idle_timeout_);
+      if (!p.counted) continue;
       any = true;
       int64_t pw = p.max_event_time == kNoTime ? kNoTime : p.max_event_time - delay_;
-      w = std::min(w, pw);
+      if (pw < w || holder_ < 0) {
+        w = pw;
+        holder_ = static_cast<int32_t>(i);
+      }
     }
     // With every partition finished or idle, the watermark stays where it was
     // (finished partitions gave what they had; end of input is FinishAll).
@@ -98,6 +109,7 @@ class WatermarkTracker {
   int64_t delay_;
   int64_t idle_timeout_;
   int64_t current_ = kNoTime;
+  int32_t holder_ = -1;  // the partition with the lowest watermark at the last Recompute
   std::vector<Partition> partitions_;
 };
 

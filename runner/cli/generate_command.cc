@@ -43,8 +43,13 @@ class FileOutput : public EventOutput {
 class KafkaOutput : public EventOutput {
  public:
   KafkaOutput(const std::string& brokers, const std::string& topic) {
-    rd_kafka_conf_t* conf = kafka::MakeConf(
-        {{"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}}, {});
+    // Events have no key: sticky.partitioning off spreads them evenly over the
+    // partitions (the default sends whole batches to one partition at a time).
+    rd_kafka_conf_t* conf = kafka::MakeConf({{"bootstrap.servers", brokers},
+                                             {"enable.idempotence", "true"},
+                                             {"linger.ms", "5"},
+                                             {"sticky.partitioning.linger.ms", "0"}},
+                                            {});
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
       auto* self = static_cast<KafkaOutput*>(opaque);
@@ -63,13 +68,14 @@ class KafkaOutput : public EventOutput {
     rd_kafka_destroy(producer_);
   }
   bool Write(const std::string& event, int64_t event_time) override {
-    while (rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
-                             RD_KAFKA_V_TIMESTAMP(event_time),
-                             RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        return Report(rd_kafka_err2str(rd_kafka_last_error()));
-      rd_kafka_poll(producer_, 10);
+    while (true) {
+      rd_kafka_resp_err_t err =
+          rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
+                            RD_KAFKA_V_TIMESTAMP(event_time), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return Report(rd_kafka_err2str(err));
+      rd_kafka_poll(producer_, 10);  // the local queue is full: wait for deliveries
     }
     rd_kafka_poll(producer_, 0);
     return failed_ == 0 || Report(first_error_);

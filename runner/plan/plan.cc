@@ -186,13 +186,15 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
           n.inputs.empty() ? RecordView{} : plan->nodes[n.inputs[0]].OutputView(n.input_ports[0]);
       PlanContext ctx(u, view, &diags, "sink '" + n.name + "'");
       ctx.set_pipeline_name(plan->name);
-      if (options.sink_override) n.sink = options.sink_override(n.name);
-      if (!n.sink) n.sink = FindSink(n.type)->plan(node, ctx);
+      // The configured sink is planned (and so checked) even when a test replaces it.
+      n.sink = FindSink(n.type)->plan(node, ctx);
       if (n.sink && n.sink->ReadsFields() && n.inputs.size() > 1) {
         ctx.Error(key.mark,
                   "takes one input when it reads record fields (e.g. a `key`); merge the inputs in "
                   "a transform with `inputs:` first");
       }
+      if (n.sink && options.sink_override)
+        if (auto replaced = options.sink_override(n.name)) n.sink = std::move(replaced);
       if (n.inputs.empty()) plan->dead_letter_sink = static_cast<int>(plan->nodes.size());
       plan->nodes.push_back(std::move(n));
     }

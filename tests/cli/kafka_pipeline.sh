@@ -97,6 +97,32 @@ for line in sys.stdin:
     assert key == json.loads(value)["page_url"], line
 ' || fail "pages: message keys are not the page_url"
 
+# ---- 1b. the message's own fields ------------------------------------------
+for i in 1 2 3; do echo "k$i|{\"n\":$i}"; done | kcat -P -b "$brokers" -t meta -K '|' -H trace=abc -H "app=t$RANDOM"
+cat >"$dir/meta.yaml" <<EOF
+name: message-fields
+sources:
+  m: { type: kafka, brokers: "$brokers", topic: meta, bounded: true, start: earliest }
+transforms:
+  f:
+    input: m
+    steps:
+      - select: [n, { k: _key }, { t: _timestamp }, { topic: _topic }, { p: _partition }, { o: _offset }, { h: _headers }, { trace: _headers.trace }]
+sinks:
+  out: { input: f, type: file, path: "$dir/meta.jsonl" }
+EOF
+"$bin" run "$dir/meta.yaml" 2>"$dir/meta_run.err" || fail "the message-fields run failed"
+/usr/bin/python3 - "$dir/meta.jsonl" <<'PY' || fail "message fields are wrong"
+import json, sys, time
+rows = sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["n"])
+assert [r["n"] for r in rows] == [1, 2, 3], rows
+for r in rows:
+    assert r["k"] == f'k{r["n"]}', r
+    assert abs(r["t"] - time.time() * 1000) < 600_000, r
+    assert r["topic"] == "meta" and 0 <= r["p"] < 4 and r["o"] >= 0, r
+    assert r["trace"] == "abc" and r["h"]["trace"] == "abc" and r["h"]["app"].startswith("t"), r
+PY
+
 # ---- 2. two topics as one stream ----------------------------------------
 awk 'NR % 2 == 1' "$dir/keyed.txt" | kcat -P -b "$brokers" -t clicks_a -K $'\t'
 awk 'NR % 2 == 0' "$dir/keyed.txt" | kcat -P -b "$brokers" -t clicks_b -K $'\t'
