@@ -178,9 +178,7 @@ class KafkaSinkInstance : public SinkInstance {
     if (!m->err) return;
     auto* self = static_cast<KafkaSinkInstance*>(opaque);
     ++self->failed_;
-    if (self->first_failure_.empty())
-      self->first_failure_ =
-          std::string(rd_kafka_err2str(m->err)) + " (offset " + std::to_string(m->offset) + ")";
+    if (self->first_failure_.empty()) self->first_failure_ = rd_kafka_err2str(m->err);
   }
 
   void CheckFailed() {

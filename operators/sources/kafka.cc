@@ -300,13 +300,24 @@ class Simulator {
     thread_ = std::thread([this, rate = sim.rate] {
       const int64_t started = NowMs();
       int64_t produced = 0;
-      while (!stop_) {
-        int64_t due = static_cast<int64_t>(static_cast<double>(NowMs() - started) * rate / 1000.0) + 1;
-        while (produced < due && !stop_ && Produce()) ++produced;
-        rd_kafka_poll(producer_, 0);
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      try {
+        while (!stop_) {
+          int64_t due = static_cast<int64_t>(static_cast<double>(NowMs() - started) * rate / 1000.0) + 1;
+          while (produced < due && !stop_ && Produce()) ++produced;
+          rd_kafka_poll(producer_, 0);
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(failure_mutex_);
+        failure_ = e.what();  // the reading worker reports it (see Holder::Next)
       }
     });
+  }
+
+  // Why the live producer stopped; empty while it runs.
+  std::string failure() {
+    std::lock_guard<std::mutex> lock(failure_mutex_);
+    return failure_;
   }
 
  private:
@@ -332,6 +343,8 @@ class Simulator {
   std::string line_;
   uint64_t next_topic_ = 0;
   std::atomic<bool> stop_{false};
+  std::mutex failure_mutex_;
+  std::string failure_;
   std::thread thread_;
 };
 
@@ -807,6 +820,12 @@ class KafkaSourcePlan : public SourcePlan {
   struct Holder : KafkaSourceInstance {
     using KafkaSourceInstance::KafkaSourceInstance;
     ~Holder() override = default;
+    bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
+      if (simulator) {
+        if (std::string failure = simulator->failure(); !failure.empty()) throw std::runtime_error(failure);
+      }
+      return KafkaSourceInstance::Next(batch, max_rows, errors);
+    }
     std::shared_ptr<Simulator> simulator;
   };
 

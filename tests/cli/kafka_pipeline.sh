@@ -6,7 +6,8 @@
 # 2. two topics read as one stream give the same rows again;
 # 3. a live (unbounded) job while a second process joins the consumer group
 #    and leaves it, and a broker is down for 3 s: every input message is in the
-#    output exactly once (identified by its partition and offset).
+#    output exactly once (identified by its partition and offset);
+# 4. messages that cannot be delivered (every broker down) fail the run.
 # Usage: kafka_pipeline.sh STREAMRUN
 set -euo pipefail
 bin="$1"
@@ -205,4 +206,26 @@ for p, offsets in by_partition.items():
 assert count == int(sys.argv[2]), f"{count} distinct messages in the output, expected {sys.argv[2]}"
 PY
 grep -q "broker 2 down" "$dir/broker.err" || fail "the broker outage did not happen"
+
+# ---- 4. a delivery that fails is an error, never silent -------------------
+echo '{"n":1}' >"$dir/one.jsonl"
+cat >"$dir/undeliverable.yaml" <<EOF
+name: undeliverable
+sources:
+  one: { type: file, path: "$dir/one.jsonl" }
+sinks:
+  out:
+    input: one
+    type: kafka
+    brokers: "$brokers"
+    topic: nowhere
+    properties: { message.timeout.ms: "1500" }
+EOF
+for id in 1 2 3; do echo "down $id" >&3; done
+sleep 0.5
+status=0
+"$bin" run "$dir/undeliverable.yaml" 2>"$dir/undeliverable.err" || status=$?
+for id in 1 2 3; do echo "up $id" >&3; done
+[ $status -eq 1 ] || fail "a run whose messages were not delivered exited $status, expected 1"
+grep -q "not delivered to nowhere" "$dir/undeliverable.err" || fail "the failed delivery is not reported"
 echo "kafka_pipeline: ok"
