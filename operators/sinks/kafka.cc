@@ -5,6 +5,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "operators/kafka_properties.h"
 #include "operators/sinks/sinks.h"
 #include "runner/config/duration.h"
 #include "runner/kafka/client.h"
@@ -264,16 +265,7 @@ std::unique_ptr<SinkPlan> PlanKafkaSink(const config::ConfNode& node, PlanContex
                      {"compression.type", compression},
                      {"enable.idempotence", idempotent},
                      {"acks", "all"}};
-  if (const auto* props = node.Find("properties"); props && props->IsMap()) {
-    for (const auto& [k, v] : props->entries) {
-      // Checked now, so a misspelt property is a configuration error with its place.
-      if (std::string error = kafka::CheckProperty(k.scalar, v.scalar); !error.empty()) {
-        ctx.Error(k.mark, "property '" + k.scalar + "': " + error);
-        ok = false;
-      }
-      config.properties.emplace_back(k.scalar, v.scalar);
-    }
-  }
+  if (!ParseKafkaProperties(node, ctx, &config.properties)) ok = false;
   if (!ok) return nullptr;
   return std::make_unique<KafkaSinkPlan>(std::move(config));
 }

@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "operators/kafka_properties.h"
 #include "operators/sources/line_records.h"
 #include "operators/sources/sources.h"
 #include "runner/config/duration.h"
@@ -910,16 +911,7 @@ std::unique_ptr<SourcePlan> PlanKafkaSource(const config::ConfNode& node, PlanCo
     else
       config.lag_log_interval_ms = *ms;
   }
-  if (const auto* props = node.Find("properties"); props && props->IsMap()) {
-    for (const auto& [k, v] : props->entries) {
-      // Checked now, so a misspelt property is a configuration error with its place.
-      if (std::string error = kafka::CheckProperty(k.scalar, v.scalar); !error.empty()) {
-        ctx.Error(k.mark, "property '" + k.scalar + "': " + error);
-        ok = false;
-      }
-      config.properties.emplace_back(k.scalar, v.scalar);
-    }
-  }
+  if (!ParseKafkaProperties(node, ctx, &config.properties)) ok = false;
   if (const auto* sim = node.Find("simulate"); sim && sim->IsMap()) {
     Simulate s;
     if (!ParseSimulate(*sim, ctx, &s)) ok = false;
