@@ -17,7 +17,7 @@ const config::ComponentSpec& GenerateSourceSpec() {
     ComponentSpec s;
     s.kind = ComponentKind::kSource;
     s.name = "generate";
-    s.summary = "Generate synthetic events: clicks, cart sessions or card transactions.";
+    s.summary = "Generate synthetic events: clicks, cart sessions, card transactions or Nexmark.";
     s.description =
         "Events are JSON objects with an event time `ts` (epoch ms); the same `seed` gives the same "
         "events. Without `count` the source never ends. `rate` paces events in processing time and also "
@@ -29,6 +29,9 @@ const config::ComponentSpec& GenerateSourceSpec() {
         Required(Enum("kind", {"clicks", "cart", "transactions", "nexmark"}, "What to generate.")),
         Int("count", "How many events; absent: unbounded."),
         Rate("rate", "Events per second of processing time (and of event time)."),
+        Rate("event_time_rate",
+             "Events per second of event time, without pacing (e.g. Nexmark's 100000/s); default: "
+             "`rate`, or 1000/s."),
         Default(Int("seed", "Random seed."), "1"),
         Str("out_of_order", "FRACTION:MAX_DELAY, e.g. 0.1:5s."),
     };
@@ -159,6 +162,15 @@ std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, Pla
     } else {
       rate = *per_second;
       options.events_per_second = rate;
+    }
+  }
+  if (const auto* r = node.Find("event_time_rate")) {
+    auto per_second = config::ParseRatePerSecond(r->scalar);
+    if (!per_second || *per_second <= 0) {
+      ctx.Error(r->mark, "'" + r->scalar + "' is not a rate (e.g. 100000/s)");
+      ok = false;
+    } else {
+      options.events_per_second = *per_second;
     }
   }
   if (const auto* o = node.Find("out_of_order")) {

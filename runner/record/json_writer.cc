@@ -37,6 +37,17 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
+// True if any of the 8 bytes in `w` needs more than a copy in a JSON string: a
+// control character (< 0x20), '"', '\\', or a byte >= 0x80 (UTF-8 to check).
+// SWAR: a byte of (x - 0x01...) & ~x & 0x80... is set where x's byte is zero.
+inline bool NeedsAttention(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+  uint64_t control = (w - kOnes * 0x20) & ~w & kHigh;  // bytes < 0x20 (for bytes < 0x80)
+  return ((w & kHigh) | control | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
+}
+
 }  // namespace
 
 bool IsValidUtf8(std::string_view s) {
@@ -56,6 +67,12 @@ void AppendJsonString(std::string_view s, std::string* out) {
     if (end > run_start) out->append(s.data() + run_start, end - run_start);
   };
   for (size_t i = 0; i < s.size();) {
+    // Most text needs no escaping: step over it 8 bytes at a time.
+    for (uint64_t w; i + 8 <= s.size(); i += 8) {
+      std::memcpy(&w, s.data() + i, 8);
+      if (NeedsAttention(w)) break;
+    }
+    if (i >= s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
       ++i;
