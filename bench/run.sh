@@ -17,6 +17,7 @@ queries=("$@")
 [ ${#queries[@]} -gt 0 ] || queries=(q0 q1 q2 q5 q7 q11 clickstream)
 bin=build/release/runner/streamrun
 [ -x "$bin" ] || scripts/build.sh release streamrun >/dev/null
+cmake --build build/release --target clickstream_baseline >/dev/null
 export EVENTS="${EVENTS:-5000000}" EVENT_RATE="${EVENT_RATE:-100000/s}"
 table="| query | workers | events/s | CPU s | events/s per core | peak RSS |
 |---|---|---|---|---|---|"
@@ -31,18 +32,29 @@ for q in "${queries[@]}"; do
     table+=$'\n'"$row"
   done
 done
+# The hand-written clickstream job on the same generated input, for the ratio.
+baseline=""
+for q in "${queries[@]}"; do
+  [ "$q" = clickstream ] || continue
+  rate=${EVENT_RATE%/s}
+  b=$(build/release/bench/clickstream_baseline "$EVENTS" "$rate" | sed -n 's/.*(\([0-9]*\) events\/s).*/\1/p')
+  s=$(echo "$table" | awk -F'|' '$2 ~ /clickstream/ && $3 ~ /1/ {gsub(/ /, "", $4); print $4}')
+  baseline="Hand-written clickstream baseline (bench/baseline/clickstream_baseline.cc, plain C++ and simdjson, one thread): $b events/s; streamrun at 1 worker: $s events/s, $(awk -v s="$s" -v b="$b" 'BEGIN { printf "%.2f", s / b }') of it."
+done
 header="Machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d); \`EVENTS=$EVENTS EVENT_RATE=$EVENT_RATE bench/run.sh\`; in-process Nexmark generator (JSON text, decoded by the source), discard sink."
 echo
 echo "$header"
 echo
 echo "$table"
+[ -z "$baseline" ] || printf '\n%s\n' "$baseline"
 if [ $write -eq 1 ]; then
-  python3 - "$header" "$table" <<'PY'
+  python3 - "$header" "$table" "$baseline" <<'PY'
 import sys
 path = "docs/benchmarks.md"
 text = open(path).read()
 begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
 a, b = text.index(begin) + len(begin), text.index(end)
-open(path, "w").write(text[:a] + "\n" + sys.argv[1] + "\n\n" + sys.argv[2] + "\n" + text[b:])
+extra = ("\n" + sys.argv[3] + "\n") if sys.argv[3] else ""
+open(path, "w").write(text[:a] + "\n" + sys.argv[1] + "\n\n" + sys.argv[2] + "\n" + extra + text[b:])
 PY
 fi
