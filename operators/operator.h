@@ -74,6 +74,10 @@ class StepPlan {
   virtual std::unique_ptr<StepInstance> Instantiate() const = 0;
   // One line for `streamrun explain`, e.g. "filter page_url is not null".
   virtual std::string Describe() const = 0;
+  // True if the step must see every record of the stream in one instance (a
+  // global ranking, a window without a key): the runtime gathers its input on
+  // worker 0. Keyed steps see their keys' records wherever the key_by sent them.
+  virtual bool NeedsAllRecords() const { return false; }
 };
 
 class SourceInstance {

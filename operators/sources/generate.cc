@@ -24,7 +24,9 @@ const config::ComponentSpec& GenerateSourceSpec() {
         "spaces their event times; without it events come as fast as they can, 1000 per event-time "
         "second. `out_of_order: 0.1:5s` moves 10% of events back by up to 5 s. Unless `event_time` is "
         "given, event time is `ts` with `max_out_of_orderness` the out-of-order delay. One partition "
-        "(read by worker 0).";
+        "(read by worker 0) unless `partitions` splits the stream: partition p is read by worker p mod "
+        "P, its watermark tracked on its own. Nexmark partitions skip the others' events; the other "
+        "kinds make every event (their sessions span events) and keep their share.";
     std::vector<FieldSpec> fields = {
         Required(Enum("kind", {"clicks", "cart", "transactions", "nexmark"}, "What to generate.")),
         Int("count", "How many events; absent: unbounded."),
@@ -34,6 +36,10 @@ const config::ComponentSpec& GenerateSourceSpec() {
              "`rate`, or 1000/s."),
         Default(Int("seed", "Random seed."), "1"),
         Str("out_of_order", "FRACTION:MAX_DELAY, e.g. 0.1:5s."),
+        Default(Int("partitions",
+                    "Split the stream into this many partitions (event n goes to partition n mod "
+                    "partitions), generated in parallel by the workers; together they are the same events."),
+                "1"),
     };
     for (auto& f : LineSourceFields())
       if (f.name == "event_time") fields.push_back(f);
@@ -65,15 +71,23 @@ namespace {
 
 class GenerateSourceInstance : public SourceInstance {
  public:
-  GenerateSourceInstance(std::unique_ptr<generate::Generator> generator, double rate,
-                         const LineSourceOptions& options, ProjectionNode projection, int source_index)
-      : generator_(std::move(generator)),
+  // `generators[k]` makes partition `partitions[k]` of the stream; `rate` is
+  // this instance's share of the events per second (0: as fast as possible).
+  GenerateSourceInstance(std::vector<std::unique_ptr<generate::Generator>> generators,
+                         std::vector<int> partitions, double rate, const LineSourceOptions& options,
+                         ProjectionNode projection, int source_index)
+      : generators_(std::move(generators)),
+        partitions_(std::move(partitions)),
         rate_(rate),
         decoder_(options, std::move(projection)),
-        source_index_(source_index) {}
+        source_index_(source_index),
+        produced_per_partition_(generators_.size(), 0) {
+    const int64_t now = NowMs();
+    for (int p : partitions_) decoder_.watermarks().Assign(p, now);
+  }
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
-    if (done_) return false;
+    if (live_ == 0) return false;
     const int64_t now = NowMs();
     if (rate_ > 0 && started_ == 0) started_ = now;
     size_t want = max_rows;
@@ -87,61 +101,83 @@ class GenerateSourceInstance : public SourceInstance {
       want = std::min<size_t>(max_rows, static_cast<size_t>(due - produced_));
     }
     int64_t t;
-    while (batch.size() < want) {
+    // One event from each live partition in turn, so their event times advance together.
+    while (batch.size() < want && live_ > 0) {
+      const size_t k = next_++ % generators_.size();
+      if (!generators_[k]) continue;
       line_.clear();
-      if (!generator_->Next(&line_, &t)) {
-        done_ = true;
-        break;
+      if (!generators_[k]->Next(&line_, &t)) {
+        generators_[k].reset();
+        --live_;
+        decoder_.watermarks().Finish(partitions_[k], now);
+        continue;
       }
-      RecordPosition pos{source_index_, 0, produced_, produced_ + 1};
+      const int64_t n = produced_per_partition_[k]++;
+      RecordPosition pos{source_index_, partitions_[k], n, n + 1};
       ++produced_;
       decoder_.Add(line_, pos, batch, errors, now);
     }
-    return !done_ || !batch.empty();
+    return live_ > 0 || !batch.empty();
   }
 
-  int64_t Watermark(int64_t now_ms) override { return done_ ? kEndOfTime : decoder_.Watermark(now_ms); }
-  bool Empty() const override { return done_; }
-  void MarkDone() { done_ = true; }
+  int64_t Watermark(int64_t now_ms) override { return live_ == 0 ? kEndOfTime : decoder_.Watermark(now_ms); }
+  bool Empty() const override { return live_ == 0; }
   std::string DescribePosition(const RecordPosition& pos) const override {
-    return "generated event " + std::to_string(pos.offset);
+    return "generated event " + std::to_string(pos.offset) + " of partition " + std::to_string(pos.partition);
   }
 
  private:
-  std::unique_ptr<generate::Generator> generator_;
+  std::vector<std::unique_ptr<generate::Generator>> generators_;  // null once finished
+  std::vector<int> partitions_;
   double rate_;
   LineDecoder decoder_;
   int source_index_;
+  std::vector<int64_t> produced_per_partition_;
+  size_t live_ = generators_.size();
+  size_t next_ = 0;
   std::string line_;
   int64_t produced_ = 0;
   int64_t started_ = 0;
-  bool done_ = false;
 };
 
 class GenerateSourcePlan : public SourcePlan {
  public:
-  GenerateSourcePlan(generate::Options options, double rate, LineSourceOptions line_options)
-      : options_(std::move(options)), rate_(rate), line_options_(std::move(line_options)) {}
+  GenerateSourcePlan(generate::Options options, double rate, int partitions, LineSourceOptions line_options)
+      : options_(std::move(options)),
+        rate_(rate),
+        partitions_(partitions),
+        line_options_(std::move(line_options)) {}
 
   std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
                                               int workers) const override {
-    std::string error;
-    auto generator = generate::Make(options_, &error);
-    if (!generator) throw std::runtime_error("generate: " + error);
-    auto instance = std::make_unique<GenerateSourceInstance>(std::move(generator), rate_, line_options_,
-                                                             universe.projection, source_index);
-    if (worker != 0) instance->MarkDone();
-    return instance;
+    // Partition p belongs to worker p % workers, as files do.
+    std::vector<std::unique_ptr<generate::Generator>> generators;
+    std::vector<int> mine;
+    for (int p = worker; p < partitions_; p += workers) {
+      generate::Options o = options_;
+      o.partition = p;
+      o.partitions = partitions_;
+      std::string error;
+      auto generator = generate::Make(o, &error);
+      if (!generator) throw std::runtime_error("generate: " + error);
+      generators.push_back(std::move(generator));
+      mine.push_back(p);
+    }
+    const double share = rate_ * static_cast<double>(mine.size()) / partitions_;
+    return std::make_unique<GenerateSourceInstance>(std::move(generators), std::move(mine), share,
+                                                    line_options_, universe.projection, source_index);
   }
   std::string Describe() const override {
     return "generate " + options_.kind +
            (options_.count >= 0 ? " count " + std::to_string(options_.count) : "") + " seed " +
-           std::to_string(options_.seed);
+           std::to_string(options_.seed) +
+           (partitions_ > 1 ? " in " + std::to_string(partitions_) + " partitions" : "");
   }
 
  private:
   generate::Options options_;
   double rate_;
+  int partitions_;
   LineSourceOptions line_options_;
 };
 
@@ -179,6 +215,14 @@ std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, Pla
       ok = false;
     }
   }
+  int partitions = 1;
+  if (const auto* p = node.Find("partitions")) {
+    partitions = std::atoi(p->scalar.c_str());
+    if (partitions < 1 || partitions > 1024) {
+      ctx.Error(p->mark, "partitions must be between 1 and 1024");
+      ok = false;
+    }
+  }
   LineSourceOptions line_options;
   if (!ParseLineSourceOptions(node, ctx, &line_options)) ok = false;
   if (!line_options.event_time) {
@@ -194,7 +238,7 @@ std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, Pla
     ctx.Error(node.mark, error);
     return nullptr;
   }
-  return std::make_unique<GenerateSourcePlan>(options, rate, line_options);
+  return std::make_unique<GenerateSourcePlan>(options, rate, partitions, line_options);
 }
 
 }  // namespace streamrun

@@ -165,6 +165,8 @@ class DedupePlan : public StepPlan {
   std::string Describe() const override {
     return "dedupe key " + key_->text() + " within " + config::FormatDurationMs(within_);
   }
+  // Its key is its own expression, not the key_by key: one instance sees all records.
+  bool NeedsAllRecords() const override { return true; }
 
  private:
   std::unique_ptr<expr::Expression> key_;

@@ -325,6 +325,8 @@ class TopNPlan : public StepPlan {
     return "top_n " + std::to_string(config_.n) + " by " + config_.by->text() +
            (config_.descending ? " desc" : " asc");
   }
+  // Ranks across every key: one instance sees all rows.
+  bool NeedsAllRecords() const override { return true; }
 
  private:
   TopNConfig config_;

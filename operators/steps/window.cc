@@ -387,16 +387,19 @@ class WindowInstance : public StepInstance {
 
 class WindowPlan : public StepPlan {
  public:
-  explicit WindowPlan(std::unique_ptr<WindowConfig> config, std::string description)
-      : config_(std::move(config)), description_(std::move(description)) {}
+  WindowPlan(std::unique_ptr<WindowConfig> config, std::string description, bool keyed)
+      : config_(std::move(config)), description_(std::move(description)), keyed_(keyed) {}
   std::unique_ptr<StepInstance> Instantiate() const override {
     return std::make_unique<WindowInstance>(config_.get());
   }
   std::string Describe() const override { return description_; }
+  // Without a key, one window holds every record: it is computed in one place.
+  bool NeedsAllRecords() const override { return !keyed_; }
 
  private:
   std::unique_ptr<WindowConfig> config_;
   std::string description_;
+  bool keyed_;
 };
 
 bool Duration(const config::ConfNode* node, PlanContext& ctx, int64_t* out) {
@@ -427,6 +430,7 @@ bool SplitCall(const config::ConfNode& node, std::string* name, config::ConfNode
 }  // namespace
 
 std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext& ctx) {
+  const bool keyed = !ctx.key().empty();  // the key in effect before this step
   if (!value.IsMap()) {
     ctx.Error(value.mark, "expected a map with tumbling, sliding or session and aggregate");
     return nullptr;
@@ -573,7 +577,7 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
   }
   c->out_universe = out;
   for (const auto& a : c->aggregates) description += " " + a.name;
-  return std::make_unique<WindowPlan>(std::move(c), description);
+  return std::make_unique<WindowPlan>(std::move(c), description, keyed);
 }
 
 }  // namespace streamrun

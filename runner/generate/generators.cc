@@ -137,17 +137,28 @@ class GeneratorBase : public Generator {
       : options_(o), rng_(o.seed), disorder_(Mix(o.seed, 0x0D150DE5ULL)) {}
 
   bool Next(std::string* out, int64_t* event_time) final {
-    if (options_.count >= 0 && number_ >= options_.count) return false;
-    const int64_t t = InOrderTime(number_);
-    int64_t ts = t;
-    // A separate stream, so disorder changes only the times, not the events.
-    if (options_.out_of_order_fraction > 0 && disorder_.Chance(options_.out_of_order_fraction)) {
-      ts = std::max(options_.start_ms, t - disorder_.Range(1, options_.max_delay_ms));
+    while (true) {
+      if (options_.count >= 0 && number_ >= options_.count) return false;
+      const int64_t t = InOrderTime(number_);
+      int64_t ts = t;
+      // A separate stream, so disorder changes only the times, not the events.
+      if (options_.out_of_order_fraction > 0 && disorder_.Chance(options_.out_of_order_fraction)) {
+        ts = std::max(options_.start_ms, t - disorder_.Range(1, options_.max_delay_ms));
+      }
+      if (number_ % options_.partitions == options_.partition) {
+        Emit(t, ts, out);
+        ++number_;
+        *event_time = ts;
+        return true;
+      }
+      // Another partition's event: generators whose events depend only on
+      // their number skip it; the others make it (their state moves on) and drop it.
+      if (!independent_events()) {
+        skipped_.clear();
+        Emit(t, ts, &skipped_);
+      }
+      ++number_;
     }
-    Emit(t, ts, out);
-    ++number_;
-    *event_time = ts;
-    return true;
   }
 
  protected:
@@ -163,6 +174,8 @@ class GeneratorBase : public Generator {
 
   // The number of the event being emitted (0 for the first).
   int64_t number() const { return number_; }
+  // True if an event depends only on its number (not on the events before).
+  virtual bool independent_events() const { return false; }
 
   static void AppendTs(int64_t ts, std::string* out) {
     out->append(",\"ts\":");
@@ -176,6 +189,7 @@ class GeneratorBase : public Generator {
  private:
   Rng disorder_;
   int64_t number_ = 0;
+  std::string skipped_;
 };
 
 // ---------------------------------------------------------------------------
@@ -491,6 +505,9 @@ class Nexmark final : public GeneratorBase {
   explicit Nexmark(const Options& o) : GeneratorBase(o), events_(o.seed) {}
 
  protected:
+  // Each event has its own Random seeded by its id (Beam's design).
+  bool independent_events() const override { return true; }
+
   // In-order times are Beam's (baseTime + eventNumber * interEventDelayUs / 1000)
   // whenever 1e6 / events_per_second is a whole number of microseconds.
   void Emit(int64_t t, int64_t ts, std::string* out) override {
@@ -523,6 +540,9 @@ std::unique_ptr<Generator> Make(const Options& options, std::string* error) {
   if (options.count < -1) return fail("count must be -1 (unbounded) or >= 0");
   if (!(options.events_per_second > 0) || !std::isfinite(options.events_per_second)) {
     return fail("events_per_second must be a positive number");
+  }
+  if (options.partitions < 1 || options.partition < 0 || options.partition >= options.partitions) {
+    return fail("partition must be in [0, partitions)");
   }
   if (!(options.out_of_order_fraction >= 0 && options.out_of_order_fraction <= 1)) {
     return fail("out_of_order_fraction must be between 0 and 1");

@@ -21,6 +21,11 @@ struct Options {
       1000;  // EVENT-TIME spacing: event i has time start_ms + i*1000/events_per_second (before disorder)
   double out_of_order_fraction = 0;  // share of events whose time is moved back
   int64_t max_delay_ms = 0;          // by a uniform delay in [1, max_delay_ms]
+  // Partition `partition` of `partitions` yields the events n of the whole
+  // stream with n % partitions == partition, each exactly as the whole stream
+  // has it (the partitions' union is the stream); `count` counts the whole.
+  int partition = 0;
+  int partitions = 1;
 };
 
 class Generator {

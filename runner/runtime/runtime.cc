@@ -116,15 +116,23 @@ class Worker {
           for (size_t k = 0; k < n.steps.size(); ++k)
             s.outputs.push_back(StepOutput{this, static_cast<int>(i), static_cast<int>(k) + 1});
           // Exchanges: after key_by records move to their key group's worker;
-          // before top_n and dedupe the rows of every worker meet on worker 0.
+          // before a step that needs every record (top_n, dedupe, a window without a key)
+          // the rows of every worker meet on worker 0.
           s.exchange.assign(n.steps.size() + 1, ExchangeKind::kNone);
           if (workers > 1) {
+            // Once gathered, the records stay on worker 0 until a key_by spreads
+            // them again: a second gather would wait for watermarks from workers
+            // whose instances of the steps in between never run.
+            bool gathered = false;
             for (size_t k = 0; k < n.steps.size(); ++k) {
-              if (n.steps[k].name == "key_by") s.exchange[k + 1] = ExchangeKind::kKeyed;
-              if (n.steps[k].name == "top_n") s.exchange[k] = ExchangeKind::kGather;
-              // dedupe's key is its own expression, not the key_by key: its
-              // records meet on one worker (correct; scales like one worker).
-              if (n.steps[k].name == "dedupe") s.exchange[k] = ExchangeKind::kGather;
+              if (n.steps[k].plan->NeedsAllRecords() && !gathered) {
+                s.exchange[k] = ExchangeKind::kGather;
+                gathered = true;
+              }
+              if (n.steps[k].name == "key_by") {
+                s.exchange[k + 1] = ExchangeKind::kKeyed;
+                gathered = false;
+              }
             }
           }
           s.exchange_watermarks.assign(n.steps.size() + 1, std::vector<int64_t>(workers, kNoTime));

@@ -543,3 +543,34 @@ TEST_CASE("nexmark: event time spacing and seeds") {
   }
   CHECK(same == 0);
 }
+
+TEST_CASE("partitions of a stream are its events n % partitions, unchanged, for every kind") {
+  for (const auto& kind : gen::Kinds()) {
+    CAPTURE(kind);
+    gen::Options whole = Opts(kind, 3001, 9);
+    whole.out_of_order_fraction = 0.2;
+    whole.max_delay_ms = 500;
+    const std::vector<Event> all = Run(whole);
+    REQUIRE(all.size() == 3001);
+    size_t total = 0;
+    for (int p = 0; p < 3; ++p) {
+      gen::Options part = whole;
+      part.partition = p;
+      part.partitions = 3;
+      const std::vector<Event> mine = Run(part);
+      total += mine.size();
+      for (size_t k = 0; k < mine.size(); ++k) {
+        const Event& expected = all[k * 3 + static_cast<size_t>(p)];
+        REQUIRE(mine[k].text == expected.text);
+        REQUIRE(mine[k].time == expected.time);
+      }
+    }
+    CHECK(total == all.size());
+  }
+  gen::Options bad = Opts("clicks", 10);
+  bad.partition = 2;
+  bad.partitions = 2;
+  std::string error;
+  CHECK(gen::Make(bad, &error) == nullptr);
+  CHECK(error.find("partition") != std::string::npos);
+}
