@@ -9,7 +9,8 @@
 #    output (identified by its partition and offset), never twice from one
 #    process; a message that moved between processes may be read again by its
 #    new owner (at least once: the mock broker refuses commits mid-rebalance);
-# 4. messages that cannot be delivered (every broker down) fail the run.
+# 4. messages that cannot be delivered (every broker down) fail the run;
+# 5. partitions without records stop holding the watermark after idle_timeout.
 # Usage: kafka_pipeline.sh STREAMRUN
 set -euo pipefail
 bin="$1"
@@ -237,4 +238,33 @@ status=0
 for id in 1 2 3; do echo "up $id" >&3; done
 [ $status -eq 1 ] || fail "a run whose messages were not delivered exited $status, expected 1"
 grep -q "not delivered to nowhere" "$dir/undeliverable.err" || fail "the failed delivery is not reported"
+# ---- 5. an idle partition stops holding the watermark back ---------------
+# All records go to one of 4 partitions (one key); the other three are
+# assigned but empty. After idle_timeout they no longer count, so the window
+# fires while the job runs, with no end of input.
+for ts in 1000 2000 3000 4000 10000; do echo "same|{\"ts\":$ts}"; done | kcat -P -b "$brokers" -t idle_in -K '|'
+cat >"$dir/idle.yaml" <<EOF
+name: idle-partitions
+runtime: { parallelism: 2 }
+sources:
+  in:
+    type: kafka
+    brokers: "$brokers"
+    topic: idle_in
+    start: earliest
+    event_time: { field: ts, watermark: { max_out_of_orderness: 0s, idle_timeout: 1s } }
+transforms:
+  w: { input: in, steps: [ { window: { tumbling: 5s, aggregate: { n: count() } } } ] }
+sinks:
+  out: { input: w, type: file, path: "$dir/idle.jsonl" }
+EOF
+"$bin" run "$dir/idle.yaml" 2>"$dir/idle_run.err" &
+idle_pid=$!
+pids+=($idle_pid)
+for _ in $(seq 100); do [ -s "$dir/idle.jsonl" ] && break; sleep 0.1; done
+kill -TERM "$idle_pid"
+wait "$idle_pid" || fail "the idle-partition run did not stop cleanly"
+grep -q '"window_start":0,"window_end":5000,"n":4' "$dir/idle.jsonl" ||
+  fail "the window did not fire while three partitions were idle: $(cat "$dir/idle.jsonl")"
+
 echo "kafka_pipeline: ok"
