@@ -128,6 +128,10 @@ class SinkPlan {
   virtual ~SinkPlan() = default;
   virtual std::unique_ptr<SinkInstance> Instantiate() const = 0;
   virtual std::string Describe() const = 0;
+  // True if every worker writes its own records through its own instance (a
+  // Kafka producer per worker, as Kafka Streams has); else the records of every
+  // worker meet on worker 0 (one file, one terminal).
+  virtual bool PerWorker() const { return false; }
   // True if the sink evaluates expressions over record fields (a Kafka key):
   // it then takes one input, whose slots the expressions were compiled for.
   virtual bool ReadsFields() const { return false; }

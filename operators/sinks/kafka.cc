@@ -1,6 +1,6 @@
 // kafka sink: records to a Kafka topic through librdkafka (SPEC section 5).
-// One idempotent producer; every delivery report is checked, and a failed
-// delivery fails the run (never a silent loss).
+// One idempotent producer per worker; every delivery report is checked, and a
+// failed delivery fails the run (never a silent loss).
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -21,7 +21,7 @@ const config::ComponentSpec& KafkaSinkSpec() {
     s.name = "kafka";
     s.summary = "Write records to a Kafka topic, one JSON object per message.";
     s.description =
-        "The producer is idempotent by default (no duplicates or reordering from its own "
+        "Every worker has its own producer, idempotent by default (no duplicates or reordering from its own "
         "retries; acks=all). Every message's delivery report is checked: a message Kafka did not "
         "take fails the run with the reason. `key` is an expression over the record; a string is "
         "written as is, null as no key, anything else as its JSON text. `batch_size`, `linger` and "
@@ -211,6 +211,9 @@ class KafkaSinkPlan : public SinkPlan {
            (config_.key ? " key " + config_.key->text() : "");
   }
   bool ReadsFields() const override { return config_.key != nullptr; }
+  // Each worker produces its own records: no hop to worker 0, and a key's
+  // records (all on one worker after key_by) stay in order.
+  bool PerWorker() const override { return true; }
 
  private:
   KafkaSinkConfig config_;

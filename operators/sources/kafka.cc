@@ -223,14 +223,19 @@ struct SourceGroup {
   }
   // Every worker publishes its watermark and whether it holds the watermark
   // back at all. A worker with no busy partition (none assigned, or all idle)
-  // passes on the slowest busy worker's watermark instead of its own stale one,
-  // as a Flink source subtask without splits goes idle.
-  int64_t SlowestBusy() const {
-    int64_t w = kEndOfTime;
-    for (size_t i = 0; i < watermarks.size(); ++i)
-      if (!idle[i].load(std::memory_order_acquire))
-        w = std::min(w, watermarks[i].load(std::memory_order_acquire));
-    return w;
+  // follows the others instead of holding everyone at its own stale watermark,
+  // as a Flink source subtask without splits goes idle: it passes on the
+  // slowest busy worker's watermark; when every worker is idle, the slowest
+  // watermark of the workers that have read something (so a worker that never
+  // had a record does not hold the rest at "no time" forever). kEndOfTime: none.
+  int64_t WatermarkToFollow() const {
+    int64_t busy = kEndOfTime, seen = kEndOfTime;
+    for (size_t i = 0; i < watermarks.size(); ++i) {
+      const int64_t w = watermarks[i].load(std::memory_order_acquire);
+      if (!idle[i].load(std::memory_order_acquire)) busy = std::min(busy, w);
+      if (w != kNoTime) seen = std::min(seen, w);
+    }
+    return busy != kEndOfTime ? busy : seen;
   }
   // The next offset of a partition a worker of this process stopped reading
   // (revoked); -1 if none.
@@ -440,8 +445,8 @@ class KafkaSourceInstance : public SourceInstance {
     group_->watermarks[static_cast<size_t>(worker_)].store(own, std::memory_order_release);
     group_->idle[static_cast<size_t>(worker_)].store(idle, std::memory_order_release);
     if (!idle) return own;
-    int64_t busy = group_->SlowestBusy();
-    return busy == kEndOfTime ? own : std::max(own, busy);
+    int64_t follow = group_->WatermarkToFollow();
+    return follow == kEndOfTime ? own : std::max(own, follow);
   }
 
   bool Empty() const override { return config_.bounded && remaining_ == 0; }

@@ -139,8 +139,9 @@ class Worker {
           s.exchange_combined.assign(n.steps.size() + 1, kNoTime);
           break;
         case PlanNode::Kind::kSink:
-          // Sinks run on worker 0; the others send it their records.
-          if (self_ == 0) s.sink = n.sink->Instantiate();
+          // Sinks run on worker 0, the others send it their records; a per-worker
+          // sink (Kafka) has an instance on every worker.
+          if (self_ == 0 || n.sink->PerWorker()) s.sink = n.sink->Instantiate();
           break;
       }
     }
@@ -372,7 +373,7 @@ class Worker {
   void Deliver(int node, int from, int port, Batch& batch) {
     const PlanNode& n = plan_.nodes[node];
     if (n.kind == PlanNode::Kind::kSink) {
-      if (self_ == 0) {
+      if (self_ == 0 || n.sink->PerWorker()) {
         WriteSink(node, from, port, batch);
       } else {
         Message m;
@@ -692,7 +693,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   if (shared.failed.load()) throw RunError(shared.error);
   try {
     for (auto& w : pool) w->CloseSources();
-    pool[0]->CloseSinks();
+    for (auto& w : pool) w->CloseSinks();
   } catch (const std::exception& e) {
     throw RunError(e.what());
   }
