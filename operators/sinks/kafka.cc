@@ -159,20 +159,10 @@ class KafkaSinkInstance : public SinkInstance {
   }
 
   void Produce(std::string_view value, const std::string_view* key) {
-    while (true) {
-      int rc = rd_kafka_produce(topic_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                const_cast<char*>(value.data()), value.size(), key ? key->data() : nullptr,
-                                key ? key->size() : 0, nullptr);
-      if (rc == 0) return;
-      rd_kafka_resp_err_t err = rd_kafka_last_error();
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        throw std::runtime_error(config_.name + ": producing to " + config_.topic + ": " +
-                                 rd_kafka_err2str(err));
-      // The local queue is full: wait for deliveries (backpressure on the pipeline).
-      ++queue_full_waits_;
-      rd_kafka_poll(producer_, 10);
-      CheckFailed();
-    }
+    rd_kafka_resp_err_t err = kafka::Produce(producer_, topic_, value, key, -1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw std::runtime_error(config_.name + ": producing to " + config_.topic + ": " +
+                               rd_kafka_err2str(err));
   }
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -196,7 +186,6 @@ class KafkaSinkInstance : public SinkInstance {
   std::string key_buf_;
   uint64_t failed_ = 0;  // delivery reports come on this thread (rd_kafka_poll/flush)
   std::string first_failure_;
-  uint64_t queue_full_waits_ = 0;
   bool closed_ = false;
 };
 

@@ -183,38 +183,38 @@ class GenerateSourcePlan : public SourcePlan {
 
 }  // namespace
 
-std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, PlanContext& ctx) {
-  generate::Options options;
-  double rate = 0;
+bool ParseGenerateOptions(const config::ConfNode& node, PlanContext& ctx, generate::Options* options,
+                          double* rate) {
   bool ok = true;
-  if (const auto* k = node.Find("kind")) options.kind = k->scalar;
-  if (const auto* c = node.Find("count")) options.count = std::atoll(c->scalar.c_str());
-  if (const auto* s = node.Find("seed")) options.seed = std::strtoull(s->scalar.c_str(), nullptr, 10);
-  if (const auto* r = node.Find("rate")) {
-    auto per_second = config::ParseRatePerSecond(r->scalar);
-    if (!per_second) {
-      ctx.Error(r->mark, "'" + r->scalar + "' is not a rate (e.g. 2000/s)");
-      ok = false;
-    } else {
-      rate = *per_second;
-      options.events_per_second = rate;
-    }
-  }
-  if (const auto* r = node.Find("event_time_rate")) {
+  if (const auto* k = node.Find("kind")) options->kind = k->scalar;
+  if (const auto* c = node.Find("count")) options->count = std::atoll(c->scalar.c_str());
+  if (const auto* s = node.Find("seed")) options->seed = std::strtoull(s->scalar.c_str(), nullptr, 10);
+  // `rate` paces processing time and spaces event times; `event_time_rate` only the latter.
+  for (const char* key : {"rate", "event_time_rate"}) {
+    const auto* r = node.Find(key);
+    if (!r) continue;
     auto per_second = config::ParseRatePerSecond(r->scalar);
     if (!per_second || *per_second <= 0) {
-      ctx.Error(r->mark, "'" + r->scalar + "' is not a rate (e.g. 100000/s)");
+      ctx.Error(r->mark, "'" + r->scalar + "' is not a rate (e.g. 2000/s)");
       ok = false;
-    } else {
-      options.events_per_second = *per_second;
+      continue;
     }
+    options->events_per_second = *per_second;
+    if (std::string_view(key) == "rate") *rate = *per_second;
   }
   if (const auto* o = node.Find("out_of_order")) {
-    if (!ParseOutOfOrder(o->scalar, &options.out_of_order_fraction, &options.max_delay_ms)) {
+    if (!ParseOutOfOrder(o->scalar, &options->out_of_order_fraction, &options->max_delay_ms)) {
       ctx.Error(o->mark, "out_of_order must be FRACTION:MAX_DELAY, e.g. 0.1:5s");
       ok = false;
     }
   }
+  return ok;
+}
+
+std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, PlanContext& ctx) {
+  generate::Options options;
+  double rate = 0;
+  bool ok = ParseGenerateOptions(node, ctx, &options, &rate);
   int partitions = 1;
   if (const auto* p = node.Find("partitions")) {
     partitions = std::atoi(p->scalar.c_str());

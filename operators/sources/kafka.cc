@@ -155,6 +155,7 @@ class MessageFields : public RowExtras {
  public:
   MessageFields(MetaSlots slots, std::vector<std::string> topics)
       : slots_(std::move(slots)), topics_(std::move(topics)) {}
+  bool any() const { return slots_.any(); }
   void Set(const rd_kafka_message_t* message, int topic) {
     message_ = message;
     topic_ = topic;
@@ -177,7 +178,8 @@ class MessageFields : public RowExtras {
     for (const auto& [name, slot] : slots_.header_fields) row[slot] = Value::Null();
     if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) headers = nullptr;
     if (slots_.headers >= 0) {
-      std::string json = "{";
+      std::string& json = headers_json_;  // reused: no allocation per record
+      json.assign("{");
       const char* name;
       const void* value;
       size_t size;
@@ -207,6 +209,7 @@ class MessageFields : public RowExtras {
   std::vector<std::string> topics_;
   const rd_kafka_message_t* message_ = nullptr;
   int topic_ = 0;
+  mutable std::string headers_json_;
 };
 
 // What the instances of one source in this process share.
@@ -277,11 +280,13 @@ class Simulator {
       rd_kafka_conf_destroy(conf);
       Throw(config, std::string("simulate: ") + error);
     }
+    for (const auto& t : config.topics) topics_.push_back(rd_kafka_topic_new(producer_, t.c_str(), nullptr));
   }
   ~Simulator() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
     rd_kafka_flush(producer_, 2000);
+    for (auto* t : topics_) rd_kafka_topic_destroy(t);
     rd_kafka_destroy(producer_);
   }
 
@@ -331,20 +336,15 @@ class Simulator {
     line_.clear();
     int64_t t;
     if (!generator_->Next(&line_, &t)) return false;
-    const std::string& topic = config_.topics[static_cast<size_t>(next_topic_++) % config_.topics.size()];
-    while (true) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_VALUE(line_.data(), line_.size()), RD_KAFKA_V_TIMESTAMP(t), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        Throw(config_, std::string("simulate: ") + rd_kafka_err2str(err));
-      rd_kafka_poll(producer_, 10);
-    }
+    rd_kafka_topic_t* topic = topics_[static_cast<size_t>(next_topic_++) % topics_.size()];
+    rd_kafka_resp_err_t err = kafka::Produce(producer_, topic, line_, nullptr, t);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) Throw(config_, std::string("simulate: ") + rd_kafka_err2str(err));
+    return true;
   }
 
   const KafkaSourceConfig& config_;
   rd_kafka_t* producer_ = nullptr;
+  std::vector<rd_kafka_topic_t*> topics_;  // the source's topics, in order
   std::unique_ptr<generate::Generator> generator_;
   std::string line_;
   uint64_t next_topic_ = 0;
@@ -362,7 +362,6 @@ class KafkaSourceInstance : public SourceInstance {
         group_(std::move(group)),
         decoder_(config.line, universe.projection),
         fields_(FindMetaSlots(universe.projection), config.topics),
-        has_fields_(FindMetaSlots(universe.projection).any()),
         source_index_(source_index),
         worker_(worker) {
     kafka::Properties defaults = {
@@ -434,7 +433,6 @@ class KafkaSourceInstance : public SourceInstance {
       Take(m, batch, errors, now);
       rd_kafka_message_destroy(m);
     }
-    if (n > 0) StoreOffsets();
     return !config_.bounded || remaining_ > 0 || !batch.empty() || !errors.empty();
   }
 
@@ -512,15 +510,12 @@ class KafkaSourceInstance : public SourceInstance {
     rd_kafka_topic_partition_list_destroy(ends);
     rd_kafka_topic_partition_list_destroy(starts);
     const int64_t now = NowMs();
+    remaining_ = list->cnt;  // Finish counts down, also for partitions empty from the start
     for (int i = 0; i < list->cnt; ++i) {
       const auto& e = list->elems[i];
       Partition& part = PartitionAt(TopicIndex(e.topic), e.partition);
       decoder_.watermarks().Assign(IndexOf(part), now);
-      if (e.offset >= part.end) {
-        Finish(part, now);
-      } else {
-        ++remaining_;
-      }
+      if (e.offset >= part.end) Finish(part, now);
     }
     if (remaining_ > 0) {
       rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list);
@@ -665,7 +660,7 @@ class KafkaSourceInstance : public SourceInstance {
                                    " bytes); its first bytes are kept"});
       } else {
         fields_.Set(m, part->topic);
-        decoder_.Add(value, pos, batch, errors, now, IndexOf(*part), has_fields_ ? &fields_ : nullptr);
+        decoder_.Add(value, pos, batch, errors, now, IndexOf(*part), fields_.any() ? &fields_ : nullptr);
       }
     }
     if (config_.bounded && part->next >= part->end) Finish(*part, now);
@@ -675,8 +670,7 @@ class KafkaSourceInstance : public SourceInstance {
     if (part.finished) return;
     part.finished = true;
     decoder_.watermarks().Finish(IndexOf(part), now);
-    // Partitions empty from the start are finished before they are counted.
-    if (counted_.insert(IndexOf(part)).second && remaining_ > 0) --remaining_;
+    if (config_.bounded) --remaining_;
   }
 
   // Positions read are stored for the next commit (every second, before a
@@ -736,17 +730,17 @@ class KafkaSourceInstance : public SourceInstance {
     return 0;
   }
   Partition* Find(const rd_kafka_message_t* m) {
-    // Messages of one topic share its handle: look its index up once.
-    int32_t t;
-    if (m->rkt == last_rkt_) {
-      t = last_topic_;
-    } else {
-      t = TopicIndex(rd_kafka_topic_name(m->rkt));
+    // Messages come in runs of one partition: the last one found is checked first.
+    if (m->rkt == last_rkt_ && m->partition == last_partition_ && last_found_ >= 0)
+      return &parts_[static_cast<size_t>(last_found_)];
+    if (m->rkt != last_rkt_) {
+      last_topic_ = TopicIndex(rd_kafka_topic_name(m->rkt));
       last_rkt_ = m->rkt;
-      last_topic_ = t;
     }
-    auto it = index_.find(Key(t, m->partition));
-    return it == index_.end() ? nullptr : &parts_[it->second];
+    last_partition_ = m->partition;
+    auto it = index_.find(Key(last_topic_, m->partition));
+    last_found_ = it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+    return last_found_ < 0 ? nullptr : &parts_[static_cast<size_t>(last_found_)];
   }
   Partition& PartitionAt(int32_t topic, int32_t partition) {
     auto [it, inserted] = index_.emplace(Key(topic, partition), parts_.size());
@@ -768,7 +762,6 @@ class KafkaSourceInstance : public SourceInstance {
   std::shared_ptr<SourceGroup> group_;
   LineDecoder decoder_;
   MessageFields fields_;
-  bool has_fields_;
   int source_index_;
   int worker_;
   rd_kafka_t* consumer_ = nullptr;
@@ -776,8 +769,7 @@ class KafkaSourceInstance : public SourceInstance {
   std::vector<rd_kafka_message_t*> messages_;
   std::vector<Partition> parts_;
   std::unordered_map<uint64_t, size_t> index_;
-  std::set<int32_t> counted_;  // bounded: partitions finished
-  int64_t remaining_ = 0;      // bounded: partitions not yet at their end
+  int64_t remaining_ = 0;  // bounded: partitions not yet at their end
   int empty_polls_ = 0;
   bool dirty_ = false;
   int64_t last_lag_log_ = 0;
@@ -786,6 +778,8 @@ class KafkaSourceInstance : public SourceInstance {
   int64_t last_warning_ = 0;
   const rd_kafka_topic_t* last_rkt_ = nullptr;
   int32_t last_topic_ = 0;
+  int32_t last_partition_ = -1;
+  int64_t last_found_ = -1;  // index into parts_ of the last partition found; -1: none
 };
 
 class KafkaSourcePlan : public SourcePlan {
@@ -825,7 +819,6 @@ class KafkaSourcePlan : public SourcePlan {
   // Worker 0's instance keeps the simulator running as long as it reads.
   struct Holder : KafkaSourceInstance {
     using KafkaSourceInstance::KafkaSourceInstance;
-    ~Holder() override = default;
     bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
       if (simulator) {
         if (std::string failure = simulator->failure(); !failure.empty()) throw std::runtime_error(failure);
@@ -840,25 +833,7 @@ class KafkaSourcePlan : public SourcePlan {
 };
 
 bool ParseSimulate(const config::ConfNode& node, PlanContext& ctx, Simulate* out) {
-  bool ok = true;
-  if (const auto* k = node.Find("kind")) out->options.kind = k->scalar;
-  if (const auto* c = node.Find("count")) out->options.count = std::atoll(c->scalar.c_str());
-  if (const auto* s = node.Find("seed")) out->options.seed = std::strtoull(s->scalar.c_str(), nullptr, 10);
-  if (const auto* r = node.Find("rate")) {
-    auto per_second = config::ParseRatePerSecond(r->scalar);
-    if (!per_second || *per_second <= 0) {
-      ctx.Error(r->mark, "'" + r->scalar + "' is not a rate (e.g. 200/s)");
-      ok = false;
-    } else {
-      out->rate = *per_second;
-    }
-  }
-  if (const auto* o = node.Find("out_of_order")) {
-    if (!ParseOutOfOrder(o->scalar, &out->options.out_of_order_fraction, &out->options.max_delay_ms)) {
-      ctx.Error(o->mark, "out_of_order must be FRACTION:MAX_DELAY, e.g. 0.1:2s");
-      ok = false;
-    }
-  }
+  bool ok = ParseGenerateOptions(node, ctx, &out->options, &out->rate);
   if (out->rate > 0 && out->options.count >= 0) {
     ctx.Error(node.mark, "simulate takes `rate` (a live stream) or `count` (a fixed set), not both");
     ok = false;

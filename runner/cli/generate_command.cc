@@ -68,15 +68,8 @@ class KafkaOutput : public EventOutput {
     rd_kafka_destroy(producer_);
   }
   bool Write(const std::string& event, int64_t event_time) override {
-    while (true) {
-      rd_kafka_resp_err_t err =
-          rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
-                            RD_KAFKA_V_TIMESTAMP(event_time), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return Report(rd_kafka_err2str(err));
-      rd_kafka_poll(producer_, 10);  // the local queue is full: wait for deliveries
-    }
+    rd_kafka_resp_err_t err = kafka::Produce(producer_, topic_, event, nullptr, event_time);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Report(rd_kafka_err2str(err));
     rd_kafka_poll(producer_, 0);
     return failed_ == 0 || Report(first_error_);
   }

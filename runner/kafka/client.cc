@@ -43,6 +43,19 @@ rd_kafka_conf_t* MakeConf(const Properties& defaults, const Properties& properti
   return conf;
 }
 
+rd_kafka_resp_err_t Produce(rd_kafka_t* producer, rd_kafka_topic_t* topic, std::string_view value,
+                            const std::string_view* key, int64_t timestamp_ms) {
+  while (true) {
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(producer, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
+                          RD_KAFKA_V_TIMESTAMP(timestamp_ms < 0 ? 0 : timestamp_ms), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
+    rd_kafka_poll(producer, 10);
+  }
+}
+
 std::string CheckProperty(const std::string& key, const std::string& value) {
   rd_kafka_conf_t* probe = rd_kafka_conf_new();
   char error[512];

@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,12 @@ std::string ResolveBrokers(const std::string& brokers);
 // A librdkafka configuration: `defaults` first, then the user's `properties`
 // (which win). Throws std::runtime_error naming the property librdkafka refused.
 rd_kafka_conf_t* MakeConf(const Properties& defaults, const Properties& properties);
+
+// Produces one message (value and key copied; key null: none; timestamp -1:
+// now) to librdkafka's queue. While the queue is full it serves delivery
+// reports and waits: the producer's backpressure. Any other error is returned.
+rd_kafka_resp_err_t Produce(rd_kafka_t* producer, rd_kafka_topic_t* topic, std::string_view value,
+                            const std::string_view* key, int64_t timestamp_ms);
 
 // Empty if librdkafka takes `key: value`, else its reason.
 std::string CheckProperty(const std::string& key, const std::string& value);
