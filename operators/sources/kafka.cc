@@ -375,6 +375,14 @@ class KafkaSourceInstance : public SourceInstance {
         {"enable.partition.eof", "true"},
         {"auto.offset.reset", config.start == Start::kLatest ? "latest" : "earliest"},
     };
+    if (config.brokers == kafka::kEmbedded) {
+      // The embedded broker's group coordinator can wait for a member that
+      // never completed its join until that member's session times out (the
+      // default 45 s stalls every window); all members are in this process,
+      // so a short session is safe.
+      defaults.emplace_back("session.timeout.ms", "6000");
+      defaults.emplace_back("heartbeat.interval.ms", "500");
+    }
     rd_kafka_conf_t* conf = kafka::MakeConf(defaults, config.properties);
     rd_kafka_conf_set_opaque(conf, this);
     if (!config.bounded) rd_kafka_conf_set_rebalance_cb(conf, &KafkaSourceInstance::OnRebalance);
