@@ -3,6 +3,7 @@
 // all workers) creates one mutable instance per worker (STYLE.md, after DuckDB).
 // Steps transform batches; sources produce them; sinks write them.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "runner/record/batch.h"
 #include "runner/record/record_view.h"
+#include "runner/state/snapshot.h"
 
 namespace streamrun {
 
@@ -66,6 +68,11 @@ class StepInstance {
   // Processing time advanced (called about every 100 ms and between batches):
   // for processing-time timers such as `emit: {every: D}`.
   virtual void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) {}
+  // Checkpoints (SPEC section 6): the step's state, keyed state by key group.
+  // Stateless steps write nothing. Called only while the runtime is quiet (no
+  // record in flight anywhere).
+  virtual void Snapshot(StateSnapshot& out) const {}
+  virtual void Restore(const StateRestore& in) {}
 };
 
 class StepPlan {
@@ -99,6 +106,17 @@ class SourceInstance {
   // The run ended normally: settle positions (a Kafka commit). Called on every
   // worker's instance before any of them is destroyed.
   virtual void Close() {}
+  // Checkpoints (SPEC section 6): the position after the last record returned,
+  // per partition this instance reads, named so that any instance can find it
+  // (a file's path, "topic:partition"), with its watermark state. A restore
+  // hands every instance the positions of all partitions; each takes its own.
+  // `watermark` is the lowest watermark any instance of the source had.
+  struct SavedPosition {
+    std::string bytes;  // for RestorePositions
+    std::string text;   // for `streamrun checkpoints inspect`, e.g. "offset 1234"
+  };
+  virtual void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const {}
+  virtual void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) {}
 };
 
 class SinkInstance {
@@ -110,6 +128,21 @@ class SinkInstance {
   virtual void WriteEncoded(const std::vector<std::string>& json_records) = 0;
   virtual void Flush() {}
   virtual void Close() { Flush(); }
+  // Exactly-once (SPEC section 6), with checkpoints on. Called once before the
+  // run: `recovered` is what PreCommit returned for the checkpoint the run
+  // restores from ("" for a fresh start). From then on what is written stays
+  // unpublished until a checkpoint covering it completes. Sinks that cannot
+  // hold output back (console, stdout) ignore it: they are at least once.
+  virtual void BeginExactlyOnce(const std::string& recovered) {}
+  // Checkpoint `id` is being taken (nothing is in flight): flush, and make all
+  // written since the last commit ready to publish. The result is stored in the
+  // checkpoint.
+  virtual std::string PreCommit(int64_t id) {
+    Flush();
+    return {};
+  }
+  // Checkpoint `id` is complete: publish what PreCommit prepared up to it.
+  virtual void Commit(int64_t id) {}
 };
 
 class SourcePlan {

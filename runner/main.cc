@@ -14,8 +14,9 @@
 int main(int argc, char** argv) {
   using namespace streamrun::cli;
   // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
-  static const std::set<std::string> kCommands = {"run",     "validate", "explain", "test",
-                                                  "version", "schema",   "kafka",   "generate"};
+  static const std::set<std::string> kCommands = {"run",         "validate", "explain", "test",
+                                                  "version",     "schema",   "kafka",   "generate",
+                                                  "checkpoints", "savepoint"};
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
 
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", run_args.quiet, "Do not print the summary at the end");
   run->add_option("-p,--parallelism", run_args.parallelism, "Worker threads (overrides runtime.parallelism)")
       ->check(CLI::Range(1, 1024));
+  run->add_option("--from", run_args.from,
+                  "Start from this checkpoint or savepoint folder (default: the newest complete checkpoint "
+                  "of the pipeline, if it has checkpoints)");
 
   std::string validate_file;
   auto* validate =
@@ -77,6 +81,8 @@ int main(int argc, char** argv) {
   generate->add_option("--seed", generate_args.seed, "Random seed: the same seed gives the same events");
   generate->add_option("--rate", generate_args.rate,
                        "Events per second, e.g. 2000/s (default: as fast as possible)");
+  generate->add_option("--event-time-rate", generate_args.event_time_rate,
+                       "Events per second of event time, without pacing (default: --rate, or 1000/s)");
   generate->add_option("--out-of-order", generate_args.out_of_order, "FRACTION:MAX_DELAY, e.g. 0.1:5s");
   generate->add_option("-o,--out", generate_args.out, "Write to this file instead of stdout");
   generate->add_option("--topic", generate_args.topic,
@@ -84,6 +90,20 @@ int main(int argc, char** argv) {
   generate->add_option("--brokers", generate_args.brokers, "Kafka bootstrap servers for --topic");
   generate->add_option("--start-time", generate_args.start_time,
                        "Event time of the first event: epoch ms, or `now` (default 2026-01-01T00:00:00Z)");
+
+  std::string checkpoints_action, checkpoints_pipeline, checkpoints_which;
+  auto* checkpoints = app.add_subcommand("checkpoints", "List a pipeline's checkpoints or inspect one");
+  checkpoints->add_option("action", checkpoints_action, "list or inspect")
+      ->required()
+      ->check(CLI::IsMember({"list", "inspect"}));
+  checkpoints->add_option("pipeline", checkpoints_pipeline, "Pipeline file")->required();
+  checkpoints->add_option("checkpoint", checkpoints_which,
+                          "inspect: a checkpoint id or folder (default: the newest complete one)");
+
+  std::string savepoint_pipeline, savepoint_dir;
+  auto* savepoint = app.add_subcommand("savepoint", "Ask the running job for a savepoint and copy it to DIR");
+  savepoint->add_option("pipeline", savepoint_pipeline, "Pipeline file")->required();
+  savepoint->add_option("dir", savepoint_dir, "Where to put the savepoint")->required();
 
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -103,6 +123,9 @@ int main(int argc, char** argv) {
   if (schema->parsed()) return SchemaCommand(schema_what);
   if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (generate->parsed()) return GenerateCommand(generate_args);
+  if (savepoint->parsed()) return SavepointCommand(savepoint_pipeline, savepoint_dir);
+  if (checkpoints->parsed())
+    return CheckpointsCommand(checkpoints_action, checkpoints_pipeline, checkpoints_which);
   if (version->parsed()) {
     std::printf("streamrun %s\n", STREAMRUN_VERSION);
     return kExitOk;

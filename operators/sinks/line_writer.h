@@ -49,17 +49,21 @@ class JsonLineWriter {
       }
       done += static_cast<size_t>(n);
     }
+    bytes_written_ += buf_.size();
     buf_.clear();
   }
 
   uint64_t records() const { return records_; }
   size_t buffered() const { return buf_.size(); }
+  // Bytes handed to the file so far (buffered ones not included).
+  uint64_t bytes_written() const { return bytes_written_; }
 
  private:
   int fd_;
   std::string name_;
   std::string buf_;
   uint64_t records_ = 0;
+  uint64_t bytes_written_ = 0;
 };
 
 }  // namespace streamrun

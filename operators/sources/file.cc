@@ -97,6 +97,7 @@ class FileSourceInstance : public SourceInstance {
           throw std::runtime_error(files_[current_] + ": " + error);
         }
         have_header_ = true;
+        header_.assign(line);
         continue;
       }
       decoder_.Add(line, pos, batch, errors, now);
@@ -109,6 +110,75 @@ class FileSourceInstance : public SourceInstance {
   int64_t Watermark(int64_t now_ms) override {
     if (!reader_ && next_file_ >= mine_.size()) return kEndOfTime;
     return decoder_.Watermark(now_ms);
+  }
+
+  // Per file, by path: done, or the next line's byte offset, the last line's
+  // number, the reader's over-long-line state and the CSV header; then the
+  // file's watermark state. Files not yet opened have no entry.
+  void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const override {
+    for (size_t k = 0; k < next_file_; ++k) {
+      const size_t file = mine_[k];
+      const bool open = reader_ && file == current_;
+      SavedPosition& saved_position = (*positions)[files_[file]];
+      saved_position.text = open ? "byte " + std::to_string(reader_->next_offset()) + " (after line " +
+                                       std::to_string(reader_->line_no()) + ")"
+                                 : "done";
+      SnapshotWriter w(&saved_position.bytes);
+      w.Bool(!open);  // done
+      if (open) {
+        w.I64(reader_->next_offset());
+        w.I64(reader_->line_no());
+        w.Bool(reader_->skipping());
+        w.Bool(have_header_);
+        w.Str(header_);
+      }
+      const auto saved = decoder_.watermarks().Save(static_cast<int32_t>(file));
+      w.I64(saved.max_event_time);
+      w.Bool(saved.finished);
+    }
+  }
+
+  void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) override {
+    const int64_t now = NowMs();
+    // Files are read in order: skip the finished ones, reopen the one in progress.
+    while (next_file_ < mine_.size()) {
+      auto it = positions.find(files_[mine_[next_file_]]);
+      if (it == positions.end()) break;
+      SnapshotReader r(it->second);
+      const bool done = r.Bool();
+      const size_t file = mine_[next_file_];
+      int64_t offset = 0, line_no = 0;
+      bool skipping = false, have_header = false;
+      std::string header;
+      if (!done) {
+        offset = r.I64();
+        line_no = r.I64();
+        skipping = r.Bool();
+        have_header = r.Bool();
+        header.assign(r.Str());
+      }
+      WatermarkTracker::Saved saved;
+      saved.max_event_time = r.I64();
+      saved.finished = r.Bool();
+      decoder_.watermarks().Restore(static_cast<int32_t>(file), saved, watermark, now);
+      if (done) {
+        ++next_file_;
+        continue;
+      }
+      RecordErrors unused;
+      OpenNext(unused);
+      if (::lseek(fd_, offset, SEEK_SET) < 0)
+        throw std::runtime_error("cannot seek " + files_[file] + " to the checkpoint's offset " +
+                                 std::to_string(offset) + ": " + std::strerror(errno));
+      reader_->StartAt(offset, line_no, skipping);
+      if (have_header) {
+        std::string error;
+        if (!decoder_.SetCsvHeader(header, &error)) throw std::runtime_error(files_[file] + ": " + error);
+        have_header_ = true;
+        header_ = header;
+      }
+      break;
+    }
   }
 
   std::string DescribePosition(const RecordPosition& pos) const override {
@@ -150,6 +220,7 @@ class FileSourceInstance : public SourceInstance {
   int fd_ = -1;
   std::unique_ptr<LineReader> reader_;
   bool have_header_ = false;
+  std::string header_;  // the CSV header line, for checkpoints
 };
 
 class FileSourcePlan : public SourcePlan {

@@ -93,12 +93,14 @@ class GenerateSourceInstance : public SourceInstance {
     size_t want = max_rows;
     if (rate_ > 0) {
       // Pace: produce what the rate allows by now (at least 1 ms later again).
+      // (Counted from this run's start: a restored source does not wait for the
+      // events it produced before.)
       int64_t due = static_cast<int64_t>(static_cast<double>(now - started_) * rate_ / 1000.0) + 1;
-      if (due <= produced_) {
+      if (due <= produced_ - restored_) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         return true;
       }
-      want = std::min<size_t>(max_rows, static_cast<size_t>(due - produced_));
+      want = std::min<size_t>(max_rows, static_cast<size_t>(due - (produced_ - restored_)));
     }
     int64_t t;
     // One event from each live partition in turn, so their event times advance together.
@@ -122,6 +124,46 @@ class GenerateSourceInstance : public SourceInstance {
 
   int64_t Watermark(int64_t now_ms) override { return live_ == 0 ? kEndOfTime : decoder_.Watermark(now_ms); }
   bool Empty() const override { return live_ == 0; }
+  // Per partition ("partition N"): events produced, then the watermark state.
+  void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const override {
+    for (size_t k = 0; k < partitions_.size(); ++k) {
+      SavedPosition& saved_position = (*positions)["partition " + std::to_string(partitions_[k])];
+      saved_position.text = std::to_string(produced_per_partition_[k]) + " events";
+      SnapshotWriter w(&saved_position.bytes);
+      w.I64(produced_per_partition_[k]);
+      const auto saved = decoder_.watermarks().Save(partitions_[k]);
+      w.I64(saved.max_event_time);
+      w.Bool(saved.finished);
+    }
+  }
+
+  // Generators are sequences: a restored partition makes and drops the events it
+  // had produced (about 1 µs each).
+  void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) override {
+    const int64_t now = NowMs();
+    for (size_t k = 0; k < partitions_.size(); ++k) {
+      auto it = positions.find("partition " + std::to_string(partitions_[k]));
+      if (it == positions.end()) continue;
+      SnapshotReader r(it->second);
+      const int64_t n = r.I64();
+      WatermarkTracker::Saved saved;
+      saved.max_event_time = r.I64();
+      saved.finished = r.Bool();
+      decoder_.watermarks().Restore(partitions_[k], saved, watermark, now);
+      int64_t t;
+      for (int64_t i = 0; i < n && generators_[k]; ++i) {
+        line_.clear();
+        if (!generators_[k]->Next(&line_, &t)) {
+          generators_[k].reset();
+          --live_;
+        }
+      }
+      produced_per_partition_[k] = n;
+      produced_ += n;
+      restored_ += n;
+    }
+  }
+
   std::string DescribePosition(const RecordPosition& pos) const override {
     return "generated event " + std::to_string(pos.offset) + " of partition " + std::to_string(pos.partition);
   }
@@ -137,6 +179,7 @@ class GenerateSourceInstance : public SourceInstance {
   size_t next_ = 0;
   std::string line_;
   int64_t produced_ = 0;
+  int64_t restored_ = 0;  // of produced_, before a restore
   int64_t started_ = 0;
 };
 

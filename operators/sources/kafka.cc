@@ -252,9 +252,31 @@ struct SourceGroup {
     int64_t& p = positions[{topic, partition}];
     p = std::max(p, next);
   }
+  // Checkpoints: where each partition resumes after a restore (its next offset
+  // and watermark state), taken once, by the first worker assigned it.
+  struct Restored {
+    int64_t next = -1;
+    WatermarkTracker::Saved watermark;
+    int64_t source_watermark = kNoTime;
+  };
+  void SetRestored(std::map<std::pair<std::string, int32_t>, Restored> positions) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!restore_set) restored = std::move(positions);
+    restore_set = true;
+  }
+  std::optional<Restored> TakeRestored(const std::string& topic, int32_t partition) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = restored.find({topic, partition});
+    if (it == restored.end()) return std::nullopt;
+    Restored r = it->second;
+    restored.erase(it);
+    return r;
+  }
   std::vector<std::atomic<int64_t>> watermarks;
   std::vector<std::atomic<bool>> idle;
   std::mutex mutex;
+  bool restore_set = false;
+  std::map<std::pair<std::string, int32_t>, Restored> restored;
   std::set<std::pair<std::string, int32_t>> started;
   std::map<std::pair<std::string, int32_t>, int64_t> positions;
 };
@@ -477,11 +499,72 @@ class KafkaSourceInstance : public SourceInstance {
   struct Partition {
     int32_t topic = 0;  // index into config_.topics
     int32_t partition = 0;
-    int64_t end = -1;   // bounded: the end offset found at start
-    int64_t next = -1;  // the offset after the last record read; -1: none read yet
+    int64_t end = -1;    // bounded: the end offset found at start
+    int64_t next = -1;   // the offset after the last record read; -1: none read yet
+    int64_t start = -1;  // where reading began at the assignment (-1: a logical start)
     bool assigned = false;
     bool finished = false;
   };
+
+  // ---- checkpoints ----------------------------------------------------------
+
+  // Per assigned partition, "topic:partition": the next offset to read (-1:
+  // none read since its assignment, which started at `start`), then its
+  // watermark state.
+  void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const override {
+    for (const Partition& part : parts_) {
+      if (!part.assigned) continue;
+      const int64_t next = part.next >= 0 ? part.next : part.start;
+      SavedPosition& saved = (*positions)[config_.topics[static_cast<size_t>(part.topic)] + ":" +
+                                          std::to_string(part.partition)];
+      saved.text = next >= 0 ? "offset " + std::to_string(next) : "not read yet";
+      SnapshotWriter w(&saved.bytes);
+      w.I64(next);
+      const auto wm = decoder_.watermarks().Save(IndexOf(part));
+      w.I64(wm.max_event_time);
+      w.Bool(wm.finished);
+    }
+  }
+
+  void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) override {
+    std::map<std::pair<std::string, int32_t>, SourceGroup::Restored> restored;
+    for (const auto& [key, bytes] : positions) {
+      const size_t colon = key.rfind(':');
+      if (colon == std::string::npos) continue;
+      SnapshotReader r(bytes);
+      SourceGroup::Restored p;
+      p.next = r.I64();
+      p.watermark.max_event_time = r.I64();
+      p.watermark.finished = r.Bool();
+      p.source_watermark = watermark;
+      restored[{key.substr(0, colon), static_cast<int32_t>(std::atoi(key.c_str() + colon + 1))}] = p;
+    }
+    if (!config_.bounded) {
+      group_->SetRestored(std::move(restored));  // applied as partitions are assigned
+      return;
+    }
+    // Bounded: the partitions are assigned already; move them to the restored offsets.
+    const int64_t now = NowMs();
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
+    for (Partition& part : parts_) {
+      if (!part.assigned) continue;
+      const std::string& topic = config_.topics[static_cast<size_t>(part.topic)];
+      auto it = restored.find({topic, part.partition});
+      if (it != restored.end()) {
+        decoder_.watermarks().Restore(IndexOf(part), it->second.watermark, watermark, now);
+        if (it->second.next >= 0) part.start = it->second.next;
+      }
+      if (part.finished) continue;
+      if (part.start >= part.end) {
+        Finish(part, now);
+        continue;
+      }
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), part.partition)->offset = part.start;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list->cnt > 0 ? list : nullptr);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) Throw(config_, std::string("assigning partitions: ") + rd_kafka_err2str(err));
+  }
 
   // ---- bounded: a fixed set of partitions and end offsets ------------------
 
@@ -522,6 +605,7 @@ class KafkaSourceInstance : public SourceInstance {
     for (int i = 0; i < list->cnt; ++i) {
       const auto& e = list->elems[i];
       Partition& part = PartitionAt(TopicIndex(e.topic), e.partition);
+      part.start = e.offset;
       decoder_.watermarks().Assign(IndexOf(part), now);
       if (e.offset >= part.end) Finish(part, now);
     }
@@ -606,9 +690,16 @@ class KafkaSourceInstance : public SourceInstance {
         const bool first = group_->FirstStart(e.topic, e.partition);
         int64_t resume = std::max(committed->elems[i].offset, group_->Position(e.topic, e.partition));
         if (first && config_.start != Start::kCommitted) resume = -1;
+        // A restored checkpoint's position wins: the state holds exactly the
+        // records before it.
+        if (auto restored = group_->TakeRestored(e.topic, e.partition)) {
+          if (restored->next >= 0) resume = restored->next;
+          decoder_.watermarks().Restore(IndexOf(part), restored->watermark, restored->source_watermark, now);
+        }
         e.offset = resume >= 0                       ? resume
                    : config_.start == Start::kLatest ? RD_KAFKA_OFFSET_END
                                                      : RD_KAFKA_OFFSET_BEGINNING;
+        part.start = resume;
       }
       rd_kafka_topic_partition_list_destroy(committed);
       if (cooperative)

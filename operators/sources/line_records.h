@@ -59,6 +59,20 @@ class LineReader {
   // True when the next line can be returned without reading (and so blocking).
   bool HasBufferedLine() const { return buf_.find('\n', start_) != std::string::npos; }
   void ClearEof() { eof_ = false; }
+  // Checkpoints: where the next line starts, the number of the last line, and
+  // whether the reader is inside an over-long line it is skipping.
+  int64_t next_offset() const { return consumed_ + static_cast<int64_t>(start_); }
+  int64_t line_no() const { return line_no_; }
+  bool skipping() const { return skipping_; }
+  // Resumes at a saved position; the caller has seeked the fd to `offset`.
+  void StartAt(int64_t offset, int64_t line_no, bool skipping) {
+    buf_.clear();
+    start_ = 0;
+    consumed_ = offset;
+    line_no_ = line_no;
+    skipping_ = skipping;
+    eof_ = false;
+  }
 
  private:
   bool Fill(std::string* error);
@@ -96,6 +110,7 @@ class LineDecoder {
   bool Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
            int64_t now_ms, int32_t watermark_partition = -1, const RowExtras* extras = nullptr);
   WatermarkTracker& watermarks() { return watermarks_; }
+  const WatermarkTracker& watermarks() const { return watermarks_; }
   // The source's watermark at `now_ms`: event-time watermarks skip idle
   // partitions; without event_time it is processing time itself, so
   // processing-time windows close as the clock passes their end.

@@ -63,6 +63,30 @@ class WatermarkTracker {
     if (idle_timeout_ > 0) Recompute(now_ms);
   }
   void FinishAll() { current_ = kEndOfTime; }
+
+  // Checkpoints: a partition's highest event time and whether it finished, and
+  // the watermark so far (it never goes back, not even across a restore).
+  struct Saved {
+    int64_t max_event_time = kNoTime;
+    bool finished = false;
+  };
+  Saved Save(int32_t partition) const {
+    const size_t i = static_cast<size_t>(std::max(partition, 0));
+    if (i >= partitions_.size()) return {};
+    return {partitions_[i].max_event_time, partitions_[i].finished};
+  }
+  // The partition as it was at the checkpoint; `watermark` is the lowest the
+  // instances reading it had (a restore at another parallelism regroups them).
+  void Restore(int32_t partition, const Saved& saved, int64_t watermark, int64_t now_ms) {
+    Partition& p = At(partition);
+    p = Partition{};
+    p.active = true;
+    p.last_record_ms = now_ms;
+    p.max_event_time = saved.max_event_time;
+    p.finished = saved.finished;
+    current_ = std::max(current_, watermark);
+    Recompute(now_ms);
+  }
   // Processing time (a source without event_time): the watermark is the clock.
   void AdvanceTo(int64_t now_ms) { current_ = std::max(current_, now_ms); }
 

@@ -60,6 +60,79 @@ void StoredValue::Set(const Value& v) {
   }
 }
 
+void StoredValue::Save(SnapshotWriter& w) const {
+  w.U64(static_cast<uint64_t>(kind_));
+  switch (kind_) {
+    case Kind::kNull:
+      break;
+    case Kind::kBool:
+      w.Bool(b_);
+      break;
+    case Kind::kInt:
+      w.I64(i_);
+      break;
+    case Kind::kFloat:
+      w.F64(f_);
+      break;
+    case Kind::kString:
+    case Kind::kList:
+    case Kind::kObject:
+      w.Str(text_);
+      break;
+  }
+}
+
+void StoredValue::Load(SnapshotReader& r) {
+  const uint64_t kind = r.U64();
+  if (kind > static_cast<uint64_t>(Kind::kObject)) throw SnapshotError("state snapshot: bad value kind");
+  kind_ = static_cast<Kind>(kind);
+  text_.clear();
+  switch (kind_) {
+    case Kind::kNull:
+      break;
+    case Kind::kBool:
+      b_ = r.Bool();
+      break;
+    case Kind::kInt:
+      i_ = r.I64();
+      break;
+    case Kind::kFloat:
+      f_ = r.F64();
+      break;
+    case Kind::kString:
+    case Kind::kList:
+    case Kind::kObject:
+      text_.assign(r.Str());
+      break;
+  }
+}
+
+void Accumulator::Save(SnapshotWriter& w) const {
+  w.I64(count_);
+  w.Bool(sum_is_float_);
+  w.I64(int_sum_);
+  w.F64(float_sum_);
+  value_.Save(w);
+  w.I64(value_time_);
+  w.U64(value_arrival_);
+  w.U64(distinct_.size());
+  for (const auto& d : distinct_) w.Str(d);
+  w.Str(collected_);
+}
+
+void Accumulator::Load(SnapshotReader& r) {
+  count_ = r.I64();
+  sum_is_float_ = r.Bool();
+  int_sum_ = r.I64();
+  float_sum_ = r.F64();
+  value_.Load(r);
+  value_time_ = r.I64();
+  value_arrival_ = r.U64();
+  distinct_.clear();
+  for (uint64_t n = r.U64(); n > 0; --n) distinct_.emplace(r.Str());
+  collected_.assign(r.Str());
+}
+
 Value StoredValue::Get() const {
   switch (kind_) {
     case Kind::kNull:

@@ -11,6 +11,7 @@
 
 #include "runner/record/arena.h"
 #include "runner/record/value.h"
+#include "runner/state/snapshot.h"
 
 namespace streamrun {
 
@@ -37,6 +38,8 @@ class StoredValue {
   void Set(const Value& v);
   Value Get() const;
   bool is_null() const { return kind_ == Kind::kNull; }
+  void Save(SnapshotWriter& w) const;
+  void Load(SnapshotReader& r);
 
  private:
   Kind kind_ = Kind::kNull;
@@ -59,6 +62,9 @@ class Accumulator {
   bool Merge(const Accumulator& other, std::string* error);
   // The current result; strings are copied into `arena`.
   Value Result(Arena& arena) const;
+  // Checkpoints: everything but the kind, which the window's config gives.
+  void Save(SnapshotWriter& w) const;
+  void Load(SnapshotReader& r);
 
  private:
   AggregateKind kind_;

@@ -121,6 +121,34 @@ class DedupeInstance : public StepInstance {
     out.EmitWatermark(watermark);
   }
 
+  // Per key group: each key and its kept event times (the expiry queue follows
+  // from them). Global: the watermark.
+  void Snapshot(StateSnapshot& out) const override {
+    state_.ForEach([&](uint32_t group, const std::string& key, const std::vector<int64_t>& times) {
+      SnapshotWriter w(&out.groups[group]);
+      w.Str(key);
+      w.U64(times.size());
+      for (int64_t t : times) w.I64(t);
+    });
+    SnapshotWriter(&out.global).I64(watermark_);
+  }
+
+  void Restore(const StateRestore& in) override {
+    for (const auto& global : in.globals)
+      if (!global.empty()) watermark_ = std::max(watermark_, SnapshotReader(global).I64());
+    for (uint32_t group = 0; group < kKeyGroups; ++group) {
+      SnapshotReader r(in.groups[group]);
+      while (!r.done()) {
+        const std::string key(r.Str());
+        std::vector<int64_t>& times = state_.GetOrCreate(group, key);
+        for (uint64_t n = r.U64(); n > 0; --n) {
+          times.push_back(r.I64());
+          expiry_.push(Expiry{SaturatingAdd(times.back(), within_), group, key});
+        }
+      }
+    }
+  }
+
  private:
   struct Expiry {
     int64_t at;  // kept time + within: forget it once W >= at

@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "operators/steps/aggregates.h"
 #include "operators/steps/steps.h"
 #include "runner/config/diagnostics.h"
 #include "runner/record/json_decoder.h"
@@ -228,6 +229,75 @@ class TopNInstance : public StepInstance {
   void OnWatermark(int64_t watermark, StepEnv&, Emitter& out) override {
     Advance(watermark, out);
     out.EmitWatermark(std::max(watermark, watermark_));
+  }
+
+  // Gathered on worker 0, so all of it is global: the watermark, then each open
+  // window's rows with their values, ranking value, raw text and position.
+  void Snapshot(StateSnapshot& out) const override {
+    SnapshotWriter w(&out.global);
+    w.I64(watermark_);
+    w.U64(windows_.size());
+    StoredValue stored;
+    auto value = [&](const Value& v) {
+      stored.Set(v);
+      stored.Save(w);
+    };
+    for (const auto& [range, rows] : windows_) {
+      w.I64(range.first);
+      w.I64(range.second);
+      w.Bool(rows.dirty);
+      w.U64(rows.rows.size());
+      for (const StoredRow& r : rows.rows) {
+        w.Str(r.identity);
+        w.U64(r.values.size());
+        for (const Value& v : r.values) value(v);
+        value(r.by);
+        w.Str(r.raw);
+        w.I64(r.position.source);
+        w.I64(r.position.partition);
+        w.I64(r.position.offset);
+        w.I64(r.position.line);
+        w.I64(r.position.topic);
+        w.U64(r.key_hash);
+      }
+    }
+  }
+
+  void Restore(const StateRestore& in) override {
+    std::vector<StoredValue> stored;
+    std::vector<Value> values;
+    StoredValue by;
+    for (const auto& global : in.globals) {
+      if (global.empty()) continue;
+      SnapshotReader r(global);
+      watermark_ = std::max(watermark_, r.I64());
+      for (uint64_t nw = r.U64(); nw > 0; --nw) {
+        const int64_t end = r.I64();
+        const int64_t start = r.I64();
+        WindowRows& w = windows_[{end, start}];
+        w.dirty = r.Bool();
+        for (uint64_t nr = r.U64(); nr > 0; --nr) {
+          const std::string identity(r.Str());
+          stored.resize(r.U64());
+          for (auto& v : stored) v.Load(r);
+          by.Load(r);
+          const std::string_view raw = r.Str();
+          RecordPosition pos;
+          pos.source = static_cast<int32_t>(r.I64());
+          pos.partition = static_cast<int32_t>(r.I64());
+          pos.offset = r.I64();
+          pos.line = r.I64();
+          pos.topic = static_cast<int32_t>(r.I64());
+          const uint64_t key_hash = r.U64();
+          values.clear();
+          for (const auto& v : stored) values.push_back(v.Get());
+          auto [it, inserted] = w.index.emplace(identity, w.rows.size());
+          if (inserted) w.rows.emplace_back().identity = identity;
+          w.rows[it->second].Assign(values.data(), static_cast<uint32_t>(values.size()), by.Get(), raw, pos,
+                                    key_hash);
+        }
+      }
+    }
   }
 
  private:

@@ -172,6 +172,62 @@ class WindowInstance : public StepInstance {
     out.EmitWatermark(watermark);
   }
 
+  // Per key group: each key (its bytes and field values) and its windows (start,
+  // end, fired, accumulators); the timers follow from the windows. Global: the
+  // watermark and the arrival counter (first/last break event-time ties by it).
+  void Snapshot(StateSnapshot& out) const override {
+    keys_.ForEach([&](uint32_t group, const std::string& bytes, const KeyState& key) {
+      SnapshotWriter w(&out.groups[group]);
+      w.Str(bytes);
+      w.U64(key.key_values.size());
+      for (const auto& v : key.key_values) v.Save(w);
+      w.U64(key.windows.size());
+      for (const auto& [start, window] : key.windows) {
+        w.I64(window.start);
+        w.I64(window.end);
+        w.Bool(window.fired);
+        for (const auto& a : window.accumulators) a.Save(w);
+      }
+    });
+    SnapshotWriter w(&out.global);
+    w.I64(watermark_);
+    w.U64(arrival_);
+  }
+
+  void Restore(const StateRestore& in) override {
+    bool first = true;
+    for (const auto& global : in.globals) {
+      if (global.empty()) continue;
+      SnapshotReader r(global);
+      const int64_t watermark = r.I64();
+      const uint64_t arrival = r.U64();
+      // Every worker's window saw the same watermark; the lowest is safe either way.
+      watermark_ = first ? watermark : std::min(watermark_, watermark);
+      arrival_ = std::max(arrival_, arrival);
+      first = false;
+    }
+    for (uint32_t group = 0; group < kKeyGroups; ++group) {
+      SnapshotReader r(in.groups[group]);
+      while (!r.done()) {
+        const std::string bytes(r.Str());
+        KeyState& key = keys_.GetOrCreate(group, bytes);
+        key.bytes = bytes;
+        key.group = group;
+        key.key_values.resize(r.U64());
+        for (auto& v : key.key_values) v.Load(r);
+        for (uint64_t n = r.U64(); n > 0; --n) {
+          const int64_t start = r.I64();
+          const int64_t end = r.I64();
+          WindowState window = NewWindow(start, end);
+          window.fired = r.Bool();
+          for (auto& a : window.accumulators) a.Load(r);
+          auto [it, inserted] = key.windows.emplace(start, std::move(window));
+          if (inserted) Schedule(key, it->second);
+        }
+      }
+    }
+  }
+
   void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) override {
     if (c_.emit != EmitMode::kEvery) return;
     if (next_every_ == 0) next_every_ = now_ms + c_.every;

@@ -15,6 +15,7 @@ struct RunArgs {
   std::string pipeline;
   bool quiet = false;
   int parallelism = 0;  // 0: the pipeline's runtime.parallelism
+  std::string from;     // a checkpoint folder to start from
 };
 
 struct KafkaArgs {
@@ -29,12 +30,13 @@ struct GenerateArgs {
   std::string kind;
   uint64_t seed = 1;
   int64_t count = -1;
-  std::string rate;          // e.g. 2000/s; empty: as fast as possible
-  std::string out_of_order;  // FRACTION:MAX_DELAY
-  std::string out;           // file; empty: stdout
-  std::string topic;         // Kafka topic instead of a file (with brokers)
-  std::string brokers;       // bootstrap servers for --topic
-  std::string start_time;    // event time of the first event: epoch ms or `now`; empty: 2026-01-01
+  std::string rate;             // e.g. 2000/s; empty: as fast as possible
+  std::string event_time_rate;  // event-time spacing only, e.g. 100000/s; empty: rate
+  std::string out_of_order;     // FRACTION:MAX_DELAY
+  std::string out;              // file; empty: stdout
+  std::string topic;            // Kafka topic instead of a file (with brokers)
+  std::string brokers;          // bootstrap servers for --topic
+  std::string start_time;       // event time of the first event: epoch ms or `now`; empty: 2026-01-01
 };
 
 int RunCommand(const RunArgs& args);
@@ -44,5 +46,9 @@ int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);
 int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism);
 int SchemaCommand(const std::string& what);
+// `checkpoints list PIPELINE` / `checkpoints inspect PIPELINE [ID|FOLDER]`.
+int CheckpointsCommand(const std::string& action, const std::string& pipeline, const std::string& which);
+// `savepoint PIPELINE DIR`: asks the running job (SIGUSR1) for a savepoint and copies it to DIR.
+int SavepointCommand(const std::string& pipeline, const std::string& target);
 
 }  // namespace streamrun::cli

@@ -109,6 +109,15 @@ int GenerateCommand(const GenerateArgs& args) {
     rate = *r;
     options.events_per_second = rate;
   }
+  if (!args.event_time_rate.empty()) {
+    auto r = config::ParseRatePerSecond(args.event_time_rate);
+    if (!r || *r <= 0) {
+      std::fprintf(stderr, "streamrun generate: --event-time-rate '%s' is not a rate (e.g. 100000/s)\n",
+                   args.event_time_rate.c_str());
+      return kExitConfigError;
+    }
+    options.events_per_second = *r;
+  }
   if (!args.out_of_order.empty() &&
       !ParseOutOfOrder(args.out_of_order, &options.out_of_order_fraction, &options.max_delay_ms)) {
     std::fprintf(stderr, "streamrun generate: --out-of-order must be FRACTION:MAX_DELAY, e.g. 0.1:5s\n");

@@ -13,6 +13,9 @@ namespace streamrun::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_savepoints{0};
+
+extern "C" void OnSavepointSignal(int) { g_savepoints.fetch_add(1); }
 
 extern "C" void OnStopSignal(int) {
   if (g_stop.exchange(true)) {
@@ -42,10 +45,16 @@ int RunCommand(const RunArgs& args) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction usr1 {};
+  usr1.sa_handler = OnSavepointSignal;
+  sigemptyset(&usr1.sa_mask);
+  sigaction(SIGUSR1, &usr1, nullptr);
 
   RunOptions options;
   options.stop = &g_stop;
   options.parallelism = args.parallelism;
+  options.restore_from = args.from;
+  options.savepoint_requests = &g_savepoints;
   try {
     RunStats stats = Run(*loaded.plan, options);
     if (!args.quiet) {
@@ -62,6 +71,13 @@ int RunCommand(const RunArgs& args) {
           static_cast<unsigned long long>(stats.records_dead_lettered),
           static_cast<unsigned long long>(stats.records_late_dropped),
           static_cast<unsigned long long>(stats.queue_full));
+      if (stats.checkpoints > 0 || stats.checkpoints_failed > 0 || stats.restored_from > 0)
+        std::fprintf(stderr, "  checkpoints: %llu complete, %llu failed%s\n",
+                     static_cast<unsigned long long>(stats.checkpoints),
+                     static_cast<unsigned long long>(stats.checkpoints_failed),
+                     stats.restored_from > 0
+                         ? (", resumed from checkpoint " + std::to_string(stats.restored_from)).c_str()
+                         : "");
       for (size_t i = 0; i < loaded.plan->nodes.size(); ++i) {
         const auto& n = loaded.plan->nodes[i];
         const auto& s = stats.nodes[i];

@@ -18,17 +18,6 @@ namespace streamrun::generate::nexmark {
 // ---------------------------------------------------------------------------
 // java.util.Random
 
-int32_t JavaRandom::NextInt(int32_t bound) {
-  int32_t r = Next(31);
-  const int32_t m = bound - 1;
-  if ((bound & m) == 0) return static_cast<int32_t>((static_cast<int64_t>(bound) * r) >> 31);
-  // Rejects the last, incomplete multiple of `bound` below 2^31 (where Java's
-  // `u - r + m` overflows an int).
-  for (int32_t u = r; static_cast<int64_t>(u) - (r = u % bound) + m > INT32_MAX; u = Next(31)) {
-  }
-  return r;
-}
-
 int64_t JavaRandom::NextLong() {
   const int64_t high = Next(32);
   const int64_t low = Next(32);  // sign-extended, as in Java
@@ -161,12 +150,30 @@ double Pow10(double x) {
   return y.hi + y.lo;  // hi is already the nearest double to hi + lo; kept explicit
 }
 
-int64_t PriceFromUniform(double u) {
-  // As Beam: x = u * 6 and the cents 10^x * 100 are each one rounded double
-  // operation; Math.round then rounds halves up.
-  const double cents = Pow10(u * 6.0) * 100.0;
+namespace {
+
+// Math.round(p * 100): the cents, halves rounded up.
+int64_t RoundCents(double p) {
+  const double cents = p * 100.0;
   const double whole = std::floor(cents);
   return static_cast<int64_t>(whole) + (cents - whole >= 0.5 ? 1 : 0);
+}
+
+}  // namespace
+
+int64_t PriceFromUniform(double u) {
+  // As Beam: x = u * 6 and the cents 10^x * 100 are each one rounded double
+  // operation; Math.round then rounds halves up. glibc's pow is within 1 ulp of
+  // 10^x (the correctly rounded value is then at most 1 ulp away): when the
+  // doubles 2 ulp either side give the same cents, so does the exact 10^x, and the
+  // slow exact Pow10 is needed only near a half cent (about 1 event in 10^6).
+  const double x = u * 6.0;
+  const double fast = std::pow(10.0, x);
+  const int64_t cents = RoundCents(fast);
+  const double below = std::nextafter(std::nextafter(fast, 0.0), 0.0);
+  const double above = std::nextafter(std::nextafter(fast, 1e300), 1e300);
+  if (RoundCents(below) == cents && RoundCents(above) == cents) return cents;
+  return RoundCents(Pow10(x));
 }
 
 // ---------------------------------------------------------------------------
@@ -280,16 +287,15 @@ void NextString(JavaRandom* random, int32_t max_length, char special, std::strin
 // Beam's nextExactString: six characters per NextInt(). Java's % keeps the sign, so
 // a negative draw gives 'H' .. '`' (including '\\') rather than letters, as in Beam.
 void NextExactString(JavaRandom* random, int32_t length, std::string* out) {
-  int32_t rnd = 0;
-  int left = 0;  // characters still in rnd
-  for (; length > 0; --length) {
-    if (left == 0) {
-      rnd = random->NextInt();
-      left = 6;
+  const size_t at = out->size();
+  out->resize(at + static_cast<size_t>(std::max(length, 0)));
+  char* p = out->data() + at;
+  while (length > 0) {
+    int32_t rnd = random->NextInt();
+    for (int k = 0; k < 6 && length > 0; ++k, --length) {
+      *p++ = static_cast<char>('a' + rnd % 26);
+      rnd /= 26;
     }
-    out->push_back(static_cast<char>('a' + rnd % 26));
-    rnd /= 26;
-    --left;
   }
 }
 
@@ -462,6 +468,25 @@ void EventWriter::AppendAuction(int64_t event_id, JavaRandom* random, int64_t ts
   out->push_back('}');
 }
 
+const std::string& EventWriter::ChannelFields(int32_t channel, bool hot) {
+  const size_t index =
+      hot ? static_cast<size_t>(channel) : kHotChannels.size() + static_cast<size_t>(channel);
+  if (channel_fields_.size() <= index) channel_fields_.resize(kHotChannels.size() + kNumChannels);
+  std::string& fields = channel_fields_[index];
+  if (!fields.empty()) return fields;
+  AppendKey("channel", &fields);
+  if (hot) {
+    AppendJsonString(kHotChannels[static_cast<size_t>(channel)], &fields);
+  } else {
+    text_.assign("channel-");
+    AppendInt(channel, &text_);
+    AppendJsonString(text_, &fields);
+  }
+  AppendKey("url", &fields);
+  AppendChannelUrl(channel, hot, &part_, &text_, &fields);
+  return fields;
+}
+
 void EventWriter::AppendBid(int64_t event_id, JavaRandom* random, int64_t ts, std::string* out) {
   int64_t auction;
   if (random->NextInt(kHotAuctionRatio) > 0) {
@@ -487,16 +512,7 @@ void EventWriter::AppendBid(int64_t event_id, JavaRandom* random, int64_t ts, st
   AppendInt(auction + kFirstAuctionId, out);
   AppendIntField("bidder", bidder + kFirstPersonId, out);
   AppendIntField("price", price, out);
-  AppendKey("channel", out);
-  if (hot_channel) {
-    AppendJsonString(kHotChannels[static_cast<size_t>(channel)], out);
-  } else {
-    text_.assign("channel-");
-    AppendInt(channel, &text_);
-    AppendJsonString(text_, out);
-  }
-  AppendKey("url", out);
-  AppendChannelUrl(channel, hot_channel, &part_, &text_, out);
+  out->append(ChannelFields(channel, hot_channel));
   AppendIntField("dateTime", ts, out);
   AppendStringField("extra", extra_, out);
   out->push_back('}');

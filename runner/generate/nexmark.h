@@ -6,8 +6,10 @@
 // Nexmark's `channel` and `url`, drawn after Beam's fields so they change nothing
 // else. The written layout is Flink Nexmark's Kafka JSON plus a top-level `ts`:
 //   {"event_type":2,"ts":...,"person":null,"auction":null,"bid":{...}}
+#include <climits>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace streamrun::generate::nexmark {
 
@@ -17,7 +19,17 @@ class JavaRandom {
  public:
   explicit JavaRandom(int64_t seed) : seed_((static_cast<uint64_t>(seed) ^ kMultiplier) & kMask) {}
   int32_t NextInt() { return Next(32); }
-  int32_t NextInt(int32_t bound);  // uniform in [0, bound), bound > 0
+  // Uniform in [0, bound), bound > 0. Inline: with a constant bound the % is a multiply.
+  int32_t NextInt(int32_t bound) {
+    int32_t r = Next(31);
+    const int32_t m = bound - 1;
+    if ((bound & m) == 0) return static_cast<int32_t>((static_cast<int64_t>(bound) * r) >> 31);
+    // Rejects the last, incomplete multiple of `bound` below 2^31 (where Java's
+    // `u - r + m` overflows an int).
+    for (int32_t u = r; static_cast<int64_t>(u) - (r = u % bound) + m > INT32_MAX; u = Next(31)) {
+    }
+    return r;
+  }
   int64_t NextLong();
   double NextDouble();  // uniform in [0, 1), a multiple of 2^-53
 
@@ -60,7 +72,12 @@ class EventWriter {
   void AppendAuction(int64_t event_id, JavaRandom* random, int64_t ts, int64_t horizon_ms, std::string* out);
   void AppendBid(int64_t event_id, JavaRandom* random, int64_t ts, std::string* out);
 
+  // A bid's `"channel":...,"url":...` text, made once per channel: both depend on
+  // the channel only. Hot channels first, then the numbered ones; empty until used.
+  const std::string& ChannelFields(int32_t channel, bool hot);
+
   uint64_t salt_;
+  std::vector<std::string> channel_fields_;
   // Scratch for the strings of one event, reused: no allocation per event once warm.
   std::string part_, text_, name_, description_, extra_;
 };

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "operators/registry.h"
+#include "runner/config/duration.h"
 #include "runner/config/validate.h"
 
 namespace streamrun {
@@ -57,6 +58,29 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   if (const ConfNode* rt = root.Find("runtime")) {
     if (const ConfNode* p = rt->Find("parallelism"))
       plan->parallelism = std::max(1, std::atoi(p->scalar.c_str()));
+    if (const ConfNode* state = rt->Find("state")) {
+      if (const ConfNode* b = state->Find("backend")) {
+        plan->state_backend = b->scalar;
+        // Refused rather than ignored until it exists (issue 6).
+        if (b->scalar == "rocksdb")
+          diags.Add(b->mark, "runtime.state.backend: rocksdb is not built yet", "use backend: memory");
+      }
+      if (const ConfNode* p = state->Find("path")) plan->state_path = p->scalar;
+    }
+    if (const ConfNode* ckpt = rt->Find("checkpoint")) {
+      CheckpointConfig& c = plan->checkpoint;
+      if (const ConfNode* s = ckpt->Find("storage")) {
+        c.storage = s->scalar;
+        if (s->scalar.rfind("s3://", 0) == 0)
+          diags.Add(s->mark, "runtime.checkpoint.storage: s3:// is not built yet", "use file://DIR");
+      }
+      if (const ConfNode* i = ckpt->Find("interval"))
+        c.interval_ms = config::ParseDurationMs(i->scalar).value_or(c.interval_ms);
+      if (const ConfNode* t = ckpt->Find("timeout"))
+        c.timeout_ms = config::ParseDurationMs(t->scalar).value_or(c.timeout_ms);
+      if (const ConfNode* r = ckpt->Find("retain")) c.retain = std::max(1, std::atoi(r->scalar.c_str()));
+      if (const ConfNode* m = ckpt->Find("mode")) c.exactly_once = m->scalar != "at_least_once";
+    }
     if (const ConfNode* errors = rt->Find("errors")) {
       if (const ConfNode* policy = errors->Find("policy")) {
         if (policy->scalar == "skip") plan->error_policy = ErrorPolicy::kSkip;

@@ -56,10 +56,23 @@ struct PlanNode {
   const RecordView& OutputView(int port) const { return port == kLatePort ? late_view : view; }
 };
 
+// runtime.checkpoint (SPEC section 6); `storage` empty: no checkpoints.
+struct CheckpointConfig {
+  std::string storage;  // file://DIR or s3://bucket/prefix
+  int64_t interval_ms = 10000;
+  int64_t timeout_ms = 600000;
+  int retain = 3;
+  bool exactly_once = true;
+  bool enabled() const { return !storage.empty(); }
+};
+
 struct PipelinePlan {
   std::string name;
   std::string file;
   int parallelism = 1;
+  CheckpointConfig checkpoint;
+  std::string state_backend = "memory";  // memory | rocksdb
+  std::string state_path;                // rocksdb directory
   ErrorPolicy error_policy = ErrorPolicy::kFail;
   int dead_letter_sink = -1;       // node index of the dead-letter sink
   std::vector<PlanNode> nodes;     // sources, then transforms in dependency order, then sinks

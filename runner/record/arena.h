@@ -3,6 +3,7 @@
 // through the operators (decoded fields, computed values) live here, so the hot
 // path makes no heap allocation per record: Reset() keeps the chunks for the
 // next batch. Not thread-safe: one batch is owned by one worker at a time.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -35,21 +36,14 @@ class Arena {
     return {p, s.size()};
   }
 
-  // Forgets every allocation but keeps the memory for reuse.
+  // Forgets every allocation but keeps the memory for reuse: the next batch
+  // fills the same chunks again, without a malloc or a page fault. Chunks past
+  // kKeepBytes in all (a batch of huge records) are freed.
   void Reset() {
-    used_ = 0;
-    if (chunks_.empty()) {
-      cursor_ = end_ = nullptr;
-      return;
-    }
-    // Keep only the largest chunk so a batch with one huge record does not pin
-    // many chunks forever; keep it if it is not absurdly large.
-    size_t keep = 0;
-    for (size_t i = 1; i < chunks_.size(); ++i)
-      if (chunks_[i].size > chunks_[keep].size) keep = i;
-    Chunk c = std::move(chunks_[keep]);
-    chunks_.clear();
-    if (c.size <= 16 * chunk_size_) chunks_.push_back(std::move(c));
+    size_t kept = 0, n = 0;
+    for (; n < chunks_.size() && kept + chunks_[n].size <= kKeepBytes; ++n) kept += chunks_[n].size;
+    chunks_.resize(n);
+    current_ = 0;
     if (chunks_.empty()) {
       cursor_ = end_ = nullptr;
     } else {
@@ -65,24 +59,35 @@ class Arena {
   }
 
  private:
+  static constexpr size_t kKeepBytes = 4 << 20;
   struct Chunk {
     std::unique_ptr<char[]> data;
     size_t size = 0;
   };
   void NewChunk(size_t at_least) {
-    size_t size = at_least > chunk_size_ ? at_least : chunk_size_;
-    // Reuse a later chunk kept by Reset() when it is big enough.
-    Chunk c{std::unique_ptr<char[]>(new char[size]), size};
-    cursor_ = c.data.get();
-    end_ = cursor_ + size;
-    chunks_.push_back(std::move(c));
+    // The next chunk kept by Reset(), if it is big enough; else a new one there.
+    ++current_;
+    if (current_ >= chunks_.size() || chunks_[current_].size < at_least) {
+      const size_t size = at_least > chunk_size_ ? at_least : chunk_size_;
+      Chunk c{std::unique_ptr<char[]>(new char[size]), size};
+      if (chunks_.empty()) current_ = 0;
+      chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(current_), std::move(c));
+    }
+    cursor_ = chunks_[current_].data.get();
+    end_ = cursor_ + chunks_[current_].size;
   }
 
   size_t chunk_size_;
   std::vector<Chunk> chunks_;
+  size_t current_ = 0;  // the chunk cursor_ is in
   char* cursor_ = nullptr;
   char* end_ = nullptr;
-  size_t used_ = 0;
 };
+
+// An empty arena from a process-wide pool; it goes back to the pool (its chunks
+// kept) when the last batch holding it lets go, on whichever thread that is. A
+// source makes a batch per read: without the pool every batch would malloc fresh
+// chunks and fault their pages in again.
+std::shared_ptr<Arena> PooledArena();
 
 }  // namespace streamrun

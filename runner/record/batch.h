@@ -29,7 +29,7 @@ struct RecordPosition {
 
 class Batch {
  public:
-  explicit Batch(uint32_t width = 0) : width_(width), arena_(std::make_shared<Arena>()) {}
+  explicit Batch(uint32_t width = 0) : width_(width), arena_(PooledArena()) {}
 
   uint32_t width() const { return width_; }
   uint32_t size() const { return size_; }
@@ -113,7 +113,7 @@ class Batch {
     if (arena_.use_count() == 1) {
       arena_->Reset();
     } else {
-      arena_ = std::make_shared<Arena>();
+      arena_ = PooledArena();
     }
   }
 

@@ -1,12 +1,20 @@
 #include "runner/runtime/runtime.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "runner/checkpoint/checkpoints.h"
 #include "runner/expr/expr.h"
 #include "runner/record/clock.h"
 #include "runner/record/json_decoder.h"
@@ -93,7 +101,188 @@ struct Shared {
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::string error;
+
+  // Checkpoints (SPEC section 6). Worker 0 asks for checkpoint N; every worker
+  // stops reading its sources and hands on what it holds; once no message is in
+  // flight anywhere, each worker snapshots itself (sources' positions,
+  // watermarks, steps' state, sinks' pre-commit); worker 0 writes the workers'
+  // states and then the manifest; every worker commits its sinks and reads on.
+  // Nothing is in flight while the snapshots are taken, so they are consistent
+  // without aligning barriers (docs/architecture.md "Checkpoints").
+  struct Checkpointing {
+    bool enabled = false;
+    bool exactly_once = true;
+    int64_t interval_ms = 0;
+    int64_t timeout_ms = 0;
+    int retain = 3;
+    std::unique_ptr<checkpoint::Checkpoints> store;
+    int64_t next_id = 1;
+    int64_t started_ms = 0;
+    std::atomic<int64_t> requested{0};  // the checkpoint in progress (or last)
+    std::atomic<int64_t> released{0};   // workers may go on after this one
+    std::atomic<bool> ok{false};        // ... and commit it
+    std::atomic<int> paused{0}, snapshotted{0}, resumed{0};
+    std::atomic<int> exited{0};       // workers out of their loop (the end is near)
+    std::vector<std::string> states;  // per worker, for the checkpoint in progress
+    std::string kind = "checkpoint";  // or "savepoint" (asked for by SIGUSR1)
+    std::atomic<uint64_t> completed{0}, failures{0};
+  } checkpointing;
 };
+
+// Debug aid for the crash tests: STREAMRUN_CRASH_AT=POINT:N ends the process at
+// once (as SIGKILL would) when checkpoint N reaches POINT: after_snapshot,
+// after_state (worker states written, no manifest), after_manifest (before any
+// sink commits), after_commit.
+void MaybeCrash(const char* point, int64_t id) {
+  static const char* spec = std::getenv("STREAMRUN_CRASH_AT");
+  if (!spec) return;
+  const std::string want = std::string(point) + ":" + std::to_string(id);
+  if (want == spec) {
+    std::fprintf(stderr, "streamrun: crash point %s reached\n", spec);
+    std::fflush(stderr);
+    ::_exit(137);
+  }
+}
+
+// One node of one worker's checkpointed state, read back.
+struct SavedNode {
+  std::string name;
+  int64_t watermark = kNoTime;
+  std::map<std::string, std::string> positions;  // sources
+  std::map<std::string, std::string> position_texts;
+  std::vector<int64_t> channels;  // transforms
+  std::vector<StateSnapshot> steps;
+  bool has_sink = false;  // sinks
+  std::string sink_state;
+};
+
+std::vector<SavedNode> ParseWorkerState(std::string_view bytes) {
+  SnapshotReader r(bytes);
+  std::vector<SavedNode> nodes(r.U64());
+  for (SavedNode& n : nodes) {
+    n.name = std::string(r.Str());
+    n.watermark = r.I64();
+    const uint64_t kind = r.U64();
+    if (kind == 0) {
+      for (uint64_t k = r.U64(); k > 0; --k) {
+        std::string key(r.Str());
+        n.positions[key] = std::string(r.Str());
+        n.position_texts[key] = std::string(r.Str());
+      }
+    } else if (kind == 1) {
+      n.channels.resize(r.U64());
+      for (auto& c : n.channels) c = r.I64();
+      n.steps.resize(r.U64());
+      for (auto& step : n.steps) {
+        for (uint64_t g = r.U64(); g > 0; --g) {
+          const uint64_t group = r.U64();
+          if (group >= kKeyGroups) throw SnapshotError("state snapshot: bad key group");
+          step.groups[group] = std::string(r.Str());
+        }
+        step.global = std::string(r.Str());
+      }
+    } else {
+      n.has_sink = r.Bool();
+      if (n.has_sink) n.sink_state = std::string(r.Str());
+    }
+  }
+  if (!r.done()) throw SnapshotError("state snapshot: trailing bytes");
+  return nodes;
+}
+
+// The manifest: what `streamrun checkpoints inspect` shows, and the worker count
+// a restore needs. Written last: the checkpoint is complete once it exists.
+std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string& kind, bool exactly_once,
+                         const std::vector<std::string>& states) {
+  nlohmann::ordered_json m;
+  m["id"] = id;
+  m["pipeline"] = plan.name;
+  m["kind"] = kind;
+  m["workers"] = states.size();
+  m["created_ms"] = NowMs();
+  m["mode"] = exactly_once ? "exactly_once" : "at_least_once";
+  nlohmann::ordered_json sources = nlohmann::ordered_json::object();
+  nlohmann::ordered_json operators = nlohmann::ordered_json::array();
+  nlohmann::ordered_json watermarks = nlohmann::ordered_json::object();
+  uint64_t total = 0;
+  std::vector<std::vector<SavedNode>> saved;
+  for (const auto& state : states) {
+    saved.push_back(ParseWorkerState(state));
+    total += state.size();
+  }
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    const PlanNode& n = plan.nodes[i];
+    int64_t low = kEndOfTime;
+    for (const auto& worker : saved) low = std::min(low, worker[i].watermark);
+    if (n.kind != PlanNode::Kind::kSink)
+      watermarks[n.name] = low == kNoTime ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(low);
+    if (n.kind == PlanNode::Kind::kSource) {
+      nlohmann::ordered_json positions = nlohmann::ordered_json::object();
+      for (const auto& worker : saved)
+        for (const auto& [key, text] : worker[i].position_texts) positions[key] = text;
+      sources[n.name] = positions;
+    }
+    if (n.kind != PlanNode::Kind::kTransform) continue;
+    for (size_t k = 0; k < n.steps.size(); ++k) {
+      uint64_t bytes = 0;
+      std::map<uint32_t, uint64_t> groups;
+      for (const auto& worker : saved) {
+        const StateSnapshot& snap = worker[i].steps[k];
+        bytes += snap.global.size();
+        for (uint32_t g = 0; g < kKeyGroups; ++g) {
+          if (snap.groups[g].empty()) continue;
+          groups[g] += snap.groups[g].size();
+          bytes += snap.groups[g].size();
+        }
+      }
+      if (bytes == 0) continue;
+      nlohmann::ordered_json op;
+      op["node"] = n.name;
+      op["step"] = k;
+      op["name"] = n.steps[k].name;
+      op["bytes"] = bytes;
+      nlohmann::ordered_json by_group = nlohmann::ordered_json::object();
+      for (const auto& [g, b] : groups) by_group[std::to_string(g)] = b;
+      op["key_groups"] = by_group;
+      operators.push_back(op);
+    }
+  }
+  m["bytes"] = total;
+  m["sources"] = sources;
+  m["watermarks"] = watermarks;
+  m["operators"] = operators;
+  return m.dump(2) + "\n";
+}
+
+// Worker 0, with every worker's state in: writes the states, then the manifest,
+// then trims old checkpoints. False (and a log line) if the store failed: the
+// job goes on, and the next checkpoint covers what this one would have.
+bool WriteCheckpoint(Shared& shared, int64_t id, const std::string& kind) {
+  auto& ckpt = shared.checkpointing;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    for (size_t w = 0; w < ckpt.states.size(); ++w)
+      ckpt.store->WriteWorker(id, static_cast<int>(w), ckpt.states[w]);
+    MaybeCrash("after_state", id);
+    ckpt.store->WriteManifest(id, ManifestJson(shared.plan, id, kind, ckpt.exactly_once, ckpt.states));
+    MaybeCrash("after_manifest", id);
+    ckpt.store->Retain(ckpt.retain);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "streamrun: checkpoint %lld failed: %s; the job goes on\n",
+                 static_cast<long long>(id), e.what());
+    ckpt.failures.fetch_add(1);
+    return false;
+  }
+  ckpt.completed.fetch_add(1);
+  if (std::getenv("STREAMRUN_LOG_CHECKPOINTS")) {
+    uint64_t bytes = 0;
+    for (const auto& st : ckpt.states) bytes += st.size();
+    std::fprintf(stderr, "streamrun: checkpoint %lld complete: %llu bytes in %.1f ms\n",
+                 static_cast<long long>(id), static_cast<unsigned long long>(bytes),
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  return true;
+}
 
 class Worker {
  public:
@@ -175,9 +364,20 @@ class Worker {
     std::vector<int>& active = active_;
     int64_t last_tick = 0;
     bool stopped = false;
+    auto& ckpt = shared_.checkpointing;
     while (!shared_.failed.load(std::memory_order_relaxed)) {
       bool progress = FlushOverflow();
       progress |= DrainIncoming();
+      if (ckpt.enabled) {
+        if (self_ == 0) MaybeStartCheckpoint();
+        const int64_t requested = ckpt.requested.load();
+        if (requested > checkpoint_done_) {
+          // A checkpoint is in progress: read nothing, fire no timers.
+          progress |= CheckpointStep(requested);
+          if (!progress) std::this_thread::sleep_for(std::chrono::microseconds(50));
+          continue;
+        }
+      }
       if (!stopped && options_.stop && options_.stop->load(std::memory_order_relaxed)) {
         // Stop reading; open windows stay as they are (no end of input).
         stopped = true;
@@ -206,12 +406,80 @@ class Worker {
         ProcessingTime(now);
       }
       if (!progress) {
-        if (overflow_.empty() && shared_.active_sources.load() == 0 && shared_.inflight.load() == 0) break;
+        if (overflow_.empty() && shared_.active_sources.load() == 0 && shared_.inflight.load() == 0) {
+          ckpt.exited.fetch_add(1);
+          break;
+        }
         for (auto& n : nodes_)
           if (n.sink) n.sink->Flush();
         std::this_thread::sleep_for(std::chrono::microseconds(active.empty() ? 200 : 20));
       }
     }
+  }
+
+  // Worker 0: asks for the next checkpoint once the interval has passed and
+  // every worker is done with the last one; none near the end (a final one follows).
+  void MaybeStartCheckpoint() {
+    auto& ckpt = shared_.checkpointing;
+    if (ckpt.requested.load() > checkpoint_done_) return;
+    if (ckpt.resumed.load() < shared_.workers || ckpt.exited.load() > 0) return;
+    const int64_t now = NowMs();
+    const int savepoints = options_.savepoint_requests ? options_.savepoint_requests->load() : 0;
+    const bool savepoint = savepoints > savepoints_taken_;
+    if (now - ckpt.started_ms < ckpt.interval_ms && !savepoint) return;
+    savepoints_taken_ = savepoints;
+    ckpt.kind = savepoint ? "savepoint" : "checkpoint";
+    ckpt.started_ms = now;
+    ckpt.paused.store(0);
+    ckpt.snapshotted.store(0);
+    ckpt.resumed.store(0);
+    ckpt.ok.store(false);
+    ckpt.requested.store(ckpt.next_id++);
+  }
+
+  // One turn of checkpoint `id` on this worker; true if it did something.
+  bool CheckpointStep(int64_t id) {
+    auto& ckpt = shared_.checkpointing;
+    const int workers = shared_.workers;
+    bool progress = false;
+    if (checkpoint_paused_ < id && overflow_.empty()) {
+      checkpoint_paused_ = id;
+      ckpt.paused.fetch_add(1);
+      progress = true;
+    }
+    if (checkpoint_paused_ == id && checkpoint_snapshotted_ < id && ckpt.released.load() < id &&
+        ckpt.paused.load() == workers && shared_.inflight.load() == 0) {
+      ckpt.states[self_] = Snapshot(id);
+      checkpoint_snapshotted_ = id;
+      MaybeCrash("after_snapshot", id);
+      ckpt.snapshotted.fetch_add(1);
+      progress = true;
+    }
+    if (self_ == 0 && ckpt.released.load() < id) {
+      if (ckpt.snapshotted.load() == workers) {
+        ckpt.ok.store(WriteCheckpoint(shared_, id, ckpt.kind));
+        ckpt.released.store(id);
+      } else if (ckpt.exited.load() > 0 || NowMs() - ckpt.started_ms > ckpt.timeout_ms) {
+        // A worker left its loop (its sources are done: the final checkpoint
+        // will cover it), or the checkpoint took too long: give this one up.
+        if (ckpt.exited.load() == 0)
+          std::fprintf(stderr, "streamrun: checkpoint %lld timed out; the job goes on\n",
+                       static_cast<long long>(id));
+        ckpt.failures.fetch_add(ckpt.exited.load() == 0 ? 1 : 0);
+        ckpt.ok.store(false);
+        ckpt.released.store(id);
+      }
+    }
+    if (ckpt.released.load() >= id) {
+      if (ckpt.ok.load() && checkpoint_snapshotted_ == id) {
+        CommitSinks(id);
+        MaybeCrash("after_commit", id);
+      }
+      checkpoint_done_ = id;
+      ckpt.resumed.fetch_add(1);
+      progress = true;
+    }
+    return progress;
   }
 
   void CloseSources() {
@@ -225,6 +493,144 @@ class Worker {
   }
 
   RunStats& stats() { return stats_; }
+
+  // ---- checkpoints ----------------------------------------------------------
+
+  // This worker's state for checkpoint `id`; only while nothing is in flight.
+  // Per node: its name and watermark, then a source's positions, a transform's
+  // input watermarks and each step's state by key group, or a sink's pre-commit.
+  std::string Snapshot(int64_t id) {
+    std::string out;
+    SnapshotWriter w(&out);
+    w.U64(plan_.nodes.size());
+    for (size_t i = 0; i < plan_.nodes.size(); ++i) {
+      const PlanNode& n = plan_.nodes[i];
+      NodeState& s = nodes_[i];
+      w.Str(n.name);
+      w.I64(s.watermark);
+      switch (n.kind) {
+        case PlanNode::Kind::kSource: {
+          w.U64(0);
+          std::map<std::string, SourceInstance::SavedPosition> positions;
+          s.source->SnapshotPositions(&positions);
+          w.U64(positions.size());
+          for (const auto& [key, saved] : positions) {
+            w.Str(key);
+            w.Str(saved.bytes);
+            w.Str(saved.text);
+          }
+          break;
+        }
+        case PlanNode::Kind::kTransform: {
+          w.U64(1);
+          w.U64(s.channel_watermarks.size());
+          for (int64_t c : s.channel_watermarks) w.I64(c);
+          w.U64(s.steps.size());
+          for (const auto& step : s.steps) {
+            StateSnapshot snap;
+            step->Snapshot(snap);
+            uint64_t used = 0;
+            for (const auto& g : snap.groups) used += !g.empty();
+            w.U64(used);
+            for (uint32_t g = 0; g < kKeyGroups; ++g) {
+              if (snap.groups[g].empty()) continue;
+              w.U64(g);
+              w.Str(snap.groups[g]);
+            }
+            w.Str(snap.global);
+          }
+          break;
+        }
+        case PlanNode::Kind::kSink:
+          w.U64(2);
+          w.Bool(s.sink != nullptr);
+          if (s.sink) w.Str(s.sink->PreCommit(id));
+          break;
+      }
+    }
+    return out;
+  }
+
+  // Before the run: this worker's share of a checkpoint taken by `saved.size()`
+  // workers (any number). Sources take the positions of the partitions they
+  // read now; steps the key groups this worker owns now (all of them for a step
+  // that gathers on worker 0); watermarks start at the lowest any worker had.
+  void Restore(const std::vector<std::vector<SavedNode>>& saved) {
+    for (const auto& worker : saved) {
+      if (worker.size() != plan_.nodes.size())
+        throw RunError("the checkpoint is of another pipeline: it has " + std::to_string(worker.size()) +
+                       " nodes, this pipeline " + std::to_string(plan_.nodes.size()));
+      for (size_t i = 0; i < worker.size(); ++i)
+        if (worker[i].name != plan_.nodes[i].name)
+          throw RunError("the checkpoint is of another pipeline: it has node '" + worker[i].name +
+                         "' where this one has '" + plan_.nodes[i].name + "'");
+    }
+    for (size_t i = 0; i < plan_.nodes.size(); ++i) {
+      const PlanNode& n = plan_.nodes[i];
+      NodeState& s = nodes_[i];
+      int64_t watermark = kEndOfTime;
+      for (const auto& worker : saved) watermark = std::min(watermark, worker[i].watermark);
+      s.watermark = watermark;
+      switch (n.kind) {
+        case PlanNode::Kind::kSource: {
+          std::map<std::string, std::string> positions;
+          for (const auto& worker : saved)
+            positions.insert(worker[i].positions.begin(), worker[i].positions.end());
+          s.source->RestorePositions(positions, watermark);
+          break;
+        }
+        case PlanNode::Kind::kTransform: {
+          for (size_t c = 0; c < s.channel_watermarks.size(); ++c) {
+            int64_t low = kEndOfTime;
+            for (const auto& worker : saved)
+              if (c < worker[i].channels.size()) low = std::min(low, worker[i].channels[c]);
+            s.channel_watermarks[c] = low == kEndOfTime ? watermark : low;
+          }
+          for (auto& channels : s.exchange_watermarks) std::fill(channels.begin(), channels.end(), watermark);
+          std::fill(s.exchange_combined.begin(), s.exchange_combined.end(), watermark);
+          for (size_t k = 0; k < s.steps.size(); ++k) {
+            StateRestore in;
+            const bool gathered = GatheredAt(i, k);
+            for (const auto& worker : saved) {
+              if (k >= worker[i].steps.size()) continue;
+              const StateSnapshot& snap = worker[i].steps[k];
+              in.globals.push_back(snap.global);
+              for (uint32_t g = 0; g < kKeyGroups; ++g) {
+                if (snap.groups[g].empty()) continue;
+                const int owner =
+                    gathered ? 0 : static_cast<int>(g * static_cast<uint32_t>(shared_.workers) / kKeyGroups);
+                if (owner == self_) in.groups[g] += snap.groups[g];
+              }
+            }
+            s.steps[k]->Restore(in);
+          }
+          break;
+        }
+        case PlanNode::Kind::kSink: {
+          if (!s.sink) break;
+          // A per-worker sink continues worker w's transactions; a sink on
+          // worker 0 is the one sink there was.
+          const size_t from = n.sink->PerWorker() ? static_cast<size_t>(self_) : 0;
+          recovered_sinks_[i] = from < saved.size() ? saved[from][i].sink_state : std::string();
+          break;
+        }
+      }
+    }
+  }
+
+  // Exactly once: sinks hold output back until checkpoints complete.
+  void BeginExactlyOnce() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i].sink) continue;
+      auto it = recovered_sinks_.find(i);
+      nodes_[i].sink->BeginExactlyOnce(it == recovered_sinks_.end() ? std::string() : it->second);
+    }
+  }
+
+  void CommitSinks(int64_t id) {
+    for (auto& n : nodes_)
+      if (n.sink) n.sink->Commit(id);
+  }
 
  private:
   struct StepOutput : Emitter {
@@ -625,6 +1031,19 @@ class Worker {
     return "?";
   }
 
+  // True if step k of transform `node` runs on worker 0 only: the nearest
+  // exchange before it gathers (or there is one worker).
+  bool GatheredAt(size_t node, size_t step) const {
+    if (shared_.workers == 1) return true;
+    const auto& exchange = nodes_[node].exchange;
+    for (size_t k = step + 1; k-- > 0;) {
+      if (k >= exchange.size()) continue;
+      if (exchange[k] == ExchangeKind::kGather) return true;
+      if (exchange[k] == ExchangeKind::kKeyed) return false;
+    }
+    return false;
+  }
+
   static std::string NodeLabel(const PlanNode& n) {
     switch (n.kind) {
       case PlanNode::Kind::kSource:
@@ -648,9 +1067,67 @@ class Worker {
   std::vector<NodeState> nodes_;
   RecordErrors errors_;
   std::vector<std::string> dead_letters_;
+  std::map<size_t, std::string> recovered_sinks_;  // node -> pre-commit state restored
+  int64_t checkpoint_paused_ = 0;                  // the last checkpoint this worker paused for
+  int64_t checkpoint_snapshotted_ = 0;             // ... snapshotted for
+  int64_t checkpoint_done_ = 0;                    // ... is done with
+  int savepoints_taken_ = 0;                       // worker 0: savepoint requests served
 };
 
 }  // namespace
+
+// Opens the pipeline's checkpoint store and restores the newest complete
+// checkpoint (or `--from`) into the workers; sinks go exactly once. Returns the
+// id restored from (0: a fresh start).
+int64_t SetUpCheckpoints(const PipelinePlan& plan, const RunOptions& options, Shared& shared,
+                         std::vector<std::unique_ptr<Worker>>& pool) {
+  auto& ckpt = shared.checkpointing;
+  const CheckpointConfig& config = plan.checkpoint;
+  if (!config.enabled() && options.restore_from.empty()) return 0;
+  std::optional<checkpoint::Loaded> loaded;
+  if (config.enabled()) {
+    std::string error;
+    auto store = checkpoint::OpenStore(config.storage, &error);
+    if (!store) throw RunError(error);
+    ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
+    ckpt.enabled = true;
+    ckpt.exactly_once = config.exactly_once;
+    ckpt.interval_ms = config.interval_ms;
+    ckpt.timeout_ms = config.timeout_ms;
+    ckpt.retain = config.retain;
+    ckpt.states.resize(static_cast<size_t>(shared.workers));
+    ckpt.resumed.store(shared.workers);
+    ckpt.started_ms = NowMs();
+    ckpt.next_id = ckpt.store->HighestId() + 1;
+    // `streamrun savepoint` finds the running job here.
+    try {
+      ckpt.store->WriteRunning(std::to_string(::getpid()));
+    } catch (const std::exception& e) {
+      throw RunError(std::string("checkpoint storage: ") + e.what());
+    }
+    if (options.restore_from.empty() && !options.ignore_checkpoints) {
+      const auto complete = ckpt.store->Complete();
+      if (!complete.empty()) loaded = ckpt.store->Load(complete.back());
+    }
+  }
+  if (!options.restore_from.empty()) loaded = checkpoint::LoadFolder(options.restore_from);
+  if (loaded) {
+    std::vector<std::vector<SavedNode>> saved;
+    try {
+      for (const auto& state : loaded->workers) saved.push_back(ParseWorkerState(state));
+    } catch (const std::exception& e) {
+      throw RunError("checkpoint " + loaded->location + " is damaged: " + e.what());
+    }
+    for (auto& w : pool) w->Restore(saved);
+    ckpt.next_id = std::max(ckpt.next_id, loaded->id + 1);
+    std::fprintf(stderr, "streamrun: restored checkpoint %lld from %s (%zu workers then, %d now)\n",
+                 static_cast<long long>(loaded->id), loaded->location.c_str(), loaded->workers.size(),
+                 shared.workers);
+  }
+  if (ckpt.enabled && ckpt.exactly_once)
+    for (auto& w : pool) w->BeginExactlyOnce();
+  return loaded ? loaded->id : 0;
+}
 
 RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   const int workers = std::max(1, options.parallelism > 0 ? options.parallelism : plan.parallelism);
@@ -667,7 +1144,9 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
     throw RunError(e.what());
   }
   shared.active_sources.store(sources * workers);
+  int64_t restored_from = 0;
   try {
+    restored_from = SetUpCheckpoints(plan, options, shared, pool);
     for (auto& w : pool) w->Prime();
     for (bool progress = true; progress;) {
       progress = false;
@@ -692,6 +1171,14 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   for (auto& t : threads) t.join();
   if (shared.failed.load()) throw RunError(shared.error);
   try {
+    // The final checkpoint (end of input, or a stop): everything is quiet now.
+    auto& ckpt = shared.checkpointing;
+    if (ckpt.enabled) {
+      const int64_t id = ckpt.next_id++;
+      for (int w = 0; w < workers; ++w) ckpt.states[w] = pool[w]->Snapshot(id);
+      if (WriteCheckpoint(shared, id, "checkpoint"))
+        for (auto& w : pool) w->CommitSinks(id);
+    }
     for (auto& w : pool) w->CloseSources();
     for (auto& w : pool) w->CloseSinks();
   } catch (const std::exception& e) {
@@ -711,6 +1198,9 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
     total.queue_full += s.queue_full;
   }
   total.workers = workers;
+  total.restored_from = restored_from;
+  total.checkpoints = shared.checkpointing.completed.load();
+  total.checkpoints_failed = shared.checkpointing.failures.load();
   total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return total;
 }

@@ -24,6 +24,9 @@ struct RunStats {
   uint64_t queue_full = 0;            // sends that found the queue to another worker full (backpressure)
   int workers = 1;
   double seconds = 0;
+  int64_t restored_from = 0;  // checkpoint id the run resumed from; 0: none
+  uint64_t checkpoints = 0;   // completed (the final one included)
+  uint64_t checkpoints_failed = 0;
 };
 
 struct RunOptions {
@@ -32,6 +35,14 @@ struct RunOptions {
   size_t batch_size = kDefaultBatchSize;
   // Worker threads; 0: the pipeline's runtime.parallelism.
   int parallelism = 0;
+  // Checkpoints (when the pipeline configures them): restore from this
+  // checkpoint folder (`--from`) instead of the newest complete checkpoint.
+  std::string restore_from;
+  // Start afresh even if checkpoints exist (tests).
+  bool ignore_checkpoints = false;
+  // Incremented (e.g. by SIGUSR1) to ask for a savepoint: a checkpoint taken
+  // now, marked `savepoint` in its manifest.
+  const std::atomic<int>* savepoint_requests = nullptr;
 };
 
 // Thrown for a failure that ends the run: the `fail` error policy, an I/O error.

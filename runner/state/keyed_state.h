@@ -67,6 +67,11 @@ class KeyedTable {
       for (auto& [k, v] : groups_[g]) fn(g, k, v);
   }
 
+  void ForEach(const std::function<void(uint32_t group, const std::string& key, const V& value)>& fn) const {
+    for (uint32_t g = 0; g < kKeyGroups; ++g)
+      for (const auto& [k, v] : groups_[g]) fn(g, k, v);
+  }
+
   size_t size() const { return size_; }
   size_t GroupSize(uint32_t group) const { return groups_[group].size(); }
 

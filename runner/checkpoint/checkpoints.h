@@ -1,0 +1,58 @@
+#pragma once
+// The layout of a pipeline's checkpoints in a Store:
+//   <pipeline>/chk-0000000007/worker-0.state ... worker-(P-1).state
+//   <pipeline>/chk-0000000007/_manifest.json      written last: the checkpoint
+//                                                  is complete once it exists
+// A crash at any moment leaves the previous complete checkpoint whole.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runner/checkpoint/store.h"
+
+namespace streamrun::checkpoint {
+
+// A complete checkpoint, read back.
+struct Loaded {
+  int64_t id = 0;
+  std::string location;              // for messages
+  std::string manifest_json;         // as written
+  std::vector<std::string> workers;  // each worker's state, in worker order
+};
+
+class Checkpoints {
+ public:
+  Checkpoints(std::unique_ptr<Store> store, std::string pipeline);
+
+  // Ids of the complete checkpoints, oldest first.
+  std::vector<int64_t> Complete();
+  // The highest id of any checkpoint folder, complete or not; 0 if none.
+  int64_t HighestId();
+  void WriteWorker(int64_t id, int worker, std::string_view state);
+  // Completes checkpoint `id`; its manifest must name the worker count ("workers").
+  void WriteManifest(int64_t id, std::string_view json);
+  Loaded Load(int64_t id);
+  // Keeps the newest `retain` complete checkpoints and removes the rest (and
+  // incomplete folders older than the newest complete one).
+  void Retain(int retain);
+  std::string Location(int64_t id) const;
+  // The process id of the job writing these checkpoints (`streamrun savepoint`
+  // signals it); empty if none was recorded.
+  void WriteRunning(const std::string& pid);
+  std::string Running();
+  // The manifest of checkpoint `id`, or nullopt if it is not complete.
+  std::optional<std::string> Manifest(int64_t id);
+
+ private:
+  std::string Folder(int64_t id) const;
+  std::unique_ptr<Store> store_;
+  std::string pipeline_;
+};
+
+// A checkpoint folder given by its path (`--from`): DIR or file://DIR.
+Loaded LoadFolder(const std::string& path);
+
+}  // namespace streamrun::checkpoint

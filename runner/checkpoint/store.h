@@ -1,0 +1,39 @@
+#pragma once
+// Where checkpoints are kept, as a flat namespace of objects ("name/chk-7/w0"):
+// a directory (file://DIR) or an S3 bucket (s3://bucket/prefix). Nothing else
+// in the runtime knows which one it is (DESIGN.md "State and checkpoints").
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace streamrun::checkpoint {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Writes the object whole: a reader sees the old object or the new one, never
+  // a part (rename on disk; one PUT on S3). Throws StoreError.
+  virtual void Put(const std::string& key, std::string_view bytes) = 0;
+  // The object, or nullopt if there is none. Throws StoreError for other failures.
+  virtual std::optional<std::string> Get(const std::string& key) = 0;
+  // The keys under `prefix` (one level: "a/" lists "a/b" and "a/c/", not "a/c/d").
+  virtual std::vector<std::string> List(const std::string& prefix) = 0;
+  // Removes everything under `prefix` (missing is fine).
+  virtual void DeletePrefix(const std::string& prefix) = 0;
+  // file:///ckpt or s3://bucket/prefix: for messages.
+  virtual std::string Describe(const std::string& key) const = 0;
+};
+
+// file://DIR (DIR relative to the working directory unless absolute). s3:// is
+// not built yet: nullptr and *error for it and anything else.
+std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error);
+
+}  // namespace streamrun::checkpoint
