@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
   test->add_option("dir", test_dir, "Folder of case folders")->required();
   test->add_option("--filter", test_filter, "Only cases whose name contains this");
   test->add_flag("-v,--verbose", test_verbose, "List passing cases too");
+  bool test_restore_midway = false;
+  test->add_flag("--restore-midway", test_restore_midway,
+                 "Run each case with checkpoints, end it as a crash would after a checkpoint halfway through "
+                 "its input, restore and finish: the output must still be the expected one");
   int test_parallelism = 0;
   test->add_option("-p,--parallelism", test_parallelism, "Run every case with this many workers")
       ->check(CLI::Range(1, 1024));
@@ -119,7 +123,8 @@ int main(int argc, char** argv) {
   if (run->parsed()) return RunCommand(run_args);
   if (validate->parsed()) return ValidateCommand(validate_file);
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
-  if (test->parsed()) return TestCommand(test_dir, test_filter, test_verbose, test_parallelism);
+  if (test->parsed())
+    return TestCommand(test_dir, test_filter, test_verbose, test_parallelism, test_restore_midway);
   if (schema->parsed()) return SchemaCommand(schema_what);
   if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (generate->parsed()) return GenerateCommand(generate_args);

@@ -9,7 +9,11 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   doctest-dev libsimdjson-dev libabsl-dev
   librdkafka-dev kcat python3-confluent-kafka
+  libcurl4-openssl-dev libssl-dev curl
 )
+# npm tools the tests use: s3rver, an S3-compatible server (checkpoints to s3://).
+# npm itself comes with the machine's Node.js (not the Debian package).
+NPM_TOOLS=(s3rver)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -18,13 +22,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+for tool in "${NPM_TOOLS[@]}"; do
+  command -v "$tool" >/dev/null || { echo "install-deps: npm install -g $tool"; $SUDO npm install -g --silent "$tool"; }
+done

@@ -108,7 +108,7 @@ void Checkpoints::Retain(int retain) {
 Loaded LoadFolder(const std::string& path) {
   std::string dir = path.rfind("file://", 0) == 0 ? path.substr(7) : path;
   std::string error;
-  auto store = OpenStore("file://" + dir, &error);
+  auto store = OpenStore(StoreConfig{"file://" + dir, "", "", std::nullopt}, &error);
   if (!store) throw StoreError(error);
   return Read(*store, "", dir);
 }

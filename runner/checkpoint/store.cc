@@ -93,12 +93,10 @@ class FileStore : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error) {
+std::unique_ptr<Store> OpenStore(const StoreConfig& config, std::string* error) {
+  const std::string& url = config.url;
   if (url.rfind("file://", 0) == 0 && url.size() > 7) return std::make_unique<FileStore>(url.substr(7));
-  if (url.rfind("s3://", 0) == 0) {
-    *error = "checkpoint storage " + url + ": s3:// is not supported yet (use file://DIR)";
-    return nullptr;
-  }
+  if (url.rfind("s3://", 0) == 0) return OpenS3Store(config, error);
   *error = "checkpoint storage " + url + ": expected file://DIR or s3://bucket/prefix";
   return nullptr;
 }

@@ -32,8 +32,21 @@ class Store {
   virtual std::string Describe(const std::string& key) const = 0;
 };
 
-// file://DIR (DIR relative to the working directory unless absolute). s3:// is
-// not built yet: nullptr and *error for it and anything else.
-std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error);
+// Where a store is: the url, and for s3:// the endpoint (scheme://host[:port];
+// default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS's for the region), the
+// region (default AWS_REGION, AWS_DEFAULT_REGION, us-east-1) and path-style
+// addressing (default: on with an endpoint, as MinIO and s3rver need).
+// Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
+struct StoreConfig {
+  std::string url;  // file://DIR or s3://bucket/prefix
+  std::string endpoint;
+  std::string region;
+  std::optional<bool> path_style;
+};
+
+// file://DIR (DIR relative to the working directory unless absolute) or
+// s3://bucket/prefix; nullptr and *error for anything else.
+std::unique_ptr<Store> OpenStore(const StoreConfig& config, std::string* error);
+std::unique_ptr<Store> OpenS3Store(const StoreConfig& config, std::string* error);
 
 }  // namespace streamrun::checkpoint

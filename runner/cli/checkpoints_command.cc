@@ -73,7 +73,8 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
       return kExitConfigError;
     }
     std::string error;
-    auto store = checkpoint::OpenStore(config.storage, &error);
+    auto store = checkpoint::OpenStore(
+        checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
     if (!store) {
       std::fprintf(stderr, "streamrun checkpoints: %s\n", error.c_str());
       return kExitConfigError;
@@ -120,7 +121,8 @@ int SavepointCommand(const std::string& pipeline, const std::string& target) {
   }
   try {
     std::string error;
-    auto store = checkpoint::OpenStore(config.storage, &error);
+    auto store = checkpoint::OpenStore(
+        checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
     if (!store) {
       std::fprintf(stderr, "streamrun savepoint: %s\n", error.c_str());
       return kExitConfigError;

@@ -44,7 +44,8 @@ int GenerateCommand(const GenerateArgs& args);
 int KafkaCommand(const KafkaArgs& args);
 int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);
-int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism);
+int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism,
+                bool restore_midway);
 int SchemaCommand(const std::string& what);
 // `checkpoints list PIPELINE` / `checkpoints inspect PIPELINE [ID|FOLDER]`.
 int CheckpointsCommand(const std::string& action, const std::string& pipeline, const std::string& which);

@@ -8,7 +8,10 @@
 //   expect_error: [..]     substrings the error output must contain
 //   env: {NAME: value}     environment for ${NAME} in the pipeline
 //   parallelism: 1         run only at this parallelism, whatever --parallelism says
+//   restore_midway: false  --restore-midway runs it without the interruption
 // Every sink is captured in memory, so a case never writes files.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -39,15 +42,32 @@ class CaptureSinkInstance : public SinkInstance {
         EncodeJson(view, batch.row(i), batch.raw(i), &line);
       else
         line.assign(batch.raw(i));
-      rows_->push_back(std::move(line));
+      Out().push_back(std::move(line));
     }
   }
   void WriteEncoded(const std::vector<std::string>& records) override {
-    rows_->insert(rows_->end(), records.begin(), records.end());
+    Out().insert(Out().end(), records.begin(), records.end());
+  }
+  // Exactly once (--restore-midway): rows count once a checkpoint covering them completes.
+  void BeginExactlyOnce(const std::string&) override { exactly_once_ = true; }
+  std::string PreCommit(int64_t id) override {
+    prepared_.emplace_back(id, std::move(pending_));
+    pending_.clear();
+    return {};
+  }
+  void Commit(int64_t id) override {
+    size_t done = 0;
+    for (; done < prepared_.size() && prepared_[done].first <= id; ++done)
+      rows_->insert(rows_->end(), prepared_[done].second.begin(), prepared_[done].second.end());
+    prepared_.erase(prepared_.begin(), prepared_.begin() + static_cast<std::ptrdiff_t>(done));
   }
 
  private:
+  std::vector<std::string>& Out() { return exactly_once_ ? pending_ : *rows_; }
   std::vector<std::string>* rows_;
+  bool exactly_once_ = false;
+  std::vector<std::string> pending_;
+  std::vector<std::pair<int64_t, std::vector<std::string>>> prepared_;
 };
 
 class CaptureSinkPlan : public SinkPlan {
@@ -100,6 +120,9 @@ ConfNode Scalar(const std::string& text, const config::Mark& mark) {
 struct CaseConfig {
   bool ordered = false;
   int parallelism = 0;  // only at this parallelism (a case whose result may differ at others, SPEC section 3)
+  // false: --restore-midway runs it plainly (its result depends on how records of
+  // several sources interleave, which reading one record per batch changes).
+  bool restore_midway = true;
   int expect_exit = 0;
   std::vector<std::string> expect_error;
   std::map<std::string, std::string> env;
@@ -120,6 +143,8 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
       c->ordered = v.scalar == "true";
     else if (k.scalar == "expect_exit")
       c->expect_exit = std::atoi(v.scalar.c_str());
+    else if (k.scalar == "restore_midway")
+      c->restore_midway = v.scalar != "false";
     else if (k.scalar == "parallelism")
       c->parallelism = std::atoi(v.scalar.c_str());
     else if (k.scalar == "expect_error") {
@@ -130,7 +155,7 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
     } else if (k.scalar == "description") {
     } else {
       *problem = p.string() + ":" + std::to_string(k.mark.line) + ": unknown key '" + k.scalar +
-                 "' (ordered, parallelism, expect_exit, expect_error, env, description)";
+                 "' (ordered, parallelism, restore_midway, expect_exit, expect_error, env, description)";
       return false;
     }
   }
@@ -179,6 +204,7 @@ bool ReplaceSources(ConfNode& root, const fs::path& dir, std::string* problem) {
 
 struct CaseResult {
   bool passed = true;
+  bool restored = false;  // --restore-midway: ended at a checkpoint halfway and restored
   std::string report;
 };
 
@@ -236,7 +262,17 @@ class InDirectory {
   fs::path previous_;
 };
 
-CaseResult RunCase(const fs::path& case_dir, int parallelism) {
+// Records in the case's input files (lines), for --restore-midway.
+int64_t InputRecords(const fs::path& dir) {
+  int64_t n = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("input.", 0) != 0) continue;
+    for (const auto& line : ReadLines(entry.path())) n += !line.empty();
+  }
+  return n;
+}
+
+CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midway) {
   CaseResult r;
   const fs::path dir = fs::absolute(case_dir);
   InDirectory in_case(dir);
@@ -276,12 +312,44 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism) {
   } else {
     RunOptions options;
     options.parallelism = cc.parallelism > 0 ? cc.parallelism : parallelism;
-    try {
-      Run(*plan, options);
-    } catch (const RunError& e) {
-      exit_code = kExitRunFailure;
-      error_text = e.what();
+    const int64_t records =
+        restore_midway && cc.restore_midway && cc.expect_exit == 0 ? InputRecords(dir) : 0;
+    fs::path checkpoints;
+    if (records >= 2) {
+      // Checkpoint once half the input is read (one record per batch), end the
+      // run there as a crash would, then restore and finish: the committed
+      // rows of both runs must be the expected ones.
+      static int serial = 0;
+      checkpoints = fs::temp_directory_path() /
+                    ("streamrun-test-" + std::to_string(::getpid()) + "-" + std::to_string(++serial));
+      fs::remove_all(checkpoints);
+      plan->checkpoint.storage = "file://" + checkpoints.string();
+      plan->checkpoint.interval_ms = 3600 * 1000;
+      plan->checkpoint.exactly_once = true;
+      RunOptions first = options;
+      first.batch_size = 1;
+      first.checkpoint_after_records = records / 2;
+      first.crash_after_checkpoint = true;
+      try {
+        Run(*plan, first);  // finishes if the checkpoint never came (sources read in one go)
+      } catch (const RunError& e) {
+        if (std::string(e.what()).rfind("simulated crash", 0) != 0) {
+          exit_code = kExitRunFailure;
+          error_text = e.what();
+        } else {
+          r.restored = true;
+        }
+      }
     }
+    if (exit_code == 0) {
+      try {
+        Run(*plan, options);
+      } catch (const RunError& e) {
+        exit_code = kExitRunFailure;
+        error_text = e.what();
+      }
+    }
+    if (!checkpoints.empty()) fs::remove_all(checkpoints);
   }
   if (exit_code != cc.expect_exit) {
     Fail(r, "  exit status " + std::to_string(exit_code) + ", expected " + std::to_string(cc.expect_exit));
@@ -310,7 +378,8 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism) {
 
 }  // namespace
 
-int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism) {
+int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism,
+                bool restore_midway) {
   std::vector<fs::path> cases;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -321,12 +390,13 @@ int TestCommand(const std::string& dir, const std::string& filter, bool verbose,
   for (const auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_directory() && fs::exists(e.path() / "pipeline.yaml")) cases.push_back(e.path());
   std::sort(cases.begin(), cases.end());
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, restored = 0;
   for (const auto& c : cases) {
     std::string name = fs::relative(c, dir).string();
     if (name == ".") name = c.filename().string();
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
-    CaseResult r = RunCase(c, parallelism);
+    CaseResult r = RunCase(c, parallelism, restore_midway);
+    restored += r.restored;
     if (r.passed) {
       ++passed;
       if (verbose) std::printf("PASS %s\n", name.c_str());
@@ -335,7 +405,11 @@ int TestCommand(const std::string& dir, const std::string& filter, bool verbose,
       std::printf("FAIL %s\n%s", name.c_str(), r.report.c_str());
     }
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
+  if (restore_midway)
+    std::printf("%d passed, %d failed (%d of them ended at a checkpoint halfway and restored)\n", passed,
+                failed, restored);
+  else
+    std::printf("%d passed, %d failed\n", passed, failed);
   if (passed + failed == 0) {
     std::fprintf(stderr, "streamrun test: no case folder (with pipeline.yaml) under %s\n", dir.c_str());
     return kExitRunFailure;

@@ -891,6 +891,15 @@ const FieldSpec& RuntimeSpec() {
                   Default(Enum("mode", {"exactly_once", "at_least_once"}, "Delivery guarantee of the sinks."),
                           "exactly_once"),
                   Default(Int("retain", "Completed checkpoints kept; at least 1."), "3"),
+                  Str("endpoint",
+                      "s3: the store's URL, scheme://host[:port] (MinIO, s3rver...); default "
+                      "AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else AWS's endpoint for the region."),
+                  Str("region",
+                      "s3: the region to sign for; default AWS_REGION, AWS_DEFAULT_REGION, us-east-1."),
+                  Bool("path_style",
+                       "s3: address the bucket in the path (http://host/bucket/key) rather than the host "
+                       "name; "
+                       "default true when an endpoint is given."),
                   Default(Dur("timeout", "A checkpoint not complete after this long is aborted."), "10m"),
               },
               "Periodic consistent snapshots of source offsets and operator state. Absent: no "

@@ -69,11 +69,10 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
     }
     if (const ConfNode* ckpt = rt->Find("checkpoint")) {
       CheckpointConfig& c = plan->checkpoint;
-      if (const ConfNode* s = ckpt->Find("storage")) {
-        c.storage = s->scalar;
-        if (s->scalar.rfind("s3://", 0) == 0)
-          diags.Add(s->mark, "runtime.checkpoint.storage: s3:// is not built yet", "use file://DIR");
-      }
+      if (const ConfNode* s = ckpt->Find("storage")) c.storage = s->scalar;
+      if (const ConfNode* e = ckpt->Find("endpoint")) c.endpoint = e->scalar;
+      if (const ConfNode* r = ckpt->Find("region")) c.region = r->scalar;
+      if (const ConfNode* p = ckpt->Find("path_style")) c.path_style = p->scalar == "true";
       if (const ConfNode* i = ckpt->Find("interval"))
         c.interval_ms = config::ParseDurationMs(i->scalar).value_or(c.interval_ms);
       if (const ConfNode* t = ckpt->Find("timeout"))

@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,10 @@ struct PlanNode {
 
 // runtime.checkpoint (SPEC section 6); `storage` empty: no checkpoints.
 struct CheckpointConfig {
-  std::string storage;  // file://DIR or s3://bucket/prefix
+  std::string storage;   // file://DIR or s3://bucket/prefix
+  std::string endpoint;  // s3: scheme://host[:port]
+  std::string region;
+  std::optional<bool> path_style;
   int64_t interval_ms = 10000;
   int64_t timeout_ms = 600000;
   int retain = 3;

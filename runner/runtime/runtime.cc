@@ -126,7 +126,9 @@ struct Shared {
     std::vector<std::string> states;  // per worker, for the checkpoint in progress
     std::string kind = "checkpoint";  // or "savepoint" (asked for by SIGUSR1)
     std::atomic<uint64_t> completed{0}, failures{0};
+    int64_t forced_id = 0;  // the checkpoint RunOptions::checkpoint_after_records asked for
   } checkpointing;
+  std::atomic<int64_t> records_read{0};  // by every source of every worker
 };
 
 // Debug aid for the crash tests: STREAMRUN_CRASH_AT=POINT:N ends the process at
@@ -426,7 +428,10 @@ class Worker {
     const int64_t now = NowMs();
     const int savepoints = options_.savepoint_requests ? options_.savepoint_requests->load() : 0;
     const bool savepoint = savepoints > savepoints_taken_;
-    if (now - ckpt.started_ms < ckpt.interval_ms && !savepoint) return;
+    const bool forced = options_.checkpoint_after_records > 0 && ckpt.forced_id == 0 &&
+                        shared_.records_read.load() >= options_.checkpoint_after_records;
+    if (now - ckpt.started_ms < ckpt.interval_ms && !savepoint && !forced) return;
+    if (forced) ckpt.forced_id = ckpt.next_id;
     savepoints_taken_ = savepoints;
     ckpt.kind = savepoint ? "savepoint" : "checkpoint";
     ckpt.started_ms = now;
@@ -474,6 +479,8 @@ class Worker {
       if (ckpt.ok.load() && checkpoint_snapshotted_ == id) {
         CommitSinks(id);
         MaybeCrash("after_commit", id);
+        if (self_ == 0 && id == ckpt.forced_id && options_.crash_after_checkpoint)
+          throw RunError("simulated crash after checkpoint " + std::to_string(id));
       }
       checkpoint_done_ = id;
       ckpt.resumed.fetch_add(1);
@@ -668,6 +675,7 @@ class Worker {
     if (!errors_.empty()) HandleErrors(node, errors_);
     if (!batch.empty()) {
       *read = true;
+      shared_.records_read.fetch_add(batch.size(), std::memory_order_relaxed);
       stats_.nodes[node].records_out += batch.size();
       Push(node, kMainPort, batch);
     }
@@ -1087,7 +1095,8 @@ int64_t SetUpCheckpoints(const PipelinePlan& plan, const RunOptions& options, Sh
   std::optional<checkpoint::Loaded> loaded;
   if (config.enabled()) {
     std::string error;
-    auto store = checkpoint::OpenStore(config.storage, &error);
+    auto store = checkpoint::OpenStore(
+        checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
     if (!store) throw RunError(error);
     ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
     ckpt.enabled = true;

@@ -43,6 +43,12 @@ struct RunOptions {
   // Incremented (e.g. by SIGUSR1) to ask for a savepoint: a checkpoint taken
   // now, marked `savepoint` in its manifest.
   const std::atomic<int>* savepoint_requests = nullptr;
+  // Tests (`streamrun test --restore-midway`): take a checkpoint once the
+  // sources have read this many records, and, with crash_after_checkpoint, end
+  // the run right after it completes, as a crash would (RunError
+  // "simulated crash ..."): no final checkpoint, nothing more committed.
+  int64_t checkpoint_after_records = 0;
+  bool crash_after_checkpoint = false;
 };
 
 // Thrown for a failure that ends the run: the `fail` error policy, an I/O error.
