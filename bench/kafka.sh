@@ -48,9 +48,10 @@ for q in "${queries[@]}"; do
   topics+=(--topic "out-$q-1" --topic "out-$q-2")
   for pct in 50 80; do topics+=(--topic "lat-in-$q-$pct" --topic "lat-out-$q-$pct"); done
 done
-"$bin" kafka --partitions "$partitions" "${topics[@]}" --bootstrap-file "$dir/bootstrap" >/dev/null 2>&1 &
+"$bin" kafka --partitions "$partitions" "${topics[@]}" --bootstrap-file "$dir/bootstrap" >/dev/null 2>"$dir/broker.err" &
 broker=$!
-for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
+[ -s "$dir/bootstrap" ] || { echo "streamrun kafka did not start (alive: $(kill -0 "$broker" 2>&1 && echo yes)):"; ls -la "$dir"; cat "$dir/broker.err"; exit 1; }
 brokers=$(cat "$dir/bootstrap")
 
 kind_of() { [ "$1" = clickstream ] && echo clicks || echo nexmark; }
