@@ -106,8 +106,8 @@ class FileSinkInstance : public SinkInstance {
     }
     // What a restore needs: the file's length before the pending data (single
     // file), the pending files in order with their sizes, the next part number.
-    SnapshotWriter w(&state_);
-    state_.clear();
+    std::string state;
+    SnapshotWriter w(&state);
     w.I64(published_length_);
     w.I64(part_);
     w.U64(pending_.size());
@@ -116,7 +116,7 @@ class FileSinkInstance : public SinkInstance {
       w.Str(p.file);
       w.I64(p.bytes);
     }
-    return state_;
+    return state;
   }
 
   void Commit(int64_t id) override {
@@ -313,7 +313,6 @@ class FileSinkInstance : public SinkInstance {
   std::unique_ptr<JsonLineWriter> writer_;
   std::vector<Pending> pending_;  // prepared, not yet published
   int64_t published_length_ = 0;  // a single file: its length with everything published
-  std::string state_;
 };
 
 class FileSinkPlan : public SinkPlan {

@@ -52,6 +52,25 @@ void PrintInspect(const checkpoint::Loaded& c) {
   }
 }
 
+// The plan's checkpoint store; null, with the reason printed, if it has none
+// or it cannot be opened.
+std::unique_ptr<checkpoint::Checkpoints> OpenCheckpoints(const PipelinePlan& plan, const char* command) {
+  const CheckpointConfig& config = plan.checkpoint;
+  if (!config.enabled()) {
+    std::fprintf(stderr, "streamrun %s: pipeline '%s' has no runtime.checkpoint.storage\n", command,
+                 plan.name.c_str());
+    return nullptr;
+  }
+  std::string error;
+  auto store = checkpoint::OpenStore(
+      checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
+  if (!store) {
+    std::fprintf(stderr, "streamrun %s: %s\n", command, error.c_str());
+    return nullptr;
+  }
+  return std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
+}
+
 }  // namespace
 
 int CheckpointsCommand(const std::string& action, const std::string& pipeline, const std::string& which) {
@@ -66,31 +85,18 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
       PrintInspect(checkpoint::LoadFolder(which));
       return kExitOk;
     }
-    const CheckpointConfig& config = loaded.plan->checkpoint;
-    if (!config.enabled()) {
-      std::fprintf(stderr, "streamrun checkpoints: pipeline '%s' has no runtime.checkpoint.storage\n",
-                   loaded.plan->name.c_str());
-      return kExitConfigError;
-    }
-    std::string error;
-    auto store = checkpoint::OpenStore(
-        checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
-    if (!store) {
-      std::fprintf(stderr, "streamrun checkpoints: %s\n", error.c_str());
-      return kExitConfigError;
-    }
-    checkpoint::Checkpoints checkpoints(std::move(store), loaded.plan->name);
-    const auto ids = checkpoints.Complete();
+    auto checkpoints = OpenCheckpoints(*loaded.plan, "checkpoints");
+    if (!checkpoints) return kExitConfigError;
+    const auto ids = checkpoints->Complete();
     if (action == "list") {
       if (ids.empty())
         std::printf("no complete checkpoint of '%s' in %s\n", loaded.plan->name.c_str(),
-                    config.storage.c_str());
-      for (int64_t id : ids) {
-        const auto c = checkpoints.Load(id);
-        const auto m = nlohmann::json::parse(c.manifest_json);
+                    loaded.plan->checkpoint.storage.c_str());
+      for (int64_t id : ids) {  // the manifests only, not the states
+        const auto m = nlohmann::json::parse(checkpoints->Manifest(id).value_or("{}"));
         std::printf("%-6lld %-10s created_ms %s  %s workers  %10s bytes  %s\n", static_cast<long long>(id),
                     Field(m, "kind").c_str(), Field(m, "created_ms").c_str(), Field(m, "workers").c_str(),
-                    Field(m, "bytes").c_str(), c.location.c_str());
+                    Field(m, "bytes").c_str(), checkpoints->Location(id).c_str());
       }
       return kExitOk;
     }
@@ -99,7 +105,7 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
                    loaded.plan->name.c_str());
       return kExitRunFailure;
     }
-    PrintInspect(checkpoints.Load(which.empty() ? ids.back() : std::stoll(which)));
+    PrintInspect(checkpoints->Load(which.empty() ? ids.back() : std::stoll(which)));
     return kExitOk;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "streamrun checkpoints: %s\n", e.what());
@@ -113,26 +119,15 @@ int SavepointCommand(const std::string& pipeline, const std::string& target) {
     std::fprintf(stderr, "%s", loaded.diags.ToString().c_str());
     return kExitConfigError;
   }
-  const CheckpointConfig& config = loaded.plan->checkpoint;
-  if (!config.enabled()) {
-    std::fprintf(stderr, "streamrun savepoint: pipeline '%s' has no runtime.checkpoint.storage\n",
-                 loaded.plan->name.c_str());
-    return kExitConfigError;
-  }
   try {
-    std::string error;
-    auto store = checkpoint::OpenStore(
-        checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
-    if (!store) {
-      std::fprintf(stderr, "streamrun savepoint: %s\n", error.c_str());
-      return kExitConfigError;
-    }
-    checkpoint::Checkpoints checkpoints(std::move(store), loaded.plan->name);
+    auto store = OpenCheckpoints(*loaded.plan, "savepoint");
+    if (!store) return kExitConfigError;
+    checkpoint::Checkpoints& checkpoints = *store;
     const std::string pid_text = checkpoints.Running();
     const pid_t pid = pid_text.empty() ? 0 : static_cast<pid_t>(std::stol(pid_text));
     if (pid <= 0 || ::kill(pid, 0) != 0) {
       std::fprintf(stderr, "streamrun savepoint: no running job of '%s' (it records its pid in %s)\n",
-                   loaded.plan->name.c_str(), config.storage.c_str());
+                   loaded.plan->name.c_str(), loaded.plan->checkpoint.storage.c_str());
       return kExitRunFailure;
     }
     const int64_t before = checkpoints.HighestId();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -49,9 +50,10 @@ constexpr size_t kQueueCapacity = 64;
 
 // The worker that owns a record's key group: contiguous ranges of groups, so a
 // restore at another parallelism moves whole groups.
-int WorkerOfKey(uint64_t key_hash, int workers) {
-  return static_cast<int>(KeyGroupOf(key_hash) * static_cast<uint32_t>(workers) / kKeyGroups);
+int WorkerOfGroup(uint32_t group, int workers) {
+  return static_cast<int>(group * static_cast<uint32_t>(workers) / kKeyGroups);
 }
+int WorkerOfKey(uint64_t key_hash, int workers) { return WorkerOfGroup(KeyGroupOf(key_hash), workers); }
 
 // A copy of row `i` of `src` appended to `dst`, owning its bytes (in dst's arena):
 // batches that cross to another worker must not share an arena.
@@ -146,32 +148,43 @@ void MaybeCrash(const char* point, int64_t id) {
   }
 }
 
-// One node of one worker's checkpointed state, read back.
+// The kind of node a worker state's section is for.
+enum SavedKind : uint64_t { kSavedSource = 0, kSavedTransform = 1, kSavedSink = 2 };
+
+// One step's state in a worker's checkpointed state: views into those bytes
+// (a state can be hundreds of MB; it is read, not copied).
+struct SavedStep {
+  std::array<std::string_view, kKeyGroups> groups;
+  std::string_view global;
+};
+
+// One node of one worker's checkpointed state, read back; valid while the
+// state's bytes are.
 struct SavedNode {
-  std::string name;
+  std::string_view name;
   int64_t watermark = kNoTime;
   std::map<std::string, std::string> positions;  // sources
   std::map<std::string, std::string> position_texts;
   std::vector<int64_t> channels;  // transforms
-  std::vector<StateSnapshot> steps;
+  std::vector<SavedStep> steps;
   bool has_sink = false;  // sinks
-  std::string sink_state;
+  std::string_view sink_state;
 };
 
 std::vector<SavedNode> ParseWorkerState(std::string_view bytes) {
   SnapshotReader r(bytes);
   std::vector<SavedNode> nodes(r.U64());
   for (SavedNode& n : nodes) {
-    n.name = std::string(r.Str());
+    n.name = r.Str();
     n.watermark = r.I64();
     const uint64_t kind = r.U64();
-    if (kind == 0) {
+    if (kind == kSavedSource) {
       for (uint64_t k = r.U64(); k > 0; --k) {
         std::string key(r.Str());
         n.positions[key] = std::string(r.Str());
         n.position_texts[key] = std::string(r.Str());
       }
-    } else if (kind == 1) {
+    } else if (kind == kSavedTransform) {
       n.channels.resize(r.U64());
       for (auto& c : n.channels) c = r.I64();
       n.steps.resize(r.U64());
@@ -179,13 +192,13 @@ std::vector<SavedNode> ParseWorkerState(std::string_view bytes) {
         for (uint64_t g = r.U64(); g > 0; --g) {
           const uint64_t group = r.U64();
           if (group >= kKeyGroups) throw SnapshotError("state snapshot: bad key group");
-          step.groups[group] = std::string(r.Str());
+          step.groups[group] = r.Str();
         }
-        step.global = std::string(r.Str());
+        step.global = r.Str();
       }
     } else {
       n.has_sink = r.Bool();
-      if (n.has_sink) n.sink_state = std::string(r.Str());
+      if (n.has_sink) n.sink_state = r.Str();
     }
   }
   if (!r.done()) throw SnapshotError("state snapshot: trailing bytes");
@@ -229,7 +242,7 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
       uint64_t bytes = 0;
       std::map<uint32_t, uint64_t> groups;
       for (const auto& worker : saved) {
-        const StateSnapshot& snap = worker[i].steps[k];
+        const SavedStep& snap = worker[i].steps[k];
         bytes += snap.global.size();
         for (uint32_t g = 0; g < kKeyGroups; ++g) {
           if (snap.groups[g].empty()) continue;
@@ -517,7 +530,7 @@ class Worker {
       w.I64(s.watermark);
       switch (n.kind) {
         case PlanNode::Kind::kSource: {
-          w.U64(0);
+          w.U64(kSavedSource);
           std::map<std::string, SourceInstance::SavedPosition> positions;
           s.source->SnapshotPositions(&positions);
           w.U64(positions.size());
@@ -529,7 +542,7 @@ class Worker {
           break;
         }
         case PlanNode::Kind::kTransform: {
-          w.U64(1);
+          w.U64(kSavedTransform);
           w.U64(s.channel_watermarks.size());
           for (int64_t c : s.channel_watermarks) w.I64(c);
           w.U64(s.steps.size());
@@ -549,7 +562,7 @@ class Worker {
           break;
         }
         case PlanNode::Kind::kSink:
-          w.U64(2);
+          w.U64(kSavedSink);
           w.Bool(s.sink != nullptr);
           if (s.sink) w.Str(s.sink->PreCommit(id));
           break;
@@ -569,8 +582,8 @@ class Worker {
                        " nodes, this pipeline " + std::to_string(plan_.nodes.size()));
       for (size_t i = 0; i < worker.size(); ++i)
         if (worker[i].name != plan_.nodes[i].name)
-          throw RunError("the checkpoint is of another pipeline: it has node '" + worker[i].name +
-                         "' where this one has '" + plan_.nodes[i].name + "'");
+          throw RunError("the checkpoint is of another pipeline: it has node '" +
+                         std::string(worker[i].name) + "' where this one has '" + plan_.nodes[i].name + "'");
     }
     for (size_t i = 0; i < plan_.nodes.size(); ++i) {
       const PlanNode& n = plan_.nodes[i];
@@ -600,12 +613,11 @@ class Worker {
             const bool gathered = GatheredAt(i, k);
             for (const auto& worker : saved) {
               if (k >= worker[i].steps.size()) continue;
-              const StateSnapshot& snap = worker[i].steps[k];
-              in.globals.push_back(snap.global);
+              const SavedStep& snap = worker[i].steps[k];
+              in.globals.emplace_back(snap.global);
               for (uint32_t g = 0; g < kKeyGroups; ++g) {
                 if (snap.groups[g].empty()) continue;
-                const int owner =
-                    gathered ? 0 : static_cast<int>(g * static_cast<uint32_t>(shared_.workers) / kKeyGroups);
+                const int owner = gathered ? 0 : WorkerOfGroup(g, shared_.workers);
                 if (owner == self_) in.groups[g] += snap.groups[g];
               }
             }
@@ -618,7 +630,7 @@ class Worker {
           // A per-worker sink continues worker w's transactions; a sink on
           // worker 0 is the one sink there was.
           const size_t from = n.sink->PerWorker() ? static_cast<size_t>(self_) : 0;
-          recovered_sinks_[i] = from < saved.size() ? saved[from][i].sink_state : std::string();
+          recovered_sinks_[i] = from < saved.size() ? std::string(saved[from][i].sink_state) : std::string();
           break;
         }
       }

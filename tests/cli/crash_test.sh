@@ -27,8 +27,8 @@ sources:
   clicks:
     type: generate
     kind: clicks
-    count: 40000
-    rate: 8000/s
+    count: 120000
+    rate: 12000/s
     seed: 7
     partitions: 2
     out_of_order: 0.1:2s
@@ -68,11 +68,22 @@ scenario() {
   while true; do
     local p=${plist[$((run % ${#plist[@]}))]}
     run=$((run + 1))
-    "$bin" run -q -p "$p" "$dir/$name.yaml" 2>>"$dir/$name.err" &
+    STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p "$p" "$dir/$name.yaml" 2>"$dir/$name.run" &
     pid=$!
     if [ $killed -lt "$kills" ]; then
-      # 0.3 to 1.2 s: before, between and during checkpoints.
-      sleep "0.$((RANDOM % 10 + 3))"
+      # Every other run is killed only after its first checkpoint (a slow
+      # sanitizer build could otherwise die before every one), then 0 to 0.9 s
+      # later: between and during checkpoints. The others die 0.1 to 0.9 s
+      # after the start, before their first checkpoint too.
+      if [ $((run % 2)) -eq 0 ]; then
+        for _ in $(seq 300); do
+          grep -q "complete" "$dir/$name.run" 2>/dev/null && break
+          kill -0 "$pid" 2>/dev/null || break
+          sleep 0.05
+        done
+      fi
+      sleep "0.$((RANDOM % 9 + 1))"
+      cat "$dir/$name.run" >>"$dir/$name.err"
       if kill -9 "$pid" 2>/dev/null; then
         wait "$pid" 2>/dev/null || true
         pid=""
@@ -83,8 +94,11 @@ scenario() {
     status=0
     wait "$pid" || status=$?
     pid=""
+    cat "$dir/$name.run" >>"$dir/$name.err"
     [ $status -eq 0 ] || { echo "crash: $name run $run exited $status"; tail -5 "$dir/$name.err"; exit 1; }
-    [ $killed -ge "$kills" ] && break
+    # The run went to the end: the job is done.
+    [ $killed -ge "$kills" ] || { echo "crash: $name finished after only $killed kills; make the job longer"; exit 1; }
+    break
   done
   for out in counts top; do
     sort "$dir/$name.$out" >"$dir/$name.$out.sorted"
@@ -98,6 +112,8 @@ scenario() {
   done
   local restored
   restored=$(grep -c "restored checkpoint" "$dir/$name.err" || true)
+  # Kills can all come before the first checkpoint only by bad luck ten times over.
+  [ "$restored" -ge 1 ] || { echo "crash: $name: no run restored a checkpoint"; tail -5 "$dir/$name.err"; exit 1; }
   echo "crash: $name: $killed kills, $run runs, $restored restores: $(wc -l <"$dir/$name.counts") counts and" \
     "$(wc -l <"$dir/$name.top") top rows, equal to the uninterrupted run (0 lost, 0 duplicated)"
   ls "$dir" | grep -E "^$name\.(counts|top)\.(inprogress|pending)" && { echo "crash: $name left temporary files"; exit 1; }
