@@ -12,6 +12,7 @@
 #include "runner/record/batch.h"
 #include "runner/record/record_view.h"
 #include "runner/state/snapshot.h"
+#include "runner/state/state_db.h"
 
 namespace streamrun {
 
@@ -70,9 +71,15 @@ class StepInstance {
   virtual void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) {}
   // Checkpoints (SPEC section 6): the step's state, keyed state by key group.
   // Stateless steps write nothing. Called only while the runtime is quiet (no
-  // record in flight anywhere).
-  virtual void Snapshot(StateSnapshot& out) const {}
+  // record in flight anywhere). A step that keeps its keyed state in a StateDb
+  // writes back what it holds in memory and leaves the groups empty: the
+  // runtime checkpoints the database itself.
+  virtual void Snapshot(StateSnapshot& out) {}
   virtual void Restore(const StateRestore& in) {}
+  // The rocksdb backend: called once, before Restore and the first record, on
+  // steps that keep keyed state. A step that ignores it keeps its state in
+  // memory under either backend (and says so in its spec).
+  virtual bool UseStateDb(const StateDbContext& context) { return false; }
 };
 
 class StepPlan {

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
   int test_parallelism = 0;
   test->add_option("-p,--parallelism", test_parallelism, "Run every case with this many workers")
       ->check(CLI::Range(1, 1024));
+  std::string test_state;
+  test->add_option("--state", test_state,
+                   "Run every case with this state backend; rocksdb runs with no cache, so every key "
+                   "goes through the database")
+      ->check(CLI::IsMember({"memory", "rocksdb"}));
 
   std::string schema_what;
   auto* schema = app.add_subcommand("schema", "Print a file generated from the operator specs");
@@ -124,7 +129,8 @@ int main(int argc, char** argv) {
   if (validate->parsed()) return ValidateCommand(validate_file);
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
   if (test->parsed())
-    return TestCommand(test_dir, test_filter, test_verbose, test_parallelism, test_restore_midway);
+    return TestCommand(test_dir, test_filter, test_verbose, test_parallelism, test_restore_midway,
+                       test_state);
   if (schema->parsed()) return SchemaCommand(schema_what);
   if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (generate->parsed()) return GenerateCommand(generate_args);

@@ -9,6 +9,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   doctest-dev libsimdjson-dev libabsl-dev
   librdkafka-dev kcat python3-confluent-kafka
+  librocksdb-dev
   libcurl4-openssl-dev libssl-dev curl
 )
 # npm tools the tests use: s3rver, an S3-compatible server (checkpoints to s3://).

@@ -1,4 +1,5 @@
 // stdin source: records from standard input, one per line (SPEC section 5).
+#include <poll.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -40,6 +41,12 @@ class StdinSourceInstance : public SourceInstance {
     if (done_) return false;
     const int64_t now = NowMs();
     while (batch.size() < max_rows) {
+      // Nothing to read for 100 ms: hand the worker back (a checkpoint, a stop
+      // or processing time must not wait for the next line of an idle pipe).
+      if (!reader_.HasBufferedLine()) {
+        pollfd fd{STDIN_FILENO, POLLIN, 0};
+        if (::poll(&fd, 1, batch.empty() ? 100 : 0) == 0) break;
+      }
       std::string_view line;
       int64_t offset, line_no;
       std::string error;

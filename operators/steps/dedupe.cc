@@ -123,7 +123,7 @@ class DedupeInstance : public StepInstance {
 
   // Per key group: each key and its kept event times (the expiry queue follows
   // from them). Global: the watermark.
-  void Snapshot(StateSnapshot& out) const override {
+  void Snapshot(StateSnapshot& out) override {
     state_.ForEach([&](uint32_t group, const std::string& key, const std::vector<int64_t>& times) {
       SnapshotWriter w(&out.groups[group]);
       w.Str(key);

@@ -233,7 +233,7 @@ class TopNInstance : public StepInstance {
 
   // Gathered on worker 0, so all of it is global: the watermark, then each open
   // window's rows with their values, ranking value, raw text and position.
-  void Snapshot(StateSnapshot& out) const override {
+  void Snapshot(StateSnapshot& out) override {
     SnapshotWriter w(&out.global);
     w.I64(watermark_);
     w.U64(windows_.size());

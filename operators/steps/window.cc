@@ -11,6 +11,7 @@
 // carry the watermark from before that advance, so a following top_n knows the
 // rows of a window are complete only once the advance itself reaches it.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -116,16 +117,40 @@ struct WindowState {
 // The keyed state of one key: its fields (for output rows) and its windows,
 // namespaced by window start.
 struct KeyState {
-  std::string bytes;   // the key's identity in the state table
-  uint32_t group = 0;  // its key group
+  std::string bytes;    // the key's identity in the state table
+  uint32_t group = 0;   // its key group
+  bool dirty = false;   // rocksdb: changed since it was last written to the database
+  bool stored = false;  // rocksdb: the database has an entry for it
   std::vector<StoredValue> key_values;
   std::map<int64_t, WindowState> windows;  // by start
 };
 
+// Under the rocksdb backend, a window's entries in its operator's range of the
+// database (state_db.h):
+//   0x00 key                                 -> the key's fields and windows
+//   0x01 time(8) kind(1) start(8) key        -> a timer, "" (time-ordered)
+// The hot keys stay in memory as KeyState (keys_ is then a cache with a byte
+// budget); timers live only in the database, each key group's earliest in
+// next_timer_, so neither keys nor timers are bounded by memory.
+constexpr char kStateSpace = 0x00;
+constexpr char kTimerSpace = 0x01;
+enum TimerKind : uint8_t { kFire = 0, kFree = 1, kFireAndFree = 2 };
+constexpr int64_t kNoTimer = std::numeric_limits<int64_t>::max();
+
 class WindowInstance : public StepInstance {
  public:
   explicit WindowInstance(const WindowConfig* config)
-      : c_(*config), out_width_(static_cast<uint32_t>(config->out_universe->width)), out_(out_width_) {}
+      : c_(*config), out_width_(static_cast<uint32_t>(config->out_universe->width)), out_(out_width_) {
+    next_timer_.fill(kNoTimer);
+    // Estimated bytes of a cached window (map node, accumulators) and key
+    // (table node, fields); what count_distinct and collect hold is not counted.
+    window_cost_ = 96 + sizeof(WindowState) + c_.aggregates.size() * (sizeof(Accumulator) + 32);
+  }
+
+  bool UseStateDb(const StateDbContext& context) override {
+    db_ = context;
+    return true;
+  }
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
@@ -158,6 +183,7 @@ class WindowInstance : public StepInstance {
         any_late = true;
       }
     }
+    MaybeEvict();
     Flush(out);
     if (any_late) {
       Batch late = batch.ShallowCopy();
@@ -175,20 +201,18 @@ class WindowInstance : public StepInstance {
   // Per key group: each key (its bytes and field values) and its windows (start,
   // end, fired, accumulators); the timers follow from the windows. Global: the
   // watermark and the arrival counter (first/last break event-time ties by it).
-  void Snapshot(StateSnapshot& out) const override {
-    keys_.ForEach([&](uint32_t group, const std::string& bytes, const KeyState& key) {
-      SnapshotWriter w(&out.groups[group]);
-      w.Str(bytes);
-      w.U64(key.key_values.size());
-      for (const auto& v : key.key_values) v.Save(w);
-      w.U64(key.windows.size());
-      for (const auto& [start, window] : key.windows) {
-        w.I64(window.start);
-        w.I64(window.end);
-        w.Bool(window.fired);
-        for (const auto& a : window.accumulators) a.Save(w);
-      }
-    });
+  // Under rocksdb the keys are written back to the database instead, which the
+  // runtime checkpoints whole (timers included).
+  void Snapshot(StateSnapshot& out) override {
+    if (db_.db) {
+      keys_.ForEach([&](uint32_t, const std::string&, KeyState& key) { WriteBack(key); });
+    } else {
+      keys_.ForEach([&](uint32_t group, const std::string& bytes, const KeyState& key) {
+        SnapshotWriter w(&out.groups[group]);
+        w.Str(bytes);
+        SaveKey(key, w);
+      });
+    }
     SnapshotWriter w(&out.global);
     w.I64(watermark_);
     w.U64(arrival_);
@@ -206,6 +230,9 @@ class WindowInstance : public StepInstance {
       arrival_ = std::max(arrival_, arrival);
       first = false;
     }
+    // Keys given as bytes (a memory-backend checkpoint, or one taken at another
+    // parallelism) become keys of the table; under rocksdb, dirty ones that the
+    // cache writes to the database as it fills.
     for (uint32_t group = 0; group < kKeyGroups; ++group) {
       SnapshotReader r(in.groups[group]);
       while (!r.done()) {
@@ -213,19 +240,17 @@ class WindowInstance : public StepInstance {
         KeyState& key = keys_.GetOrCreate(group, bytes);
         key.bytes = bytes;
         key.group = group;
-        key.key_values.resize(r.U64());
-        for (auto& v : key.key_values) v.Load(r);
-        for (uint64_t n = r.U64(); n > 0; --n) {
-          const int64_t start = r.I64();
-          const int64_t end = r.I64();
-          WindowState window = NewWindow(start, end);
-          window.fired = r.Bool();
-          for (auto& a : window.accumulators) a.Load(r);
-          auto [it, inserted] = key.windows.emplace(start, std::move(window));
-          if (inserted) Schedule(key, it->second);
-        }
+        key.dirty = true;
+        const size_t before = key.windows.size();
+        LoadKey(r, key);
+        cache_used_ += KeyCost(key) - before * window_cost_;
+        for (auto& [start, window] : key.windows) Schedule(key, window);
+        MaybeEvict();
       }
     }
+    // Timers restored with the database: each key group's earliest.
+    if (db_.db)
+      for (uint32_t group = 0; group < kKeyGroups; ++group) NextTimer(group);
   }
 
   void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) override {
@@ -236,7 +261,26 @@ class WindowInstance : public StepInstance {
     keys_.ForEach([&](uint32_t, const std::string&, KeyState& key) {
       for (auto& [start, w] : key.windows)
         if (!w.fired) EmitRow(key, w, watermark_, env);
+      if (out_.size() >= kDefaultBatchSize) Flush(out);
     });
+    if (db_.db) {
+      // The keys not in memory: read from the database, not cached.
+      KeyState key;
+      for (uint32_t group = 0; group < kKeyGroups; ++group) {
+        db_.db->Scan(group, db_.op, std::string_view(&kStateSpace, 1),
+                     [&](std::string_view k, std::string_view v) {
+                       const std::string_view bytes = k.substr(1);
+                       if (keys_.Find(group, bytes)) return true;
+                       key.windows.clear();
+                       SnapshotReader r(v);
+                       LoadKey(r, key);
+                       for (auto& [start, w] : key.windows)
+                         if (!w.fired) EmitRow(key, w, watermark_, env);
+                       if (out_.size() >= kDefaultBatchSize) Flush(out);
+                       return true;
+                     });
+      }
+    }
     Flush(out);
   }
 
@@ -247,16 +291,110 @@ class WindowInstance : public StepInstance {
     return false;
   }
 
+  // ---- keys -----------------------------------------------------------------
+
+  // A key's fields and windows, as checkpoints and the database hold them.
+  void SaveKey(const KeyState& key, SnapshotWriter& w) const {
+    w.U64(key.key_values.size());
+    for (const auto& v : key.key_values) v.Save(w);
+    w.U64(key.windows.size());
+    for (const auto& [start, window] : key.windows) {
+      w.I64(window.start);
+      w.I64(window.end);
+      w.Bool(window.fired);
+      for (const auto& a : window.accumulators) a.Save(w);
+    }
+  }
+  void LoadKey(SnapshotReader& r, KeyState& key) const {
+    key.key_values.resize(r.U64());
+    for (auto& v : key.key_values) v.Load(r);
+    for (uint64_t n = r.U64(); n > 0; --n) {
+      const int64_t start = r.I64();
+      const int64_t end = r.I64();
+      WindowState window = NewWindow(start, end);
+      window.fired = r.Bool();
+      for (auto& a : window.accumulators) a.Load(r);
+      key.windows.insert_or_assign(start, std::move(window));
+    }
+  }
+
+  uint64_t KeyCost(const KeyState& key) const {
+    return 128 + key.bytes.capacity() + key.key_values.size() * sizeof(StoredValue) +
+           key.windows.size() * window_cost_;
+  }
+
+  // The key's state: in memory, else (rocksdb) read from the database into
+  // memory; null if it has none.
+  KeyState* FindKey(uint32_t group, std::string_view bytes) {
+    if (KeyState* k = keys_.Find(group, bytes)) return k;
+    if (!db_.db) return nullptr;
+    db_key_.assign(1, kStateSpace);
+    db_key_.append(bytes);
+    if (!db_.db->Get(group, db_.op, db_key_, &db_value_)) return nullptr;
+    KeyState& k = keys_.GetOrCreate(group, bytes);
+    k.bytes = bytes;
+    k.group = group;
+    k.stored = true;
+    SnapshotReader r(db_value_);
+    LoadKey(r, k);
+    cache_used_ += KeyCost(k);
+    return &k;
+  }
+
   // The state of the current record's key (key_bytes_, key_group_), created if new.
   KeyState& Key() {
+    KeyState* key = db_.db ? FindKey(key_group_, key_bytes_) : nullptr;
     bool created = false;
-    KeyState& k = keys_.GetOrCreate(key_group_, key_bytes_, &created);
-    if (!created) return k;
-    k.bytes = key_bytes_;
-    k.group = key_group_;
-    k.key_values.resize(key_values_.size());
-    for (size_t i = 0; i < key_values_.size(); ++i) k.key_values[i].Set(key_values_[i]);
-    return k;
+    if (!key) key = &keys_.GetOrCreate(key_group_, key_bytes_, &created);
+    if (created) {
+      key->bytes = key_bytes_;
+      key->group = key_group_;
+      key->key_values.resize(key_values_.size());
+      for (size_t i = 0; i < key_values_.size(); ++i) key->key_values[i].Set(key_values_[i]);
+      cache_used_ += KeyCost(*key);
+    }
+    key->dirty = true;
+    return *key;
+  }
+
+  // A key with no window left: gone from memory and the database.
+  void EraseKey(KeyState& key) {
+    cache_used_ -= std::min(cache_used_, KeyCost(key));
+    const uint32_t group = key.group;
+    if (db_.db && key.stored) {
+      db_key_.assign(1, kStateSpace);
+      db_key_.append(key.bytes);
+      db_.db->Delete(group, db_.op, db_key_);
+    }
+    const std::string bytes = std::move(key.bytes);
+    keys_.Erase(group, bytes);
+  }
+
+  // rocksdb: a changed key's state goes to the database (it stays in memory).
+  void WriteBack(KeyState& key) {
+    if (!key.dirty) return;
+    db_value_.clear();
+    SnapshotWriter w(&db_value_);
+    SaveKey(key, w);
+    db_key_.assign(1, kStateSpace);
+    db_key_.append(key.bytes);
+    db_.db->Put(key.group, db_.op, db_key_, db_value_);
+    key.dirty = false;
+    key.stored = true;
+  }
+
+  // rocksdb: past the budget, whole key groups (from where the last eviction
+  // stopped) are written back and dropped from memory until half of it is used.
+  void MaybeEvict() {
+    if (!db_.db || cache_used_ <= db_.cache_bytes) return;
+    for (uint32_t n = 0; n < kKeyGroups && cache_used_ > db_.cache_bytes / 2; ++n) {
+      const uint32_t group = evict_cursor_;
+      evict_cursor_ = (evict_cursor_ + 1) % kKeyGroups;
+      keys_.DrainGroup(group, [&](const std::string&, KeyState& key) {
+        WriteBack(key);
+        cache_used_ -= std::min(cache_used_, KeyCost(key));
+      });
+    }
   }
 
   WindowState NewWindow(int64_t start, int64_t end) const {
@@ -290,6 +428,7 @@ class WindowInstance : public StepInstance {
       auto [it, inserted] = key->windows.try_emplace(start, WindowState{});
       if (inserted) {
         it->second = NewWindow(start, end);
+        cache_used_ += window_cost_;
         Schedule(*key, it->second);
       }
       // A record whose aggregate fails is a record error for all its windows.
@@ -316,7 +455,7 @@ class WindowInstance : public StepInstance {
       }
     }
     if (IsLate(end)) {
-      if (windows.empty()) keys_.Erase(key_group_, key_bytes_);
+      if (windows.empty()) EraseKey(key);
       return false;
     }
     WindowState merged = NewWindow(start, end);
@@ -327,9 +466,11 @@ class WindowInstance : public StepInstance {
       was_fired |= it->second.fired;
       Unschedule(key, it->second);
       windows.erase(it);
+      cache_used_ -= std::min(cache_used_, window_cost_);
     }
     merged.fired = was_fired && merged.end <= watermark_;
     auto [it, inserted] = windows.emplace(start, std::move(merged));
+    cache_used_ += window_cost_;
     Schedule(key, it->second);
     if (!Accumulate(it->second, batch, i, env)) return true;
     AfterUpdate(key, it->second, env);
@@ -349,22 +490,70 @@ class WindowInstance : public StepInstance {
     }
   }
 
-  // Timers: (time, key, window start) in time order, for firing and for freeing.
+  // ---- timers ---------------------------------------------------------------
+  // A window fires at its end and is freed at end + allowed_lateness. In memory
+  // a timer is (time, key, window start) in a time-ordered set; under rocksdb it
+  // is an entry of the database (see kTimerSpace).
   using Timer = std::tuple<int64_t, const KeyState*, int64_t>;
 
+  int64_t FreeTime(const WindowState& w) const { return SaturatingAdd(w.end, c_.allowed_lateness); }
+
   void Schedule(KeyState& key, const WindowState& w) {
+    if (db_.db) {
+      if (FreeTime(w) == w.end) {
+        PutTimer(key, w.end, kFireAndFree, w.start);
+      } else {
+        PutTimer(key, w.end, kFire, w.start);
+        PutTimer(key, FreeTime(w), kFree, w.start);
+      }
+      return;
+    }
     fire_.emplace(w.end, &key, w.start);
-    cleanup_.emplace(SaturatingAdd(w.end, c_.allowed_lateness), &key, w.start);
+    cleanup_.emplace(FreeTime(w), &key, w.start);
   }
   void Unschedule(KeyState& key, const WindowState& w) {
+    if (db_.db) {
+      if (FreeTime(w) == w.end) {
+        db_.db->Delete(key.group, db_.op, TimerKey(w.end, kFireAndFree, w.start, key.bytes));
+      } else {
+        db_.db->Delete(key.group, db_.op, TimerKey(w.end, kFire, w.start, key.bytes));
+        db_.db->Delete(key.group, db_.op, TimerKey(FreeTime(w), kFree, w.start, key.bytes));
+      }
+      return;
+    }
     fire_.erase(Timer{w.end, &key, w.start});
-    cleanup_.erase(Timer{SaturatingAdd(w.end, c_.allowed_lateness), &key, w.start});
+    cleanup_.erase(Timer{FreeTime(w), &key, w.start});
+  }
+
+  const std::string& TimerKey(int64_t time, TimerKind kind, int64_t start, std::string_view key) {
+    timer_key_.assign(1, kTimerSpace);
+    AppendOrderedTime(time, &timer_key_);
+    timer_key_.push_back(static_cast<char>(kind));
+    AppendOrderedTime(start, &timer_key_);
+    timer_key_.append(key);
+    return timer_key_;
+  }
+  void PutTimer(const KeyState& key, int64_t time, TimerKind kind, int64_t start) {
+    db_.db->Put(key.group, db_.op, TimerKey(time, kind, start, key.bytes), {});
+    next_timer_[key.group] = std::min(next_timer_[key.group], time);
+  }
+  // Reads a key group's earliest timer from the database.
+  void NextTimer(uint32_t group) {
+    next_timer_[group] = kNoTimer;
+    db_.db->Scan(group, db_.op, std::string_view(&kTimerSpace, 1), [&](std::string_view k, std::string_view) {
+      next_timer_[group] = ReadOrderedTime(k.substr(1));
+      return false;
+    });
   }
 
   void AdvanceTo(int64_t watermark, StepEnv& env, Emitter& out) {
     if (watermark <= watermark_) return;
     const int64_t before = watermark_;
     watermark_ = watermark;
+    if (db_.db) {
+      AdvanceStored(watermark, before, env, out);
+      return;
+    }
     while (!fire_.empty() && std::get<0>(*fire_.begin()) <= watermark) {
       auto [end, key_ptr, start] = *fire_.begin();
       fire_.erase(fire_.begin());
@@ -381,6 +570,43 @@ class WindowInstance : public StepInstance {
       KeyState& key = *const_cast<KeyState*>(key_ptr);
       key.windows.erase(start);
       if (key.windows.empty()) keys_.Erase(key.group, key.bytes);
+    }
+  }
+
+  // rocksdb: each key group's due timers in time order (groups one after the
+  // other: rows of one watermark advance carry the same watermark either way).
+  void AdvanceStored(int64_t watermark, int64_t before, StepEnv& env, Emitter& out) {
+    for (uint32_t group = 0; group < kKeyGroups; ++group) {
+      if (next_timer_[group] > watermark) continue;
+      next_timer_[group] = kNoTimer;
+      db_.db->Scan(group, db_.op, std::string_view(&kTimerSpace, 1),
+                   [&](std::string_view k, std::string_view) {
+                     const int64_t time = ReadOrderedTime(k.substr(1));
+                     if (time > watermark) {
+                       next_timer_[group] = time;
+                       return false;
+                     }
+                     const auto kind = static_cast<TimerKind>(k[9]);
+                     const int64_t start = ReadOrderedTime(k.substr(10));
+                     db_.db->Delete(group, db_.op, k);
+                     KeyState* key = FindKey(group, k.substr(18));
+                     if (!key) return true;
+                     auto it = key->windows.find(start);
+                     if (it == key->windows.end()) return true;
+                     key->dirty = true;
+                     if (kind != kFree && !it->second.fired) {
+                       it->second.fired = true;
+                       EmitRow(*key, it->second, before, env);
+                       if (out_.size() >= kDefaultBatchSize) Flush(out);
+                     }
+                     if (kind != kFire) {
+                       key->windows.erase(it);
+                       cache_used_ -= std::min(cache_used_, window_cost_);
+                       if (key->windows.empty()) EraseKey(*key);
+                     }
+                     MaybeEvict();
+                     return true;
+                   });
     }
   }
 
@@ -426,10 +652,16 @@ class WindowInstance : public StepInstance {
 
   const WindowConfig& c_;
   uint32_t out_width_;
-  KeyedTable<KeyState> keys_;  // keyed state (memory backend)
+  KeyedTable<KeyState> keys_;  // keyed state (memory backend), hot keys (rocksdb)
   uint32_t key_group_ = 0;     // of the record being processed
-  std::set<Timer> fire_;
+  std::set<Timer> fire_;       // memory backend
   std::set<Timer> cleanup_;
+  StateDbContext db_;  // rocksdb backend (db_.db null: memory)
+  std::array<int64_t, kKeyGroups> next_timer_;
+  uint64_t cache_used_ = 0;  // estimated bytes of keys_ (rocksdb evicts by it)
+  uint64_t window_cost_ = 0;
+  uint32_t evict_cursor_ = 0;
+  std::string db_key_, db_value_, timer_key_;
   int64_t watermark_ = kNoTime;
   uint64_t arrival_ = 0;
   int64_t next_every_ = 0;

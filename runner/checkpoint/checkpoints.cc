@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace streamrun::checkpoint {
 
@@ -21,9 +22,28 @@ int64_t IdOf(const std::string& name) {
   return i == 4 ? -1 : id;
 }
 
-Loaded Read(Store& store, const std::string& folder, const std::string& location) {
+constexpr char kShared[] = "../shared/";
+
+// The store key of a file of the checkpoint in `folder` ("<pipeline>/chk-N/").
+std::string FileKey(const std::string& folder, const std::string& ref) {
+  if (ref.find("..") != std::string::npos && ref.rfind(kShared, 0) != 0)
+    throw StoreError("bad state file name '" + ref + "'");
+  if (ref.rfind(kShared, 0) != 0) return folder + ref;
+  // folder ends with "/": its parent is up to the slash before that.
+  const size_t slash = folder.size() >= 2 ? folder.rfind('/', folder.size() - 2) : std::string::npos;
+  const std::string parent = slash == std::string::npos ? std::string() : folder.substr(0, slash + 1);
+  return parent + "shared/" + ref.substr(sizeof(kShared) - 1);
+}
+
+Loaded Read(std::shared_ptr<Store> shared_store, const std::string& folder, const std::string& location) {
+  Store& store = *shared_store;
   Loaded out;
   out.location = location;
+  out.read_file = [shared_store, folder, location](const std::string& ref) {
+    auto bytes = shared_store->Get(FileKey(folder, ref));
+    if (!bytes) throw StoreError(location + ": state file " + ref + " is missing");
+    return std::move(*bytes);
+  };
   auto manifest = store.Get(folder + kManifest);
   if (!manifest) throw StoreError(location + ": no " + kManifest + " (not a complete checkpoint)");
   out.manifest_json = std::move(*manifest);
@@ -45,7 +65,7 @@ Loaded Read(Store& store, const std::string& folder, const std::string& location
 
 }  // namespace
 
-Checkpoints::Checkpoints(std::unique_ptr<Store> store, std::string pipeline)
+Checkpoints::Checkpoints(std::shared_ptr<Store> store, std::string pipeline)
     : store_(std::move(store)), pipeline_(std::move(pipeline)) {}
 
 std::string Checkpoints::Folder(int64_t id) const {
@@ -79,6 +99,10 @@ void Checkpoints::WriteWorker(int64_t id, int worker, std::string_view state) {
   store_->Put(Folder(id) + WorkerFile(worker), state);
 }
 
+void Checkpoints::WriteFile(int64_t id, const std::string& ref, std::string_view bytes) {
+  store_->Put(FileKey(Folder(id), ref), bytes);
+}
+
 void Checkpoints::WriteManifest(int64_t id, std::string_view json) {
   store_->Put(Folder(id) + kManifest, json);
 }
@@ -89,7 +113,7 @@ std::string Checkpoints::Running() { return store_->Get(pipeline_ + "/_running")
 
 std::optional<std::string> Checkpoints::Manifest(int64_t id) { return store_->Get(Folder(id) + kManifest); }
 
-Loaded Checkpoints::Load(int64_t id) { return Read(*store_, Folder(id), Location(id)); }
+Loaded Checkpoints::Load(int64_t id) { return Read(store_, Folder(id), Location(id)); }
 
 void Checkpoints::Retain(int retain) {
   const auto complete = Complete();
@@ -103,14 +127,38 @@ void Checkpoints::Retain(int retain) {
     const bool is_complete = std::binary_search(complete.begin(), complete.end(), id);
     if ((is_complete && id < oldest_kept) || (!is_complete && id < newest)) store_->DeletePrefix(Folder(id));
   }
+  // Shared files: those of a failed checkpoint, or compacted away since.
+  const std::string shared = pipeline_ + "/shared/";
+  const auto files = store_->List(shared);
+  if (files.empty()) return;
+  std::set<std::string> needed;
+  for (size_t i = keep_from; i < complete.size(); ++i) {
+    const auto manifest = Manifest(complete[i]);
+    if (!manifest) return;  // changed under us: delete nothing
+    try {
+      const auto json = nlohmann::json::parse(*manifest);
+      if (json.contains("shared"))
+        for (const auto& ref : json.at("shared"))
+          needed.insert(FileKey(Folder(complete[i]), ref.get<std::string>()));
+    } catch (const std::exception&) {
+      return;
+    }
+  }
+  for (const auto& key : files)
+    if (!needed.count(key)) store_->DeletePrefix(key);
 }
 
 Loaded LoadFolder(const std::string& path) {
   std::string dir = path.rfind("file://", 0) == 0 ? path.substr(7) : path;
   std::string error;
-  auto store = OpenStore(StoreConfig{"file://" + dir, "", "", std::nullopt}, &error);
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const size_t slash = dir.rfind('/');
+  // The folder's parent is the root, so that "../shared/" refs resolve.
+  const std::string root = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  const std::string folder = (slash == std::string::npos ? dir : dir.substr(slash + 1)) + "/";
+  std::shared_ptr<Store> store = OpenStore(StoreConfig{"file://" + root, "", "", std::nullopt}, &error);
   if (!store) throw StoreError(error);
-  return Read(*store, "", dir);
+  return Read(store, folder, dir);
 }
 
 }  // namespace streamrun::checkpoint

@@ -3,8 +3,15 @@
 //   <pipeline>/chk-0000000007/worker-0.state ... worker-(P-1).state
 //   <pipeline>/chk-0000000007/_manifest.json      written last: the checkpoint
 //                                                  is complete once it exists
-// A crash at any moment leaves the previous complete checkpoint whole.
+//   <pipeline>/chk-0000000007/db-w0/...            rocksdb state files of this
+//                                                  checkpoint only (all of a savepoint's)
+//   <pipeline>/shared/...                          rocksdb SST files several
+//                                                  checkpoints refer to
+// A crash at any moment leaves the previous complete checkpoint whole. A file
+// of a checkpoint is named by a ref relative to its folder: "db-w0/CURRENT" or
+// "../shared/NAME"; the manifest lists the shared ones it needs ("shared").
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,22 +28,27 @@ struct Loaded {
   std::string location;              // for messages
   std::string manifest_json;         // as written
   std::vector<std::string> workers;  // each worker's state, in worker order
+  // Reads a file of the checkpoint by its ref. Throws StoreError.
+  std::function<std::string(const std::string& ref)> read_file;
 };
 
 class Checkpoints {
  public:
-  Checkpoints(std::unique_ptr<Store> store, std::string pipeline);
+  Checkpoints(std::shared_ptr<Store> store, std::string pipeline);
 
   // Ids of the complete checkpoints, oldest first.
   std::vector<int64_t> Complete();
   // The highest id of any checkpoint folder, complete or not; 0 if none.
   int64_t HighestId();
   void WriteWorker(int64_t id, int worker, std::string_view state);
+  // A state file of checkpoint `id`, by its ref.
+  void WriteFile(int64_t id, const std::string& ref, std::string_view bytes);
   // Completes checkpoint `id`; its manifest must name the worker count ("workers").
   void WriteManifest(int64_t id, std::string_view json);
   Loaded Load(int64_t id);
   // Keeps the newest `retain` complete checkpoints and removes the rest (and
-  // incomplete folders older than the newest complete one).
+  // incomplete folders older than the newest complete one), then the shared
+  // files no kept checkpoint names.
   void Retain(int retain);
   std::string Location(int64_t id) const;
   // The process id of the job writing these checkpoints (`streamrun savepoint`
@@ -48,7 +60,7 @@ class Checkpoints {
 
  private:
   std::string Folder(int64_t id) const;
-  std::unique_ptr<Store> store_;
+  std::shared_ptr<Store> store_;
   std::string pipeline_;
 };
 

@@ -40,6 +40,12 @@ void PrintInspect(const checkpoint::Loaded& c) {
     for (const auto& [node, w] : m["watermarks"].items())
       std::printf("  %-32s %s\n", node.c_str(), w.is_null() ? "none yet" : w.dump().c_str());
   }
+  if (m.contains("state_files")) {
+    const auto& f = m["state_files"];
+    std::printf("rocksdb state: %s files, %s bytes (%zu shared with other checkpoints)\n",
+                Field(f, "files").c_str(), Field(f, "bytes").c_str(),
+                m.contains("shared") ? m["shared"].size() : size_t{0});
+  }
   if (m.contains("operators")) {
     for (const auto& op : m["operators"]) {
       std::printf("state of %s step %s (%s): %s bytes in %zu key groups\n", Field(op, "node").c_str(),

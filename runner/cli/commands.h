@@ -45,7 +45,7 @@ int KafkaCommand(const KafkaArgs& args);
 int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);
 int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism,
-                bool restore_midway);
+                bool restore_midway, const std::string& state_backend);
 int SchemaCommand(const std::string& what);
 // `checkpoints list PIPELINE` / `checkpoints inspect PIPELINE [ID|FOLDER]`.
 int CheckpointsCommand(const std::string& action, const std::string& pipeline, const std::string& which);

@@ -272,7 +272,7 @@ int64_t InputRecords(const fs::path& dir) {
   return n;
 }
 
-CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midway) {
+CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midway, const std::string& state) {
   CaseResult r;
   const fs::path dir = fs::absolute(case_dir);
   InDirectory in_case(dir);
@@ -312,6 +312,18 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midwa
   } else {
     RunOptions options;
     options.parallelism = cc.parallelism > 0 ? cc.parallelism : parallelism;
+    static int serial = 0;
+    const std::string run_name =
+        "streamrun-test-" + std::to_string(::getpid()) + "-" + std::to_string(++serial);
+    fs::path state_dir;
+    if (!state.empty()) {
+      options.state_backend = state;
+      if (state == "rocksdb") {
+        state_dir = fs::temp_directory_path() / (run_name + "-state");
+        options.state_path = state_dir.string();
+        plan->state_cache_bytes = 0;  // every key written back and read again
+      }
+    }
     const int64_t records =
         restore_midway && cc.restore_midway && cc.expect_exit == 0 ? InputRecords(dir) : 0;
     fs::path checkpoints;
@@ -319,9 +331,7 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midwa
       // Checkpoint once half the input is read (one record per batch), end the
       // run there as a crash would, then restore and finish: the committed
       // rows of both runs must be the expected ones.
-      static int serial = 0;
-      checkpoints = fs::temp_directory_path() /
-                    ("streamrun-test-" + std::to_string(::getpid()) + "-" + std::to_string(++serial));
+      checkpoints = fs::temp_directory_path() / run_name;
       fs::remove_all(checkpoints);
       plan->checkpoint.storage = "file://" + checkpoints.string();
       plan->checkpoint.interval_ms = 3600 * 1000;
@@ -350,6 +360,7 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midwa
       }
     }
     if (!checkpoints.empty()) fs::remove_all(checkpoints);
+    if (!state_dir.empty()) fs::remove_all(state_dir);
   }
   if (exit_code != cc.expect_exit) {
     Fail(r, "  exit status " + std::to_string(exit_code) + ", expected " + std::to_string(cc.expect_exit));
@@ -379,7 +390,7 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midwa
 }  // namespace
 
 int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism,
-                bool restore_midway) {
+                bool restore_midway, const std::string& state_backend) {
   std::vector<fs::path> cases;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -395,7 +406,7 @@ int TestCommand(const std::string& dir, const std::string& filter, bool verbose,
     std::string name = fs::relative(c, dir).string();
     if (name == ".") name = c.filename().string();
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
-    CaseResult r = RunCase(c, parallelism, restore_midway);
+    CaseResult r = RunCase(c, parallelism, restore_midway, state_backend);
     restored += r.restored;
     if (r.passed) {
       ++passed;

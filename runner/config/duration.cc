@@ -119,4 +119,22 @@ std::string FormatDurationMs(int64_t ms) {
   return out;
 }
 
+std::optional<uint64_t> ParseByteSize(std::string_view text) {
+  size_t i = 0;
+  uint64_t n = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (n > (uint64_t{1} << 50)) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit(text.substr(i));
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  static const std::pair<const char*, int> kUnits[] = {{"", 0},    {"B", 0},    {"KB", 10}, {"KiB", 10},
+                                                       {"MB", 20}, {"MiB", 20}, {"GB", 30}, {"GiB", 30},
+                                                       {"TB", 40}, {"TiB", 40}};
+  for (const auto& [name, shift] : kUnits)
+    if (unit == name) return n << shift;
+  return std::nullopt;
+}
+
 }  // namespace streamrun::config

@@ -877,9 +877,16 @@ const FieldSpec& RuntimeSpec() {
                   Default(Enum("backend", {"memory", "rocksdb"},
                                "Where keyed state lives: in memory, or in RocksDB under `path`."),
                           "memory"),
-                  Str("path", "The RocksDB directory (backend rocksdb)."),
+                  Str("path",
+                      "The RocksDB directory (backend rocksdb): each worker's database, a scratch "
+                      "copy rebuilt from the checkpoint at every start."),
+                  Default(Str("cache",
+                              "Memory for hot keys per worker and stateful step (backend "
+                              "rocksdb), e.g. 256MB; the rest of the state is on disk."),
+                          "256MB"),
               },
-              "Keyed state of windows, dedupe and plugin operators."),
+              "Keyed state of windows (with rocksdb: in RocksDB, timers included); dedupe and top_n, "
+              "which run gathered on worker 0, keep theirs in memory under both backends."),
           Obj("checkpoint",
               {
                   Example(Default(Dur("interval", "Time between the starts of two checkpoints."), "10s"),

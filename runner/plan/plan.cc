@@ -59,13 +59,15 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
     if (const ConfNode* p = rt->Find("parallelism"))
       plan->parallelism = std::max(1, std::atoi(p->scalar.c_str()));
     if (const ConfNode* state = rt->Find("state")) {
-      if (const ConfNode* b = state->Find("backend")) {
-        plan->state_backend = b->scalar;
-        // Refused rather than ignored until it exists (issue 6).
-        if (b->scalar == "rocksdb")
-          diags.Add(b->mark, "runtime.state.backend: rocksdb is not built yet", "use backend: memory");
-      }
+      if (const ConfNode* b = state->Find("backend")) plan->state_backend = b->scalar;
       if (const ConfNode* p = state->Find("path")) plan->state_path = p->scalar;
+      if (const ConfNode* c = state->Find("cache")) {
+        if (auto bytes = config::ParseByteSize(c->scalar)) {
+          plan->state_cache_bytes = *bytes;
+        } else {
+          diags.Add(c->mark, "runtime.state.cache: '" + c->scalar + "' is not a size", "e.g. 256MB, 2GB");
+        }
+      }
     }
     if (const ConfNode* ckpt = rt->Find("checkpoint")) {
       CheckpointConfig& c = plan->checkpoint;

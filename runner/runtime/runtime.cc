@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "runner/checkpoint/checkpoints.h"
@@ -21,6 +23,7 @@
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 #include "runner/runtime/message_queue.h"
+#include "runner/runtime/state_files.h"
 #include "runner/state/keyed_state.h"
 
 namespace streamrun {
@@ -54,6 +57,10 @@ int WorkerOfGroup(uint32_t group, int workers) {
   return static_cast<int>(group * static_cast<uint32_t>(workers) / kKeyGroups);
 }
 int WorkerOfKey(uint64_t key_hash, int workers) { return WorkerOfGroup(KeyGroupOf(key_hash), workers); }
+
+// A step's operator id in the rocksdb state (its node and place in the node).
+uint32_t OperatorId(size_t node, size_t step) { return static_cast<uint32_t>(node << 12 | step); }
+std::pair<size_t, size_t> NodeAndStep(uint32_t op) { return {op >> 12, op & 0xFFF}; }
 
 // A copy of row `i` of `src` appended to `dst`, owning its bytes (in dst's arena):
 // batches that cross to another worker must not share an arena.
@@ -124,13 +131,17 @@ struct Shared {
     std::atomic<int64_t> released{0};   // workers may go on after this one
     std::atomic<bool> ok{false};        // ... and commit it
     std::atomic<int> paused{0}, snapshotted{0}, resumed{0};
-    std::atomic<int> exited{0};       // workers out of their loop (the end is near)
-    std::vector<std::string> states;  // per worker, for the checkpoint in progress
-    std::string kind = "checkpoint";  // or "savepoint" (asked for by SIGUSR1)
+    std::atomic<int> exited{0};                 // workers out of their loop (the end is near)
+    std::vector<std::string> states;            // per worker, for the checkpoint in progress
+    std::vector<std::vector<DbFile>> db_files;  // per worker (rocksdb), for the checkpoint in progress
+    std::string kind = "checkpoint";            // or "savepoint" (asked for by SIGUSR1)
     std::atomic<uint64_t> completed{0}, failures{0};
     int64_t forced_id = 0;  // the checkpoint RunOptions::checkpoint_after_records asked for
   } checkpointing;
   std::atomic<int64_t> records_read{0};  // by every source of every worker
+  // The rocksdb backend: each worker's database (empty: memory backend).
+  std::vector<std::unique_ptr<WorkerDb>> dbs;
+  uint64_t state_cache_bytes = 0;
 };
 
 // Debug aid for the crash tests: STREAMRUN_CRASH_AT=POINT:N ends the process at
@@ -156,6 +167,7 @@ enum SavedKind : uint64_t { kSavedSource = 0, kSavedTransform = 1, kSavedSink = 
 struct SavedStep {
   std::array<std::string_view, kKeyGroups> groups;
   std::string_view global;
+  std::array<uint64_t, kKeyGroups> db_bytes{};  // rocksdb: its bytes in the database per key group
 };
 
 // One node of one worker's checkpointed state, read back; valid while the
@@ -171,9 +183,17 @@ struct SavedNode {
   std::string_view sink_state;
 };
 
-std::vector<SavedNode> ParseWorkerState(std::string_view bytes) {
+// A worker's checkpointed state: its nodes, then (rocksdb) its database's files.
+struct SavedWorker {
+  std::vector<SavedNode> nodes;
+  std::vector<DbFile> db_files;
+};
+
+SavedWorker ParseWorkerState(std::string_view bytes) {
   SnapshotReader r(bytes);
-  std::vector<SavedNode> nodes(r.U64());
+  SavedWorker worker;
+  std::vector<SavedNode>& nodes = worker.nodes;
+  nodes.resize(r.U64());
   for (SavedNode& n : nodes) {
     n.name = r.Str();
     n.watermark = r.I64();
@@ -195,14 +215,20 @@ std::vector<SavedNode> ParseWorkerState(std::string_view bytes) {
           step.groups[group] = r.Str();
         }
         step.global = r.Str();
+        for (uint64_t g = r.U64(); g > 0; --g) {
+          const uint64_t group = r.U64();
+          if (group >= kKeyGroups) throw SnapshotError("state snapshot: bad key group");
+          step.db_bytes[group] = r.U64();
+        }
       }
     } else {
       n.has_sink = r.Bool();
       if (n.has_sink) n.sink_state = r.Str();
     }
   }
+  worker.db_files = LoadDbFiles(r);
   if (!r.done()) throw SnapshotError("state snapshot: trailing bytes");
-  return nodes;
+  return worker;
 }
 
 // The manifest: what `streamrun checkpoints inspect` shows, and the worker count
@@ -221,9 +247,17 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
   nlohmann::ordered_json watermarks = nlohmann::ordered_json::object();
   uint64_t total = 0;
   std::vector<std::vector<SavedNode>> saved;
+  uint64_t db_files = 0, db_bytes = 0;
+  nlohmann::ordered_json shared = nlohmann::ordered_json::array();
   for (const auto& state : states) {
-    saved.push_back(ParseWorkerState(state));
+    SavedWorker worker = ParseWorkerState(state);
+    saved.push_back(std::move(worker.nodes));
     total += state.size();
+    for (const auto& f : worker.db_files) {
+      ++db_files;
+      db_bytes += f.size;
+      if (f.ref.rfind("../shared/", 0) == 0) shared.push_back(f.ref);
+    }
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const PlanNode& n = plan.nodes[i];
@@ -245,9 +279,10 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
         const SavedStep& snap = worker[i].steps[k];
         bytes += snap.global.size();
         for (uint32_t g = 0; g < kKeyGroups; ++g) {
-          if (snap.groups[g].empty()) continue;
-          groups[g] += snap.groups[g].size();
-          bytes += snap.groups[g].size();
+          const uint64_t in_group = snap.groups[g].size() + snap.db_bytes[g];
+          if (in_group == 0) continue;
+          groups[g] += in_group;
+          bytes += in_group;
         }
       }
       if (bytes == 0) continue;
@@ -262,7 +297,13 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
       operators.push_back(op);
     }
   }
-  m["bytes"] = total;
+  m["bytes"] = total + db_bytes;
+  if (db_files > 0) {
+    // rocksdb: the databases' files (operators' bytes above are estimates from
+    // the databases); "shared" names the SST files kept outside this folder.
+    m["state_files"] = {{"files", db_files}, {"bytes", db_bytes}};
+    m["shared"] = shared;
+  }
   m["sources"] = sources;
   m["watermarks"] = watermarks;
   m["operators"] = operators;
@@ -275,7 +316,13 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
 bool WriteCheckpoint(Shared& shared, int64_t id, const std::string& kind) {
   auto& ckpt = shared.checkpointing;
   const auto start = std::chrono::steady_clock::now();
+  uint64_t uploaded = 0;
+  auto done = [&](bool completed) {
+    for (size_t w = 0; w < shared.dbs.size(); ++w) shared.dbs[w]->Done(id, ckpt.db_files[w], completed);
+  };
   try {
+    for (size_t w = 0; w < shared.dbs.size(); ++w)
+      uploaded += shared.dbs[w]->Upload(*ckpt.store, id, ckpt.db_files[w]);
     for (size_t w = 0; w < ckpt.states.size(); ++w)
       ckpt.store->WriteWorker(id, static_cast<int>(w), ckpt.states[w]);
     MaybeCrash("after_state", id);
@@ -286,15 +333,26 @@ bool WriteCheckpoint(Shared& shared, int64_t id, const std::string& kind) {
     std::fprintf(stderr, "streamrun: checkpoint %lld failed: %s; the job goes on\n",
                  static_cast<long long>(id), e.what());
     ckpt.failures.fetch_add(1);
+    done(false);
     return false;
   }
+  done(true);
   ckpt.completed.fetch_add(1);
   if (std::getenv("STREAMRUN_LOG_CHECKPOINTS")) {
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, files = 0;
     for (const auto& st : ckpt.states) bytes += st.size();
-    std::fprintf(stderr, "streamrun: checkpoint %lld complete: %llu bytes in %.1f ms\n",
-                 static_cast<long long>(id), static_cast<unsigned long long>(bytes),
-                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    for (const auto& list : ckpt.db_files)
+      for (const auto& f : list) bytes += f.size, ++files;
+    // Written in: the store's part. Since the request: draining the queues,
+    // the snapshots (the job is paused for all of it) and the writing.
+    std::fprintf(
+        stderr,
+        "streamrun: checkpoint %lld complete: %llu bytes (%llu state files, %llu bytes uploaded), written "
+        "in %.1f ms, %lld ms since the request\n",
+        static_cast<long long>(id), static_cast<unsigned long long>(bytes),
+        static_cast<unsigned long long>(files), static_cast<unsigned long long>(uploaded),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+        static_cast<long long>(NowMs() - ckpt.started_ms));
   }
   return true;
 }
@@ -316,6 +374,11 @@ class Worker {
           break;
         case PlanNode::Kind::kTransform:
           for (const auto& step : n.steps) s.steps.push_back(step.plan->Instantiate());
+          s.uses_db.assign(n.steps.size(), false);
+          if (!shared.dbs.empty())
+            for (size_t k = 0; k < n.steps.size(); ++k)
+              s.uses_db[k] = s.steps[k]->UseStateDb(
+                  StateDbContext{&shared.dbs[self_]->db(), OperatorId(i, k), shared.state_cache_bytes});
           if (n.rebase) s.rebase_decoder = std::make_unique<JsonDecoder>(n.input_universe->projection);
           for (size_t k = 0; k < n.steps.size(); ++k)
             s.outputs.push_back(StepOutput{this, static_cast<int>(i), static_cast<int>(k) + 1});
@@ -546,9 +609,9 @@ class Worker {
           w.U64(s.channel_watermarks.size());
           for (int64_t c : s.channel_watermarks) w.I64(c);
           w.U64(s.steps.size());
-          for (const auto& step : s.steps) {
+          for (size_t k = 0; k < s.steps.size(); ++k) {
             StateSnapshot snap;
-            step->Snapshot(snap);
+            s.steps[k]->Snapshot(snap);
             uint64_t used = 0;
             for (const auto& g : snap.groups) used += !g.empty();
             w.U64(used);
@@ -558,6 +621,19 @@ class Worker {
               w.Str(snap.groups[g]);
             }
             w.Str(snap.global);
+            // rocksdb: the step's size per key group in the database.
+            std::vector<std::pair<uint32_t, uint64_t>> db_bytes;
+            if (s.uses_db[k]) {
+              RocksStateDb& db = shared_.dbs[self_]->db();
+              db.Flush();
+              for (uint32_t g = 0; g < kKeyGroups; ++g)
+                if (uint64_t b = db.ApproximateBytes(g, OperatorId(i, k))) db_bytes.emplace_back(g, b);
+            }
+            w.U64(db_bytes.size());
+            for (const auto& [g, b] : db_bytes) {
+              w.U64(g);
+              w.U64(b);
+            }
           }
           break;
         }
@@ -568,8 +644,15 @@ class Worker {
           break;
       }
     }
+    // rocksdb: the database, copied whole once every step has written to it.
+    std::vector<DbFile> files;
+    if (!shared_.dbs.empty()) files = shared_.dbs[self_]->Take(id, shared_.checkpointing.kind == "savepoint");
+    SaveDbFiles(files, w);
+    if (!shared_.dbs.empty()) shared_.checkpointing.db_files[self_] = std::move(files);
     return out;
   }
+
+  bool StepGathered(size_t node, size_t step) const { return GatheredAt(node, step); }
 
   // Before the run: this worker's share of a checkpoint taken by `saved.size()`
   // workers (any number). Sources take the positions of the partitions they
@@ -673,6 +756,7 @@ class Worker {
     std::unique_ptr<SinkInstance> sink;
     std::vector<int64_t> channel_watermarks;  // per input
     int64_t watermark = kNoTime;              // the minimum over the inputs, as passed on
+    std::vector<bool> uses_db;                // [step]: keeps its keyed state in the worker's database
     std::string scratch;
   };
 
@@ -1096,18 +1180,17 @@ class Worker {
 
 }  // namespace
 
-// Opens the pipeline's checkpoint store and restores the newest complete
-// checkpoint (or `--from`) into the workers; sinks go exactly once. Returns the
-// id restored from (0: a fresh start).
-int64_t SetUpCheckpoints(const PipelinePlan& plan, const RunOptions& options, Shared& shared,
-                         std::vector<std::unique_ptr<Worker>>& pool) {
+// Opens the pipeline's checkpoint store and reads the checkpoint to start
+// from: the newest complete one, or `--from`; nullopt for a fresh start.
+std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, const RunOptions& options,
+                                                  Shared& shared, std::vector<SavedWorker>* saved) {
   auto& ckpt = shared.checkpointing;
   const CheckpointConfig& config = plan.checkpoint;
-  if (!config.enabled() && options.restore_from.empty()) return 0;
+  if (!config.enabled() && options.restore_from.empty()) return std::nullopt;
   std::optional<checkpoint::Loaded> loaded;
   if (config.enabled()) {
     std::string error;
-    auto store = checkpoint::OpenStore(
+    std::shared_ptr<checkpoint::Store> store = checkpoint::OpenStore(
         checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
     if (!store) throw RunError(error);
     ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
@@ -1117,6 +1200,7 @@ int64_t SetUpCheckpoints(const PipelinePlan& plan, const RunOptions& options, Sh
     ckpt.timeout_ms = config.timeout_ms;
     ckpt.retain = config.retain;
     ckpt.states.resize(static_cast<size_t>(shared.workers));
+    ckpt.db_files.resize(static_cast<size_t>(shared.workers));
     ckpt.resumed.store(shared.workers);
     ckpt.started_ms = NowMs();
     ckpt.next_id = ckpt.store->HighestId() + 1;
@@ -1133,13 +1217,90 @@ int64_t SetUpCheckpoints(const PipelinePlan& plan, const RunOptions& options, Sh
   }
   if (!options.restore_from.empty()) loaded = checkpoint::LoadFolder(options.restore_from);
   if (loaded) {
-    std::vector<std::vector<SavedNode>> saved;
     try {
-      for (const auto& state : loaded->workers) saved.push_back(ParseWorkerState(state));
+      for (const auto& state : loaded->workers) saved->push_back(ParseWorkerState(state));
     } catch (const std::exception& e) {
       throw RunError("checkpoint " + loaded->location + " is damaged: " + e.what());
     }
-    for (auto& w : pool) w->Restore(saved);
+  }
+  return loaded;
+}
+
+// The rocksdb backend: a database per worker under runtime.state.path. A
+// checkpoint taken by as many workers as there are now is fetched file by file
+// (true: restored); otherwise the databases start empty.
+bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& shared,
+                  const std::optional<checkpoint::Loaded>& loaded, const std::vector<SavedWorker>& saved) {
+  const std::string backend = options.state_backend.empty() ? plan.state_backend : options.state_backend;
+  bool has_files = false;
+  for (const auto& w : saved) has_files |= !w.db_files.empty();
+  if (backend != "rocksdb") {
+    if (has_files)
+      throw RunError("checkpoint " + loaded->location +
+                     " keeps its keyed state in RocksDB: restore it with runtime.state.backend: rocksdb");
+    return false;
+  }
+  const std::string path = options.state_path.empty() ? plan.state_path : options.state_path;
+  if (path.empty()) throw RunError("runtime.state: backend rocksdb needs 'path'");
+  std::random_device random;
+  char run_id[32];
+  std::snprintf(run_id, sizeof run_id, "%08x%08x", random(), static_cast<unsigned>(NowMs()));
+  const bool fetch = has_files && saved.size() == static_cast<size_t>(shared.workers);
+  shared.state_cache_bytes = plan.state_cache_bytes;
+  try {
+    for (int w = 0; w < shared.workers; ++w) {
+      static const std::vector<DbFile> kNone;
+      const auto& files = fetch ? saved[static_cast<size_t>(w)].db_files : kNone;
+      shared.dbs.push_back(std::make_unique<WorkerDb>(path + "/" + plan.name + "/worker-" + std::to_string(w),
+                                                      run_id, w, files,
+                                                      loaded ? loaded->read_file : nullptr));
+    }
+  } catch (const std::exception& e) {
+    throw RunError(std::string("rocksdb state: ") + e.what());
+  }
+  return fetch;
+}
+
+// Restores `loaded` into the workers (and, when the databases were not fetched
+// whole, copies every entry of the checkpoint's databases to the worker that
+// owns its key group now); sinks go exactly once. Returns the id restored from
+// (0: a fresh start).
+int64_t RestoreCheckpoint(const PipelinePlan& plan, const RunOptions& options, Shared& shared,
+                          std::vector<std::unique_ptr<Worker>>& pool,
+                          const std::optional<checkpoint::Loaded>& loaded, std::vector<SavedWorker>& saved,
+                          bool dbs_fetched) {
+  auto& ckpt = shared.checkpointing;
+  if (loaded) {
+    std::vector<std::vector<SavedNode>> nodes;
+    for (auto& w : saved) nodes.push_back(w.nodes);
+    if (!dbs_fetched && !shared.dbs.empty()) {
+      const std::string path = options.state_path.empty() ? plan.state_path : options.state_path;
+      for (size_t from = 0; from < saved.size(); ++from) {
+        if (saved[from].db_files.empty()) continue;
+        const std::string dir = path + "/" + plan.name + "/restore-" + std::to_string(from);
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        try {
+          FetchDb(saved[from].db_files, loaded->read_file, dir);
+          RocksStateDb old(dir);
+          old.ForEach([&](uint32_t group, uint32_t op, std::string_view key, std::string_view value) {
+            const auto [node, step] = NodeAndStep(op);
+            if (node >= plan.nodes.size() || step >= plan.nodes[node].steps.size())
+              throw RunError("checkpoint " + loaded->location +
+                             " is of another pipeline (state of operator " + std::to_string(op) + ")");
+            const int owner = pool[0]->StepGathered(node, step) ? 0 : WorkerOfGroup(group, shared.workers);
+            shared.dbs[static_cast<size_t>(owner)]->db().Put(group, op, key, value);
+          });
+        } catch (const RunError&) {
+          throw;
+        } catch (const std::exception& e) {
+          throw RunError("checkpoint " + loaded->location + ": rocksdb state: " + e.what());
+        }
+        std::filesystem::remove_all(dir, ec);
+      }
+      for (auto& db : shared.dbs) db->db().Flush();
+    }
+    for (auto& w : pool) w->Restore(nodes);
     ckpt.next_id = std::max(ckpt.next_id, loaded->id + 1);
     std::fprintf(stderr, "streamrun: restored checkpoint %lld from %s (%zu workers then, %d now)\n",
                  static_cast<long long>(loaded->id), loaded->location.c_str(), loaded->workers.size(),
@@ -1157,7 +1318,12 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   std::vector<std::unique_ptr<Worker>> pool;
   int sources = 0;
   for (const auto& n : plan.nodes) sources += n.kind == PlanNode::Kind::kSource;
+  std::optional<checkpoint::Loaded> loaded;
+  std::vector<SavedWorker> saved;
+  bool dbs_fetched = false;
   try {
+    loaded = OpenCheckpoints(plan, options, shared, &saved);
+    dbs_fetched = OpenStateDbs(plan, options, shared, loaded, saved);
     for (int w = 0; w < workers; ++w) pool.push_back(std::make_unique<Worker>(shared, w));
   } catch (const RunError&) {
     throw;
@@ -1167,7 +1333,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   shared.active_sources.store(sources * workers);
   int64_t restored_from = 0;
   try {
-    restored_from = SetUpCheckpoints(plan, options, shared, pool);
+    restored_from = RestoreCheckpoint(plan, options, shared, pool, loaded, saved, dbs_fetched);
     for (auto& w : pool) w->Prime();
     for (bool progress = true; progress;) {
       progress = false;
@@ -1196,6 +1362,8 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
     auto& ckpt = shared.checkpointing;
     if (ckpt.enabled) {
       const int64_t id = ckpt.next_id++;
+      ckpt.kind = "checkpoint";
+      ckpt.started_ms = NowMs();
       for (int w = 0; w < workers; ++w) ckpt.states[w] = pool[w]->Snapshot(id);
       if (WriteCheckpoint(shared, id, "checkpoint"))
         for (auto& w : pool) w->CommitSinks(id);

@@ -49,6 +49,9 @@ struct RunOptions {
   // "simulated crash ..."): no final checkpoint, nothing more committed.
   int64_t checkpoint_after_records = 0;
   bool crash_after_checkpoint = false;
+  // Overrides runtime.state when not empty (`streamrun test --state rocksdb`).
+  std::string state_backend;
+  std::string state_path;
 };
 
 // Thrown for a failure that ends the run: the `fail` error policy, an I/O error.

@@ -72,6 +72,15 @@ class KeyedTable {
       for (const auto& [k, v] : groups_[g]) fn(g, k, v);
   }
 
+  // Removes every entry of `group`, handing each to `fn` first.
+  template <typename F>
+  void DrainGroup(uint32_t group, F&& fn) {
+    auto& map = groups_[group];
+    for (auto& [k, v] : map) fn(k, v);
+    size_ -= map.size();
+    map.clear();
+  }
+
   size_t size() const { return size_; }
   size_t GroupSize(uint32_t group) const { return groups_[group].size(); }
 

@@ -5,8 +5,9 @@
 # every 500 ms. It is killed with SIGKILL at random moments, at least KILLS
 # times (default 10), and restarted each time; the final outputs must equal
 # those of an uninterrupted run, row for row: nothing lost, nothing twice.
-# Scenarios: parallelism 1, parallelism 2, and restarts alternating 2 and 1
-# (key groups and partitions move between workers). Then the named crash points
+# Scenarios, for the memory and the rocksdb state backends: parallelism 1,
+# parallelism 2, and restarts alternating 2 and 1 (key groups and partitions
+# move between workers). Then the named crash points
 # inside the protocol, each once.
 # Usage: crash_test.sh STREAMRUN
 set -euo pipefail
@@ -21,7 +22,7 @@ pipeline() {
   cat >"$dir/$1.yaml" <<YAML
 name: crash-$1
 runtime:
-  state: { backend: $2 }
+  state: { backend: $2, path: "$dir/state", cache: 2MB }
   checkpoint: { interval: 500ms, storage: "file://$dir/ckpt", retain: 2 }
 sources:
   clicks:
@@ -123,6 +124,11 @@ scenario() {
 scenario memory-p1 memory 1
 scenario memory-p2 memory 2
 scenario memory-p2-p1 memory 2 1
+# rocksdb with a 2 MB cache: keys leave memory and come back from the database
+# while the job runs; p2-p1 restores by copying key groups between databases.
+scenario rocksdb-p1 rocksdb 1
+scenario rocksdb-p2 rocksdb 2
+scenario rocksdb-p2-p1 rocksdb 2 1
 
 # A bounded Kafka source (positions per partition in the checkpoint, not the
 # group's committed offsets): 200,000 clicks in 4 partitions, restarts
@@ -186,7 +192,8 @@ rm -rf "$dir/ckpt"
 # must finish with the same output.
 for point in after_snapshot after_state after_manifest after_commit; do
   name="point-$point"
-  pipeline "$name" memory
+  # rocksdb: its files are uploaded before the worker states (after_state).
+  pipeline "$name" rocksdb
   status=0
   STREAMRUN_CRASH_AT="$point:3" "$bin" run -q -p 2 "$dir/$name.yaml" 2>"$dir/$name.err" || status=$?
   [ $status -eq 137 ] || { echo "crash: $point: expected the crash point to end the run (137), got $status"; cat "$dir/$name.err"; exit 1; }

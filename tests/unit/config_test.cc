@@ -199,6 +199,20 @@ TEST_CASE("NearestName") {
   CHECK(NearestName("soruces", {"name", "sources", "sinks"}) == "sources");
 }
 
+TEST_CASE("sizes: bytes, KB/MB/GB as powers of 1024, and what is not a size") {
+  CHECK(ParseByteSize("1048576") == 1048576u);
+  CHECK(ParseByteSize("512KB") == 512u * 1024);
+  CHECK(ParseByteSize("256MB") == 256ull << 20);
+  CHECK(ParseByteSize("64MiB") == 64ull << 20);
+  CHECK(ParseByteSize("2GB") == 2ull << 30);
+  CHECK(ParseByteSize("0") == 0u);
+  CHECK_FALSE(ParseByteSize(""));
+  CHECK_FALSE(ParseByteSize("MB"));
+  CHECK_FALSE(ParseByteSize("12 parsecs"));
+  CHECK_FALSE(ParseByteSize("-5MB"));
+  CHECK_FALSE(ParseByteSize("99999999999999999999GB"));
+}
+
 TEST_CASE("durations") {
   CHECK(ParseDurationMs("250ms") == 250);
   CHECK(ParseDurationMs("5s") == 5000);
