@@ -17,12 +17,17 @@
 //   that is not late (t >= W) is therefore judged exactly; a late record is
 //   judged against what is still held. Memory is bounded by the kept records of
 //   roughly the last `within` + out-of-orderness.
+// - Under the rocksdb backend (state_db.h) the kept times and their expiry
+//   timers live in the worker's database, hot keys cached in memory as under
+//   window: dedupe of ids that never repeat is not bounded by memory.
 // - Without event time, a record's time is the processing time at which the
 //   source read it, so the bound is in processing time.
 // - A key expression that fails is a record error. Kept records pass unchanged.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <queue>
 #include <string>
@@ -76,9 +81,29 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return r;
 }
 
+// A key's kept times (usually one).
+struct KeptTimes {
+  std::vector<int64_t> times;
+  bool dirty = false;   // rocksdb: changed since written to the database
+  bool stored = false;  // rocksdb: the database has an entry for it
+};
+
+// rocksdb: `0x00 key` -> the kept times; `0x01 at(8) key` -> "" (a kept time
+// expires at `at`; time-ordered, each key group's earliest in next_expiry_).
+constexpr char kTimesSpace = 0x00;
+constexpr char kExpirySpace = 0x01;
+constexpr int64_t kNoExpiry = std::numeric_limits<int64_t>::max();
+
 class DedupeInstance : public StepInstance {
  public:
-  DedupeInstance(const expr::Expression* key, int64_t within_ms) : key_(key), within_(within_ms) {}
+  DedupeInstance(const expr::Expression* key, int64_t within_ms) : key_(key), within_(within_ms) {
+    next_expiry_.fill(kNoExpiry);
+  }
+
+  bool UseStateDb(const StateDbContext& context) override {
+    db_ = context;
+    return true;
+  }
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     keep_.assign(batch.size(), 0);
@@ -96,7 +121,12 @@ class DedupeInstance : public StepInstance {
       const int64_t t = batch.event_time(i);
       const uint32_t group = KeyGroupOf(Mix64(HashBytes(scratch_, 0x646564)));
       bool created = false;
-      std::vector<int64_t>& times = state_.GetOrCreate(group, scratch_, &created);
+      KeptTimes* kept = db_.db ? FindKey(group, scratch_) : nullptr;
+      if (!kept) {
+        kept = &state_.GetOrCreate(group, scratch_, &created);
+        if (created) cache_used_ += KeyCost(scratch_, *kept);
+      }
+      std::vector<int64_t>& times = kept->times;
       if (!created) {
         bool duplicate = false;
         for (int64_t t0 : times) {
@@ -109,9 +139,12 @@ class DedupeInstance : public StepInstance {
         if (duplicate) continue;
       }
       times.push_back(t);
+      kept->dirty = true;
+      cache_used_ += sizeof(int64_t);
       keep_[i] = 1;
-      expiry_.push(Expiry{SaturatingAdd(t, within_), group, scratch_});
+      Schedule(group, scratch_, SaturatingAdd(t, within_));
     }
+    MaybeEvict();
     batch.Compact(keep_);
     if (!batch.empty()) out.Emit(batch);
   }
@@ -123,12 +156,18 @@ class DedupeInstance : public StepInstance {
 
   // Per key group: each key and its kept event times (the expiry queue follows
   // from them). Global: the watermark.
+  // Under rocksdb the changed keys are written back instead: the runtime
+  // checkpoints the database (expiry timers included).
   void Snapshot(StateSnapshot& out) override {
-    state_.ForEach([&](uint32_t group, const std::string& key, const std::vector<int64_t>& times) {
+    state_.ForEach([&](uint32_t group, const std::string& key, KeptTimes& kept) {
+      if (db_.db) {
+        WriteBack(group, key, kept);
+        return;
+      }
       SnapshotWriter w(&out.groups[group]);
       w.Str(key);
-      w.U64(times.size());
-      for (int64_t t : times) w.I64(t);
+      w.U64(kept.times.size());
+      for (int64_t t : kept.times) w.I64(t);
     });
     SnapshotWriter(&out.global).I64(watermark_);
   }
@@ -140,13 +179,18 @@ class DedupeInstance : public StepInstance {
       SnapshotReader r(in.groups[group]);
       while (!r.done()) {
         const std::string key(r.Str());
-        std::vector<int64_t>& times = state_.GetOrCreate(group, key);
+        KeptTimes& kept = state_.GetOrCreate(group, key);
+        kept.dirty = true;
         for (uint64_t n = r.U64(); n > 0; --n) {
-          times.push_back(r.I64());
-          expiry_.push(Expiry{SaturatingAdd(times.back(), within_), group, key});
+          kept.times.push_back(r.I64());
+          Schedule(group, key, SaturatingAdd(kept.times.back(), within_));
         }
+        cache_used_ += KeyCost(key, kept);
+        MaybeEvict();
       }
     }
+    if (db_.db)
+      for (uint32_t group = 0; group < kKeyGroups; ++group) NextExpiry(group);
   }
 
  private:
@@ -161,24 +205,136 @@ class DedupeInstance : public StepInstance {
   void Advance(int64_t w) {
     if (w <= watermark_) return;
     watermark_ = w;
+    if (db_.db) {
+      AdvanceStored();
+      return;
+    }
     while (!expiry_.empty() && expiry_.top().at <= watermark_) {
       const Expiry& e = expiry_.top();
-      if (auto* times = state_.Find(e.group, e.key)) {
-        times->erase(std::remove_if(times->begin(), times->end(),
-                                    [&](int64_t t0) { return SaturatingAdd(t0, within_) <= watermark_; }),
-                     times->end());
-        if (times->empty()) state_.Erase(e.group, e.key);
-      }
+      if (auto* kept = state_.Find(e.group, e.key)) Forget(e.group, e.key, *kept);
       expiry_.pop();
+    }
+  }
+
+  // Drops the key's expired times; the key goes when none is left.
+  void Forget(uint32_t group, std::string_view key, KeptTimes& kept) {
+    const size_t before = kept.times.size();
+    kept.times.erase(std::remove_if(kept.times.begin(), kept.times.end(),
+                                    [&](int64_t t0) { return SaturatingAdd(t0, within_) <= watermark_; }),
+                     kept.times.end());
+    if (kept.times.size() == before) return;
+    kept.dirty = true;
+    cache_used_ -= std::min(cache_used_, (before - kept.times.size()) * sizeof(int64_t));
+    if (!kept.times.empty()) return;
+    cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
+    if (db_.db && kept.stored) db_.db->Delete(group, db_.op, StateKey(key));
+    const std::string owned(key);  // `key` may be the table's own copy
+    state_.Erase(group, owned);
+  }
+
+  // ---- rocksdb ----------------------------------------------------------------
+
+  uint64_t KeyCost(std::string_view key, const KeptTimes& kept) const {
+    return 96 + key.size() + kept.times.size() * sizeof(int64_t);
+  }
+  const std::string& StateKey(std::string_view key) {
+    db_key_.assign(1, kTimesSpace);
+    db_key_.append(key);
+    return db_key_;
+  }
+
+  void Schedule(uint32_t group, std::string_view key, int64_t at) {
+    if (!db_.db) {
+      expiry_.push(Expiry{at, group, std::string(key)});
+      return;
+    }
+    timer_key_.assign(1, kExpirySpace);
+    AppendOrderedTime(at, &timer_key_);
+    timer_key_.append(key);
+    db_.db->Put(group, db_.op, timer_key_, {});
+    next_expiry_[group] = std::min(next_expiry_[group], at);
+  }
+
+  void NextExpiry(uint32_t group) {
+    next_expiry_[group] = kNoExpiry;
+    db_.db->Scan(group, db_.op, std::string_view(&kExpirySpace, 1),
+                 [&](std::string_view k, std::string_view) {
+                   next_expiry_[group] = ReadOrderedTime(k.substr(1));
+                   return false;
+                 });
+  }
+
+  // The key's times: in memory, else read from the database into memory.
+  KeptTimes* FindKey(uint32_t group, std::string_view key) {
+    if (KeptTimes* kept = state_.Find(group, key)) return kept;
+    if (!db_.db->Get(group, db_.op, StateKey(key), &db_value_)) return nullptr;
+    KeptTimes& kept = state_.GetOrCreate(group, key);
+    kept.stored = true;
+    SnapshotReader r(db_value_);
+    kept.times.resize(r.U64());
+    for (auto& t : kept.times) t = r.I64();
+    cache_used_ += KeyCost(key, kept);
+    return &kept;
+  }
+
+  void WriteBack(uint32_t group, std::string_view key, KeptTimes& kept) {
+    if (!kept.dirty) return;
+    db_value_.clear();
+    SnapshotWriter w(&db_value_);
+    w.U64(kept.times.size());
+    for (int64_t t : kept.times) w.I64(t);
+    db_.db->Put(group, db_.op, StateKey(key), db_value_);
+    kept.dirty = false;
+    kept.stored = true;
+  }
+
+  // Past the cache budget, whole key groups are written back and dropped until
+  // half of it is used (as window does).
+  void MaybeEvict() {
+    if (!db_.db || cache_used_ <= db_.cache_bytes) return;
+    for (uint32_t n = 0; n < kKeyGroups && cache_used_ > db_.cache_bytes / 2; ++n) {
+      const uint32_t group = evict_cursor_;
+      evict_cursor_ = (evict_cursor_ + 1) % kKeyGroups;
+      state_.DrainGroup(group, [&](const std::string& key, KeptTimes& kept) {
+        WriteBack(group, key, kept);
+        cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
+      });
+    }
+  }
+
+  // Each key group's due expiry timers: the keys forget their expired times.
+  void AdvanceStored() {
+    for (uint32_t group = 0; group < kKeyGroups; ++group) {
+      if (next_expiry_[group] > watermark_) continue;
+      next_expiry_[group] = kNoExpiry;
+      db_.db->Scan(group, db_.op, std::string_view(&kExpirySpace, 1),
+                   [&](std::string_view k, std::string_view) {
+                     const int64_t at = ReadOrderedTime(k.substr(1));
+                     if (at > watermark_) {
+                       next_expiry_[group] = at;
+                       return false;
+                     }
+                     db_.db->Delete(group, db_.op, k);
+                     const std::string key(k.substr(9));
+                     if (KeptTimes* kept = FindKey(group, key)) Forget(group, key, *kept);
+                     MaybeEvict();
+                     return true;
+                   });
     }
   }
 
   const expr::Expression* key_;
   int64_t within_;
   int64_t watermark_ = kNoTime;
-  // Canonical key -> event times of the kept records still held (usually one).
-  ListState<int64_t> state_;
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiry_;
+  // Canonical key -> event times of the kept records still held (usually one);
+  // under rocksdb, the hot keys.
+  KeyedTable<KeptTimes> state_;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiry_;  // memory backend
+  StateDbContext db_;  // rocksdb backend (db_.db null: memory)
+  std::array<int64_t, kKeyGroups> next_expiry_;
+  uint64_t cache_used_ = 0;
+  uint32_t evict_cursor_ = 0;
+  std::string db_key_, db_value_, timer_key_;
   std::vector<uint8_t> keep_;
   std::string scratch_;
 };

@@ -885,8 +885,8 @@ const FieldSpec& RuntimeSpec() {
                               "rocksdb), e.g. 256MB; the rest of the state is on disk."),
                           "256MB"),
               },
-              "Keyed state of windows (with rocksdb: in RocksDB, timers included); dedupe and top_n, "
-              "which run gathered on worker 0, keep theirs in memory under both backends."),
+              "Keyed state of window and dedupe (with rocksdb: in RocksDB, timers included); top_n "
+              "keeps its open windows' rows in memory under both backends."),
           Obj("checkpoint",
               {
                   Example(Default(Dur("interval", "Time between the starts of two checkpoints."), "10s"),
