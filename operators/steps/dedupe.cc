@@ -228,8 +228,7 @@ class DedupeInstance : public StepInstance {
     if (!kept.times.empty()) return;
     cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
     if (db_.db && kept.stored) db_.db->Delete(group, db_.op, StateKey(key));
-    const std::string owned(key);  // `key` may be the table's own copy
-    state_.Erase(group, owned);
+    state_.Erase(group, key);  // finds the entry before freeing it: `key` may be the table's own
   }
 
   // ---- rocksdb ----------------------------------------------------------------
@@ -291,15 +290,12 @@ class DedupeInstance : public StepInstance {
   // Past the cache budget, whole key groups are written back and dropped until
   // half of it is used (as window does).
   void MaybeEvict() {
-    if (!db_.db || cache_used_ <= db_.cache_bytes) return;
-    for (uint32_t n = 0; n < kKeyGroups && cache_used_ > db_.cache_bytes / 2; ++n) {
-      const uint32_t group = evict_cursor_;
-      evict_cursor_ = (evict_cursor_ + 1) % kKeyGroups;
-      state_.DrainGroup(group, [&](const std::string& key, KeptTimes& kept) {
-        WriteBack(group, key, kept);
-        cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
-      });
-    }
+    if (!db_.db) return;
+    EvictKeyGroups(state_, db_.cache_bytes, &cache_used_, &evict_cursor_,
+                   [&](uint32_t group, const std::string& key, KeptTimes& kept) {
+                     WriteBack(group, key, kept);
+                     cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
+                   });
   }
 
   // Each key group's due expiry timers: the keys forget their expired times.
@@ -315,7 +311,7 @@ class DedupeInstance : public StepInstance {
                        return false;
                      }
                      db_.db->Delete(group, db_.op, k);
-                     const std::string key(k.substr(9));
+                     const std::string_view key = k.substr(9);  // the iterator's: valid through this call
                      if (KeptTimes* kept = FindKey(group, key)) Forget(group, key, *kept);
                      MaybeEvict();
                      return true;

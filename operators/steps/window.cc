@@ -386,15 +386,12 @@ class WindowInstance : public StepInstance {
   // rocksdb: past the budget, whole key groups (from where the last eviction
   // stopped) are written back and dropped from memory until half of it is used.
   void MaybeEvict() {
-    if (!db_.db || cache_used_ <= db_.cache_bytes) return;
-    for (uint32_t n = 0; n < kKeyGroups && cache_used_ > db_.cache_bytes / 2; ++n) {
-      const uint32_t group = evict_cursor_;
-      evict_cursor_ = (evict_cursor_ + 1) % kKeyGroups;
-      keys_.DrainGroup(group, [&](const std::string&, KeyState& key) {
-        WriteBack(key);
-        cache_used_ -= std::min(cache_used_, KeyCost(key));
-      });
-    }
+    if (!db_.db) return;
+    EvictKeyGroups(keys_, db_.cache_bytes, &cache_used_, &evict_cursor_,
+                   [&](uint32_t, const std::string&, KeyState& key) {
+                     WriteBack(key);
+                     cache_used_ -= std::min(cache_used_, KeyCost(key));
+                   });
   }
 
   WindowState NewWindow(int64_t start, int64_t end) const {

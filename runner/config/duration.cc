@@ -132,8 +132,11 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
   static const std::pair<const char*, int> kUnits[] = {{"", 0},    {"B", 0},    {"KB", 10}, {"KiB", 10},
                                                        {"MB", 20}, {"MiB", 20}, {"GB", 30}, {"GiB", 30},
                                                        {"TB", 40}, {"TiB", 40}};
-  for (const auto& [name, shift] : kUnits)
-    if (unit == name) return n << shift;
+  for (const auto& [name, shift] : kUnits) {
+    if (unit != name) continue;
+    if (n > (std::numeric_limits<uint64_t>::max() >> shift)) return std::nullopt;
+    return n << shift;
+  }
   return std::nullopt;
 }
 

@@ -141,6 +141,7 @@ struct Shared {
   std::atomic<int64_t> records_read{0};  // by every source of every worker
   // The rocksdb backend: each worker's database (empty: memory backend).
   std::vector<std::unique_ptr<WorkerDb>> dbs;
+  std::string state_root;  // <state path>/<pipeline>
   uint64_t state_cache_bytes = 0;
 };
 
@@ -658,27 +659,29 @@ class Worker {
   // workers (any number). Sources take the positions of the partitions they
   // read now; steps the key groups this worker owns now (all of them for a step
   // that gathers on worker 0); watermarks start at the lowest any worker had.
-  void Restore(const std::vector<std::vector<SavedNode>>& saved) {
+  void Restore(const std::vector<SavedWorker>& saved) {
     for (const auto& worker : saved) {
-      if (worker.size() != plan_.nodes.size())
-        throw RunError("the checkpoint is of another pipeline: it has " + std::to_string(worker.size()) +
-                       " nodes, this pipeline " + std::to_string(plan_.nodes.size()));
-      for (size_t i = 0; i < worker.size(); ++i)
-        if (worker[i].name != plan_.nodes[i].name)
+      if (worker.nodes.size() != plan_.nodes.size())
+        throw RunError("the checkpoint is of another pipeline: it has " +
+                       std::to_string(worker.nodes.size()) + " nodes, this pipeline " +
+                       std::to_string(plan_.nodes.size()));
+      for (size_t i = 0; i < worker.nodes.size(); ++i)
+        if (worker.nodes[i].name != plan_.nodes[i].name)
           throw RunError("the checkpoint is of another pipeline: it has node '" +
-                         std::string(worker[i].name) + "' where this one has '" + plan_.nodes[i].name + "'");
+                         std::string(worker.nodes[i].name) + "' where this one has '" + plan_.nodes[i].name +
+                         "'");
     }
     for (size_t i = 0; i < plan_.nodes.size(); ++i) {
       const PlanNode& n = plan_.nodes[i];
       NodeState& s = nodes_[i];
       int64_t watermark = kEndOfTime;
-      for (const auto& worker : saved) watermark = std::min(watermark, worker[i].watermark);
+      for (const auto& worker : saved) watermark = std::min(watermark, worker.nodes[i].watermark);
       s.watermark = watermark;
       switch (n.kind) {
         case PlanNode::Kind::kSource: {
           std::map<std::string, std::string> positions;
           for (const auto& worker : saved)
-            positions.insert(worker[i].positions.begin(), worker[i].positions.end());
+            positions.insert(worker.nodes[i].positions.begin(), worker.nodes[i].positions.end());
           s.source->RestorePositions(positions, watermark);
           break;
         }
@@ -686,7 +689,7 @@ class Worker {
           for (size_t c = 0; c < s.channel_watermarks.size(); ++c) {
             int64_t low = kEndOfTime;
             for (const auto& worker : saved)
-              if (c < worker[i].channels.size()) low = std::min(low, worker[i].channels[c]);
+              if (c < worker.nodes[i].channels.size()) low = std::min(low, worker.nodes[i].channels[c]);
             s.channel_watermarks[c] = low == kEndOfTime ? watermark : low;
           }
           for (auto& channels : s.exchange_watermarks) std::fill(channels.begin(), channels.end(), watermark);
@@ -695,8 +698,8 @@ class Worker {
             StateRestore in;
             const bool gathered = GatheredAt(i, k);
             for (const auto& worker : saved) {
-              if (k >= worker[i].steps.size()) continue;
-              const SavedStep& snap = worker[i].steps[k];
+              if (k >= worker.nodes[i].steps.size()) continue;
+              const SavedStep& snap = worker.nodes[i].steps[k];
               in.globals.emplace_back(snap.global);
               for (uint32_t g = 0; g < kKeyGroups; ++g) {
                 if (snap.groups[g].empty()) continue;
@@ -713,7 +716,8 @@ class Worker {
           // A per-worker sink continues worker w's transactions; a sink on
           // worker 0 is the one sink there was.
           const size_t from = n.sink->PerWorker() ? static_cast<size_t>(self_) : 0;
-          recovered_sinks_[i] = from < saved.size() ? std::string(saved[from][i].sink_state) : std::string();
+          recovered_sinks_[i] =
+              from < saved.size() ? std::string(saved[from].nodes[i].sink_state) : std::string();
           break;
         }
       }
@@ -1242,6 +1246,7 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
   }
   const std::string path = options.state_path.empty() ? plan.state_path : options.state_path;
   if (path.empty()) throw RunError("runtime.state: backend rocksdb needs 'path'");
+  shared.state_root = path + "/" + plan.name;
   std::random_device random;
   char run_id[32];
   std::snprintf(run_id, sizeof run_id, "%08x%08x", random(), static_cast<unsigned>(NowMs()));
@@ -1251,7 +1256,7 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
     for (int w = 0; w < shared.workers; ++w) {
       static const std::vector<DbFile> kNone;
       const auto& files = fetch ? saved[static_cast<size_t>(w)].db_files : kNone;
-      shared.dbs.push_back(std::make_unique<WorkerDb>(path + "/" + plan.name + "/worker-" + std::to_string(w),
+      shared.dbs.push_back(std::make_unique<WorkerDb>(shared.state_root + "/worker-" + std::to_string(w),
                                                       run_id, w, files,
                                                       loaded ? loaded->read_file : nullptr));
     }
@@ -1265,19 +1270,16 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
 // whole, copies every entry of the checkpoint's databases to the worker that
 // owns its key group now); sinks go exactly once. Returns the id restored from
 // (0: a fresh start).
-int64_t RestoreCheckpoint(const PipelinePlan& plan, const RunOptions& options, Shared& shared,
+int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
                           std::vector<std::unique_ptr<Worker>>& pool,
-                          const std::optional<checkpoint::Loaded>& loaded, std::vector<SavedWorker>& saved,
-                          bool dbs_fetched) {
+                          const std::optional<checkpoint::Loaded>& loaded,
+                          const std::vector<SavedWorker>& saved, bool dbs_fetched) {
   auto& ckpt = shared.checkpointing;
   if (loaded) {
-    std::vector<std::vector<SavedNode>> nodes;
-    for (auto& w : saved) nodes.push_back(w.nodes);
     if (!dbs_fetched && !shared.dbs.empty()) {
-      const std::string path = options.state_path.empty() ? plan.state_path : options.state_path;
       for (size_t from = 0; from < saved.size(); ++from) {
         if (saved[from].db_files.empty()) continue;
-        const std::string dir = path + "/" + plan.name + "/restore-" + std::to_string(from);
+        const std::string dir = shared.state_root + "/restore-" + std::to_string(from);
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
         try {
@@ -1300,7 +1302,7 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, const RunOptions& options, S
       }
       for (auto& db : shared.dbs) db->db().Flush();
     }
-    for (auto& w : pool) w->Restore(nodes);
+    for (auto& w : pool) w->Restore(saved);
     ckpt.next_id = std::max(ckpt.next_id, loaded->id + 1);
     std::fprintf(stderr, "streamrun: restored checkpoint %lld from %s (%zu workers then, %d now)\n",
                  static_cast<long long>(loaded->id), loaded->location.c_str(), loaded->workers.size(),
@@ -1333,7 +1335,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   shared.active_sources.store(sources * workers);
   int64_t restored_from = 0;
   try {
-    restored_from = RestoreCheckpoint(plan, options, shared, pool, loaded, saved, dbs_fetched);
+    restored_from = RestoreCheckpoint(plan, shared, pool, loaded, saved, dbs_fetched);
     for (auto& w : pool) w->Prime();
     for (bool progress = true; progress;) {
       progress = false;

@@ -97,6 +97,21 @@ class KeyedTable {
   size_t size_ = 0;
 };
 
+// A cache in front of a StateDb (the rocksdb backend): once `*used` bytes pass
+// `budget`, whole key groups, from `*cursor` on, are handed to `evict` (which
+// writes a key back and takes its bytes off `*used`) and dropped, until half
+// of the budget is used.
+template <typename V, typename Evict>
+void EvictKeyGroups(KeyedTable<V>& table, uint64_t budget, const uint64_t* used, uint32_t* cursor,
+                    Evict&& evict) {
+  if (*used <= budget) return;
+  for (uint32_t n = 0; n<kKeyGroups&& * used> budget / 2; ++n) {
+    const uint32_t group = *cursor;
+    *cursor = (*cursor + 1) % kKeyGroups;
+    table.DrainGroup(group, [&](const std::string& key, V& value) { evict(group, key, value); });
+  }
+}
+
 template <typename T>
 using ValueState = KeyedTable<T>;
 

@@ -211,6 +211,7 @@ TEST_CASE("sizes: bytes, KB/MB/GB as powers of 1024, and what is not a size") {
   CHECK_FALSE(ParseByteSize("12 parsecs"));
   CHECK_FALSE(ParseByteSize("-5MB"));
   CHECK_FALSE(ParseByteSize("99999999999999999999GB"));
+  CHECK_FALSE(ParseByteSize("100000000TB"));  // fits before the unit, not after
 }
 
 TEST_CASE("durations") {
