@@ -136,11 +136,13 @@ class SinkInstance {
   virtual void Flush() {}
   virtual void Close() { Flush(); }
   // Exactly-once (SPEC section 6), with checkpoints on. Called once before the
-  // run: `recovered` is what PreCommit returned for the checkpoint the run
-  // restores from ("" for a fresh start). From then on what is written stays
-  // unpublished until a checkpoint covering it completes. Sinks that cannot
-  // hold output back (console, stdout) ignore it: they are at least once.
-  virtual void BeginExactlyOnce(const std::string& recovered) {}
+  // run: `recovered` is what PreCommit returned, in the checkpoint the run
+  // restores from, on the workers this instance takes over (none for a fresh
+  // start; a per-worker sink restored at lower parallelism gets several). From
+  // then on what is written stays unpublished until a checkpoint covering it
+  // completes. Sinks that cannot hold output back (console, stdout) ignore it:
+  // they are at least once.
+  virtual void BeginExactlyOnce(const std::vector<std::string>& recovered) {}
   // Checkpoint `id` is being taken (nothing is in flight): flush, and make all
   // written since the last commit ready to publish. The result is stored in the
   // checkpoint.
@@ -166,7 +168,8 @@ class SourcePlan {
 class SinkPlan {
  public:
   virtual ~SinkPlan() = default;
-  virtual std::unique_ptr<SinkInstance> Instantiate() const = 0;
+  // The instance on worker `worker` (0 for a sink that is not PerWorker).
+  virtual std::unique_ptr<SinkInstance> Instantiate(int worker) const = 0;
   virtual std::string Describe() const = 0;
   // True if every worker writes its own records through its own instance (a
   // Kafka producer per worker, as Kafka Streams has); else the records of every

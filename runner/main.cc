@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   kafka->add_option("--bootstrap-file", kafka_args.bootstrap_file,
                     "Also write the bootstrap address to this file");
   kafka->add_flag("--control", kafka_args.control,
-                  "Read commands from stdin for fault injection: `down N`, `up N` (broker N, 1-based)");
+                  "Read commands from stdin for fault injection: `down N`, `up N` (broker N, 1-based), "
+                  "`fail API CODE...` (the next requests of Kafka API number API get error CODE, one each)");
 
   GenerateArgs generate_args;
   auto* generate = app.add_subcommand(

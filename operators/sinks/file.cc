@@ -80,10 +80,11 @@ class FileSinkInstance : public SinkInstance {
     if (exactly_once_ && written_ == 0) std::filesystem::remove(current_);
   }
 
-  void BeginExactlyOnce(const std::string& recovered) override {
+  void BeginExactlyOnce(const std::vector<std::string>& recovered) override {
     exactly_once_ = true;
     if (directory_) std::filesystem::create_directories(path_);
-    Recover(recovered);
+    // One file sink, on worker 0: at most one state.
+    Recover(recovered.empty() ? std::string() : recovered.front());
   }
 
   std::string PreCommit(int64_t id) override {
@@ -319,7 +320,7 @@ class FileSinkPlan : public SinkPlan {
  public:
   FileSinkPlan(std::string path, bool append, int64_t part_size)
       : path_(std::move(path)), append_(append), part_size_(part_size) {}
-  std::unique_ptr<SinkInstance> Instantiate() const override {
+  std::unique_ptr<SinkInstance> Instantiate(int) const override {
     return std::make_unique<FileSinkInstance>(path_, append_, part_size_);
   }
   std::string Describe() const override { return "file " + path_ + " (json)"; }

@@ -1,7 +1,13 @@
-// kafka sink: records to a Kafka topic through librdkafka (SPEC section 5).
-// One idempotent producer per worker; every delivery report is checked, and a
-// failed delivery fails the run (never a silent loss).
+// kafka sink: records to a Kafka topic through librdkafka (SPEC sections 5-6).
+// One producer per worker. At least once (no checkpoints, or mode
+// at_least_once): idempotent, every delivery report checked, a failed delivery
+// fails the run, and a checkpoint waits until every record before it is
+// delivered. Exactly once: the worker's Kafka sinks write through one shared
+// transactional producer, one transaction per checkpoint (kafka::Transaction).
 #include <atomic>
+#include <cstdlib>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
@@ -9,6 +15,7 @@
 #include "operators/sinks/sinks.h"
 #include "runner/config/duration.h"
 #include "runner/kafka/client.h"
+#include "runner/kafka/transaction.h"
 #include "runner/record/clock.h"
 
 namespace streamrun {
@@ -27,7 +34,14 @@ const config::ComponentSpec& KafkaSinkSpec() {
         "written as is, null as no key, anything else as its JSON text. `batch_size`, `linger` and "
         "`compression` tune batching; `properties` are passed to librdkafka and win over them. "
         "With `brokers: embedded` the topic is created on the in-process broker with `partitions` "
-        "partitions.";
+        "partitions. With checkpoints in mode `exactly_once` the sink is transactional: each worker "
+        "writes in one transaction per checkpoint, committed when the checkpoint completes, with the "
+        "transactional id `<transactional_id>-<worker>`; consumers of the topic must read with "
+        "isolation.level=read_committed. Kafka sinks of a pipeline with the same `transactional_id` "
+        "(by default all of them) share the worker's transaction, so results and dead letters commit "
+        "together; they need the same brokers and producer settings. Records wait in memory (and in "
+        "the checkpoint) until their transaction commits, so a restore can publish them again if the "
+        "commit did not happen.";
     s.value = Obj(
         "",
         {Required(Str("brokers", "Bootstrap servers `host:port,...`, or `embedded`.")),
@@ -40,7 +54,17 @@ const config::ComponentSpec& KafkaSinkSpec() {
                  "none"),
          Default(Bool("idempotent", "Idempotent producer (enable.idempotence)."), "true"),
          Default(Int("partitions", "With `brokers: embedded`: partitions of the topic it creates."), "4"),
-         Default(Dur("flush_timeout", "How long closing waits for outstanding deliveries."), "60s"),
+         Default(Dur("flush_timeout",
+                     "How long closing, a checkpoint or a transaction's commit waits for the broker."),
+                 "60s"),
+         Str("transactional_id",
+             "Exactly once: the prefix of the producers' transactional ids (the worker's number is "
+             "appended); default `streamrun-<pipeline name>`."),
+         Default(Dur("transaction_timeout",
+                     "Exactly once: transaction.timeout.ms, after which the broker aborts a transaction "
+                     "left open by a crashed run; must be longer than the checkpoint interval plus the "
+                     "time a checkpoint takes, and at most the broker's transaction.max.timeout.ms."),
+                 "60s"),
          MapOf("properties", Str("", "A librdkafka property value."),
                "librdkafka producer properties, passed through (security.protocol, sasl.*, ssl.*...).")},
         "");
@@ -61,14 +85,37 @@ struct KafkaSinkConfig {
   std::string client_id;
   int partitions = 4;
   int64_t flush_timeout_ms = 60000;
+  std::string transactional_id;  // prefix
+  int64_t transaction_timeout_ms = 60000;
   kafka::Properties defaults;  // from batch_size, linger, compression, idempotent
   kafka::Properties properties;
   std::shared_ptr<expr::Expression> key;  // null: no key
 };
 
+// One worker's transaction, shared by the Kafka sinks of that worker that have
+// the same transactional id: the first to join owns it (its PreCommit carries
+// the staged records into the checkpoint). The registry holds it only while a
+// sink does.
+struct SharedTransaction {
+  std::unique_ptr<kafka::Transaction> txn;
+  std::string settings;          // brokers and producer properties: its members' must match
+  std::string first_sink;        // "sink 'alerts'"
+  int64_t prepared = INT64_MIN;  // the checkpoint whose PreCommit ran
+};
+
+std::mutex g_transactions_mutex;
+std::map<std::string, std::weak_ptr<SharedTransaction>> g_transactions;  // by transactional id
+
+std::string SettingsKey(const std::string& brokers, const kafka::Properties& a, const kafka::Properties& b) {
+  std::string key = brokers;
+  for (const auto* list : {&a, &b})
+    for (const auto& [k, v] : *list) key += "\n" + k + "=" + v;
+  return key;
+}
+
 class KafkaSinkInstance : public SinkInstance {
  public:
-  explicit KafkaSinkInstance(const KafkaSinkConfig& config) : config_(config) {
+  KafkaSinkInstance(const KafkaSinkConfig& config, int worker) : config_(config), worker_(worker) {
     kafka::EnsureEmbeddedTopic(config.brokers, config.topic, config.partitions);
     kafka::Properties defaults = config.defaults;
     defaults.insert(defaults.begin(), {{"bootstrap.servers", kafka::ResolveBrokers(config.brokers)},
@@ -91,6 +138,66 @@ class KafkaSinkInstance : public SinkInstance {
       rd_kafka_flush(producer_, 1000);  // Close() already waited in a normal run
       rd_kafka_destroy(producer_);
     }
+  }
+
+  void BeginExactlyOnce(const std::vector<std::string>& recovered) override {
+    const std::string id = config_.transactional_id + "-" + std::to_string(worker_);
+    kafka::Properties defaults = config_.defaults;
+    defaults.insert(defaults.begin(), {{"bootstrap.servers", kafka::ResolveBrokers(config_.brokers)},
+                                       {"client.id", config_.client_id}});
+    const std::string settings = SettingsKey(config_.brokers, defaults, config_.properties);
+    {
+      std::lock_guard<std::mutex> lock(g_transactions_mutex);
+      shared_ = g_transactions[id].lock();
+      if (shared_ && shared_->settings != settings)
+        throw std::runtime_error(config_.name + " and " + shared_->first_sink + " share transactional id " +
+                                 id +
+                                 " (one transaction per worker) but not their brokers and producer settings: "
+                                 "give one of them its own transactional_id");
+      if (!shared_) {
+        shared_ = std::make_shared<SharedTransaction>();
+        kafka::Transaction::Options options;
+        options.transactional_id = id;
+        options.defaults = std::move(defaults);
+        options.properties = config_.properties;
+        options.timeout_ms = config_.flush_timeout_ms;
+        options.transaction_timeout_ms = config_.transaction_timeout_ms;
+        shared_->txn = std::make_unique<kafka::Transaction>(std::move(options));
+        shared_->settings = settings;
+        shared_->first_sink = config_.name;
+        g_transactions[id] = shared_;
+      }
+    }
+    // The transactional producer replaces the idempotent one (nothing was sent).
+    rd_kafka_topic_destroy(topic_);
+    topic_ = nullptr;
+    rd_kafka_destroy(producer_);
+    producer_ = nullptr;
+    topic_index_ = shared_->txn->Topic(config_.topic);
+    shared_->txn->Start(recovered);
+  }
+
+  std::string PreCommit(int64_t id) override {
+    if (!shared_) {
+      // At least once: the checkpoint completes only once every record before
+      // it is delivered.
+      Deliver("a checkpoint");
+      return {};
+    }
+    if (shared_->prepared == id) return {};  // another sink of this transaction did it
+    shared_->prepared = id;
+    return shared_->txn->Prepare(id);
+  }
+
+  void Commit(int64_t id) override {
+    if (!shared_) return;
+    const uint64_t before = shared_->txn->stats().committed;
+    const uint64_t records = shared_->txn->stats().records;
+    shared_->txn->Commit(id);
+    if (shared_->txn->stats().committed != before && std::getenv("STREAMRUN_LOG_CHECKPOINTS"))
+      std::fprintf(stderr, "streamrun: transaction %s committed for checkpoint %lld: %llu records\n",
+                   shared_->txn->transactional_id().c_str(), static_cast<long long>(id),
+                   static_cast<unsigned long long>(shared_->txn->stats().records - records));
   }
 
   void Write(const Batch& batch, const RecordView& view) override {
@@ -118,17 +225,19 @@ class KafkaSinkInstance : public SinkInstance {
       }
       Produce(value, has_key ? &key : nullptr);
     }
-    rd_kafka_poll(producer_, 0);
-    CheckFailed();
+    Flush();
   }
 
   void WriteEncoded(const std::vector<std::string>& records) override {
     for (const auto& r : records) Produce(r, nullptr);
-    rd_kafka_poll(producer_, 0);
-    CheckFailed();
+    Flush();
   }
 
   void Flush() override {
+    if (shared_) {
+      shared_->txn->Poll();
+      return;
+    }
     rd_kafka_poll(producer_, 0);
     CheckFailed();
   }
@@ -136,12 +245,12 @@ class KafkaSinkInstance : public SinkInstance {
   void Close() override {
     if (closed_) return;
     closed_ = true;
-    rd_kafka_resp_err_t err = rd_kafka_flush(producer_, static_cast<int>(config_.flush_timeout_ms));
-    CheckFailed();
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw std::runtime_error(config_.name + ": " + std::to_string(rd_kafka_outq_len(producer_)) +
-                               " messages not delivered to " + config_.topic + " within flush_timeout");
-    }
+    // Exactly once: the final checkpoint committed everything; a transaction
+    // still open belongs to no complete checkpoint and is aborted.
+    if (shared_)
+      shared_->txn->Close();
+    else
+      Deliver("closing");
   }
 
  private:
@@ -158,7 +267,21 @@ class KafkaSinkInstance : public SinkInstance {
     return true;
   }
 
+  void Deliver(const char* when) {
+    rd_kafka_resp_err_t err = rd_kafka_flush(producer_, static_cast<int>(config_.flush_timeout_ms));
+    CheckFailed();
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error(config_.name + ": " + when + ": " +
+                               std::to_string(rd_kafka_outq_len(producer_)) + " messages not delivered to " +
+                               config_.topic + " within flush_timeout");
+    }
+  }
+
   void Produce(std::string_view value, const std::string_view* key) {
+    if (shared_) {
+      shared_->txn->Send(topic_index_, value, key);
+      return;
+    }
     rd_kafka_resp_err_t err = kafka::Produce(producer_, topic_, value, key, -1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       throw std::runtime_error(config_.name + ": producing to " + config_.topic + ": " +
@@ -180,6 +303,9 @@ class KafkaSinkInstance : public SinkInstance {
   }
 
   const KafkaSinkConfig& config_;
+  const int worker_;
+  std::shared_ptr<SharedTransaction> shared_;  // exactly once
+  int topic_index_ = 0;                        // config_.topic in shared_->txn
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* topic_ = nullptr;
   std::string buf_;
@@ -192,8 +318,8 @@ class KafkaSinkInstance : public SinkInstance {
 class KafkaSinkPlan : public SinkPlan {
  public:
   explicit KafkaSinkPlan(KafkaSinkConfig config) : config_(std::move(config)) {}
-  std::unique_ptr<SinkInstance> Instantiate() const override {
-    return std::make_unique<KafkaSinkInstance>(config_);
+  std::unique_ptr<SinkInstance> Instantiate(int worker) const override {
+    return std::make_unique<KafkaSinkInstance>(config_, worker);
   }
   std::string Describe() const override {
     return "kafka " + config_.topic + " @ " + config_.brokers +
@@ -252,12 +378,31 @@ std::unique_ptr<SinkPlan> PlanKafkaSink(const config::ConfNode& node, PlanContex
     else
       config.flush_timeout_ms = *ms;
   }
+  config.transactional_id = config.client_id;
+  if (const auto* t = node.Find("transactional_id")) {
+    if (t->scalar.empty()) ok = false, ctx.Error(t->mark, "transactional_id must not be empty");
+    config.transactional_id = t->scalar;
+  }
+  if (const auto* t = node.Find("transaction_timeout")) {
+    auto ms = config::ParseDurationMs(t->scalar);
+    if (!ms || *ms < 1000)
+      ok = false, ctx.Error(t->mark, "'" + t->scalar + "' is not a duration of at least 1s");
+    else
+      config.transaction_timeout_ms = *ms;
+  }
   config.defaults = {{"batch.num.messages", batch},
                      {"linger.ms", linger_ms},
                      {"compression.type", compression},
                      {"enable.idempotence", idempotent},
                      {"acks", "all"}};
   if (!ParseKafkaProperties(node, ctx, &config.properties)) ok = false;
+  for (const auto& [key, value] : config.properties)
+    if (key == "transactional.id") {
+      ctx.Error(
+          node.Find("properties")->Find("transactional.id")->mark,
+          "transactional.id is set by the sink (one per worker): use `transactional_id:` for its prefix");
+      ok = false;
+    }
   if (!ok) return nullptr;
   return std::make_unique<KafkaSinkPlan>(std::move(config));
 }

@@ -28,7 +28,9 @@ class NullSinkInstance : public SinkInstance {
 
 class NullSinkPlan : public SinkPlan {
  public:
-  std::unique_ptr<SinkInstance> Instantiate() const override { return std::make_unique<NullSinkInstance>(); }
+  std::unique_ptr<SinkInstance> Instantiate(int) const override {
+    return std::make_unique<NullSinkInstance>();
+  }
   std::string Describe() const override { return "null"; }
 };
 

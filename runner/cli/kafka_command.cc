@@ -6,8 +6,10 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runner/cli/commands.h"
 #include "runner/kafka/embedded_broker.h"
@@ -40,19 +42,26 @@ int KafkaCommand(const KafkaArgs& args) {
     std::signal(SIGINT, OnBrokerStop);
     std::signal(SIGTERM, OnBrokerStop);
     if (args.control) {
-      // Fault injection for tests: `down N` / `up N` take broker N away and back.
+      // Fault injection for tests: `down N` / `up N` take broker N away and
+      // back; `fail API CODE...` answers the next requests of Kafka API number
+      // API (26: EndTxn) with the error codes CODE, one request each.
       std::thread([&broker] {
-        std::string command;
-        int id = 0;
-        char word[16];
-        char line[128];
+        char line[256];
         while (std::fgets(line, sizeof line, stdin)) {
-          if (std::sscanf(line, "%15s %d", word, &id) != 2) continue;
-          command = word;
+          std::istringstream in(line);
+          std::string command;
+          int id = 0;
+          if (!(in >> command >> id)) continue;
           try {
             if (command == "down" || command == "up") {
               broker.SetBrokerUp(id, command == "up");
               std::fprintf(stderr, "streamrun kafka: broker %d %s\n", id, command.c_str());
+            } else if (command == "fail") {
+              std::vector<int> codes;
+              for (int code; in >> code;) codes.push_back(code);
+              broker.FailRequests(id, codes);
+              std::fprintf(stderr, "streamrun kafka: the next %zu requests of API %d fail\n", codes.size(),
+                           id);
             }
           } catch (const std::exception& e) {
             std::fprintf(stderr, "streamrun kafka: %s\n", e.what());

@@ -49,7 +49,7 @@ class CaptureSinkInstance : public SinkInstance {
     Out().insert(Out().end(), records.begin(), records.end());
   }
   // Exactly once (--restore-midway): rows count once a checkpoint covering them completes.
-  void BeginExactlyOnce(const std::string&) override { exactly_once_ = true; }
+  void BeginExactlyOnce(const std::vector<std::string>&) override { exactly_once_ = true; }
   std::string PreCommit(int64_t id) override {
     prepared_.emplace_back(id, std::move(pending_));
     pending_.clear();
@@ -73,7 +73,7 @@ class CaptureSinkInstance : public SinkInstance {
 class CaptureSinkPlan : public SinkPlan {
  public:
   explicit CaptureSinkPlan(std::vector<std::string>* rows) : rows_(rows) {}
-  std::unique_ptr<SinkInstance> Instantiate() const override {
+  std::unique_ptr<SinkInstance> Instantiate(int) const override {
     return std::make_unique<CaptureSinkInstance>(rows_);
   }
   std::string Describe() const override { return "capture (test)"; }

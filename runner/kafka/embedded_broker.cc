@@ -54,3 +54,14 @@ void EmbeddedBroker::SetBrokerUp(int broker_id, bool up) {
 }
 
 }  // namespace streamrun::kafka
+
+namespace streamrun::kafka {
+
+void EmbeddedBroker::FailRequests(int api_key, const std::vector<int>& errors) {
+  std::vector<rd_kafka_resp_err_t> codes;
+  for (int e : errors) codes.push_back(static_cast<rd_kafka_resp_err_t>(e));
+  rd_kafka_mock_push_request_errors_array(impl_->cluster, static_cast<int16_t>(api_key), codes.size(),
+                                          codes.data());
+}
+
+}  // namespace streamrun::kafka

@@ -4,6 +4,7 @@
 // markers). For `brokers: embedded` and `streamrun kafka`; data stays in memory.
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace streamrun::kafka {
 
@@ -24,6 +25,10 @@ class EmbeddedBroker {
   // Fault injection: broker `broker_id` (1..brokers) stops answering (down) or
   // comes back (up); clients see connection failures as with a real outage.
   void SetBrokerUp(int broker_id, bool up);
+  // Fault injection: the next requests of Kafka API `api_key` (26: EndTxn,
+  // 28: TxnOffsetCommit, ...) are answered with `errors` (Kafka error codes),
+  // one request each, whichever broker gets them.
+  void FailRequests(int api_key, const std::vector<int>& errors);
   int brokers() const { return brokers_; }
 
  private:

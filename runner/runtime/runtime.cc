@@ -409,7 +409,7 @@ class Worker {
         case PlanNode::Kind::kSink:
           // Sinks run on worker 0, the others send it their records; a per-worker
           // sink (Kafka) has an instance on every worker.
-          if (self_ == 0 || n.sink->PerWorker()) s.sink = n.sink->Instantiate();
+          if (self_ == 0 || n.sink->PerWorker()) s.sink = n.sink->Instantiate(self_);
           break;
       }
     }
@@ -713,11 +713,15 @@ class Worker {
         }
         case PlanNode::Kind::kSink: {
           if (!s.sink) break;
-          // A per-worker sink continues worker w's transactions; a sink on
-          // worker 0 is the one sink there was.
-          const size_t from = n.sink->PerWorker() ? static_cast<size_t>(self_) : 0;
-          recovered_sinks_[i] =
-              from < saved.size() ? std::string(saved[from].nodes[i].sink_state) : std::string();
+          // A per-worker sink takes over the transactions of the workers that
+          // map to it now (w mod workers); a sink on worker 0 is the one sink
+          // there was.
+          std::vector<std::string>& states = recovered_sinks_[i];
+          for (size_t w = 0; w < saved.size(); ++w) {
+            const bool mine = n.sink->PerWorker() ? static_cast<int>(w % shared_.workers) == self_ : w == 0;
+            if (mine && !saved[w].nodes[i].sink_state.empty())
+              states.emplace_back(saved[w].nodes[i].sink_state);
+          }
           break;
         }
       }
@@ -729,7 +733,8 @@ class Worker {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (!nodes_[i].sink) continue;
       auto it = recovered_sinks_.find(i);
-      nodes_[i].sink->BeginExactlyOnce(it == recovered_sinks_.end() ? std::string() : it->second);
+      nodes_[i].sink->BeginExactlyOnce(it == recovered_sinks_.end() ? std::vector<std::string>()
+                                                                    : it->second);
     }
   }
 
@@ -1175,11 +1180,11 @@ class Worker {
   std::vector<NodeState> nodes_;
   RecordErrors errors_;
   std::vector<std::string> dead_letters_;
-  std::map<size_t, std::string> recovered_sinks_;  // node -> pre-commit state restored
-  int64_t checkpoint_paused_ = 0;                  // the last checkpoint this worker paused for
-  int64_t checkpoint_snapshotted_ = 0;             // ... snapshotted for
-  int64_t checkpoint_done_ = 0;                    // ... is done with
-  int savepoints_taken_ = 0;                       // worker 0: savepoint requests served
+  std::map<size_t, std::vector<std::string>> recovered_sinks_;  // node -> pre-commit states restored
+  int64_t checkpoint_paused_ = 0;                               // the last checkpoint this worker paused for
+  int64_t checkpoint_snapshotted_ = 0;                          // ... snapshotted for
+  int64_t checkpoint_done_ = 0;                                 // ... is done with
+  int savepoints_taken_ = 0;                                    // worker 0: savepoint requests served
 };
 
 }  // namespace

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The transactional Kafka sink (SPEC section 6) against `streamrun kafka`:
+# 1. tests/kafka_real/exactly_once.sh in its mock mode: a crash between a
+#    manifest and the commits, then random kills; no row lost, and the restore
+#    published the uncommitted transactions' staged records again;
+# 2. dead letters and results of a worker commit in one transaction;
+# 3. two Kafka sinks under one transactional id with different producer
+#    settings are refused with the reason;
+# 4. a commit answered PRODUCER_FENCED (injected into the broker) hands over to
+#    a new producer that commits the staged records, and the run goes on;
+# 5. at_least_once keeps the idempotent producer (no transaction).
+# The mock keeps aborted records visible and no transactional offsets: what
+# only a real broker proves is in tests/kafka_real/exactly_once.sh.
+# Usage: kafka_transactions.sh STREAMRUN
+set -euo pipefail
+bin="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+dir=$(mktemp -d)
+broker=""
+cleanup() {
+  [ -n "$broker" ] && kill "$broker" 2>/dev/null
+  exec 3>&- 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+  echo "kafka_transactions: $*"
+  for f in "$dir"/*.err; do [ -s "$f" ] && { echo "--- $f"; tail -10 "$f"; }; done
+  exit 1
+}
+
+# ---- 1. crashes --------------------------------------------------------------
+MODE=mock KILLS="${KILLS:-4}" "$here/../kafka_real/exactly_once.sh" "$bin"
+
+mkfifo "$dir/control"
+"$bin" kafka --partitions 2 --bootstrap-file "$dir/bootstrap" --control <"$dir/control" \
+  >/dev/null 2>"$dir/broker.err" &
+broker=$!
+exec 3>"$dir/control"
+for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
+[ -s "$dir/bootstrap" ] || fail "the broker did not start"
+brokers=$(cat "$dir/bootstrap")
+read_topic() { kcat -C -b "$brokers" -t "$1" -e -q; }
+
+# ---- 2. dead letters in the results' transaction ------------------------------
+"$bin" generate clicks --count 3000 --seed 2 >"$dir/mixed.jsonl"
+for i in $(seq 25); do echo "not json $i" >>"$dir/mixed.jsonl"; done
+"$bin" generate clicks --count 3000 --seed 4 >>"$dir/mixed.jsonl"
+cat >"$dir/dlq.yaml" <<EOF
+name: txn-dlq
+runtime:
+  checkpoint: { interval: 1h, storage: "file://$dir/ckpt-dlq" }
+  errors: { policy: dead_letter, sink: bad }
+sources:
+  clicks: { type: file, path: "$dir/mixed.jsonl" }
+sinks:
+  out: { input: clicks, type: kafka, brokers: "$brokers", topic: dlq_out, key: user_id }
+  bad: { type: kafka, brokers: "$brokers", topic: dlq_bad }
+EOF
+STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/dlq.yaml" 2>"$dir/dlq.err" || fail "the dead-letter run failed"
+grep -q "transaction streamrun-txn-dlq-0 committed for checkpoint 1: 6025 records" "$dir/dlq.err" ||
+  fail "results and dead letters were not one transaction of 6025 records"
+[ "$(grep -c 'committed for checkpoint' "$dir/dlq.err")" -eq 1 ] || fail "more than one transaction committed"
+[ "$(read_topic dlq_out | wc -l)" -eq 6000 ] || fail "dlq_out does not hold the 6000 results"
+[ "$(read_topic dlq_bad | grep -c '"raw":"not json')" -eq 25 ] || fail "dlq_bad does not hold the 25 dead letters"
+echo "kafka_transactions: 6000 results and 25 dead letters committed in one transaction"
+
+# ---- 3. one transactional id, different settings -------------------------------
+sed -e 's/topic: dlq_bad }/topic: dlq_bad, compression: gzip }/' -e 's/txn-dlq/txn-conflict/' \
+  "$dir/dlq.yaml" >"$dir/conflict.yaml"
+status=0
+"$bin" run -q "$dir/conflict.yaml" 2>"$dir/conflict.err" || status=$?
+[ $status -eq 1 ] || fail "conflicting sinks: expected exit 1, got $status"
+grep -q "share transactional id streamrun-txn-conflict-0 .* give one of them its own transactional_id" \
+  "$dir/conflict.err" || fail "conflicting sinks: no clear message"
+sed -i 's/topic: dlq_bad, compression: gzip }/topic: dlq_bad, compression: gzip, transactional_id: conflict-bad }/' \
+  "$dir/conflict.yaml"
+rm -rf "$dir/ckpt-dlq"
+"$bin" run -q "$dir/conflict.yaml" 2>"$dir/conflict.err" || fail "a transactional_id of its own did not help"
+echo "kafka_transactions: sinks sharing a transaction with different settings are refused"
+
+# ---- 4. a fenced commit --------------------------------------------------------
+cat >"$dir/fenced.yaml" <<EOF
+name: txn-fenced
+runtime:
+  checkpoint: { interval: 300ms, storage: "file://$dir/ckpt-fenced" }
+sources:
+  clicks: { type: generate, kind: clicks, count: 24000, rate: 12000/s, seed: 7, partitions: 2 }
+transforms:
+  counts:
+    input: clicks
+    steps:
+      - key_by: user_id
+      - window: { tumbling: 500ms, aggregate: { clicks: count() } }
+sinks:
+  out: { input: counts, type: kafka, brokers: "$brokers", topic: fenced, key: user_id }
+EOF
+sed -e 's/type: kafka, brokers: "[^"]*", topic: fenced, key: user_id/type: file, path: "'"${dir//\//\\/}"'\/fenced.ref"/' \
+  -e '/checkpoint:/d' "$dir/fenced.yaml" >"$dir/fenced-ref.yaml"
+"$bin" run -q -p 1 "$dir/fenced-ref.yaml"
+echo "fail 26 90" >&3  # the next EndTxn: PRODUCER_FENCED
+for _ in $(seq 50); do grep -q "requests of API 26 fail" "$dir/broker.err" && break; sleep 0.1; done
+STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/fenced.yaml" 2>"$dir/fenced.err" || fail "the fenced run failed"
+grep -q "a new producer takes over" "$dir/fenced.err" || fail "the fenced commit did not get a new producer"
+[ "$(grep -c 'committed for checkpoint' "$dir/fenced.err")" -ge 2 ] || fail "no commits after the new producer"
+read_topic fenced | sort -u | cmp -s - <(sort -u "$dir/fenced.ref") || fail "rows are missing after the fenced commit"
+echo "kafka_transactions: a fenced commit was redone by a new producer; no row missing"
+
+# ---- 5. at least once ----------------------------------------------------------
+sed -e 's/storage:/mode: at_least_once, storage:/' -e 's/txn-fenced/txn-alo/' -e 's/topic: fenced/topic: alo/' \
+  "$dir/fenced.yaml" >"$dir/alo.yaml"
+STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/alo.yaml" 2>"$dir/alo.err" || fail "the at_least_once run failed"
+grep -q "transaction" "$dir/alo.err" && fail "at_least_once used transactions"
+read_topic alo | sort | cmp -s - <(sort "$dir/fenced.ref") || fail "at_least_once output differs"
+echo "kafka_transactions: at_least_once writes without transactions"
