@@ -124,7 +124,7 @@ struct Transaction::Staged {
     for (uint64_t n = r.U64(); n > 0; --n) s.topics.emplace_back(r.Str());
     s.count = r.U64();
     s.records = r.Str();
-    if (s.topics.empty()) throw SnapshotError("kafka transaction state: no topic");
+    if (s.count > 0 && s.topics.empty()) throw SnapshotError("kafka transaction state: no topic");
     return s;
   }
 };
@@ -303,18 +303,22 @@ std::string Transaction::Prepare(int64_t id) {
   // A checkpoint after one that never completed: the same transaction goes on.
   sealed_ = false;
   ReleaseHeld();
-  if (!open_) return {};
-  while (true) {
+  while (open_) {
     const rd_kafka_resp_err_t err = rd_kafka_flush(producer_, static_cast<int>(options_.timeout_ms));
     rd_kafka_poll(producer_, 0);
-    if (failed_ == 0 && err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    if (failed_ == 0 && err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      sealed_ = true;
+      break;
+    }
     if (failed_ == 0)
       Fail(std::to_string(rd_kafka_outq_len(producer_)) + " records not delivered within " +
            std::to_string(options_.timeout_ms) + " ms");
     Poll();
   }
   prepared_ = id;
-  sealed_ = true;
+  // Also with no records: a restore then still fences this id, aborting what
+  // the crashed run had begun after the checkpoint (else it would hold back
+  // read_committed consumers until transaction.timeout.ms).
   std::string state;
   SnapshotWriter w(&state);
   w.Str(kStateVersion);
@@ -463,7 +467,8 @@ bool Transaction::Committed(const std::string& token, int64_t id, const std::str
 }
 
 void Transaction::Settle(const Staged& staged) {
-  Init();
+  Init();  // fences the id's earlier producer, ends its open transaction
+  if (staged.count == 0) return;
   if (Committed(staged.token, staged.id, staged.topics.front())) {
     Log("checkpoint " + std::to_string(staged.id) + "'s transaction (" + std::to_string(staged.count) +
         " records) had committed");
@@ -514,11 +519,19 @@ void Transaction::Close() {
   if (Take(rd_kafka_abort_transaction(producer_, static_cast<int>(options_.timeout_ms)), &e))
     Log("abort at close: " + e.text);
   open_ = false;
+  sealed_ = false;
+  staged_.clear();
+  staged_count_ = 0;
+  held_.clear();
+  held_count_ = 0;
 }
 
 std::string Transaction::Describe(std::string_view state) {
-  if (state.empty()) return "nothing staged";
+  if (state.empty()) return "no state";
   const Staged s = Staged::Parse(state);
+  if (s.count == 0)
+    return "transaction " + s.transactional_id + " at checkpoint " + std::to_string(s.id) +
+           ": nothing staged";
   std::string topics;
   for (const auto& t : s.topics) topics += (topics.empty() ? "" : ", ") + t;
   return "transaction " + s.transactional_id + " for checkpoint " + std::to_string(s.id) + ": " +

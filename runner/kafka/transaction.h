@@ -77,7 +77,7 @@ class Transaction {
 
   // Checkpoint `id` is being taken: every record sent since the last commit is
   // delivered (in the open transaction). Returns them with what a restore needs
-  // ("" if there were none).
+  // (the transactional id, to fence it, even when there are none).
   std::string Prepare(int64_t id);
   // Checkpoint `id` is complete: commits the transaction Prepare(id) covered.
   void Commit(int64_t id);

@@ -3,9 +3,9 @@
 # (npm; it does not check signatures, so signing is proven by the unit tests
 # against AWS's published examples). Multipart uploads are forced with 64 KB
 # parts. (1) A job killed three times with SIGKILL and restored from S3 gives
-# the uninterrupted output. (2) The store goes away mid-run: its checkpoints
-# fail, the job goes on, later ones succeed once it is back, and the output is
-# still exact. (3) `streamrun checkpoints list` reads them back.
+# the uninterrupted output. (2) The store goes away mid-run for longer than a
+# request's retries: its checkpoints fail, the job goes on, later ones succeed
+# once it is back, and the output is still exact. (3) `streamrun checkpoints list` reads them back.
 # Usage: s3_checkpoints.sh STREAMRUN
 set -euo pipefail
 bin="$1"
@@ -47,7 +47,7 @@ runtime:
     endpoint: http://127.0.0.1:$port
     region: us-east-1
 sources:
-  clicks: { type: generate, kind: clicks, count: 40000, rate: 8000/s, seed: 5, partitions: 2 }
+  clicks: { type: generate, kind: clicks, count: 56000, rate: 8000/s, seed: 5, partitions: 2 }
 transforms:
   counts:
     input: clicks
@@ -99,7 +99,9 @@ STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q "$dir/outage.yaml" 2>"$dir/outage.err"
 pid=$!
 sleep 1.2
 stop_server
-sleep 1.5
+# Longer than a request's retries with backoff (0.1 + 0.2 + 0.4 + 0.8 s and
+# jitter): a checkpoint during the outage fails rather than outlast it.
+sleep 3
 start_server
 status=0
 wait "$pid" || status=$?
@@ -109,5 +111,5 @@ grep -q "checkpoint .* failed" "$dir/outage.err" || { echo "s3: no checkpoint fa
 grep -q "complete" "$dir/outage.err" || { echo "s3: no checkpoint completed"; exit 1; }
 sort "$dir/outage.jsonl" | cmp -s - "$dir/reference.sorted" ||
   { echo "s3: output with a store outage differs from the uninterrupted run"; exit 1; }
-echo "s3: store down for 1.5 s mid-run: $(grep -c 'failed' "$dir/outage.err") checkpoints failed, the job went on," \
+echo "s3: store down for 3 s mid-run: $(grep -c 'failed' "$dir/outage.err") checkpoints failed, the job went on," \
   "$(grep -c 'complete:' "$dir/outage.err") completed, output exact"

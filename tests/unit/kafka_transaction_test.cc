@@ -84,7 +84,11 @@ TEST_CASE("a transaction per checkpoint: prepared, then committed") {
   Transaction t(f.Options("tx-commit"));
   const int out = t.Topic("out");
   t.Start({});
-  CHECK(t.Prepare(1).empty());  // nothing sent: no transaction
+  // Nothing sent: no transaction, but a state that names the id.
+  CHECK(Transaction::Describe(t.Prepare(1)).find("tx-commit at checkpoint 1: nothing staged") !=
+        std::string::npos);
+  t.Commit(1);
+  CHECK(t.stats().committed == 0);
   SendRecords(t, out, 0, 100);
   CHECK(t.staged_records() == 100);
   const std::string state = t.Prepare(2);
@@ -160,11 +164,11 @@ TEST_CASE("a restore publishes again the staged records of a transaction that di
 TEST_CASE("a restore at another parallelism settles the other workers' transactions under their ids") {
   Fixture f;
   std::vector<std::string> states;
-  for (int w = 0; w < 2; ++w) {
+  for (int w = 0; w < 3; ++w) {
     Transaction worker(f.Options("tx-scale-" + std::to_string(w)));
     const int out = worker.Topic("out");
     worker.Start({});
-    SendRecords(worker, out, w * 100, 10 + w);
+    if (w < 2) SendRecords(worker, out, w * 100, 10 + w);  // worker 2 had nothing to stage
     states.push_back(worker.Prepare(4));
   }
   Transaction t(f.Options("tx-scale-0"));
@@ -173,6 +177,7 @@ TEST_CASE("a restore at another parallelism settles the other workers' transacti
   CHECK(t.stats().republished == 21);
   CHECK(f.Logged("transaction tx-scale-1: checkpoint 4's transaction was not committed"));
   CHECK(f.Logged("transaction tx-scale-0: checkpoint 4's transaction was not committed"));
+  CHECK_FALSE(f.Logged("transaction tx-scale-2:"));  // fenced (its id initialised), nothing to publish
 }
 
 TEST_CASE("a restore refuses a damaged state") {
@@ -256,5 +261,8 @@ TEST_CASE("close aborts a transaction no checkpoint covers") {
   t.Close();
   CHECK(t.stats().committed == 0);
   // The producer can still be used by a new transaction (no fatal state).
-  CHECK(t.Prepare(1).empty());
+  SendRecords(t, out, 5, 5);
+  t.Prepare(1);
+  t.Commit(1);
+  CHECK(t.stats().records == 5);
 }
