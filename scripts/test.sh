@@ -22,7 +22,9 @@ scripts/generate.sh --check build/release/runner/streamrun
 step "sanitizer build (ASan + UBSan)"
 scripts/build.sh debug
 step "sanitizer tests"
-ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/debug --output-on-failure -j2
+# The release run kills each crash scenario 10 times (issue 6's bar); under the
+# sanitizers 3 kills per scenario find the same memory errors in a third of the time.
+KILLS=3 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/debug --output-on-failure -j2
 
 step "ThreadSanitizer build"
 scripts/build.sh tsan streamrun
