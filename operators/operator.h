@@ -175,6 +175,9 @@ class SinkPlan {
   // Kafka producer per worker, as Kafka Streams has); else the records of every
   // worker meet on worker 0 (one file, one terminal).
   virtual bool PerWorker() const { return false; }
+  // What a checkpoint holds for one instance (a PreCommit result), for
+  // `streamrun checkpoints inspect`; empty: nothing worth showing.
+  virtual std::string DescribeState(std::string_view state) const { return {}; }
   // True if the sink evaluates expressions over record fields (a Kafka key):
   // it then takes one input, whose slots the expressions were compiled for.
   virtual bool ReadsFields() const { return false; }

@@ -324,8 +324,25 @@ class FileSinkPlan : public SinkPlan {
     return std::make_unique<FileSinkInstance>(path_, append_, part_size_);
   }
   std::string Describe() const override { return "file " + path_ + " (json)"; }
+  std::string DescribeState(std::string_view state) const override {
+    if (state.empty()) return {};
+    SnapshotReader r(state);
+    const int64_t published = r.I64();
+    r.I64();  // next part
+    uint64_t files = r.U64(), bytes = 0;
+    for (uint64_t n = files; n > 0; --n) {
+      r.I64();
+      r.Str();
+      bytes += static_cast<uint64_t>(r.I64());
+    }
+    std::string text = std::to_string(files) + " pending file" + (files == 1 ? "" : "s") + " (" +
+                       std::to_string(bytes) + " bytes)";
+    if (!IsDirectory()) text += "; " + std::to_string(published) + " bytes of " + path_ + " published before";
+    return text;
+  }
 
  private:
+  bool IsDirectory() const { return !path_.empty() && path_.back() == '/'; }
   std::string path_;
   bool append_;
   int64_t part_size_;

@@ -326,6 +326,9 @@ class KafkaSinkPlan : public SinkPlan {
            (config_.key ? " key " + config_.key->text() : "");
   }
   bool ReadsFields() const override { return config_.key != nullptr; }
+  std::string DescribeState(std::string_view state) const override {
+    return state.empty() ? std::string() : kafka::Transaction::Describe(state);
+  }
   // Each worker produces its own records: no hop to worker 0, and a key's
   // records (all on one worker after key_by) stay in order.
   bool PerWorker() const override { return true; }

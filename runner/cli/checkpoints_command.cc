@@ -46,6 +46,13 @@ void PrintInspect(const checkpoint::Loaded& c) {
                 Field(f, "files").c_str(), Field(f, "bytes").c_str(),
                 m.contains("shared") ? m["shared"].size() : size_t{0});
   }
+  if (m.contains("sinks")) {
+    for (const auto& [sink, workers] : m["sinks"].items()) {
+      std::printf("sink %s, held back until the checkpoint commits:\n", sink.c_str());
+      for (const auto& [worker, text] : workers.items())
+        std::printf("  %-10s %s\n", worker.c_str(), text.get<std::string>().c_str());
+    }
+  }
   if (m.contains("operators")) {
     for (const auto& op : m["operators"]) {
       std::printf("state of %s step %s (%s): %s bytes in %zu key groups\n", Field(op, "node").c_str(),

@@ -246,6 +246,7 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
   nlohmann::ordered_json sources = nlohmann::ordered_json::object();
   nlohmann::ordered_json operators = nlohmann::ordered_json::array();
   nlohmann::ordered_json watermarks = nlohmann::ordered_json::object();
+  nlohmann::ordered_json sinks = nlohmann::ordered_json::object();
   uint64_t total = 0;
   std::vector<std::vector<SavedNode>> saved;
   uint64_t db_files = 0, db_bytes = 0;
@@ -266,6 +267,20 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
     for (const auto& worker : saved) low = std::min(low, worker[i].watermark);
     if (n.kind != PlanNode::Kind::kSink)
       watermarks[n.name] = low == kNoTime ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(low);
+    if (n.kind == PlanNode::Kind::kSink) {
+      // What each worker's instance holds back until the commit.
+      nlohmann::ordered_json held = nlohmann::ordered_json::object();
+      for (size_t w = 0; w < saved.size(); ++w) {
+        std::string text;
+        try {
+          text = n.sink->DescribeState(saved[w][i].sink_state);
+        } catch (const std::exception& e) {
+          text = std::string("unreadable: ") + e.what();
+        }
+        if (!text.empty()) held["worker " + std::to_string(w)] = text;
+      }
+      if (!held.empty()) sinks[n.name] = held;
+    }
     if (n.kind == PlanNode::Kind::kSource) {
       nlohmann::ordered_json positions = nlohmann::ordered_json::object();
       for (const auto& worker : saved)
@@ -308,6 +323,7 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
   m["sources"] = sources;
   m["watermarks"] = watermarks;
   m["operators"] = operators;
+  if (!sinks.empty()) m["sinks"] = sinks;
   return m.dump(2) + "\n";
 }
 

@@ -3,7 +3,8 @@
 # 1. tests/kafka_real/exactly_once.sh in its mock mode: a crash between a
 #    manifest and the commits, then random kills; no row lost, and the restore
 #    published the uncommitted transactions' staged records again;
-# 2. dead letters and results of a worker commit in one transaction;
+# 2. dead letters and results of a worker commit in one transaction, which
+#    `checkpoints inspect` shows;
 # 3. two Kafka sinks under one transactional id with different producer
 #    settings are refused with the reason;
 # 4. a commit answered PRODUCER_FENCED (injected into the broker) hands over to
@@ -63,7 +64,10 @@ grep -q "transaction streamrun-txn-dlq-0 committed for checkpoint 1: 6025 record
 [ "$(grep -c 'committed for checkpoint' "$dir/dlq.err")" -eq 1 ] || fail "more than one transaction committed"
 [ "$(read_topic dlq_out | wc -l)" -eq 6000 ] || fail "dlq_out does not hold the 6000 results"
 [ "$(read_topic dlq_bad | grep -c '"raw":"not json')" -eq 25 ] || fail "dlq_bad does not hold the 25 dead letters"
-echo "kafka_transactions: 6000 results and 25 dead letters committed in one transaction"
+"$bin" checkpoints inspect "$dir/dlq.yaml" 1 >"$dir/inspect.out"
+grep -q "worker 0 .*transaction streamrun-txn-dlq-0 for checkpoint 1: 6025 records .* to dlq_out, dlq_bad" \
+  "$dir/inspect.out" || { cat "$dir/inspect.out"; fail "inspect does not show the staged transaction"; }
+echo "kafka_transactions: 6000 results and 25 dead letters committed in one transaction (inspect shows it)"
 
 # ---- 3. one transactional id, different settings -------------------------------
 sed -e 's/topic: dlq_bad }/topic: dlq_bad, compression: gzip }/' -e 's/txn-dlq/txn-conflict/' \

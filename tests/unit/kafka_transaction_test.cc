@@ -77,6 +77,19 @@ void SendRecords(Transaction& t, int topic, int from, int count) {
   t.Poll();
 }
 
+// A started transaction on topic "out" (index 0) with `records` sent and
+// prepared for checkpoint 1: what a commit test begins with.
+std::unique_ptr<Transaction> Prepared(Fixture& f, const std::string& id, int records, int max_attempts = 5) {
+  auto options = f.Options(id);
+  options.max_attempts = max_attempts;
+  auto t = std::make_unique<Transaction>(std::move(options));
+  const int out = t->Topic("out");
+  t->Start({});
+  SendRecords(*t, out, 0, records);
+  t->Prepare(1);
+  return t;
+}
+
 }  // namespace
 
 TEST_CASE("a transaction per checkpoint: prepared, then committed") {
@@ -188,11 +201,8 @@ TEST_CASE("a restore refuses a damaged state") {
 
 TEST_CASE("retriable commit errors: the commit is tried again") {
   Fixture f;
-  Transaction t(f.Options("tx-retry"));
-  const int out = t.Topic("out");
-  t.Start({});
-  SendRecords(t, out, 0, 40);
-  t.Prepare(1);
+  auto txn = Prepared(f, "tx-retry", 40);
+  Transaction& t = *txn;
   // COORDINATOR_LOAD_IN_PROGRESS (14) then NOT_COORDINATOR (16) for EndTxn.
   f.broker.FailRequests(kEndTxn, {14, 16});
   t.Commit(1);
@@ -203,11 +213,8 @@ TEST_CASE("retriable commit errors: the commit is tried again") {
 
 TEST_CASE("an abortable error in the commit: abort, send the staged records again, commit") {
   Fixture f;
-  Transaction t(f.Options("tx-abortable"));
-  const int out = t.Topic("out");
-  t.Start({});
-  SendRecords(t, out, 0, 40);
-  t.Prepare(1);
+  auto txn = Prepared(f, "tx-abortable", 40);
+  Transaction& t = *txn;
   // The marker's TxnOffsetCommit refused: TOPIC_AUTHORIZATION_FAILED (29).
   f.broker.FailRequests(kTxnOffsetCommit, {29});
   t.Commit(1);
@@ -220,11 +227,8 @@ TEST_CASE("an abortable error in the commit: abort, send the staged records agai
 
 TEST_CASE("a fenced producer at commit: a new producer takes over and commits the staged records") {
   Fixture f;
-  Transaction t(f.Options("tx-fenced"));
-  const int out = t.Topic("out");
-  t.Start({});
-  SendRecords(t, out, 0, 40);
-  t.Prepare(1);
+  auto txn = Prepared(f, "tx-fenced", 40);
+  Transaction& t = *txn;
   // PRODUCER_FENCED (90): fatal for this producer.
   f.broker.FailRequests(kEndTxn, {90});
   t.Commit(1);
@@ -233,7 +237,7 @@ TEST_CASE("a fenced producer at commit: a new producer takes over and commits th
   CHECK(t.stats().republished == 40);
   CHECK(f.Logged("a new producer takes over"));
   // And it goes on: the next checkpoint commits with the new producer.
-  SendRecords(t, out, 40, 5);
+  SendRecords(t, t.Topic("out"), 40, 5);
   t.Prepare(2);
   t.Commit(2);
   CHECK(t.stats().committed == 2);
@@ -241,15 +245,9 @@ TEST_CASE("a fenced producer at commit: a new producer takes over and commits th
 
 TEST_CASE("a broker that keeps refusing the commit fails after max_attempts") {
   Fixture f;
-  auto options = f.Options("tx-refused");
-  options.max_attempts = 2;
-  Transaction t(std::move(options));
-  const int out = t.Topic("out");
-  t.Start({});
-  SendRecords(t, out, 0, 5);
-  t.Prepare(1);
+  auto t = Prepared(f, "tx-refused", 5, /*max_attempts=*/2);
   f.broker.FailRequests(kEndTxn, std::vector<int>(20, 90));
-  CHECK_THROWS_WITH_AS(t.Commit(1), doctest::Contains("gave up"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(t->Commit(1), doctest::Contains("gave up"), std::runtime_error);
 }
 
 TEST_CASE("close aborts a transaction no checkpoint covers") {
