@@ -143,6 +143,11 @@ class SinkInstance {
   // completes. Sinks that cannot hold output back (console, stdout) ignore it:
   // they are at least once.
   virtual void BeginExactlyOnce(const std::vector<std::string>& recovered) {}
+  // Checkpoints at least once, and the run restores one: keep the output
+  // written so far (a file is continued, not started anew), after publishing
+  // what `recovered` held back (states as for BeginExactlyOnce; there are some
+  // only if the checkpoint was taken exactly once).
+  virtual void ResumeAtLeastOnce(const std::vector<std::string>& recovered) {}
   // Checkpoint `id` is being taken (nothing is in flight): flush, and make all
   // written since the last commit ready to publish. The result is stored in the
   // checkpoint.

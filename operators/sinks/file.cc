@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -87,10 +88,19 @@ class FileSinkInstance : public SinkInstance {
     Recover(recovered.empty() ? std::string() : recovered.front());
   }
 
+  void ResumeAtLeastOnce(const std::vector<std::string>& recovered) override {
+    // An exactly-once checkpoint's pending files first (the mode was switched).
+    if (!recovered.empty()) Recover(recovered.front());
+    resume_ = true;
+    if (directory_) part_ = std::max(part_, NextFreePart());
+  }
+
   std::string PreCommit(int64_t id) override {
     EnsureOpen();
     if (!exactly_once_) {
+      // At least once: what came before the checkpoint is on disk.
       Flush();
+      if (writer_) Sync(fd_, current_);
       return {};
     }
     Flush();
@@ -141,7 +151,7 @@ class FileSinkInstance : public SinkInstance {
       OpenInProgress();
     } else {
       if (directory_) std::filesystem::create_directories(path_);
-      Open(PartName(part_++), append_);
+      Open(PartName(part_++), append_ || resume_);
     }
   }
 
@@ -161,6 +171,19 @@ class FileSinkInstance : public SinkInstance {
     if (fd_ < 0) throw std::runtime_error("cannot open " + current_ + ": " + std::strerror(errno));
     writer_ = std::make_unique<JsonLineWriter>(fd_, current_);
     written_ = 0;
+  }
+
+  // A directory's first part number that no part file has.
+  int64_t NextFreePart() const {
+    int64_t next = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
+      const std::string name = entry.path().filename().string();
+      long long part = -1;
+      if (std::sscanf(name.c_str(), "part-0-%lld.jsonl", &part) == 1)
+        next = std::max<int64_t>(next, part + 1);
+    }
+    return next;
   }
 
   void OpenInProgress() { Open(PartName(part_) + kInProgress, false); }
@@ -304,6 +327,7 @@ class FileSinkInstance : public SinkInstance {
   std::string path_;
   bool append_;
   int64_t part_size_;
+  bool resume_ = false;  // at least once, restored: the output goes on
   bool directory_ = false;
   bool closed_ = false;
   bool exactly_once_ = false;

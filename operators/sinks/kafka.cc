@@ -141,11 +141,9 @@ class KafkaSinkInstance : public SinkInstance {
   }
 
   void BeginExactlyOnce(const std::vector<std::string>& recovered) override {
-    const std::string id = config_.transactional_id + "-" + std::to_string(worker_);
-    kafka::Properties defaults = config_.defaults;
-    defaults.insert(defaults.begin(), {{"bootstrap.servers", kafka::ResolveBrokers(config_.brokers)},
-                                       {"client.id", config_.client_id}});
-    const std::string settings = SettingsKey(config_.brokers, defaults, config_.properties);
+    kafka::Transaction::Options options = TransactionOptions();
+    const std::string id = options.transactional_id;
+    const std::string settings = SettingsKey(config_.brokers, options.defaults, config_.properties);
     {
       std::lock_guard<std::mutex> lock(g_transactions_mutex);
       shared_ = g_transactions[id].lock();
@@ -156,12 +154,6 @@ class KafkaSinkInstance : public SinkInstance {
                                  "give one of them its own transactional_id");
       if (!shared_) {
         shared_ = std::make_shared<SharedTransaction>();
-        kafka::Transaction::Options options;
-        options.transactional_id = id;
-        options.defaults = std::move(defaults);
-        options.properties = config_.properties;
-        options.timeout_ms = config_.flush_timeout_ms;
-        options.transaction_timeout_ms = config_.transaction_timeout_ms;
         shared_->txn = std::make_unique<kafka::Transaction>(std::move(options));
         shared_->settings = settings;
         shared_->first_sink = config_.name;
@@ -175,6 +167,14 @@ class KafkaSinkInstance : public SinkInstance {
     producer_ = nullptr;
     topic_index_ = shared_->txn->Topic(config_.topic);
     shared_->txn->Start(recovered);
+  }
+
+  void ResumeAtLeastOnce(const std::vector<std::string>& recovered) override {
+    if (recovered.empty()) return;
+    // The checkpoint was taken exactly once: its transactions that did not
+    // commit are published now (and the ids fenced); then the idempotent
+    // producer goes on.
+    kafka::Transaction(TransactionOptions()).Start(recovered);
   }
 
   std::string PreCommit(int64_t id) override {
@@ -265,6 +265,19 @@ class KafkaSinkInstance : public SinkInstance {
     expr::AppendJson(k, &key_buf_);
     *out = key_buf_;
     return true;
+  }
+
+  kafka::Transaction::Options TransactionOptions() const {
+    kafka::Transaction::Options options;
+    options.transactional_id = config_.transactional_id + "-" + std::to_string(worker_);
+    options.defaults = config_.defaults;
+    options.defaults.insert(
+        options.defaults.begin(),
+        {{"bootstrap.servers", kafka::ResolveBrokers(config_.brokers)}, {"client.id", config_.client_id}});
+    options.properties = config_.properties;
+    options.timeout_ms = config_.flush_timeout_ms;
+    options.transaction_timeout_ms = config_.transaction_timeout_ms;
+    return options;
   }
 
   void Deliver(const char* when) {

@@ -754,6 +754,17 @@ class Worker {
     }
   }
 
+  // At least once after a restore: sinks go on with their output (and publish
+  // what an exactly-once checkpoint held back).
+  void ResumeAtLeastOnce() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i].sink) continue;
+      auto it = recovered_sinks_.find(i);
+      nodes_[i].sink->ResumeAtLeastOnce(it == recovered_sinks_.end() ? std::vector<std::string>()
+                                                                     : it->second);
+    }
+  }
+
   void CommitSinks(int64_t id) {
     for (auto& n : nodes_)
       if (n.sink) n.sink->Commit(id);
@@ -1331,6 +1342,8 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
   }
   if (ckpt.enabled && ckpt.exactly_once)
     for (auto& w : pool) w->BeginExactlyOnce();
+  else if (loaded)
+    for (auto& w : pool) w->ResumeAtLeastOnce();
   return loaded ? loaded->id : 0;
 }
 

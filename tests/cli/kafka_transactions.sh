@@ -9,7 +9,9 @@
 #    settings are refused with the reason;
 # 4. a commit answered PRODUCER_FENCED (injected into the broker) hands over to
 #    a new producer that commits the staged records, and the run goes on;
-# 5. at_least_once keeps the idempotent producer (no transaction).
+# 5. at_least_once keeps the idempotent producer (no transaction);
+# 6. a checkpoint taken exactly once and restored at_least_once still publishes
+#    its uncommitted transactions' staged records.
 # The mock keeps aborted records visible and no transactional offsets: what
 # only a real broker proves is in tests/kafka_real/exactly_once.sh.
 # Usage: kafka_transactions.sh STREAMRUN
@@ -117,3 +119,26 @@ STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/alo.yaml" 2>"$dir/alo.err" 
 grep -q "transaction" "$dir/alo.err" && fail "at_least_once used transactions"
 read_topic alo | sort | cmp -s - <(sort "$dir/fenced.ref") || fail "at_least_once output differs"
 echo "kafka_transactions: at_least_once writes without transactions"
+
+# ---- 6. exactly once, then at least once ---------------------------------------
+cat >"$dir/switch.yaml" <<EOF
+name: txn-switch
+runtime:
+  checkpoint: { interval: 300ms, storage: "file://$dir/ckpt-switch" }
+sources:
+  clicks: { type: generate, kind: clicks, count: 24000, rate: 12000/s, seed: 7, partitions: 2 }
+sinks:
+  out: { input: clicks, type: kafka, brokers: "$brokers", topic: switch, key: user_id }
+EOF
+sed -e 's/type: kafka, brokers: "[^"]*", topic: switch, key: user_id/type: file, path: "'"${dir//\//\\/}"'\/switch.ref"/' \
+  -e '/checkpoint:/d' "$dir/switch.yaml" >"$dir/switch-ref.yaml"
+"$bin" run -q -p 2 "$dir/switch-ref.yaml"
+status=0
+STREAMRUN_CRASH_AT=after_manifest:3 "$bin" run -q -p 2 "$dir/switch.yaml" 2>"$dir/switch.err" || status=$?
+[ $status -eq 137 ] || fail "switch: expected the crash point to end the run, got $status"
+sed -i 's/storage:/mode: at_least_once, storage:/' "$dir/switch.yaml"
+"$bin" run -q -p 2 "$dir/switch.yaml" 2>>"$dir/switch.err" || fail "the at_least_once restore failed"
+grep -q "checkpoint 3's transaction was not committed: publishing its" "$dir/switch.err" ||
+  fail "switch: the at_least_once restore did not publish the staged records"
+read_topic switch | sort -u | cmp -s - <(sort -u "$dir/switch.ref") || fail "switch: rows are missing"
+echo "kafka_transactions: an exactly-once checkpoint restored at_least_once publishes its staged records"
