@@ -48,7 +48,9 @@ fail() {
 }
 
 if [ "$mode" = mock ]; then
-  "$bin" kafka --partitions 4 --bootstrap-file "$dir/bootstrap" >/dev/null 2>"$dir/broker.err" &
+  # The embedded broker keeps the newest 5 MB of a partition: 16 partitions
+  # hold the clicks (13 MB) with all the aborted copies the mock keeps.
+  "$bin" kafka --partitions 16 --bootstrap-file "$dir/bootstrap" >/dev/null 2>"$dir/broker.err" &
   broker_pid=$!
   for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
   [ -s "$dir/bootstrap" ] || fail "the embedded broker did not start"
