@@ -746,22 +746,25 @@ class Worker {
 
   // Exactly once: sinks hold output back until checkpoints complete.
   void BeginExactlyOnce() {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (!nodes_[i].sink) continue;
-      auto it = recovered_sinks_.find(i);
-      nodes_[i].sink->BeginExactlyOnce(it == recovered_sinks_.end() ? std::vector<std::string>()
-                                                                    : it->second);
-    }
+    StartSinks(
+        [](SinkInstance& sink, const std::vector<std::string>& states) { sink.BeginExactlyOnce(states); });
   }
 
   // At least once after a restore: sinks go on with their output (and publish
   // what an exactly-once checkpoint held back).
   void ResumeAtLeastOnce() {
+    StartSinks(
+        [](SinkInstance& sink, const std::vector<std::string>& states) { sink.ResumeAtLeastOnce(states); });
+  }
+
+  // Calls `start` on each sink of this worker with the states it restored.
+  template <typename F>
+  void StartSinks(F&& start) {
+    static const std::vector<std::string> kNone;
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (!nodes_[i].sink) continue;
       auto it = recovered_sinks_.find(i);
-      nodes_[i].sink->ResumeAtLeastOnce(it == recovered_sinks_.end() ? std::vector<std::string>()
-                                                                     : it->second);
+      start(*nodes_[i].sink, it == recovered_sinks_.end() ? kNone : it->second);
     }
   }
 

@@ -44,6 +44,13 @@ for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
 [ -s "$dir/bootstrap" ] || fail "the broker did not start"
 brokers=$(cat "$dir/bootstrap")
 read_topic() { kcat -C -b "$brokers" -t "$1" -e -q; }
+# The uninterrupted run of NAME.yaml, whose Kafka sink writes TOPIC: the same
+# pipeline without checkpoints into the file NAME.ref.
+reference_run() {  # NAME TOPIC
+  sed -e 's/type: kafka, brokers: "[^"]*", topic: '"$2"', key: user_id/type: file, path: "'"${dir//\//\\/}"'\/'"$1"'.ref"/' \
+    -e '/checkpoint:/d' "$dir/$1.yaml" >"$dir/$1-ref.yaml"
+  "$bin" run -q -p 1 "$dir/$1-ref.yaml"
+}
 
 # ---- 2. dead letters in the results' transaction ------------------------------
 "$bin" generate clicks --count 3000 --seed 2 >"$dir/mixed.jsonl"
@@ -101,9 +108,7 @@ transforms:
 sinks:
   out: { input: counts, type: kafka, brokers: "$brokers", topic: fenced, key: user_id }
 EOF
-sed -e 's/type: kafka, brokers: "[^"]*", topic: fenced, key: user_id/type: file, path: "'"${dir//\//\\/}"'\/fenced.ref"/' \
-  -e '/checkpoint:/d' "$dir/fenced.yaml" >"$dir/fenced-ref.yaml"
-"$bin" run -q -p 1 "$dir/fenced-ref.yaml"
+reference_run fenced fenced
 echo "fail 26 90" >&3  # the next EndTxn: PRODUCER_FENCED
 for _ in $(seq 50); do grep -q "requests of API 26 fail" "$dir/broker.err" && break; sleep 0.1; done
 STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/fenced.yaml" 2>"$dir/fenced.err" || fail "the fenced run failed"
@@ -130,9 +135,7 @@ sources:
 sinks:
   out: { input: clicks, type: kafka, brokers: "$brokers", topic: switch, key: user_id }
 EOF
-sed -e 's/type: kafka, brokers: "[^"]*", topic: switch, key: user_id/type: file, path: "'"${dir//\//\\/}"'\/switch.ref"/' \
-  -e '/checkpoint:/d' "$dir/switch.yaml" >"$dir/switch-ref.yaml"
-"$bin" run -q -p 2 "$dir/switch-ref.yaml"
+reference_run switch switch
 status=0
 STREAMRUN_CRASH_AT=after_manifest:3 "$bin" run -q -p 2 "$dir/switch.yaml" 2>"$dir/switch.err" || status=$?
 [ $status -eq 137 ] || fail "switch: expected the crash point to end the run, got $status"
