@@ -117,10 +117,7 @@ class KafkaSinkInstance : public SinkInstance {
  public:
   KafkaSinkInstance(const KafkaSinkConfig& config, int worker) : config_(config), worker_(worker) {
     kafka::EnsureEmbeddedTopic(config.brokers, config.topic, config.partitions);
-    kafka::Properties defaults = config.defaults;
-    defaults.insert(defaults.begin(), {{"bootstrap.servers", kafka::ResolveBrokers(config.brokers)},
-                                       {"client.id", config.client_id}});
-    rd_kafka_conf_t* conf = kafka::MakeConf(defaults, config.properties);
+    rd_kafka_conf_t* conf = kafka::MakeConf(ProducerDefaults(), config.properties);
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSinkInstance::OnDelivery);
     char error[512];
@@ -267,13 +264,18 @@ class KafkaSinkInstance : public SinkInstance {
     return true;
   }
 
+  // The sink's producer settings with where to connect, before the user's properties.
+  kafka::Properties ProducerDefaults() const {
+    kafka::Properties defaults = config_.defaults;
+    defaults.insert(defaults.begin(), {{"bootstrap.servers", kafka::ResolveBrokers(config_.brokers)},
+                                       {"client.id", config_.client_id}});
+    return defaults;
+  }
+
   kafka::Transaction::Options TransactionOptions() const {
     kafka::Transaction::Options options;
     options.transactional_id = config_.transactional_id + "-" + std::to_string(worker_);
-    options.defaults = config_.defaults;
-    options.defaults.insert(
-        options.defaults.begin(),
-        {{"bootstrap.servers", kafka::ResolveBrokers(config_.brokers)}, {"client.id", config_.client_id}});
+    options.defaults = ProducerDefaults();
     options.properties = config_.properties;
     options.timeout_ms = config_.flush_timeout_ms;
     options.transaction_timeout_ms = config_.transaction_timeout_ms;
