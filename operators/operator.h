@@ -17,7 +17,7 @@
 namespace streamrun {
 
 // A record that failed: its raw bytes, where it came from and why. Steps and
-// sources report these; the runtime applies the error policy (SPEC section 8).
+// sources report these; the runtime applies the error policy (docs/errors.md).
 struct RecordError {
   std::string raw;
   RecordPosition position;
@@ -69,7 +69,7 @@ class StepInstance {
   // Processing time advanced (called about every 100 ms and between batches):
   // for processing-time timers such as `emit: {every: D}`.
   virtual void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) {}
-  // Checkpoints (SPEC section 6): the step's state, keyed state by key group.
+  // Checkpoints (docs/guarantees.md): the step's state, keyed state by key group.
   // Stateless steps write nothing. Called only while the runtime is quiet (no
   // record in flight anywhere). A step that keeps its keyed state in a StateDb
   // writes back what it holds in memory and leaves the groups empty: the
@@ -92,6 +92,12 @@ class StepPlan {
   // global ranking, a window without a key): the runtime gathers its input on
   // worker 0. Keyed steps see their keys' records wherever the key_by sent them.
   virtual bool NeedsAllRecords() const { return false; }
+  // True if the step sets a new key (key_by): records then cross to the worker
+  // that owns their key group.
+  virtual bool Rekeys() const { return false; }
+  // True if the step sends records it could not use to the transform's
+  // `.late` output (window).
+  virtual bool EmitsLate() const { return false; }
 };
 
 class SourceInstance {
@@ -101,7 +107,7 @@ class SourceInstance {
   // records. Records that fail to decode go to `errors`. Returns false once the
   // source is exhausted and nothing was added.
   virtual bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) = 0;
-  // The source's watermark after the records returned so far (SPEC section 3);
+  // The source's watermark after the records returned so far (docs/time-and-windows.md);
   // kEndOfTime once it is exhausted. `now_ms` lets idle partitions stop holding
   // it back and drives processing time for sources without event time.
   virtual int64_t Watermark(int64_t now_ms) = 0;
@@ -113,7 +119,7 @@ class SourceInstance {
   // The run ended normally: settle positions (a Kafka commit). Called on every
   // worker's instance before any of them is destroyed.
   virtual void Close() {}
-  // Checkpoints (SPEC section 6): the position after the last record returned,
+  // Checkpoints (docs/guarantees.md): the position after the last record returned,
   // per partition this instance reads, named so that any instance can find it
   // (a file's path, "topic:partition"), with its watermark state. A restore
   // hands every instance the positions of all partitions; each takes its own.
@@ -135,7 +141,7 @@ class SinkInstance {
   virtual void WriteEncoded(const std::vector<std::string>& json_records) = 0;
   virtual void Flush() {}
   virtual void Close() { Flush(); }
-  // Exactly-once (SPEC section 6), with checkpoints on. Called once before the
+  // Exactly-once (docs/guarantees.md), with checkpoints on. Called once before the
   // run: `recovered` is what PreCommit returned, in the checkpoint the run
   // restores from, on the workers this instance takes over (none for a fresh
   // start; a per-worker sink restored at lower parallelism gets several). From

@@ -1,4 +1,4 @@
-// streamrun: runs declarative YAML stream pipelines (SPEC.md).
+// streamrun: runs declarative YAML stream pipelines (docs/pipeline-file.md).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <set>
@@ -44,24 +44,23 @@ int main(int argc, char** argv) {
   explain->add_option("pipeline", explain_file, "Pipeline file")->required();
   explain->add_option("--format", explain_format, "text or dot")->check(CLI::IsMember({"text", "dot"}));
 
-  std::string test_dir, test_filter;
-  bool test_verbose = false;
-  auto* test = app.add_subcommand("test", "Run the golden pipeline cases under DIR (SPEC section 10)");
-  test->add_option("dir", test_dir, "Folder of case folders")->required();
-  test->add_option("--filter", test_filter, "Only cases whose name contains this");
-  test->add_flag("-v,--verbose", test_verbose, "List passing cases too");
-  bool test_restore_midway = false;
-  test->add_flag("--restore-midway", test_restore_midway,
+  TestArgs test_args;
+  auto* test = app.add_subcommand("test", "Run the golden pipeline cases under DIR (docs/commands.md)");
+  test->add_option("dir", test_args.dir, "Folder of case folders")->required();
+  test->add_option("--filter", test_args.filter, "Only cases whose name contains this");
+  test->add_flag("-v,--verbose", test_args.verbose, "List passing cases too");
+  test->add_flag("--restore-midway", test_args.restore_midway,
                  "Run each case with checkpoints, end it as a crash would after a checkpoint halfway through "
                  "its input, restore and finish: the output must still be the expected one");
-  int test_parallelism = 0;
-  test->add_option("-p,--parallelism", test_parallelism, "Run every case with this many workers")
+  test->add_option("-p,--parallelism", test_args.parallelism, "Run every case with this many workers")
       ->check(CLI::Range(1, 1024));
-  std::string test_state;
-  test->add_option("--state", test_state,
+  test->add_option("--state", test_args.state_backend,
                    "Run every case with this state backend; rocksdb runs with no cache, so every key "
                    "goes through the database")
       ->check(CLI::IsMember({"memory", "rocksdb"}));
+  test->add_flag("--update", test_args.update,
+                 "Write each case's expected.<sink>.jsonl from this run instead of comparing (review the "
+                 "change before committing it)");
 
   std::string schema_what;
   auto* schema = app.add_subcommand("schema", "Print a file generated from the operator specs");
@@ -129,9 +128,7 @@ int main(int argc, char** argv) {
   if (run->parsed()) return RunCommand(run_args);
   if (validate->parsed()) return ValidateCommand(validate_file);
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
-  if (test->parsed())
-    return TestCommand(test_dir, test_filter, test_verbose, test_parallelism, test_restore_midway,
-                       test_state);
+  if (test->parsed()) return TestCommand(test_args);
   if (schema->parsed()) return SchemaCommand(schema_what);
   if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (generate->parsed()) return GenerateCommand(generate_args);

@@ -1,4 +1,4 @@
-// console sink: records for a person at a terminal (SPEC section 5).
+// console sink: records for a person at a terminal (docs/operators.md).
 #include "operators/sinks/console_table.h"
 #include "operators/sinks/line_writer.h"
 #include "operators/sinks/sinks.h"

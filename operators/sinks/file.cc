@@ -1,4 +1,4 @@
-// file sink: JSON lines to a file, or to part files in a directory (SPEC section 5).
+// file sink: JSON lines to a file, or to part files in a directory (docs/operators.md).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

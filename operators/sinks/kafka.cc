@@ -1,4 +1,4 @@
-// kafka sink: records to a Kafka topic through librdkafka (SPEC sections 5-6).
+// kafka sink: records to a Kafka topic through librdkafka (docs/operators.md and docs/guarantees.md).
 // One producer per worker. At least once (no checkpoints, or mode
 // at_least_once): idempotent, every delivery report checked, a failed delivery
 // fails the run, and a checkpoint waits until every record before it is

@@ -1,4 +1,4 @@
-// null sink: discards records, counting them (SPEC section 5).
+// null sink: discards records, counting them (docs/operators.md).
 #include "operators/sinks/sinks.h"
 
 namespace streamrun {

@@ -1,4 +1,4 @@
-// stdout sink: JSON lines on standard output (SPEC section 5).
+// stdout sink: JSON lines on standard output (docs/operators.md).
 #include "operators/sinks/line_writer.h"
 #include "operators/sinks/sinks.h"
 

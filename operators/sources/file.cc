@@ -1,4 +1,4 @@
-// file source: JSON lines, CSV or raw lines from a file or a glob of files (SPEC section 5).
+// file source: JSON lines, CSV or raw lines from a file or a glob of files (docs/operators.md).
 #include <fcntl.h>
 #include <glob.h>
 #include <unistd.h>

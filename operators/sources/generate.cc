@@ -1,5 +1,5 @@
 // generate source: synthetic events (clicks, cart, transactions) in-process
-// (SPEC sections 5 and 9): same seed, same events.
+// (docs/operators.md and docs/commands.md): same seed, same events.
 #include <chrono>
 #include <thread>
 

@@ -1,4 +1,4 @@
-// kafka source: records from Kafka topics through librdkafka (SPEC section 5).
+// kafka source: records from Kafka topics through librdkafka (docs/operators.md).
 //
 // Two ways to read, chosen by `bounded`:
 // - unbounded (default): every worker is a member of the consumer group named

@@ -23,7 +23,7 @@ std::vector<config::FieldSpec> LineSourceFields() {
                        "How far behind the highest event time seen a record may be and still be on time."),
                    "0s"),
            Dur("idle_timeout", "A partition with no record for this long stops holding the watermark back.")},
-          "How the watermark follows event time (SPEC section 3).");
+          "How the watermark follows event time (docs/time-and-windows.md).");
   FieldSpec event_time =
       Obj("event_time",
           {Required(Field("field", "The field holding the event time.")),

@@ -1,4 +1,4 @@
-// stdin source: records from standard input, one per line (SPEC section 5).
+// stdin source: records from standard input, one per line (docs/operators.md).
 #include <poll.h>
 #include <unistd.h>
 

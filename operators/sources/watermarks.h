@@ -1,5 +1,5 @@
 #pragma once
-// The watermark of one source instance over its partitions (SPEC section 3):
+// The watermark of one source instance over its partitions (docs/time-and-windows.md):
 // per partition, the highest event time seen minus max_out_of_orderness; the
 // source's is the minimum over partitions that are neither finished nor idle
 // (no record for idle_timeout). It never goes back.

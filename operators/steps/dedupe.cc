@@ -1,22 +1,25 @@
-// dedupe: drop a record whose key was kept within a time bound (SPEC section 4).
+// dedupe: drop a record whose key was kept within a time bound.
 //
-// Semantics (Flink-like "keep first"):
-// - Records are judged in arrival order. A record at event time t is dropped when
-//   a previously KEPT record with an equal key, still held, has event time t0 with
-//   |t - t0| < within; otherwise it is kept and t is remembered for its key. So the
-//   first occurrence is kept, and a duplicate is dropped whether it is later or
-//   (out of order) earlier in event time than the kept one, as long as the two are
-//   less than `within` apart.
+// Semantics ("keep first" by event time):
+// - A record waits until the watermark passes its event time; then records are
+//   judged in RecordOrder (event time; ties by where they were read: source,
+//   partition, offset; batch.h). A record at t is dropped when a KEPT record
+//   with an equal key, still held, has event time t0 with |t - t0| < within;
+//   otherwise it is kept and t is remembered for its key. So of duplicates the
+//   one earliest in event time is kept, at every parallelism and however the
+//   workers' streams interleave. A late record (t below the watermark when it
+//   arrives) is judged at once against what is still held.
+// - Kept records leave in event-time order as the watermark releases them, each
+//   carrying the watermark before that advance, so they are not late for a
+//   window after them. The cost is latency: a record waits about
+//   max_out_of_orderness, and the waiting records are held in memory (and in
+//   checkpoints) under either backend.
 // - Keys compare like `==`: 3 and 3.0 are equal, lists and objects compare by their
 //   JSON text ignoring whitespace, null is a valid key (all null keys are equal).
 //   The state holds each key's canonical text, not only its hash.
 // - State: a kept time t0 is forgotten when the step's watermark W advances to
-//   t0 + within or beyond (W is the maximum of the watermarks the records carry
-//   and of the input watermark; it is checked on each advance, so a late record
-//   kept while W stands still is remembered until W next advances). Every record
-//   that is not late (t >= W) is therefore judged exactly; a late record is
-//   judged against what is still held. Memory is bounded by the kept records of
-//   roughly the last `within` + out-of-orderness.
+//   t0 + within or beyond. Memory is bounded by the kept records of roughly the
+//   last `within` + out-of-orderness.
 // - Under the rocksdb backend (state_db.h) the kept times and their expiry
 //   timers live in the worker's database, hot keys cached in memory as under
 //   window: dedupe of ids that never repeat is not bounded by memory.
@@ -27,6 +30,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <limits>
 #include <optional>
 #include <queue>
@@ -34,8 +38,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "operators/steps/aggregates.h"
 #include "operators/steps/steps.h"
 #include "runner/config/duration.h"
+#include "runner/record/json_decoder.h"
 #include "runner/record/value_hash.h"
 #include "runner/record/value_key.h"
 #include "runner/state/keyed_state.h"
@@ -50,13 +56,15 @@ const config::ComponentSpec& DedupeSpec() {
     s.name = "dedupe";
     s.summary = "Drop a record whose key was seen within a time bound.";
     s.description =
-        "Records are judged in arrival order: the first record of a key is kept, and a later-arriving "
-        "record with an equal key is dropped when its event time is less than `within` away (before or "
-        "after) from a kept record of that key. Keys compare like `==` (3 equals 3.0); null is a valid "
-        "key. A kept time is forgotten once the watermark reaches it plus `within`, so state is bounded; "
-        "a record that is not late (event time >= watermark) is always judged exactly, a late one against "
-        "what is still held. Without event time the bound is in processing "
-        "time. A key expression that fails is a record error. Kept records pass unchanged.";
+        "The first record of a key by event time is kept; a record whose event time is less than "
+        "`within` away (before or after) from a kept record with an equal key is dropped. Records wait "
+        "until the watermark passes their event time and are then judged in event-time order (ties: the "
+        "record read first from its source), so the result is the same at every parallelism; kept records "
+        "leave in event-time order, about `max_out_of_orderness` later than they came. A late record "
+        "(behind the watermark when it arrives) is judged at once. Keys compare like `==` (3 equals 3.0); "
+        "null is a valid key. A kept time is forgotten once the watermark reaches it plus `within`, so "
+        "state is bounded. Without event time the bound is in processing time. A key expression that "
+        "fails is a record error. Kept records pass unchanged.";
     s.value = Required(
         Obj("",
             {Required(Example(Expr("key", "Expression giving the key records are compared by."), "order_id")),
@@ -106,10 +114,13 @@ class DedupeInstance : public StepInstance {
   }
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
-    keep_.assign(batch.size(), 0);
+    if (width_ != batch.width()) {
+      width_ = batch.width();
+      out_ = Batch(width_);
+    }
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
     for (uint32_t i = 0; i < batch.size(); ++i) {
-      Advance(batch.watermark(i));
+      if (batch.watermark(i) > watermark_) Release(batch.watermark(i), out);
       Value v;
       if (!key_->Eval(batch.row(i), ctx, &v)) {
         env.errors->Fail(batch, i, "dedupe: key " + key_->text() + ": " + ctx.error);
@@ -120,37 +131,20 @@ class DedupeInstance : public StepInstance {
       AppendValueKey(v, &scratch_);
       const int64_t t = batch.event_time(i);
       const uint32_t group = KeyGroupOf(Mix64(HashBytes(scratch_, 0x646564)));
-      bool created = false;
-      KeptTimes* kept = db_.db ? FindKey(group, scratch_) : nullptr;
-      if (!kept) {
-        kept = &state_.GetOrCreate(group, scratch_, &created);
-        if (created) cache_used_ += KeyCost(scratch_, *kept);
+      if (t < watermark_) {
+        // Late: everything before it in event time has been judged; judge it now.
+        if (Judge(group, scratch_, t)) CopyRow(batch, i, out_);
+        continue;
       }
-      std::vector<int64_t>& times = kept->times;
-      if (!created) {
-        bool duplicate = false;
-        for (int64_t t0 : times) {
-          // |t - t0| < within, without overflow.
-          if (t < SaturatingAdd(t0, within_) && t0 < SaturatingAdd(t, within_)) {
-            duplicate = true;
-            break;
-          }
-        }
-        if (duplicate) continue;
-      }
-      times.push_back(t);
-      kept->dirty = true;
-      cache_used_ += sizeof(int64_t);
-      keep_[i] = 1;
-      Schedule(group, scratch_, SaturatingAdd(t, within_));
+      Hold(batch, i, group);
     }
     MaybeEvict();
-    batch.Compact(keep_);
-    if (!batch.empty()) out.Emit(batch);
+    Flush(out);
   }
 
   void OnWatermark(int64_t watermark, StepEnv&, Emitter& out) override {
-    Advance(watermark);
+    Release(watermark, out);
+    Flush(out);
     out.EmitWatermark(watermark);
   }
 
@@ -169,12 +163,21 @@ class DedupeInstance : public StepInstance {
       w.U64(kept.times.size());
       for (int64_t t : kept.times) w.I64(t);
     });
-    SnapshotWriter(&out.global).I64(watermark_);
+    SnapshotWriter w(&out.global);
+    w.I64(watermark_);
+    // The records still waiting for the watermark, with everything they carry.
+    w.U64(held_.size());
+    for (const Held& h : HeldInOrder()) SaveHeld(h, w);
   }
 
   void Restore(const StateRestore& in) override {
-    for (const auto& global : in.globals)
-      if (!global.empty()) watermark_ = std::max(watermark_, SnapshotReader(global).I64());
+    for (const auto& global : in.globals) {
+      if (global.empty()) continue;
+      SnapshotReader r(global);
+      watermark_ = std::max(watermark_, r.I64());
+      if (r.done()) continue;  // written before records were held
+      for (uint64_t n = r.U64(); n > 0; --n) LoadHeld(r);
+    }
     for (uint32_t group = 0; group < kKeyGroups; ++group) {
       SnapshotReader r(in.groups[group]);
       while (!r.done()) {
@@ -194,6 +197,163 @@ class DedupeInstance : public StepInstance {
   }
 
  private:
+  // A record waiting until the watermark passes its event time: records are
+  // judged in RecordOrder (event time, then where they were read), so which of
+  // two duplicates is kept does not depend on how the workers' streams
+  // interleave.
+  struct Held {
+    RecordOrder order;  // its event time first (RecordOrder, batch.h)
+    uint64_t chunk;     // where its copy is (see chunks_)
+    uint32_t row;
+    uint32_t group;
+    std::string key;  // canonical key
+    bool operator>(const Held& o) const { return o.order < order; }
+  };
+  // Held copies live in chunks of up to a batch; a chunk is freed once every
+  // row of it was released. Records arrive roughly in time order, so chunks
+  // free roughly first in, first out.
+  struct HeldChunk {
+    Batch batch;
+    uint32_t live = 0;
+  };
+
+  HeldChunk& Chunk(uint64_t id) { return chunks_[id - chunks_base_]; }
+
+  // A copy of row `i` waits for the watermark.
+  void Hold(const Batch& batch, uint32_t i, uint32_t group) {
+    if (chunks_.empty() || chunks_.back().batch.size() >= kDefaultBatchSize ||
+        chunks_.back().batch.width() != batch.width())
+      chunks_.push_back(HeldChunk{Batch(batch.width()), 0});
+    HeldChunk& c = chunks_.back();
+    CopyRow(batch, i, c.batch);
+    ++c.live;
+    held_.push(Held{RecordOrder::Of(batch, i, seq_++), chunks_base_ + chunks_.size() - 1, c.batch.size() - 1,
+                    group, scratch_});
+  }
+
+  // The watermark reaches `watermark`: the held records before it are judged
+  // in order (and carry the watermark before this advance), then kept times
+  // that no later record can be within the bound of are forgotten.
+  void Release(int64_t watermark, Emitter& out) {
+    const int64_t before = watermark_;
+    while (!held_.empty() && held_.top().order.time < watermark) {
+      const Held& h = held_.top();
+      HeldChunk& c = Chunk(h.chunk);
+      if (Judge(h.group, h.key, h.order.time)) {
+        CopyRow(c.batch, h.row, out_);
+        out_.set_watermark(out_.size() - 1, before);
+        if (out_.size() >= kDefaultBatchSize) Flush(out);
+      }
+      --c.live;
+      held_.pop();
+      while (!chunks_.empty() && chunks_.front().live == 0 && chunks_.size() > 1) {
+        chunks_.pop_front();
+        ++chunks_base_;
+      }
+    }
+    if (held_.empty()) {
+      chunks_.clear();
+      chunks_base_ = 0;
+    }
+    Advance(watermark);
+  }
+
+  void Flush(Emitter& out) {
+    if (out_.empty()) return;
+    out.Emit(out_);
+    out_.Clear(width_);
+  }
+
+  // True if a record of `key` at `t` is kept: no kept record of the key is
+  // less than `within` away. A kept time is remembered.
+  bool Judge(uint32_t group, std::string_view key, int64_t t) {
+    bool created = false;
+    KeptTimes* kept = db_.db ? FindKey(group, key) : nullptr;
+    if (!kept) {
+      kept = &state_.GetOrCreate(group, key, &created);
+      if (created) cache_used_ += KeyCost(key, *kept);
+    }
+    if (!created)
+      for (int64_t t0 : kept->times)
+        // |t - t0| < within, without overflow.
+        if (t < SaturatingAdd(t0, within_) && t0 < SaturatingAdd(t, within_)) return false;
+    kept->times.push_back(t);
+    kept->dirty = true;
+    cache_used_ += sizeof(int64_t);
+    Schedule(group, key, SaturatingAdd(t, within_));
+    return true;
+  }
+
+  std::vector<Held> HeldInOrder() const {
+    auto copy = held_;
+    std::vector<Held> out;
+    while (!copy.empty()) {
+      out.push_back(copy.top());
+      copy.pop();
+    }
+    return out;
+  }
+
+  void SaveHeld(const Held& h, SnapshotWriter& w) {
+    const Batch& b = Chunk(h.chunk).batch;
+    w.I64(h.order.time);
+    w.I64(h.order.source);
+    w.I64(h.order.topic);
+    w.I64(h.order.partition);
+    w.I64(h.order.offset);
+    w.I64(b.position(h.row).line);
+    w.U64(h.group);
+    w.Str(h.key);
+    w.U64(b.key_hash(h.row));
+    w.I64(b.watermark(h.row));
+    w.Str(b.raw(h.row));
+    w.U64(b.width());
+    StoredValue stored;
+    for (uint32_t s = 0; s < b.width(); ++s) {
+      stored.Set(b.row(h.row)[s]);
+      stored.Save(w);
+    }
+  }
+
+  void LoadHeld(SnapshotReader& r) {
+    RecordPosition p;
+    const int64_t t = r.I64();
+    p.source = static_cast<int32_t>(r.I64());
+    p.topic = static_cast<int32_t>(r.I64());
+    p.partition = static_cast<int32_t>(r.I64());
+    p.offset = r.I64();
+    p.line = r.I64();
+    const uint64_t group = r.U64();
+    if (group >= kKeyGroups)
+      throw SnapshotError("state snapshot: dedupe: key group " + std::to_string(group));
+    scratch_.assign(r.Str());
+    const uint64_t key_hash = r.U64();
+    const int64_t row_watermark = r.I64();
+    const std::string_view raw = r.Str();
+    const uint64_t width = r.U64();
+    if (width != width_ && width_ != 0)
+      throw SnapshotError("state snapshot: dedupe: a held record has " + std::to_string(width) +
+                          " fields, this pipeline " + std::to_string(width_));
+    if (width_ == 0) {
+      width_ = static_cast<uint32_t>(width);
+      out_ = Batch(width_);
+    }
+    Batch one(static_cast<uint32_t>(width));
+    const std::string_view raw_copy = raw.empty() ? raw : one.arena().Copy(raw, JsonPadding());
+    const uint32_t row = one.AddRow(raw_copy, p, t);
+    one.set_key_hash(row, key_hash);
+    one.set_watermark(row, row_watermark);
+    StoredValue stored;
+    for (uint32_t s = 0; s < width; ++s) {
+      stored.Load(r);
+      Value v = stored.Get();
+      if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
+        v.str = one.arena().Copy(v.text()).data();
+      one.row(row)[s] = v;
+    }
+    Hold(one, row, static_cast<uint32_t>(group));
+  }
+
   struct Expiry {
     int64_t at;  // kept time + within: forget it once W >= at
     uint32_t group;
@@ -331,8 +491,15 @@ class DedupeInstance : public StepInstance {
   uint64_t cache_used_ = 0;
   uint32_t evict_cursor_ = 0;
   std::string db_key_, db_value_, timer_key_;
-  std::vector<uint8_t> keep_;
   std::string scratch_;
+  // Records waiting for the watermark (memory under either backend: they are
+  // at most the input's out-of-orderness long).
+  std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
+  std::deque<HeldChunk> chunks_;
+  uint64_t chunks_base_ = 0;  // id of chunks_.front()
+  uint64_t seq_ = 0;
+  uint32_t width_ = 0;
+  Batch out_;
 };
 
 class DedupePlan : public StepPlan {

@@ -1,4 +1,4 @@
-// drop: remove fields (SPEC section 4).
+// drop: remove fields (docs/time-and-windows.md).
 #include "operators/steps/computed_fields.h"
 #include "operators/steps/steps.h"
 

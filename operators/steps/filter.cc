@@ -1,4 +1,4 @@
-// filter: keep the records for which an expression is true (SPEC section 4).
+// filter: keep the records for which an expression is true (docs/time-and-windows.md).
 #include <vector>
 
 #include "operators/steps/steps.h"

@@ -1,4 +1,4 @@
-// key_by: partition by key (SPEC section 4). The key fields are carried into the
+// key_by: partition by key (docs/time-and-windows.md). The key fields are carried into the
 // rows of a following window; the key hash picks the record's key group. The
 // exchange between workers by key group comes with the parallel runtime.
 #include "operators/steps/computed_fields.h"
@@ -43,7 +43,7 @@ class KeyByInstance : public StepInstance {
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
     for (uint32_t i = 0; i < batch.size(); ++i) {
-      uint64_t h = 0x4b6579ULL;
+      uint64_t h = kKeyHashSeed;
       for (const auto& part : *parts_) {
         Value v;
         // A field read cannot fail, except navigating into malformed nested text.
@@ -65,6 +65,7 @@ class KeyByPlan : public StepPlan {
   std::unique_ptr<StepInstance> Instantiate() const override {
     return std::make_unique<KeyByInstance>(&parts_);
   }
+  bool Rekeys() const override { return true; }
   std::string Describe() const override {
     std::string d = "key_by";
     for (const auto& p : parts_) d += " " + p.name;

@@ -1,4 +1,4 @@
-// select: keep only the listed fields, computed ones included (SPEC section 4).
+// select: keep only the listed fields, computed ones included (docs/time-and-windows.md).
 #include <vector>
 
 #include "operators/steps/computed_fields.h"

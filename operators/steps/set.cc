@@ -1,4 +1,4 @@
-// set: add or overwrite fields; every expression sees the input record (SPEC section 4).
+// set: add or overwrite fields; every expression sees the input record (docs/time-and-windows.md).
 #include <vector>
 
 #include "operators/steps/computed_fields.h"

@@ -1,4 +1,4 @@
-// top_n: rank each window's rows across all keys (SPEC section 4).
+// top_n: rank each window's rows across all keys (docs/time-and-windows.md).
 //
 // Semantics:
 // - top_n follows a window step, whose rows (one per key and window) it buffers

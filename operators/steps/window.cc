@@ -1,4 +1,4 @@
-// window: event-time (or processing-time) windows per key (SPEC sections 3-4):
+// window: event-time (or processing-time) windows per key (docs/time-and-windows.md):
 // tumbling, sliding and merging session windows, aggregates, allowed lateness
 // with late re-firing, the `.late` side output, having, and emit modes.
 //
@@ -25,6 +25,7 @@
 #include "runner/config/diagnostics.h"
 #include "runner/config/duration.h"
 #include "runner/record/json_writer.h"
+#include "runner/record/value_hash.h"
 #include "runner/record/value_key.h"
 #include "runner/state/keyed_state.h"
 
@@ -47,7 +48,8 @@ const config::ComponentSpec& WindowSpec() {
         "window it goes unchanged to the side output `<transform>.late` (or is counted and dropped). "
         "Within the allowed lateness the window fires again with its updated row: treat "
         "(key, window_start, window_end) as an upsert key. Aggregates: count(), count(x), sum, min, max, "
-        "avg, count_distinct, first, last (by event time, ties by arrival), collect; all but count() "
+        "avg, count_distinct, first, last (by event time; ties as docs/time-and-windows.md says), collect "
+        "(in event-time order); all but count() "
         "ignore nulls.";
     FieldSpec every = Obj("", {Required(Dur("every", "Processing-time interval between updates."))},
                           "Emit the open windows' rows every D of processing time, and at close.");
@@ -403,7 +405,7 @@ class WindowInstance : public StepInstance {
 
   bool Accumulate(WindowState& w, const Batch& batch, uint32_t i, StepEnv& env) {
     for (size_t a = 0; a < c_.aggregates.size(); ++a) {
-      if (!w.accumulators[a].Add(args_[a], batch.event_time(i), arrival_, &error_)) {
+      if (!w.accumulators[a].Add(args_[a], RecordOrder::Of(batch, i, arrival_), &error_)) {
         env.errors->Fail(batch, i, "window " + c_.aggregates[a].name + ": " + error_);
         return false;
       }
@@ -612,12 +614,17 @@ class WindowInstance : public StepInstance {
     out_.set_watermark(r, row_watermark);
     Value* row = out_.row(r);
     Arena& arena = out_.arena();
+    // The row carries its key's hash, as key_by made it: rows of one window
+    // end are then in the same RecordOrder at every parallelism.
+    uint64_t key_hash = kKeyHashSeed;
     for (size_t k = 0; k < c_.key_slots.size(); ++k) {
       Value v = key.key_values[k].Get();
+      key_hash = HashValue(v, key_hash);
       if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
         v.str = arena.Copy(v.text()).data();
       row[c_.key_slots[k]] = v;
     }
+    out_.set_key_hash(r, key_hash);
     row[c_.start_slot] = Value::Int(w.start);
     row[c_.end_slot] = Value::Int(w.end);
     for (size_t a = 0; a < c_.aggregate_slots.size(); ++a)
@@ -680,6 +687,7 @@ class WindowPlan : public StepPlan {
   std::string Describe() const override { return description_; }
   // Without a key, one window holds every record: it is computed in one place.
   bool NeedsAllRecords() const override { return !keyed_; }
+  bool EmitsLate() const override { return true; }
 
  private:
   std::unique_ptr<WindowConfig> config_;

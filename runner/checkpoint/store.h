@@ -1,7 +1,7 @@
 #pragma once
 // Where checkpoints are kept, as a flat namespace of objects ("name/chk-7/w0"):
 // a directory (file://DIR) or an S3 bucket (s3://bucket/prefix). Nothing else
-// in the runtime knows which one it is (DESIGN.md "State and checkpoints").
+// in the runtime knows which one it is (docs/architecture.md "Checkpoints").
 #include <memory>
 #include <optional>
 #include <stdexcept>

@@ -1,5 +1,5 @@
 // `streamrun checkpoints list|inspect PIPELINE [ID|FOLDER]`: the pipeline's
-// complete checkpoints in its runtime.checkpoint.storage (SPEC section 9).
+// complete checkpoints in its runtime.checkpoint.storage (docs/commands.md).
 #include <signal.h>
 
 #include <chrono>

@@ -1,5 +1,5 @@
 #pragma once
-// The subcommands of SPEC section 9. Each returns the process exit status:
+// The subcommands of docs/commands.md. Each returns the process exit status:
 // 0 success, 1 failure at run time, 2 configuration error.
 #include <cstdint>
 #include <string>
@@ -44,8 +44,16 @@ int GenerateCommand(const GenerateArgs& args);
 int KafkaCommand(const KafkaArgs& args);
 int ValidateCommand(const std::string& pipeline);
 int ExplainCommand(const std::string& pipeline, const std::string& format);
-int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism,
-                bool restore_midway, const std::string& state_backend);
+struct TestArgs {
+  std::string dir;
+  std::string filter;  // only cases whose name contains it
+  bool verbose = false;
+  int parallelism = 0;  // 0: the pipeline's own
+  bool restore_midway = false;
+  std::string state_backend;
+  bool update = false;  // write expected.<sink>.jsonl from this run instead of comparing
+};
+int TestCommand(const TestArgs& args);
 int SchemaCommand(const std::string& what);
 // `checkpoints list PIPELINE` / `checkpoints inspect PIPELINE [ID|FOLDER]`.
 int CheckpointsCommand(const std::string& action, const std::string& pipeline, const std::string& which);

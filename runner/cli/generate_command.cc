@@ -1,5 +1,5 @@
 // `streamrun generate KIND`: synthetic events as JSON lines, or produced to a
-// Kafka topic (SPEC section 9).
+// Kafka topic (docs/commands.md).
 #include <unistd.h>
 
 #include <chrono>

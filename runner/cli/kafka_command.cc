@@ -1,4 +1,4 @@
-// `streamrun kafka`: the embedded broker as its own process (SPEC sections 5, 9).
+// `streamrun kafka`: the embedded broker as its own process (docs/operators.md and docs/commands.md).
 #include <unistd.h>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// `streamrun test DIR` (SPEC section 10): golden pipeline cases.
+// `streamrun test DIR` (docs/commands.md): golden pipeline cases.
 //
 // A case folder holds pipeline.yaml, input.<source>.jsonl (or .csv, or .txt for
 // raw lines) for each source it replaces, expected.<sink>.jsonl for each sink it
@@ -119,7 +119,8 @@ ConfNode Scalar(const std::string& text, const config::Mark& mark) {
 
 struct CaseConfig {
   bool ordered = false;
-  int parallelism = 0;  // only at this parallelism (a case whose result may differ at others, SPEC section 3)
+  int parallelism =
+      0;  // only at this parallelism (a case whose result may differ at others, docs/time-and-windows.md)
   // false: --restore-midway runs it plainly (its result depends on how records of
   // several sources interleave, which reading one record per batch changes).
   bool restore_midway = true;
@@ -272,7 +273,10 @@ int64_t InputRecords(const fs::path& dir) {
   return n;
 }
 
-CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midway, const std::string& state) {
+CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
+  const int parallelism = args.parallelism;
+  const bool restore_midway = args.restore_midway;
+  const std::string& state = args.state_backend;
   CaseResult r;
   const fs::path dir = fs::absolute(case_dir);
   InDirectory in_case(dir);
@@ -371,6 +375,17 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midwa
       Fail(r, "  error output does not contain \"" + want + "\"; it was:\n    " +
                   (error_text.empty() ? "(nothing)" : error_text));
   }
+  if (args.update) {
+    // Every sink's rows as this run produced them; a failed run writes nothing.
+    if (!r.passed || !plan || exit_code != 0) return r;
+    for (const auto& n : plan->nodes) {
+      if (n.kind != PlanNode::Kind::kSink) continue;
+      std::ofstream out(dir / ("expected." + n.name + ".jsonl"), std::ios::binary | std::ios::trunc);
+      for (const auto& row : captured[n.name]) out << row << '\n';
+      if (!out) Fail(r, "  cannot write expected." + n.name + ".jsonl");
+    }
+    return r;
+  }
   for (const auto& entry : fs::directory_iterator(dir)) {
     std::string file = entry.path().filename().string();
     const std::string prefix = "expected.", suffix = ".jsonl";
@@ -389,8 +404,9 @@ CaseResult RunCase(const fs::path& case_dir, int parallelism, bool restore_midwa
 
 }  // namespace
 
-int TestCommand(const std::string& dir, const std::string& filter, bool verbose, int parallelism,
-                bool restore_midway, const std::string& state_backend) {
+int TestCommand(const TestArgs& args) {
+  const std::string& dir = args.dir;
+  const std::string& filter = args.filter;
   std::vector<fs::path> cases;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -406,17 +422,17 @@ int TestCommand(const std::string& dir, const std::string& filter, bool verbose,
     std::string name = fs::relative(c, dir).string();
     if (name == ".") name = c.filename().string();
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
-    CaseResult r = RunCase(c, parallelism, restore_midway, state_backend);
+    CaseResult r = RunCase(c, args);
     restored += r.restored;
     if (r.passed) {
       ++passed;
-      if (verbose) std::printf("PASS %s\n", name.c_str());
+      if (args.verbose) std::printf("%s %s\n", args.update ? "WROTE" : "PASS", name.c_str());
     } else {
       ++failed;
       std::printf("FAIL %s\n%s", name.c_str(), r.report.c_str());
     }
   }
-  if (restore_midway)
+  if (args.restore_midway)
     std::printf("%d passed, %d failed (%d of them ended at a checkpoint halfway and restored)\n", passed,
                 failed, restored);
   else

@@ -15,7 +15,7 @@ enum class FieldType {
   kBool,
   kDuration,  // 250ms, 5s, 30m, 1h, 1d
   kRate,      // 2000/s, 100/ms
-  kExpr,      // an expression (SPEC section 2); compiled by the planner
+  kExpr,      // an expression (docs/expressions.md); compiled by the planner
   kField,     // a field path a.b.c or `odd name`
   kEnum,      // one of enum_values
   kList,      // a sequence of `item`

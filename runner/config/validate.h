@@ -22,7 +22,7 @@ class ComponentCatalog {
 // (e.g. "window step of transform 'page_counts'").
 void ValidateValue(const ConfNode& node, const FieldSpec& spec, const std::string& where, Diagnostics& diags);
 
-// The spec of the top-level keys and of `runtime:` (SPEC section 1).
+// The spec of the top-level keys and of `runtime:` (docs/pipeline-file.md).
 const FieldSpec& RuntimeSpec();
 
 // Checks a whole pipeline: top-level keys, `name`, `runtime`, every source and sink

@@ -1,6 +1,6 @@
 // Evaluation of compiled expressions: operators, field reads, Expression.
 //
-// Semantics chosen where SPEC section 2 is silent (also in docs/expressions.md):
+// Semantics chosen where docs/expressions.md is silent (also in docs/expressions.md):
 //
 // * null in arithmetic (`+ - * / %`, unary `-`) gives null, before any type check:
 //   `null * 'a'` is null, not an error.

@@ -1,5 +1,5 @@
 #pragma once
-// The expression language of SPEC section 2, compiled once per pipeline over
+// The expression language of docs/expressions.md, compiled once per pipeline over
 // resolved field slots and evaluated per record with no heap allocation
 // (computed strings go to the batch's arena).
 #include <cstdint>

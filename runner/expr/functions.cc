@@ -1,4 +1,4 @@
-// The built-in functions (SPEC section 2). Unless noted, a function returns null
+// The built-in functions (docs/expressions.md). Unless noted, a function returns null
 // when any argument is null (like SQL); coalesce() and if() are lazy and look at
 // nulls themselves. Strings a function produces go to the batch arena.
 #include <algorithm>

@@ -1,5 +1,5 @@
 #pragma once
-// Tokens of the expression language (SPEC section 2). The lexer works on the
+// Tokens of the expression language (docs/expressions.md). The lexer works on the
 // whole expression text at compile time; nothing here runs per record.
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// A Kafka transaction per checkpoint (SPEC section 6, exactly_once): what the
+// A Kafka transaction per checkpoint (docs/guarantees.md, exactly_once): what the
 // Kafka sinks of one worker write between two checkpoints goes to the broker
 // inside one transaction, committed when the checkpoint completes.
 //

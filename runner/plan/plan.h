@@ -57,7 +57,7 @@ struct PlanNode {
   const RecordView& OutputView(int port) const { return port == kLatePort ? late_view : view; }
 };
 
-// runtime.checkpoint (SPEC section 6); `storage` empty: no checkpoints.
+// runtime.checkpoint (docs/guarantees.md); `storage` empty: no checkpoints.
 struct CheckpointConfig {
   std::string storage;   // file://DIR or s3://bucket/prefix
   std::string endpoint;  // s3: scheme://host[:port]

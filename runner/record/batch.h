@@ -1,5 +1,5 @@
 #pragma once
-// A batch of records moving between operators (DESIGN.md "Records").
+// A batch of records moving between operators (docs/architecture.md "Records, slots and views").
 // Layout: `width` slots per record, row-major; the raw bytes each record came
 // with (JSON text with SIMDJSON_PADDING readable bytes after it) so untouched
 // records are re-emitted without re-encoding; event time and source position
@@ -40,7 +40,7 @@ class Batch {
   std::string_view raw(uint32_t i) const { return raw_[i]; }
   void set_raw(uint32_t i, std::string_view r) { raw_[i] = r; }
   int64_t event_time(uint32_t i) const { return event_time_[i]; }
-  // The watermark in effect when the record was read, before it (SPEC section 3:
+  // The watermark in effect when the record was read, before it (docs/time-and-windows.md:
   // a record is judged against the watermark of the records before it).
   int64_t watermark(uint32_t i) const { return watermark_[i]; }
   void set_watermark(uint32_t i, int64_t w) { watermark_[i] = w; }
@@ -151,5 +151,40 @@ class Batch {
   std::vector<int64_t> watermark_;
   std::shared_ptr<Arena> arena_;
 };
+
+// Where a record stands among records of equal event time wherever their order
+// shows in a result (first, last, collect, which of two duplicates dedupe
+// keeps): by where it was read (source, topic, partition, offset), then by key
+// hash (the rows a window makes carry their key's), then by arrival. Records
+// of one partition arrive in offset order, so at parallelism 1 this is arrival
+// order; unlike arrival, it is the same at every parallelism.
+struct RecordOrder {
+  int64_t time = 0;
+  int32_t source = -1;
+  int32_t topic = -1;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  uint64_t key_hash = 0;
+  uint64_t arrival = 0;
+
+  static RecordOrder Of(const Batch& b, uint32_t i, uint64_t arrival) {
+    const RecordPosition& p = b.position(i);
+    return RecordOrder{b.event_time(i), p.source, p.topic, p.partition, p.offset, b.key_hash(i), arrival};
+  }
+  bool operator<(const RecordOrder& o) const {
+    if (time != o.time) return time < o.time;
+    if (source != o.source) return source < o.source;
+    if (topic != o.topic) return topic < o.topic;
+    if (partition != o.partition) return partition < o.partition;
+    if (offset != o.offset) return offset < o.offset;
+    if (key_hash != o.key_hash) return key_hash < o.key_hash;
+    return arrival < o.arrival;
+  }
+};
+
+// Appends a copy of row `i` of `src` to `dst` that owns its bytes (in dst's
+// arena): a row that outlives its batch, or crosses to another worker, must not
+// share the source's arena.
+void CopyRow(const Batch& src, uint32_t i, Batch& dst);
 
 }  // namespace streamrun

@@ -1,5 +1,5 @@
 #pragma once
-// The value of one field of one record (SPEC section 2). Values are small and
+// The value of one field of one record (docs/expressions.md). Values are small and
 // trivially copyable: strings and nested JSON point into memory owned by the
 // batch (its arena or the raw record bytes), never into the heap per record.
 #include <cstdint>

@@ -29,6 +29,9 @@ inline uint64_t Mix64(uint64_t x) {
 }
 
 // Ints and integral floats hash alike, so 3 and 3.0 land in the same key group.
+// The seed of a key_by key's hash (each key part is hashed in turn onto it).
+inline constexpr uint64_t kKeyHashSeed = 0x4b6579ULL;
+
 inline uint64_t HashValue(const Value& v, uint64_t seed = 0) {
   switch (v.kind) {
     case Kind::kNull:

@@ -23,6 +23,7 @@
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 #include "runner/runtime/message_queue.h"
+#include "runner/runtime/routing.h"
 #include "runner/runtime/state_files.h"
 #include "runner/state/keyed_state.h"
 
@@ -62,29 +63,6 @@ int WorkerOfKey(uint64_t key_hash, int workers) { return WorkerOfGroup(KeyGroupO
 uint32_t OperatorId(size_t node, size_t step) { return static_cast<uint32_t>(node << 12 | step); }
 std::pair<size_t, size_t> NodeAndStep(uint32_t op) { return {op >> 12, op & 0xFFF}; }
 
-// A copy of row `i` of `src` appended to `dst`, owning its bytes (in dst's arena):
-// batches that cross to another worker must not share an arena.
-void CopyRow(const Batch& src, uint32_t i, Batch& dst) {
-  std::string_view raw = src.raw(i);
-  std::string_view raw_copy = raw.empty() ? raw : dst.arena().Copy(raw, JsonPadding());
-  uint32_t r = dst.AddRow(raw_copy, src.position(i), src.event_time(i));
-  dst.set_key_hash(r, src.key_hash(i));
-  dst.set_watermark(r, src.watermark(i));
-  const Value* in = src.row(i);
-  Value* out = dst.row(r);
-  for (uint32_t s = 0; s < src.width(); ++s) {
-    Value v = in[s];
-    if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject) {
-      if (!raw.empty() && v.str >= raw.data() && v.str + v.len <= raw.data() + raw.size()) {
-        v.str = raw_copy.data() + (v.str - raw.data());
-      } else {
-        v.str = dst.arena().Copy(v.text()).data();
-      }
-    }
-    out[s] = v;
-  }
-}
-
 Batch DeepCopy(const Batch& src) {
   Batch dst(src.width());
   dst.Reserve(src.size());
@@ -92,11 +70,9 @@ Batch DeepCopy(const Batch& src) {
   return dst;
 }
 
-enum class ExchangeKind { kNone, kKeyed, kGather };
-
 // What all workers share: the queues between them and the run's progress.
 struct Shared {
-  Shared(const PipelinePlan& p, const RunOptions& o, int w) : plan(p), options(o), workers(w) {
+  Shared(const PipelinePlan& p, const RunOptions& o, int w) : plan(p), options(o), workers(w), routing(p, w) {
     queues.resize(w);
     for (int from = 0; from < w; ++from)
       for (int to = 0; to < w; ++to) queues[from].push_back(std::make_unique<MessageQueue>(kQueueCapacity));
@@ -104,6 +80,7 @@ struct Shared {
   const PipelinePlan& plan;
   const RunOptions& options;
   const int workers;
+  const Routing routing;  // where records are at each step, and their exchanges
   std::vector<std::vector<std::unique_ptr<MessageQueue>>> queues;  // [from][to]
   std::atomic<int> active_sources{0};                              // (worker, source) pairs still reading
   std::atomic<int64_t> inflight{0};                                // messages sent and not yet processed
@@ -111,7 +88,7 @@ struct Shared {
   std::mutex error_mutex;
   std::string error;
 
-  // Checkpoints (SPEC section 6). Worker 0 asks for checkpoint N; every worker
+  // Checkpoints (docs/guarantees.md). Worker 0 asks for checkpoint N; every worker
   // stops reading its sources and hands on what it holds; once no message is in
   // flight anywhere, each worker snapshots itself (sources' positions,
   // watermarks, steps' state, sinks' pre-commit); worker 0 writes the workers'
@@ -399,26 +376,6 @@ class Worker {
           if (n.rebase) s.rebase_decoder = std::make_unique<JsonDecoder>(n.input_universe->projection);
           for (size_t k = 0; k < n.steps.size(); ++k)
             s.outputs.push_back(StepOutput{this, static_cast<int>(i), static_cast<int>(k) + 1});
-          // Exchanges: after key_by records move to their key group's worker;
-          // before a step that needs every record (top_n, dedupe, a window without a key)
-          // the rows of every worker meet on worker 0.
-          s.exchange.assign(n.steps.size() + 1, ExchangeKind::kNone);
-          if (workers > 1) {
-            // Once gathered, the records stay on worker 0 until a key_by spreads
-            // them again: a second gather would wait for watermarks from workers
-            // whose instances of the steps in between never run.
-            bool gathered = false;
-            for (size_t k = 0; k < n.steps.size(); ++k) {
-              if (n.steps[k].plan->NeedsAllRecords() && !gathered) {
-                s.exchange[k] = ExchangeKind::kGather;
-                gathered = true;
-              }
-              if (n.steps[k].name == "key_by") {
-                s.exchange[k + 1] = ExchangeKind::kKeyed;
-                gathered = false;
-              }
-            }
-          }
           s.exchange_watermarks.assign(n.steps.size() + 1, std::vector<int64_t>(workers, kNoTime));
           s.exchange_combined.assign(n.steps.size() + 1, kNoTime);
           break;
@@ -436,7 +393,16 @@ class Worker {
   // Before the threads start: sources with no partition on this worker send
   // their end of input now, so no other worker ever judges records against a
   // watermark this worker holds back only because its thread has not run yet.
+  //
+  // Steps whose records are all on worker 0 (routing.h) never get a record
+  // here: their inert instances on the other workers pass on the end of time
+  // now, so the exchanges and transforms after them never wait for this worker.
   void Prime() {
+    if (self_ != 0)
+      for (size_t i = 0; i < plan_.nodes.size(); ++i)
+        for (size_t k = 0; k < plan_.nodes[i].steps.size(); ++k)
+          if (shared_.routing.exchange(i, k) == ExchangeKind::kGather)
+            RunWatermark(static_cast<int>(i), static_cast<int>(k), kEndOfTime);
     for (size_t i = 0; i < plan_.nodes.size(); ++i) {
       if (plan_.nodes[i].kind != PlanNode::Kind::kSource) continue;
       if (!nodes_[i].source->Empty()) {
@@ -458,7 +424,7 @@ class Worker {
   void Run() {
     std::vector<int>& active = active_;
     int64_t last_tick = 0;
-    bool stopped = false;
+    bool& stopped = stopped_;
     auto& ckpt = shared_.checkpointing;
     while (!shared_.failed.load(std::memory_order_relaxed)) {
       bool progress = FlushOverflow();
@@ -582,6 +548,19 @@ class Worker {
     return progress;
   }
 
+  bool stopped() const { return stopped_; }
+
+  // After a run that ended with its input (no stop): every transform must have
+  // seen the end of time, or records may still sit in open windows. Names the
+  // first that did not (an internal error: it would be silent loss).
+  std::string HeldBack() const {
+    for (size_t i = 0; i < plan_.nodes.size(); ++i)
+      if (plan_.nodes[i].kind == PlanNode::Kind::kTransform && nodes_[i].watermark != kEndOfTime)
+        return "transform '" + plan_.nodes[i].name + "' on worker " + std::to_string(self_) +
+               " ended with its watermark at " + std::to_string(nodes_[i].watermark);
+    return {};
+  }
+
   void CloseSources() {
     for (auto& n : nodes_)
       if (n.source) n.source->Close();
@@ -628,7 +607,9 @@ class Worker {
           w.U64(s.steps.size());
           for (size_t k = 0; k < s.steps.size(); ++k) {
             StateSnapshot snap;
-            s.steps[k]->Snapshot(snap);
+            // An inert instance (its step runs on worker 0) holds nothing, and
+            // its watermark is the end of time: it must not reach the restore.
+            if (self_ == 0 || !shared_.routing.OnWorker0(i, k)) s.steps[k]->Snapshot(snap);
             uint64_t used = 0;
             for (const auto& g : snap.groups) used += !g.empty();
             w.U64(used);
@@ -669,8 +650,6 @@ class Worker {
     return out;
   }
 
-  bool StepGathered(size_t node, size_t step) const { return GatheredAt(node, step); }
-
   // Before the run: this worker's share of a checkpoint taken by `saved.size()`
   // workers (any number). Sources take the positions of the partitions they
   // read now; steps the key groups this worker owns now (all of them for a step
@@ -702,17 +681,25 @@ class Worker {
           break;
         }
         case PlanNode::Kind::kTransform: {
+          // An input that had ended on every worker (end of time) stays ended:
+          // its restored source has nothing left to read and sends no new
+          // watermark, so lowering it would hold every window back forever.
           for (size_t c = 0; c < s.channel_watermarks.size(); ++c) {
             int64_t low = kEndOfTime;
+            bool saved_channel = false;
             for (const auto& worker : saved)
-              if (c < worker.nodes[i].channels.size()) low = std::min(low, worker.nodes[i].channels[c]);
-            s.channel_watermarks[c] = low == kEndOfTime ? watermark : low;
+              if (c < worker.nodes[i].channels.size()) {
+                low = std::min(low, worker.nodes[i].channels[c]);
+                saved_channel = true;
+              }
+            s.channel_watermarks[c] = saved_channel ? low : watermark;
           }
           for (auto& channels : s.exchange_watermarks) std::fill(channels.begin(), channels.end(), watermark);
           std::fill(s.exchange_combined.begin(), s.exchange_combined.end(), watermark);
           for (size_t k = 0; k < s.steps.size(); ++k) {
             StateRestore in;
-            const bool gathered = GatheredAt(i, k);
+            const bool gathered = shared_.routing.OnWorker0(i, k);
+            if (gathered && self_ != 0) continue;  // an inert instance: worker 0 takes it all
             for (const auto& worker : saved) {
               if (k >= worker.nodes[i].steps.size()) continue;
               const SavedStep& snap = worker.nodes[i].steps[k];
@@ -788,7 +775,6 @@ class Worker {
     std::unique_ptr<SourceInstance> source;
     std::vector<std::unique_ptr<StepInstance>> steps;
     std::vector<StepOutput> outputs;                        // outputs[k]: where step k emits
-    std::vector<ExchangeKind> exchange;                     // exchange[k]: how records reach step k
     std::vector<std::vector<int64_t>> exchange_watermarks;  // [step][sending worker]
     std::vector<int64_t> exchange_combined;                 // [step]: minimum passed on
     std::unique_ptr<JsonDecoder> rebase_decoder;
@@ -955,9 +941,8 @@ class Worker {
   // Records on their way to step `step` of transform `node`: across an
   // exchange when there is one before that step.
   void ToStep(int node, int step, Batch& batch) {
-    NodeState& s = nodes_[node];
-    ExchangeKind exchange =
-        step < static_cast<int>(s.exchange.size()) ? s.exchange[step] : ExchangeKind::kNone;
+    const ExchangeKind exchange =
+        shared_.routing.exchange(static_cast<size_t>(node), static_cast<size_t>(step));
     if (exchange == ExchangeKind::kNone) {
       RunSteps(node, step, batch);
       return;
@@ -1036,9 +1021,8 @@ class Worker {
   }
 
   void WatermarkToStep(int node, int step, int64_t watermark) {
-    NodeState& s = nodes_[node];
-    ExchangeKind exchange =
-        step < static_cast<int>(s.exchange.size()) ? s.exchange[step] : ExchangeKind::kNone;
+    const ExchangeKind exchange =
+        shared_.routing.exchange(static_cast<size_t>(node), static_cast<size_t>(step));
     if (exchange == ExchangeKind::kNone) {
       RunWatermark(node, step, watermark);
       return;
@@ -1174,19 +1158,6 @@ class Worker {
     return "?";
   }
 
-  // True if step k of transform `node` runs on worker 0 only: the nearest
-  // exchange before it gathers (or there is one worker).
-  bool GatheredAt(size_t node, size_t step) const {
-    if (shared_.workers == 1) return true;
-    const auto& exchange = nodes_[node].exchange;
-    for (size_t k = step + 1; k-- > 0;) {
-      if (k >= exchange.size()) continue;
-      if (exchange[k] == ExchangeKind::kGather) return true;
-      if (exchange[k] == ExchangeKind::kKeyed) return false;
-    }
-    return false;
-  }
-
   static std::string NodeLabel(const PlanNode& n) {
     switch (n.kind) {
       case PlanNode::Kind::kSource:
@@ -1206,6 +1177,7 @@ class Worker {
   RunStats stats_;
   std::deque<std::pair<int, Message>> overflow_;  // messages waiting for room in a full queue
   std::vector<int> active_;                       // source nodes this worker still reads
+  bool stopped_ = false;                          // a stop request ended reading (open windows stay open)
   std::vector<Batch> parts_;
   std::vector<NodeState> nodes_;
   RecordErrors errors_;
@@ -1325,7 +1297,7 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
             if (node >= plan.nodes.size() || step >= plan.nodes[node].steps.size())
               throw RunError("checkpoint " + loaded->location +
                              " is of another pipeline (state of operator " + std::to_string(op) + ")");
-            const int owner = pool[0]->StepGathered(node, step) ? 0 : WorkerOfGroup(group, shared.workers);
+            const int owner = shared.routing.OnWorker0(node, step) ? 0 : WorkerOfGroup(group, shared.workers);
             shared.dbs[static_cast<size_t>(owner)]->db().Put(group, op, key, value);
           });
         } catch (const RunError&) {
@@ -1396,6 +1368,13 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   body(pool[0].get());
   for (auto& t : threads) t.join();
   if (shared.failed.load()) throw RunError(shared.error);
+  for (auto& w : pool) {
+    if (w->stopped()) continue;
+    const std::string held = w->HeldBack();
+    if (!held.empty())
+      throw RunError("internal error: the input ended but " + held +
+                     ": its open windows never fired (please report this with the pipeline)");
+  }
   try {
     // The final checkpoint (end of input, or a stop): everything is quiet now.
     auto& ckpt = shared.checkpointing;

@@ -1,6 +1,6 @@
 #pragma once
 // Runs a plan. For now one worker thread drives the whole graph; the parallel,
-// keyed runtime (DESIGN.md "Execution") replaces the driver, not the operators.
+// keyed runtime (docs/architecture.md "Execution") replaces the driver, not the operators.
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -63,7 +63,7 @@ class RunError : public std::runtime_error {
 // Runs until every source is done (or `stop` is set). Throws RunError on failure.
 RunStats Run(const PipelinePlan& plan, const RunOptions& options);
 
-// The dead-letter record for a failed record (SPEC section 8).
+// The dead-letter record for a failed record (docs/errors.md).
 std::string DeadLetterJson(const RecordError& error, const std::string& source_name,
                            const std::string& position_text, const std::string& node_name);
 

@@ -1,5 +1,5 @@
 #pragma once
-// Keyed state kept outside the operator: the `rocksdb` backend (SPEC section 6,
+// Keyed state kept outside the operator: the `rocksdb` backend (docs/guarantees.md,
 // `runtime.state.backend`). One database per worker holds the state of every
 // stateful step on that worker. Keys are ordered
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The commands of SPEC section 9 that exist so far, and their exit codes.
+# The commands of docs/commands.md that exist so far, and their exit codes.
 # Usage: commands.sh STREAMRUN REPO_ROOT
 set -euo pipefail
 bin="$1"

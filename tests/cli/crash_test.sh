@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Exactly once across crashes (SPEC section 6). A paced, bounded job (generated
+# Exactly once across crashes (docs/guarantees.md). A paced, bounded job (generated
 # clicks; per-user 1 s windows with a distinct count; the top 5 pages per 1 s
 # window, gathered on one worker; an exactly-once file sink for each) checkpoints
 # every 500 ms. It is killed with SIGKILL at random moments, at least KILLS

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The transactional Kafka sink (SPEC section 6) against `streamrun kafka`:
+# The transactional Kafka sink (docs/guarantees.md) against `streamrun kafka`:
 # 1. tests/kafka_real/exactly_once.sh in its mock mode: a crash between a
 #    manifest and the commits, then random kills; no row lost, and the restore
 #    published the uncommitted transactions' staged records again;

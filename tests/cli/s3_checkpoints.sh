@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checkpoints in S3 (SPEC section 6) against s3rver, an S3-compatible server
+# Checkpoints in S3 (docs/guarantees.md) against s3rver, an S3-compatible server
 # (npm; it does not check signatures, so signing is proven by the unit tests
 # against AWS's published examples). Multipart uploads are forced with 64 KB
 # parts. (1) A job killed three times with SIGKILL and restored from S3 gives

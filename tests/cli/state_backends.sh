@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The rocksdb state backend in checkpoints (SPEC section 6, docs/architecture.md
+# The rocksdb state backend in checkpoints (docs/guarantees.md, docs/architecture.md
 # "State backends"): checkpoints upload only SST files the store lacks and
 # share them; files no kept checkpoint names are removed; a savepoint is
 # self-contained (restored with --from after the checkpoint store is gone);

@@ -3,7 +3,7 @@
 
 Generates random out-of-order event streams with late records, runs them through
 `streamrun` (key_by -> window, with allowed lateness and a .late side output) and
-through a straightforward model of SPEC sections 3-4 written here (it shares no
+through a straightforward model of docs/time-and-windows.md written here (it shares no
 code with the engine), at parallelism 1, 2 and 4 in turn, and compares every emitted row (as a multiset) and every
 late record. Usage: window_reference.py STREAMRUN [ROUNDS] [SEED]
 """
@@ -23,7 +23,7 @@ def floor_div(a, b):
 
 
 class Model:
-    """SPEC sections 3-4 at parallelism 1, one record at a time."""
+    """docs/time-and-windows.md at parallelism 1, one record at a time."""
 
     def __init__(self, kind, size, slide, lateness, ooo):
         self.kind, self.size, self.slide, self.lateness, self.ooo = kind, size, slide, lateness, ooo

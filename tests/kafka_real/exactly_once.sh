@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Exactly once into Kafka across crashes (SPEC section 6), read back with
+# Exactly once into Kafka across crashes (docs/guarantees.md), read back with
 # isolation.level=read_committed.
 #
 # A bounded job generates 160,000 clicks at 16,000/s in 2 partitions (the

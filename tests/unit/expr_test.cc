@@ -1,4 +1,4 @@
-// Unit tests of the expression language (runner/expr, SPEC section 2).
+// Unit tests of the expression language (runner/expr, docs/expressions.md).
 #include "runner/expr/expr.h"
 
 #include <doctest/doctest.h>

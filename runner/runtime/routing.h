@@ -1,0 +1,47 @@
+#pragma once
+// Where records are at each point of a plan, and how they cross between
+// workers (docs/architecture.md "Execution"). Computed once per run from the
+// plan and the worker count; every worker reads the same table.
+//
+// A point is either *spread* (records stay where their source partition or the
+// last key_by put them) or *on worker 0* (a step that needs every record
+// gathered them there). Placement flows along the graph: a transform whose
+// inputs all end on worker 0 starts on worker 0, so a downstream window, a
+// second gathering step or a restore of its state never expects records on
+// another worker. On the other workers the instances of steps on worker 0 are
+// inert: they get no record, and at start they pass on the end of time, so
+// exchanges and downstream transforms never wait for them.
+#include <cstddef>
+#include <vector>
+
+#include "runner/plan/plan.h"
+
+namespace streamrun {
+
+enum class ExchangeKind { kNone, kKeyed, kGather };
+
+struct NodeRouting {
+  std::vector<ExchangeKind> exchange;  // [step]: how records reach step k (k == steps: the output)
+  std::vector<bool> on_worker0;        // [step]: records reaching step k are all on worker 0
+  bool late_on_worker0 = false;        // records of the `.late` output are all on worker 0
+  bool output_on_worker0() const { return !on_worker0.empty() && on_worker0.back(); }
+};
+
+class Routing {
+ public:
+  Routing(const PipelinePlan& plan, int workers);
+  const NodeRouting& node(size_t i) const { return nodes_[i]; }
+  ExchangeKind exchange(size_t node, size_t step) const {
+    const auto& e = nodes_[node].exchange;
+    return step < e.size() ? e[step] : ExchangeKind::kNone;
+  }
+  // True if step `step` of transform `node` sees its records on worker 0 only
+  // (always with one worker): its state belongs to worker 0 at a restore.
+  bool OnWorker0(size_t node, size_t step) const;
+
+ private:
+  int workers_;
+  std::vector<NodeRouting> nodes_;
+};
+
+}  // namespace streamrun
