@@ -135,8 +135,10 @@ class SourceInstance {
 class SinkInstance {
  public:
   virtual ~SinkInstance() = default;
-  // Writes the batch's records as `view` describes them.
-  virtual void Write(const Batch& batch, const RecordView& view) = 0;
+  // Writes the batch's records as `view` describes them. A record the sink
+  // cannot write (its Kafka key expression fails) is reported to `errors` and
+  // not written: the runtime applies the error policy, as for a step.
+  virtual void Write(const Batch& batch, const RecordView& view, RecordErrors& errors) = 0;
   // Writes records already encoded as JSON text (the dead-letter path).
   virtual void WriteEncoded(const std::vector<std::string>& json_records) = 0;
   virtual void Flush() {}

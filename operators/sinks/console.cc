@@ -34,7 +34,7 @@ namespace {
 class ConsoleSinkInstance : public SinkInstance {
  public:
   explicit ConsoleSinkInstance(std::string title) : title_(std::move(title)) {}
-  void Write(const Batch& batch, const RecordView& view) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors&) override {
     Title();
     writer_.Write(batch, view);
     writer_.Flush();
@@ -60,7 +60,7 @@ class ConsoleTableSinkInstance : public SinkInstance {
  public:
   explicit ConsoleTableSinkInstance(std::string title)
       : table_(STDOUT_FILENO, ::isatty(STDOUT_FILENO) == 1, std::move(title)) {}
-  void Write(const Batch& batch, const RecordView& view) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors&) override {
     for (uint32_t i = 0; i < batch.size(); ++i) {
       line_.clear();
       if (view.modified()) {

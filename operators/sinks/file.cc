@@ -9,6 +9,7 @@
 
 #include "operators/sinks/line_writer.h"
 #include "operators/sinks/sinks.h"
+#include "runner/state/checksum.h"
 
 namespace streamrun {
 
@@ -38,12 +39,83 @@ const config::ComponentSpec& FileSinkSpec() {
 
 namespace {
 
-// Exactly-once (checkpoints on): records go to `<file>.inprogress`. At a
+// What a checkpoint holds for an exactly-once file sink. It names no file: a
+// restore derives every name from the pipeline's own `path`, the part number
+// and the checkpoint id, and checks each file against its length and CRC-32,
+// so a checkpoint store cannot make streamrun read, publish or delete a file
+// outside the sink's own names (docs/guarantees.md, "Trust and limits").
+constexpr std::string_view kStateTag = "file-sink/2";
+constexpr int64_t kMaxPart = 1'000'000'000;
+constexpr int64_t kTailBytes = 4096;  // how much of the published output the state checks
+
+struct PendingFile {
+  int64_t id;     // the checkpoint that prepared it
+  int64_t part;   // its part number (a directory); 0 for a single file
+  int64_t bytes;  // its length
+  uint32_t crc;   // its CRC-32
+};
+
+struct FileSinkState {
+  std::string path;              // the sink's path when the checkpoint was taken
+  int64_t published_length = 0;  // a single file: its length with everything published
+  uint32_t tail_crc = 0;         // CRC-32 of its last min(kTailBytes, published_length) bytes
+  int64_t next_part = 0;
+  std::vector<PendingFile> pending;
+
+  std::string Encode() const {
+    std::string out;
+    SnapshotWriter w(&out);
+    w.Str(kStateTag);
+    w.Str(path);
+    w.I64(published_length);
+    w.U64(tail_crc);
+    w.I64(next_part);
+    w.U64(pending.size());
+    for (const auto& p : pending) {
+      w.I64(p.id);
+      w.I64(p.part);
+      w.I64(p.bytes);
+      w.U64(p.crc);
+    }
+    return out;
+  }
+
+  // Throws SnapshotError for a state that is damaged or of another version.
+  static FileSinkState Decode(std::string_view bytes) {
+    SnapshotReader r(bytes);
+    if (r.Str() != kStateTag)
+      throw SnapshotError("file sink state of another version (written before " + std::string(kStateTag) +
+                          "): restore it with the streamrun that wrote it, or start without it");
+    FileSinkState s;
+    s.path = std::string(r.Str());
+    s.published_length = r.I64();
+    s.tail_crc = static_cast<uint32_t>(r.U64());
+    s.next_part = r.I64();
+    if (s.published_length < 0 || s.next_part < 0 || s.next_part > kMaxPart)
+      throw SnapshotError("file sink state out of range");
+    for (uint64_t n = r.U64(); n > 0; --n) {
+      PendingFile p;
+      p.id = r.I64();
+      p.part = r.I64();
+      p.bytes = r.I64();
+      p.crc = static_cast<uint32_t>(r.U64());
+      if (p.id <= 0 || p.part < 0 || p.part > kMaxPart || p.bytes < 0)
+        throw SnapshotError("file sink state: a pending file out of range");
+      s.pending.push_back(p);
+    }
+    if (!r.done()) throw SnapshotError("file sink state: bytes after its end");
+    return s;
+  }
+};
+
+// Exactly once (checkpoints on): records go to `<file>.inprogress`. At a
 // checkpoint it becomes `<file>.pending-<id>`; when the checkpoint completes it
 // is published: appended to the file (a single file) or renamed to its part name
-// (a directory). The checkpoint holds what was pending and the file's length
-// before it, so a restore finishes a publish a crash interrupted and cuts off
-// anything written after the checkpoint.
+// (a directory). The checkpoint holds each pending file's length and CRC and
+// the output's length before them, so a restore finishes a publish a crash
+// interrupted and cuts off anything written after the checkpoint. It never
+// pads: an output that is missing, shorter or changed stops the restore with
+// an error that says what it expected.
 class FileSinkInstance : public SinkInstance {
  public:
   FileSinkInstance(std::string path, bool append, int64_t part_size)
@@ -57,7 +129,7 @@ class FileSinkInstance : public SinkInstance {
     }
   }
 
-  void Write(const Batch& batch, const RecordView& view) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors&) override {
     EnsureOpen();
     writer_->Write(batch, view);
     MaybeRoll();
@@ -83,12 +155,13 @@ class FileSinkInstance : public SinkInstance {
 
   void BeginExactlyOnce(const std::vector<std::string>& recovered) override {
     exactly_once_ = true;
-    if (directory_) std::filesystem::create_directories(path_);
+    CreateParent();
     // One file sink, on worker 0: at most one state.
     Recover(recovered.empty() ? std::string() : recovered.front());
   }
 
   void ResumeAtLeastOnce(const std::vector<std::string>& recovered) override {
+    CreateParent();
     // An exactly-once checkpoint's pending files first (the mode was switched).
     if (!recovered.empty()) Recover(recovered.front());
     resume_ = true;
@@ -106,44 +179,40 @@ class FileSinkInstance : public SinkInstance {
     Flush();
     written_ = static_cast<int64_t>(writer_->bytes_written());
     if (written_ > 0) {
+      const uint32_t crc = writer_->crc();
       Sync(fd_, current_);
       CloseCurrent();
-      const std::string pending =
-          current_.substr(0, current_.size() - kInProgress.size()) + ".pending-" + std::to_string(id);
-      Rename(current_, pending);
-      pending_.push_back(Pending{id, pending, written_});
+      Rename(current_, PendingName(part_, id));
+      pending_.push_back(PendingFile{id, directory_ ? part_ : 0, written_, crc});
       if (directory_) ++part_;
       OpenInProgress();
     }
-    // What a restore needs: the file's length before the pending data (single
-    // file), the pending files in order with their sizes, the next part number.
-    std::string state;
-    SnapshotWriter w(&state);
-    w.I64(published_length_);
-    w.I64(part_);
-    w.U64(pending_.size());
-    for (const auto& p : pending_) {
-      w.I64(p.id);
-      w.Str(p.file);
-      w.I64(p.bytes);
-    }
-    return state;
+    FileSinkState state;
+    state.path = path_;
+    state.published_length = published_length_;
+    state.tail_crc = tail_crc_;
+    state.next_part = part_;
+    state.pending = pending_;
+    return state.Encode();
   }
 
   void Commit(int64_t id) override {
     if (!exactly_once_) return;
     size_t done = 0;
-    for (; done < pending_.size() && pending_[done].id <= id; ++done) Publish(pending_[done]);
+    for (; done < pending_.size() && pending_[done].id <= id; ++done) Publish(pending_[done], false);
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(done));
   }
 
  private:
   static inline const std::string kInProgress = ".inprogress";
-  struct Pending {
-    int64_t id;
-    std::string file;
-    int64_t bytes;
-  };
+
+  void CreateParent() {
+    namespace fs = std::filesystem;
+    const fs::path dir = directory_ ? fs::path(path_) : fs::path(path_).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) fs::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+  }
 
   void EnsureOpen() {
     if (writer_ || closed_) return;
@@ -161,6 +230,9 @@ class FileSinkInstance : public SinkInstance {
     std::snprintf(name, sizeof name, "part-0-%05lld.jsonl", static_cast<long long>(part));
     return path_ + name;
   }
+  std::string PendingName(int64_t part, int64_t id) const {
+    return PartName(part) + ".pending-" + std::to_string(id);
+  }
 
   void Open(const std::string& file, bool append) {
     current_ = file;
@@ -170,6 +242,7 @@ class FileSinkInstance : public SinkInstance {
     fd_ = ::open(current_.c_str(), flags, 0644);
     if (fd_ < 0) throw std::runtime_error("cannot open " + current_ + ": " + std::strerror(errno));
     writer_ = std::make_unique<JsonLineWriter>(fd_, current_);
+    if (exactly_once_) writer_->TrackCrc();
     written_ = 0;
   }
 
@@ -207,48 +280,108 @@ class FileSinkInstance : public SinkInstance {
     Open(PartName(part_++), false);
   }
 
-  // Pending data becomes output. Idempotent: a restore may repeat a publish a
-  // crash cut short (a single file: cut back to the length before, append again).
-  void Publish(const Pending& p) {
+  [[noreturn]] void Refuse(const std::string& what) const {
+    throw std::runtime_error("file sink " + path_ + ": cannot continue from the checkpoint: " + what);
+  }
+
+  // True if bytes [offset, offset + length) of `file` have the CRC `crc`.
+  static bool Holds(const std::string& file, int64_t offset, int64_t length, uint32_t crc) {
+    const auto got = FileCrc32(file, offset, length);
+    return got && *got == crc;
+  }
+
+  // The published output before `published_length_` is the one the checkpoint
+  // saw: long enough, and ending in the same bytes.
+  void CheckPublished() const {
+    if (published_length_ == 0) return;
+    const int64_t size = FileSize(path_);
+    const std::string when = "published before the checkpoint";
+    if (size < 0)
+      Refuse("it should hold the " + std::to_string(published_length_) + " bytes " + when +
+             ", but it is missing; put it back, or start without the checkpoint (remove its folder, or use a "
+             "new storage)");
+    if (size < published_length_)
+      Refuse("it should hold the " + std::to_string(published_length_) + " bytes " + when + ", but has " +
+             std::to_string(size) + "; put the whole file back, or start without the checkpoint");
+    const int64_t tail = std::min(kTailBytes, published_length_);
+    if (!Holds(path_, published_length_ - tail, tail, tail_crc_))
+      Refuse("its first " + std::to_string(published_length_) + " bytes are not the ones " + when +
+             " (the file was replaced or changed); put the original back, or start without the checkpoint");
+  }
+
+  void UpdateTail() {
+    const int64_t tail = std::min(kTailBytes, published_length_);
+    const auto crc = FileCrc32(path_, published_length_ - tail, tail);
+    if (!crc) throw std::runtime_error("file sink " + path_ + ": cannot read back what it published");
+    tail_crc_ = *crc;
+  }
+
+  // Pending data becomes output. Idempotent: a restore repeats a publish a
+  // crash cut short (a single file: cut back to the length before, append
+  // again). `restoring`: a missing pending file must already be in the output.
+  void Publish(const PendingFile& p, bool restoring) {
+    const std::string pending = PendingName(p.part, p.id);
+    const bool present = std::filesystem::exists(pending);
+    if (present && (FileSize(pending) != p.bytes || !Holds(pending, 0, p.bytes, p.crc)))
+      Refuse("pending file " + pending + " is not the one checkpoint " + std::to_string(p.id) +
+             " prepared (" + std::to_string(FileSize(pending)) + " bytes, expected " +
+             std::to_string(p.bytes) + " with its checksum); the checkpoint or the file was damaged");
     if (directory_) {
-      if (std::filesystem::exists(p.file)) {
-        const std::string final_name = p.file.substr(0, p.file.rfind(".pending-"));
-        Rename(p.file, final_name);
+      const std::string final_name = PartName(p.part);
+      if (present) {
+        Rename(pending, final_name);
+      } else if (!(FileSize(final_name) == p.bytes && Holds(final_name, 0, p.bytes, p.crc))) {
+        Refuse("neither " + pending + " nor the part it becomes (" + final_name + ", " +
+               std::to_string(p.bytes) + " bytes) is there");
       }
       return;
     }
-    if (std::filesystem::exists(p.file)) {
-      AppendFile(p.file, path_, published_length_);
-      std::filesystem::remove(p.file);
+    if (present) {
+      const int64_t size = FileSize(path_);
+      if (size < published_length_)
+        Refuse("it should hold " + std::to_string(published_length_) + " bytes before checkpoint " +
+               std::to_string(p.id) + "'s output, but has " + (size < 0 ? "none" : std::to_string(size)));
+      AppendFile(pending, path_, published_length_);
+      std::filesystem::remove(pending);
+    } else if (!(restoring && FileSize(path_) >= published_length_ + p.bytes &&
+                 Holds(path_, published_length_, p.bytes, p.crc))) {
+      Refuse("pending file " + pending + " is missing and " + path_ + " does not hold its " +
+             std::to_string(p.bytes) + " bytes either");
     }
     published_length_ += p.bytes;
+    UpdateTail();
   }
 
   // Back to the checkpoint's state: publish its pending files, drop any later output.
-  void Recover(const std::string& state) {
+  void Recover(const std::string& bytes) {
     pending_.clear();
     published_length_ = 0;
+    tail_crc_ = 0;
     part_ = 0;
-    if (!state.empty()) {
-      SnapshotReader r(state);
-      published_length_ = r.I64();
-      part_ = r.I64();
-      for (uint64_t n = r.U64(); n > 0; --n) {
-        Pending p;
-        p.id = r.I64();
-        p.file = std::string(r.Str());
-        p.bytes = r.I64();
-        pending_.push_back(p);
+    if (bytes.empty()) {
+      // A fresh start (or a checkpoint taken before this sink wrote anything).
+      if (!directory_) {
+        if (append_) {
+          published_length_ = std::max<int64_t>(0, FileSize(path_));
+          if (published_length_ > 0) UpdateTail();
+        } else {
+          Truncate(path_, 0);
+        }
       }
+      RemoveLeftovers(true);
+      return;
     }
-    if (!directory_) {
-      if (state.empty() && !append_) Truncate(path_, 0);
-      if (state.empty() && append_) published_length_ = FileSize(path_);
-    }
-    for (const auto& p : pending_) Publish(p);
-    pending_.clear();
+    FileSinkState state = FileSinkState::Decode(bytes);
+    if (state.path != path_)
+      Refuse("the checkpoint's file sink wrote to '" + state.path + "', this pipeline's writes to '" + path_ +
+             "'; restore with path: " + state.path + ", or start without the checkpoint");
+    published_length_ = state.published_length;
+    tail_crc_ = state.tail_crc;
+    part_ = state.next_part;
+    if (!directory_) CheckPublished();
+    for (const auto& p : state.pending) Publish(p, true);
     if (!directory_) Truncate(path_, published_length_);
-    RemoveLeftovers(state.empty());
+    RemoveLeftovers(false);
   }
 
   // In-progress and pending files no checkpoint covers (a crash left them); in a
@@ -277,15 +410,21 @@ class FileSinkInstance : public SinkInstance {
   static void Sync(int fd, const std::string& name) {
     if (::fsync(fd) != 0) throw std::runtime_error("fsync " + name + ": " + std::strerror(errno));
   }
+  // -1 if the file is missing.
   static int64_t FileSize(const std::string& file) {
     std::error_code ec;
     auto size = std::filesystem::file_size(file, ec);
-    return ec ? 0 : static_cast<int64_t>(size);
+    return ec ? -1 : static_cast<int64_t>(size);
   }
+  // Cuts `file` to `length` (creating it when length is 0); never makes it longer.
   static void Truncate(const std::string& file, int64_t length) {
+    const int64_t size = FileSize(file);
+    if (size >= 0 && size < length)
+      throw std::runtime_error("file sink: " + file + " has " + std::to_string(size) +
+                               " bytes, fewer than the " + std::to_string(length) + " published");
     int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) throw std::runtime_error("cannot open " + file + ": " + std::strerror(errno));
-    const bool ok = ::ftruncate(fd, length) == 0;
+    const bool ok = size == length || ::ftruncate(fd, length) == 0;
     ::close(fd);
     if (!ok) throw std::runtime_error("truncating " + file + ": " + std::strerror(errno));
   }
@@ -336,8 +475,9 @@ class FileSinkInstance : public SinkInstance {
   int64_t written_ = 0;  // bytes in the current file (in progress, when exactly once)
   std::string current_;
   std::unique_ptr<JsonLineWriter> writer_;
-  std::vector<Pending> pending_;  // prepared, not yet published
-  int64_t published_length_ = 0;  // a single file: its length with everything published
+  std::vector<PendingFile> pending_;  // prepared, not yet published
+  int64_t published_length_ = 0;      // a single file: its length with everything published
+  uint32_t tail_crc_ = 0;             // CRC-32 of its last bytes (FileSinkState)
 };
 
 class FileSinkPlan : public SinkPlan {
@@ -350,18 +490,36 @@ class FileSinkPlan : public SinkPlan {
   std::string Describe() const override { return "file " + path_ + " (json)"; }
   std::string DescribeState(std::string_view state) const override {
     if (state.empty()) return {};
-    SnapshotReader r(state);
-    const int64_t published = r.I64();
-    r.I64();  // next part
-    uint64_t files = r.U64(), bytes = 0;
-    for (uint64_t n = files; n > 0; --n) {
-      r.I64();
-      r.Str();
-      bytes += static_cast<uint64_t>(r.I64());
+    FileSinkState s;
+    try {
+      s = FileSinkState::Decode(state);
+    } catch (const SnapshotError& e) {
+      return std::string("unreadable: ") + e.what();
     }
-    std::string text = std::to_string(files) + " pending file" + (files == 1 ? "" : "s") + " (" +
-                       std::to_string(bytes) + " bytes)";
-    if (!IsDirectory()) text += "; " + std::to_string(published) + " bytes of " + path_ + " published before";
+    // Held back until the checkpoint completes; once its pending file is gone
+    // it was published (the commit after the manifest).
+    uint64_t held = 0, held_bytes = 0, published = 0;
+    for (const auto& p : s.pending) {
+      char part[64];
+      std::snprintf(part, sizeof part, "part-0-%05lld.jsonl", static_cast<long long>(p.part));
+      const std::string name = (IsDirectory() ? path_ + part : path_) + ".pending-" + std::to_string(p.id);
+      if (std::filesystem::exists(name)) {
+        ++held;
+        held_bytes += static_cast<uint64_t>(p.bytes);
+      } else {
+        ++published;
+      }
+    }
+    std::string text;
+    if (held > 0)
+      text = std::to_string(held) + " pending file" + (held == 1 ? "" : "s") + " held back (" +
+             std::to_string(held_bytes) + " bytes)";
+    if (published > 0)
+      text += std::string(text.empty() ? "" : "; ") + std::to_string(published) + " file" +
+              (published == 1 ? "" : "s") + " published when it completed";
+    if (!IsDirectory())
+      text += std::string(text.empty() ? "" : "; ") + std::to_string(s.published_length) + " bytes of " +
+              path_ + " published before";
     return text;
   }
 

@@ -197,7 +197,7 @@ class KafkaSinkInstance : public SinkInstance {
                    static_cast<unsigned long long>(shared_->txn->stats().records - records));
   }
 
-  void Write(const Batch& batch, const RecordView& view) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors& errors) override {
     const bool modified = view.modified();
     expr::EvalContext ctx;
     ctx.arena = batch.shared_arena().get();
@@ -216,7 +216,9 @@ class KafkaSinkInstance : public SinkInstance {
       if (config_.key) {
         Value k;
         if (!config_.key->Eval(batch.row(i), ctx, &k)) {
-          throw std::runtime_error(config_.name + ": key " + config_.key->text() + ": " + ctx.error);
+          errors.Fail(batch, i, config_.name + ": key " + config_.key->text() + ": " + ctx.error);
+          ctx.error.clear();
+          continue;
         }
         has_key = KeyBytes(k, &key);
       }

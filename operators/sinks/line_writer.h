@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "operators/operator.h"
+#include "runner/state/checksum.h"
 
 namespace streamrun {
 
@@ -50,9 +51,13 @@ class JsonLineWriter {
       done += static_cast<size_t>(n);
     }
     bytes_written_ += buf_.size();
+    if (track_crc_) crc_ = Crc32(crc_, buf_);
     buf_.clear();
   }
 
+  // Keeps the CRC-32 of everything handed to the file (checksum.h).
+  void TrackCrc() { track_crc_ = true; }
+  uint32_t crc() const { return crc_; }
   uint64_t records() const { return records_; }
   size_t buffered() const { return buf_.size(); }
   // Bytes handed to the file so far (buffered ones not included).
@@ -64,6 +69,8 @@ class JsonLineWriter {
   std::string buf_;
   uint64_t records_ = 0;
   uint64_t bytes_written_ = 0;
+  bool track_crc_ = false;
+  uint32_t crc_ = 0;
 };
 
 }  // namespace streamrun

@@ -22,7 +22,7 @@ namespace {
 
 class NullSinkInstance : public SinkInstance {
  public:
-  void Write(const Batch&, const RecordView&) override {}
+  void Write(const Batch&, const RecordView&, RecordErrors&) override {}
   void WriteEncoded(const std::vector<std::string>&) override {}
 };
 

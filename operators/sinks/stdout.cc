@@ -25,7 +25,7 @@ namespace {
 
 class StdoutSinkInstance : public SinkInstance {
  public:
-  void Write(const Batch& batch, const RecordView& view) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors&) override {
     writer_.Write(batch, view);
     writer_.Flush();
   }

@@ -109,6 +109,10 @@ void Checkpoints::WriteManifest(int64_t id, std::string_view json) {
 
 void Checkpoints::WriteRunning(const std::string& pid) { store_->Put(pipeline_ + "/_running", pid); }
 
+void Checkpoints::ClearRunning(const std::string& pid) {
+  if (Running() == pid) store_->DeletePrefix(pipeline_ + "/_running");
+}
+
 std::string Checkpoints::Running() { return store_->Get(pipeline_ + "/_running").value_or(""); }
 
 std::optional<std::string> Checkpoints::Manifest(int64_t id) { return store_->Get(Folder(id) + kManifest); }

@@ -54,6 +54,8 @@ class Checkpoints {
   // The process id of the job writing these checkpoints (`streamrun savepoint`
   // signals it); empty if none was recorded.
   void WriteRunning(const std::string& pid);
+  // Removes the running job's pid if it is `pid` (the job ended).
+  void ClearRunning(const std::string& pid);
   std::string Running();
   // The manifest of checkpoint `id`, or nullopt if it is not complete.
   std::optional<std::string> Manifest(int64_t id);

@@ -35,7 +35,7 @@ namespace {
 class CaptureSinkInstance : public SinkInstance {
  public:
   explicit CaptureSinkInstance(std::vector<std::string>* rows) : rows_(rows) {}
-  void Write(const Batch& batch, const RecordView& view) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors&) override {
     for (uint32_t i = 0; i < batch.size(); ++i) {
       std::string line;
       if (view.modified())

@@ -934,8 +934,10 @@ class Worker {
 
   void WriteSink(int node, int from, int port, const Batch& batch) {
     stats_.nodes[node].records_in += batch.size();
-    nodes_[node].sink->Write(batch, plan_.nodes[from].OutputView(port));
-    stats_.nodes[node].records_out += batch.size();
+    RecordErrors errors;
+    nodes_[node].sink->Write(batch, plan_.nodes[from].OutputView(port), errors);
+    stats_.nodes[node].records_out += batch.size() - errors.list().size();
+    if (!errors.empty()) HandleErrors(node, errors);
   }
 
   // Records on their way to step `step` of transform `node`: across an
@@ -1342,6 +1344,17 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
     throw RunError(e.what());
   }
   shared.active_sources.store(sources * workers);
+  // However the run ends (but SIGKILL), it no longer runs: `streamrun savepoint`
+  // must not find its pid.
+  struct ClearRunning {
+    checkpoint::Checkpoints* store;
+    ~ClearRunning() {
+      try {
+        if (store) store->ClearRunning(std::to_string(::getpid()));
+      } catch (...) {
+      }
+    }
+  } clear_running{shared.checkpointing.store.get()};
   int64_t restored_from = 0;
   try {
     restored_from = RestoreCheckpoint(plan, shared, pool, loaded, saved, dbs_fetched);
