@@ -2,9 +2,9 @@
 
 namespace streamrun {
 
-bool ParseKafkaProperties(const config::ConfNode& node, PlanContext& ctx, kafka::Properties* out) {
+bool ParseKafkaProperties(const config::Options& options, PlanContext& ctx, kafka::Properties* out) {
   bool ok = true;
-  const config::ConfNode* props = node.Find("properties");
+  const config::ConfNode* props = options.Node("properties");
   if (!props || !props->IsMap()) return ok;
   for (const auto& [k, v] : props->entries) {
     if (std::string error = kafka::CheckProperty(k.scalar, v.scalar); !error.empty()) {

@@ -10,6 +10,6 @@ namespace streamrun {
 
 // Reads `node`'s `properties:` map into `out`; false (with errors in ctx) if
 // librdkafka refuses one.
-bool ParseKafkaProperties(const config::ConfNode& node, PlanContext& ctx, kafka::Properties* out);
+bool ParseKafkaProperties(const config::Options& options, PlanContext& ctx, kafka::Properties* out);
 
 }  // namespace streamrun

@@ -10,6 +10,7 @@
 
 #include "runner/config/conf_node.h"
 #include "runner/config/diagnostics.h"
+#include "runner/config/options.h"
 #include "runner/expr/expr.h"
 #include "runner/record/projection.h"
 #include "runner/record/record_view.h"
@@ -95,6 +96,16 @@ class PlanContext {
   const std::string& pipeline_name() const { return pipeline_name_; }
   void set_pipeline_name(std::string name) { pipeline_name_ = std::move(name); }
   void set_where(std::string w) { where_ = std::move(w); }
+  // Typed reads of a component's options through its spec (config/options.h).
+  config::Options Options(const config::ConfNode& node, const config::ComponentSpec& spec) const {
+    const char* kind = spec.kind == config::ComponentKind::kSource ? "source "
+                       : spec.kind == config::ComponentKind::kSink ? "sink "
+                                                                   : "step ";
+    return config::Options(&node, spec.value, kind + spec.name, read_log_);
+  }
+  // Tests: records which options the plan read.
+  void set_read_log(config::ReadLog* log) { read_log_ = log; }
+  config::ReadLog* read_log() const { return read_log_; }
   void Error(const config::Mark& mark, std::string message, std::string hint = {}) {
     diags_->Add(mark, where_ + ": " + message, std::move(hint));
   }
@@ -103,6 +114,7 @@ class PlanContext {
   Universe* universe_;
   RecordView view_;
   std::vector<KeyField> key_;
+  config::ReadLog* read_log_ = nullptr;
   std::deque<Universe>* universe_pool_ = nullptr;
   std::optional<WindowOutput> window_output_;
   bool has_late_output_ = false;

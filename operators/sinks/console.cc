@@ -99,10 +99,9 @@ class ConsoleSinkPlan : public SinkPlan {
 
 }  // namespace
 
-std::unique_ptr<SinkPlan> PlanConsoleSink(const config::ConfNode& node, PlanContext&) {
-  const config::ConfNode* title = node.Find("title");
-  const config::ConfNode* format = node.Find("format");
-  return std::make_unique<ConsoleSinkPlan>(title ? title->scalar : "", format && format->scalar == "table");
+std::unique_ptr<SinkPlan> PlanConsoleSink(const config::ConfNode& node, PlanContext& ctx) {
+  const config::Options o = ctx.Options(node, ConsoleSinkSpec());
+  return std::make_unique<ConsoleSinkPlan>(o.String("title"), o.Enum("format") == "table");
 }
 
 }  // namespace streamrun

@@ -487,7 +487,9 @@ class FileSinkPlan : public SinkPlan {
   std::unique_ptr<SinkInstance> Instantiate(int) const override {
     return std::make_unique<FileSinkInstance>(path_, append_, part_size_);
   }
-  std::string Describe() const override { return "file " + path_ + " (json)"; }
+  std::string Describe() const override {
+    return "file " + path_ + (append_ ? " (json, append)" : " (json)");
+  }
   std::string DescribeState(std::string_view state) const override {
     if (state.empty()) return {};
     FileSinkState s;
@@ -533,27 +535,19 @@ class FileSinkPlan : public SinkPlan {
 }  // namespace
 
 std::unique_ptr<SinkPlan> PlanFileSink(const config::ConfNode& node, PlanContext& ctx) {
-  const config::ConfNode* path = node.Find("path");
-  if (!path || path->scalar.empty()) {
+  const config::Options o = ctx.Options(node, FileSinkSpec());
+  const std::string path = o.String("path");
+  if (path.empty()) {
     ctx.Error(node.mark, "missing 'path'");
     return nullptr;
   }
-  bool append = false;
-  if (const auto* a = node.Find("append")) append = a->scalar == "true";
-  int64_t part_size = 134217728;
-  if (const auto* p = node.Find("part_size")) {
-    try {
-      part_size = std::stoll(p->scalar);
-    } catch (...) {
-      ctx.Error(p->mark, "part_size must be a number of bytes");
-      return nullptr;
-    }
-    if (part_size <= 0) {
-      ctx.Error(p->mark, "part_size must be positive");
-      return nullptr;
-    }
+  o.Enum("format");  // json: the only format so far
+  const int64_t part_size = o.Int("part_size");
+  if (part_size <= 0) {
+    ctx.Error(o.Node("part_size")->mark, "part_size must be a positive number of bytes");
+    return nullptr;
   }
-  return std::make_unique<FileSinkPlan>(path->scalar, append, part_size);
+  return std::make_unique<FileSinkPlan>(path, o.Bool("append"), part_size);
 }
 
 }  // namespace streamrun

@@ -357,69 +357,49 @@ class KafkaSinkPlan : public SinkPlan {
 }  // namespace
 
 std::unique_ptr<SinkPlan> PlanKafkaSink(const config::ConfNode& node, PlanContext& ctx) {
+  const config::Options o = ctx.Options(node, KafkaSinkSpec());
   KafkaSinkConfig config;
   bool ok = true;
   config.name = ctx.where();
-  if (const auto* b = node.Find("brokers")) config.brokers = b->scalar;
-  if (const auto* t = node.Find("topic")) config.topic = t->scalar;
+  config.brokers = o.String("brokers");
+  config.topic = o.String("topic");
   if (config.brokers.empty() || config.topic.empty()) {
     ctx.Error(node.mark, "needs 'brokers' and 'topic'");
     ok = false;
   }
+  o.Enum("format");  // json: the only message format so far
   config.client_id =
       "streamrun-" + (ctx.pipeline_name().empty() ? std::string("pipeline") : ctx.pipeline_name());
-  if (const auto* k = node.Find("key")) {
+  if (const auto* k = o.Node("key")) {
     auto key = ctx.Compile(*k);
     if (!key) ok = false;
     config.key = std::move(key);
   }
-  std::string batch = "10000", linger_ms = "5", compression = "none", idempotent = "true";
-  if (const auto* b = node.Find("batch_size")) {
-    if (std::atoll(b->scalar.c_str()) < 1) ok = false, ctx.Error(b->mark, "batch_size must be at least 1");
-    batch = b->scalar;
-  }
-  if (const auto* l = node.Find("linger")) {
-    auto ms = config::ParseDurationMs(l->scalar);
-    if (!ms)
-      ok = false, ctx.Error(l->mark, "'" + l->scalar + "' is not a duration");
-    else
-      linger_ms = std::to_string(*ms);
-  }
-  if (const auto* c = node.Find("compression")) compression = c->scalar;
-  if (const auto* i = node.Find("idempotent")) idempotent = i->scalar;
-  if (const auto* p = node.Find("partitions")) {
-    config.partitions = std::atoi(p->scalar.c_str());
-    if (config.partitions < 1) ok = false, ctx.Error(p->mark, "partitions must be at least 1");
-  }
-  if (const auto* f = node.Find("flush_timeout")) {
-    auto ms = config::ParseDurationMs(f->scalar);
-    if (!ms || *ms <= 0)
-      ok = false, ctx.Error(f->mark, "'" + f->scalar + "' is not a positive duration");
-    else
-      config.flush_timeout_ms = *ms;
-  }
-  config.transactional_id = config.client_id;
-  if (const auto* t = node.Find("transactional_id")) {
-    if (t->scalar.empty()) ok = false, ctx.Error(t->mark, "transactional_id must not be empty");
-    config.transactional_id = t->scalar;
-  }
-  if (const auto* t = node.Find("transaction_timeout")) {
-    auto ms = config::ParseDurationMs(t->scalar);
-    if (!ms || *ms < 1000)
-      ok = false, ctx.Error(t->mark, "'" + t->scalar + "' is not a duration of at least 1s");
-    else
-      config.transaction_timeout_ms = *ms;
-  }
-  config.defaults = {{"batch.num.messages", batch},
-                     {"linger.ms", linger_ms},
-                     {"compression.type", compression},
-                     {"enable.idempotence", idempotent},
+  const int64_t batch = o.Int("batch_size");
+  if (batch < 1) ok = false, ctx.Error(o.Node("batch_size")->mark, "batch_size must be at least 1");
+  const int64_t linger_ms = o.DurationMs("linger");
+  config.partitions = static_cast<int>(o.Int("partitions"));
+  if (config.partitions < 1)
+    ok = false, ctx.Error(o.Node("partitions")->mark, "partitions must be at least 1");
+  config.flush_timeout_ms = o.DurationMs("flush_timeout");
+  if (config.flush_timeout_ms <= 0)
+    ok = false, ctx.Error(o.Node("flush_timeout")->mark, "flush_timeout must be a positive duration");
+  config.transactional_id = o.OptString("transactional_id").value_or(config.client_id);
+  if (config.transactional_id.empty())
+    ok = false, ctx.Error(o.Node("transactional_id")->mark, "transactional_id must not be empty");
+  config.transaction_timeout_ms = o.DurationMs("transaction_timeout");
+  if (config.transaction_timeout_ms < 1000)
+    ok = false, ctx.Error(o.Node("transaction_timeout")->mark, "transaction_timeout must be at least 1s");
+  config.defaults = {{"batch.num.messages", std::to_string(batch)},
+                     {"linger.ms", std::to_string(linger_ms)},
+                     {"compression.type", o.Enum("compression")},
+                     {"enable.idempotence", o.Bool("idempotent") ? "true" : "false"},
                      {"acks", "all"}};
-  if (!ParseKafkaProperties(node, ctx, &config.properties)) ok = false;
+  if (!ParseKafkaProperties(o, ctx, &config.properties)) ok = false;
   for (const auto& [key, value] : config.properties)
     if (key == "transactional.id") {
       ctx.Error(
-          node.Find("properties")->Find("transactional.id")->mark,
+          o.Node("properties")->Find("transactional.id")->mark,
           "transactional.id is set by the sink (one per worker): use `transactional_id:` for its prefix");
       ok = false;
     }

@@ -46,7 +46,8 @@ class StdoutSinkPlan : public SinkPlan {
 
 }  // namespace
 
-std::unique_ptr<SinkPlan> PlanStdoutSink(const config::ConfNode&, PlanContext&) {
+std::unique_ptr<SinkPlan> PlanStdoutSink(const config::ConfNode& node, PlanContext& ctx) {
+  ctx.Options(node, StdoutSinkSpec()).Enum("format");  // json: the only format so far
   return std::make_unique<StdoutSinkPlan>();
 }
 

@@ -259,16 +259,15 @@ class FileSourcePlan : public SourcePlan {
 }  // namespace
 
 std::unique_ptr<SourcePlan> PlanFileSource(const config::ConfNode& node, PlanContext& ctx) {
-  LineSourceOptions options;
-  if (!ParseLineSourceOptions(node, ctx, &options)) return nullptr;
-  const config::ConfNode* path = node.Find("path");
-  if (!path || path->scalar.empty()) {
+  const config::Options options = ctx.Options(node, FileSourceSpec());
+  LineSourceOptions line;
+  if (!ParseLineSourceOptions(options, ctx, &line)) return nullptr;
+  const std::string path = options.String("path");
+  if (path.empty()) {
     ctx.Error(node.mark, "missing 'path'");
     return nullptr;
   }
-  bool bounded = true;
-  if (const config::ConfNode* b = node.Find("bounded")) bounded = b->scalar != "false";
-  return std::make_unique<FileSourcePlan>(path->scalar, bounded, options);
+  return std::make_unique<FileSourcePlan>(path, options.Bool("bounded"), line);
 }
 
 }  // namespace streamrun

@@ -226,28 +226,28 @@ class GenerateSourcePlan : public SourcePlan {
 
 }  // namespace
 
-bool ParseGenerateOptions(const config::ConfNode& node, PlanContext& ctx, generate::Options* options,
+bool ParseGenerateOptions(const config::Options& o, PlanContext& ctx, generate::Options* options,
                           double* rate) {
   bool ok = true;
-  if (const auto* k = node.Find("kind")) options->kind = k->scalar;
-  if (const auto* c = node.Find("count")) options->count = std::atoll(c->scalar.c_str());
-  if (const auto* s = node.Find("seed")) options->seed = std::strtoull(s->scalar.c_str(), nullptr, 10);
+  options->kind = o.Enum("kind");
+  if (auto count = o.OptInt("count")) options->count = *count;
+  options->seed = static_cast<uint64_t>(o.Int("seed"));
   // `rate` paces processing time and spaces event times; `event_time_rate` only the latter.
   for (const char* key : {"rate", "event_time_rate"}) {
-    const auto* r = node.Find(key);
-    if (!r) continue;
-    auto per_second = config::ParseRatePerSecond(r->scalar);
-    if (!per_second || *per_second <= 0) {
-      ctx.Error(r->mark, "'" + r->scalar + "' is not a rate (e.g. 2000/s)");
+    if (!o.Declares(key)) continue;
+    auto per_second = o.OptRate(key);
+    if (!per_second) continue;
+    if (*per_second <= 0) {
+      ctx.Error(o.Node(key)->mark, "'" + o.Node(key)->scalar + "' is not a positive rate (e.g. 2000/s)");
       ok = false;
       continue;
     }
     options->events_per_second = *per_second;
     if (std::string_view(key) == "rate") *rate = *per_second;
   }
-  if (const auto* o = node.Find("out_of_order")) {
-    if (!ParseOutOfOrder(o->scalar, &options->out_of_order_fraction, &options->max_delay_ms)) {
-      ctx.Error(o->mark, "out_of_order must be FRACTION:MAX_DELAY, e.g. 0.1:5s");
+  if (auto text = o.OptString("out_of_order")) {
+    if (!ParseOutOfOrder(*text, &options->out_of_order_fraction, &options->max_delay_ms)) {
+      ctx.Error(o.Node("out_of_order")->mark, "out_of_order must be FRACTION:MAX_DELAY, e.g. 0.1:5s");
       ok = false;
     }
   }
@@ -255,19 +255,17 @@ bool ParseGenerateOptions(const config::ConfNode& node, PlanContext& ctx, genera
 }
 
 std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, PlanContext& ctx) {
+  const config::Options o = ctx.Options(node, GenerateSourceSpec());
   generate::Options options;
   double rate = 0;
-  bool ok = ParseGenerateOptions(node, ctx, &options, &rate);
-  int partitions = 1;
-  if (const auto* p = node.Find("partitions")) {
-    partitions = std::atoi(p->scalar.c_str());
-    if (partitions < 1 || partitions > 1024) {
-      ctx.Error(p->mark, "partitions must be between 1 and 1024");
-      ok = false;
-    }
+  bool ok = ParseGenerateOptions(o, ctx, &options, &rate);
+  const int64_t partitions = o.Int("partitions");
+  if (partitions < 1 || partitions > 1024) {
+    ctx.Error(o.Node("partitions")->mark, "partitions must be between 1 and 1024");
+    ok = false;
   }
   LineSourceOptions line_options;
-  if (!ParseLineSourceOptions(node, ctx, &line_options)) ok = false;
+  if (!ParseLineSourceOptions(o, ctx, &line_options)) ok = false;
   if (!line_options.event_time) {
     EventTimeOptions et;
     et.field = "ts";
@@ -281,7 +279,7 @@ std::unique_ptr<SourcePlan> PlanGenerateSource(const config::ConfNode& node, Pla
     ctx.Error(node.mark, error);
     return nullptr;
   }
-  return std::make_unique<GenerateSourcePlan>(options, rate, partitions, line_options);
+  return std::make_unique<GenerateSourcePlan>(options, rate, static_cast<int>(partitions), line_options);
 }
 
 }  // namespace streamrun

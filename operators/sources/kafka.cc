@@ -931,8 +931,8 @@ class KafkaSourcePlan : public SourcePlan {
   mutable std::shared_ptr<SourceGroup> group_;  // made by worker 0's Instantiate, shared by the others
 };
 
-bool ParseSimulate(const config::ConfNode& node, PlanContext& ctx, Simulate* out) {
-  bool ok = ParseGenerateOptions(node, ctx, &out->options, &out->rate);
+bool ParseSimulate(const config::Options& o, const config::ConfNode& node, PlanContext& ctx, Simulate* out) {
+  bool ok = ParseGenerateOptions(o, ctx, &out->options, &out->rate);
   if (out->rate > 0 && out->options.count >= 0) {
     ctx.Error(node.mark, "simulate takes `rate` (a live stream) or `count` (a fixed set), not both");
     ok = false;
@@ -952,55 +952,47 @@ bool ParseSimulate(const config::ConfNode& node, PlanContext& ctx, Simulate* out
 }  // namespace
 
 std::unique_ptr<SourcePlan> PlanKafkaSource(const config::ConfNode& node, PlanContext& ctx) {
+  const config::Options o = ctx.Options(node, KafkaSourceSpec());
   KafkaSourceConfig config;
   bool ok = true;
   config.name = ctx.where();
-  if (const auto* b = node.Find("brokers")) config.brokers = b->scalar;
+  config.brokers = o.String("brokers");
   if (config.brokers.empty()) {
     ctx.Error(node.mark, "missing 'brokers' (host:port,... or embedded)");
     ok = false;
   }
-  if (const auto* t = node.Find("topic")) config.topics.push_back(t->scalar);
-  if (const auto* ts = node.Find("topics"); ts && ts->IsSequence())
-    for (const auto& t : ts->items) config.topics.push_back(t.scalar);
+  if (auto topic = o.OptString("topic")) config.topics.push_back(*topic);
+  for (const auto& t : o.Strings("topics")) config.topics.push_back(t);
   if (config.topics.empty()) {
     ctx.Error(node.mark, "needs 'topic' or 'topics'");
     ok = false;
   }
   for (const auto& t : config.topics)
     if (t.empty()) ok = false, ctx.Error(node.mark, "a topic name is empty");
-  config.group = ctx.pipeline_name();
-  if (const auto* g = node.Find("group")) config.group = g->scalar;
+  config.group = o.OptString("group").value_or(ctx.pipeline_name());
   if (config.group.empty()) config.group = "streamrun";
   config.client_id = "streamrun-" + config.group;
-  if (const auto* s = node.Find("start")) {
-    config.start = s->scalar == "earliest" ? Start::kEarliest
-                   : s->scalar == "latest" ? Start::kLatest
-                                           : Start::kCommitted;
-  }
-  if (const auto* b = node.Find("bounded")) config.bounded = b->scalar == "true";
-  if (const auto* p = node.Find("partitions")) {
-    config.partitions = std::atoi(p->scalar.c_str());
-    if (config.partitions < 1) ok = false, ctx.Error(p->mark, "partitions must be at least 1");
-  }
-  if (const auto* l = node.Find("lag_log_interval")) {
-    auto ms = config::ParseDurationMs(l->scalar);
-    if (!ms)
-      ok = false, ctx.Error(l->mark, "'" + l->scalar + "' is not a duration");
-    else
-      config.lag_log_interval_ms = *ms;
-  }
-  if (!ParseKafkaProperties(node, ctx, &config.properties)) ok = false;
-  if (const auto* sim = node.Find("simulate"); sim && sim->IsMap()) {
+  const std::string start = o.Enum("start");
+  config.start = start == "earliest" ? Start::kEarliest
+                 : start == "latest" ? Start::kLatest
+                                     : Start::kCommitted;
+  config.bounded = o.Bool("bounded");
+  config.partitions = static_cast<int>(o.Int("partitions"));
+  if (config.partitions < 1)
+    ok = false, ctx.Error(o.Node("partitions")->mark, "partitions must be at least 1");
+  config.lag_log_interval_ms = o.DurationMs("lag_log_interval");
+  if (!ParseKafkaProperties(o, ctx, &config.properties)) ok = false;
+  if (o.Has("simulate")) {
     Simulate s;
-    if (!ParseSimulate(*sim, ctx, &s)) ok = false;
+    const config::ConfNode& sim = *o.Node("simulate");
+    if (!ParseSimulate(o.Object("simulate"), sim, ctx, &s)) ok = false;
     if (s.rate > 0 && config.bounded) {
-      ctx.Error(sim->mark, "a live `simulate` (rate) never ends; a bounded source needs `count` instead");
+      ctx.Error(sim.mark, "a live `simulate` (rate) never ends; a bounded source needs `count` instead");
       ok = false;
     }
     config.simulate = s;
   }
-  if (!ParseLineSourceOptions(node, ctx, &config.line)) ok = false;
+  if (!ParseLineSourceOptions(o, ctx, &config.line)) ok = false;
   if (!ok) return nullptr;
   return std::make_unique<KafkaSourcePlan>(std::move(config));
 }

@@ -44,71 +44,40 @@ std::vector<config::FieldSpec> LineSourceFields() {
   };
 }
 
-bool ParseLineSourceOptions(const ConfNode& node, PlanContext& ctx, LineSourceOptions* out) {
+bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, LineSourceOptions* out) {
   bool ok = true;
-  if (const ConfNode* f = node.Find("format")) {
-    if (f->scalar == "json")
-      out->format = LineFormat::kJson;
-    else if (f->scalar == "csv")
-      out->format = LineFormat::kCsv;
-    else if (f->scalar == "raw")
-      out->format = LineFormat::kRaw;
-    else {
-      ctx.Error(f->mark, "format '" + f->scalar + "' is not supported by this source (json, csv, raw)");
-      ok = false;
-    }
+  if (options.Declares("format")) {
+    const std::string format = options.Enum("format");
+    out->format = format == "csv" ? LineFormat::kCsv : format == "raw" ? LineFormat::kRaw : LineFormat::kJson;
   }
-  if (const ConfNode* m = node.Find("max_record_size")) {
-    int64_t v = 0;
-    auto r = std::from_chars(m->scalar.data(), m->scalar.data() + m->scalar.size(), v);
-    if (r.ec != std::errc() || v <= 0) {
-      ctx.Error(m->mark, "max_record_size must be a positive number of bytes");
+  if (options.Declares("max_record_size")) {
+    const int64_t max = options.Int("max_record_size");
+    if (max <= 0) {
+      ctx.Error(options.Node("max_record_size")->mark, "max_record_size must be a positive number of bytes");
       ok = false;
     } else {
-      out->max_record_bytes = static_cast<size_t>(v);
+      out->max_record_bytes = static_cast<size_t>(max);
     }
   }
-  if (const ConfNode* et = node.Find("event_time"); et && et->IsMap()) {
-    EventTimeOptions o;
-    const ConfNode* field = et->Find("field");
-    std::vector<std::string> path;
-    if (!field || !expr::ParseFieldPath(field->scalar, &path)) {
-      ctx.Error(field ? field->mark : et->mark, "event_time.field must name a field");
-      return false;
-    }
-    o.field = field->scalar;
-    expr::FieldSlot slot = ctx.Resolve(path);
-    o.slot = slot.slot;
-    if (const ConfNode* fmt = et->Find("format")) {
-      if (fmt->scalar == "epoch_millis")
-        o.format = TimeFormat::kEpochMillis;
-      else if (fmt->scalar == "epoch_seconds")
-        o.format = TimeFormat::kEpochSeconds;
-      else if (fmt->scalar == "iso8601")
-        o.format = TimeFormat::kIso8601;
-      else {
-        ctx.Error(fmt->mark, "event_time.format must be epoch_millis, epoch_seconds or iso8601");
-        ok = false;
-      }
-    }
-    if (const ConfNode* wm = et->Find("watermark"); wm && wm->IsMap()) {
-      if (const ConfNode* d = wm->Find("max_out_of_orderness")) {
-        auto ms = config::ParseDurationMs(d->scalar);
-        if (!ms)
-          ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
-        else
-          o.max_out_of_orderness_ms = *ms;
-      }
-      if (const ConfNode* d = wm->Find("idle_timeout")) {
-        auto ms = config::ParseDurationMs(d->scalar);
-        if (!ms)
-          ok = false, ctx.Error(d->mark, "'" + d->scalar + "' is not a duration");
-        else
-          o.idle_timeout_ms = *ms;
-      }
-    }
-    out->event_time = o;
+  if (!options.Has("event_time")) return ok;
+  const config::Options et = options.Object("event_time");
+  EventTimeOptions o;
+  const ConfNode* field = et.Node("field");
+  std::vector<std::string> path;
+  if (!field || !expr::ParseFieldPath(field->scalar, &path)) {
+    ctx.Error(field ? field->mark : options.Node("event_time")->mark, "event_time.field must name a field");
+    return false;
   }
+  o.field = field->scalar;
+  o.slot = ctx.Resolve(path).slot;
+  const std::string format = et.Enum("format");
+  o.format = format == "epoch_seconds" ? TimeFormat::kEpochSeconds
+             : format == "iso8601"     ? TimeFormat::kIso8601
+                                       : TimeFormat::kEpochMillis;
+  const config::Options wm = et.Object("watermark");
+  o.max_out_of_orderness_ms = wm.DurationMs("max_out_of_orderness");
+  if (auto idle = wm.OptDurationMs("idle_timeout")) o.idle_timeout_ms = *idle;
+  out->event_time = o;
   return ok;
 }
 

@@ -37,7 +37,7 @@ struct LineSourceOptions {
 // The spec fields every line source has (format, event_time, max_record_size).
 std::vector<config::FieldSpec> LineSourceFields();
 // Reads them from a source's node; errors go to ctx. False on error.
-bool ParseLineSourceOptions(const config::ConfNode& node, PlanContext& ctx, LineSourceOptions* out);
+bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, LineSourceOptions* out);
 std::string DescribeLineSourceOptions(const LineSourceOptions& o);
 
 // Event time from a value; false with a reason.

@@ -24,7 +24,7 @@ STREAMRUN_DECLARE_SOURCE(Kafka)
 // The generator options of a `generate` source or a Kafka `simulate` block:
 // kind, count, seed, rate (sets *rate, the processing-time pace, and the
 // event-time spacing), event_time_rate, out_of_order. False with errors in ctx.
-bool ParseGenerateOptions(const config::ConfNode& node, PlanContext& ctx, generate::Options* options,
+bool ParseGenerateOptions(const config::Options& o, PlanContext& ctx, generate::Options* options,
                           double* rate);
 
 // FRACTION:MAX_DELAY (e.g. 0.1:5s) as used by `out_of_order` and `--out-of-order`.

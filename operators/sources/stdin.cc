@@ -117,7 +117,7 @@ class StdinSourcePlan : public SourcePlan {
 
 std::unique_ptr<SourcePlan> PlanStdinSource(const config::ConfNode& node, PlanContext& ctx) {
   LineSourceOptions options;
-  if (!ParseLineSourceOptions(node, ctx, &options)) return nullptr;
+  if (!ParseLineSourceOptions(ctx.Options(node, StdinSourceSpec()), ctx, &options)) return nullptr;
   return std::make_unique<StdinSourcePlan>(options);
 }
 

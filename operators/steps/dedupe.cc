@@ -527,20 +527,14 @@ std::unique_ptr<StepPlan> PlanDedupe(const config::ConfNode& value, PlanContext&
     ctx.Error(value.mark, "expected {key: EXPR, within: DURATION}");
     return nullptr;
   }
-  const config::ConfNode* key_node = value.Find("key");
-  const config::ConfNode* within_node = value.Find("within");
-  if (!key_node || !within_node) {
-    // The spec check has reported the missing key.
+  const config::Options o = ctx.Options(value, DedupeSpec());
+  const config::ConfNode* key_node = o.Node("key");
+  const std::optional<int64_t> within = o.OptDurationMs("within");
+  auto key = key_node ? ctx.Compile(*key_node) : nullptr;
+  if (!key_node || !within) return nullptr;  // reported by the spec check
+  if (*within <= 0) {
+    ctx.Error(o.Node("within")->mark, "within must be a positive duration");
     return nullptr;
-  }
-  auto key = ctx.Compile(*key_node);
-  std::optional<int64_t> within;
-  if (within_node->IsScalar()) within = config::ParseDurationMs(within_node->scalar);
-  if (!within) {
-    ctx.Error(within_node->mark, "'" + within_node->scalar + "' is not a duration (e.g. 10m)");
-  } else if (*within <= 0) {
-    ctx.Error(within_node->mark, "within must be a positive duration");
-    within.reset();
   }
   if (!key || !within) return nullptr;
   return std::make_unique<DedupePlan>(std::move(key), *within);

@@ -417,26 +417,18 @@ std::unique_ptr<StepPlan> PlanTopN(const config::ConfNode& value, PlanContext& c
               "add a `window` step (after key_by) before top_n");
     ok = false;
   }
-  if (const config::ConfNode* n = value.Find("n")) {
-    int64_t v = 0;
-    auto r = std::from_chars(n->scalar.data(), n->scalar.data() + n->scalar.size(), v);
-    if (!n->IsScalar() || r.ec != std::errc() || r.ptr != n->scalar.data() + n->scalar.size() || v < 1) {
-      ctx.Error(n->mark, "n must be a positive integer");
+  const config::Options o = ctx.Options(value, TopNSpec());
+  if (auto n = o.OptInt("n")) {
+    if (*n < 1) {
+      ctx.Error(o.Node("n")->mark, "n must be at least 1");
       ok = false;
-    } else {
-      c.n = v;
     }
+    c.n = *n;
   } else {
     ok = false;  // reported by the spec check
   }
-  if (const config::ConfNode* order = value.Find("order")) {
-    if (order->scalar == "asc") {
-      c.descending = false;
-    } else if (order->scalar != "desc") {
-      ok = false;  // reported by the spec check
-    }
-  }
-  if (const config::ConfNode* by = value.Find("by")) {
+  c.descending = o.Enum("order") == "desc";
+  if (const config::ConfNode* by = o.Node("by")) {
     c.by = ctx.Compile(*by);
     if (!c.by) {
       ok = false;

@@ -728,12 +728,13 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     ctx.Error(value.mark, "expected a map with tumbling, sliding or session and aggregate");
     return nullptr;
   }
+  const config::Options o = ctx.Options(value, WindowSpec());
   auto c = std::make_unique<WindowConfig>();
   bool ok = true;
-  const config::ConfNode* tumbling = value.Find("tumbling");
-  const config::ConfNode* sliding = value.Find("sliding");
-  const config::ConfNode* session = value.Find("session");
-  const config::ConfNode* slide = value.Find("slide");
+  const config::ConfNode* tumbling = o.Node("tumbling");
+  const config::ConfNode* sliding = o.Node("sliding");
+  const config::ConfNode* session = o.Node("session");
+  const config::ConfNode* slide = o.Node("slide");
   int kinds = (tumbling != nullptr) + (sliding != nullptr) + (session != nullptr);
   if (kinds != 1) {
     ctx.Error(value.mark, "a window needs exactly one of tumbling, sliding or session");
@@ -770,8 +771,8 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     ctx.Error(value.mark, "the window size must be more than 0");
     ok = false;
   }
-  if (const auto* l = value.Find("allowed_lateness")) ok &= Duration(l, ctx, &c->allowed_lateness);
-  if (const auto* e = value.Find("emit")) {
+  c->allowed_lateness = o.DurationMs("allowed_lateness");
+  if (const auto* e = o.Node("emit")) {
     if (e->IsScalar() && e->scalar == "on_update") {
       c->emit = EmitMode::kOnUpdate;
     } else if (e->IsMap() && e->Find("every")) {
@@ -794,7 +795,7 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     if (!e) return nullptr;
     c->key.push_back(std::move(e));
   }
-  const config::ConfNode* aggregate = value.Find("aggregate");
+  const config::ConfNode* aggregate = o.Node("aggregate");
   if (!aggregate || !aggregate->IsMap() || aggregate->entries.empty()) {
     ctx.Error(value.mark, "a window needs `aggregate: {name: FN(EXPR), ...}`");
     return nullptr;
@@ -864,7 +865,7 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
   window_output.allowed_lateness_ms = c->allowed_lateness;
   ctx.SetWindowOutput(window_output);
   ctx.SetKey({});
-  if (const auto* having = value.Find("having")) {
+  if (const auto* having = o.Node("having")) {
     c->having = ctx.Compile(*having);
     if (!c->having) return nullptr;
   }

@@ -22,6 +22,7 @@
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
+#include "runner/config/scalars.h"
 #include "runner/runtime/runtime.h"
 
 namespace streamrun::cli {
@@ -141,11 +142,11 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
   }
   for (const auto& [k, v] : root->entries) {
     if (k.scalar == "ordered")
-      c->ordered = v.scalar == "true";
+      c->ordered = config::ParseBool(v.scalar).value_or(false);
     else if (k.scalar == "expect_exit")
       c->expect_exit = std::atoi(v.scalar.c_str());
     else if (k.scalar == "restore_midway")
-      c->restore_midway = v.scalar != "false";
+      c->restore_midway = config::ParseBool(v.scalar).value_or(true);
     else if (k.scalar == "parallelism")
       c->parallelism = std::atoi(v.scalar.c_str());
     else if (k.scalar == "expect_error") {

@@ -372,9 +372,6 @@ std::string PipelineJsonSchema(const ComponentCatalog& catalog) {
                         "Names the consumer group, transactional ids and the "
                         "checkpoint folder."},
                        {"examples", json::array({"clickstream-top10"})}};
-  props["plugins"] = json{{"type", "array"},
-                          {"items", json{{"type", "string"}}},
-                          {"description", "Operator plugins (shared libraries) to load."}};
   props["runtime"] = TypeSchema(RuntimeSpec());
   props["sources"] = NodeMap("Sources by name.", "#/definitions/source");
   json transform = json::object();

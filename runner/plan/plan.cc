@@ -55,39 +55,37 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   plan->file = file;
   if (const ConfNode* name = root.Find("name")) plan->name = name->scalar;
   plan->parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (const ConfNode* rt = root.Find("runtime")) {
-    if (const ConfNode* p = rt->Find("parallelism"))
-      plan->parallelism = std::max(1, std::atoi(p->scalar.c_str()));
-    if (const ConfNode* state = rt->Find("state")) {
-      if (const ConfNode* b = state->Find("backend")) plan->state_backend = b->scalar;
-      if (const ConfNode* p = state->Find("path")) plan->state_path = p->scalar;
-      if (const ConfNode* c = state->Find("cache")) {
-        if (auto bytes = config::ParseByteSize(c->scalar)) {
-          plan->state_cache_bytes = *bytes;
-        } else {
-          diags.Add(c->mark, "runtime.state.cache: '" + c->scalar + "' is not a size", "e.g. 256MB, 2GB");
-        }
-      }
+  std::string dead_letter_name;  // runtime.errors.sink
+  {
+    const config::Options rt(root.Find("runtime"), config::RuntimeSpec(), "runtime", options.read_log);
+    if (auto p = rt.OptInt("parallelism")) plan->parallelism = static_cast<int>(std::max<int64_t>(1, *p));
+    const config::Options state = rt.Object("state");
+    plan->state_backend = state.Enum("backend");
+    plan->state_path = state.String("path");
+    if (auto bytes = config::ParseByteSize(state.String("cache"))) {
+      plan->state_cache_bytes = *bytes;
+    } else {
+      diags.Add(state.Node("cache")->mark,
+                "runtime.state.cache: '" + state.String("cache") + "' is not a size", "e.g. 256MB, 2GB");
     }
-    if (const ConfNode* ckpt = rt->Find("checkpoint")) {
+    if (rt.Has("checkpoint")) {
+      const config::Options ckpt = rt.Object("checkpoint");
       CheckpointConfig& c = plan->checkpoint;
-      if (const ConfNode* s = ckpt->Find("storage")) c.storage = s->scalar;
-      if (const ConfNode* e = ckpt->Find("endpoint")) c.endpoint = e->scalar;
-      if (const ConfNode* r = ckpt->Find("region")) c.region = r->scalar;
-      if (const ConfNode* p = ckpt->Find("path_style")) c.path_style = p->scalar == "true";
-      if (const ConfNode* i = ckpt->Find("interval"))
-        c.interval_ms = config::ParseDurationMs(i->scalar).value_or(c.interval_ms);
-      if (const ConfNode* t = ckpt->Find("timeout"))
-        c.timeout_ms = config::ParseDurationMs(t->scalar).value_or(c.timeout_ms);
-      if (const ConfNode* r = ckpt->Find("retain")) c.retain = std::max(1, std::atoi(r->scalar.c_str()));
-      if (const ConfNode* m = ckpt->Find("mode")) c.exactly_once = m->scalar != "at_least_once";
+      c.storage = ckpt.String("storage");
+      c.endpoint = ckpt.String("endpoint");
+      c.region = ckpt.String("region");
+      c.path_style = ckpt.OptBool("path_style");
+      c.interval_ms = ckpt.DurationMs("interval");
+      c.timeout_ms = ckpt.DurationMs("timeout");
+      c.retain = static_cast<int>(std::max<int64_t>(1, ckpt.Int("retain")));
+      c.exactly_once = ckpt.Enum("mode") == "exactly_once";
     }
-    if (const ConfNode* errors = rt->Find("errors")) {
-      if (const ConfNode* policy = errors->Find("policy")) {
-        if (policy->scalar == "skip") plan->error_policy = ErrorPolicy::kSkip;
-        if (policy->scalar == "dead_letter") plan->error_policy = ErrorPolicy::kDeadLetter;
-      }
-    }
+    const config::Options errors = rt.Object("errors");
+    const std::string policy = errors.Enum("policy");
+    plan->error_policy = policy == "skip"          ? ErrorPolicy::kSkip
+                         : policy == "dead_letter" ? ErrorPolicy::kDeadLetter
+                                                   : ErrorPolicy::kFail;
+    dead_letter_name = errors.String("sink");  // resolved with the sinks below
   }
 
   // Sources.
@@ -103,6 +101,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       n.source_index = source_count++;
       n.universe = &plan->universes.emplace_back();
       PlanContext ctx(n.universe, RecordView{}, &diags, "source '" + n.name + "'");
+      ctx.set_read_log(options.read_log);
       ctx.set_pipeline_name(plan->name);
       n.source = FindSource(n.type)->plan(node, ctx);
       if (!n.source && diags.empty()) diags.Add(key.mark, "source '" + n.name + "' could not be planned");
@@ -138,6 +137,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       n.universe = n.input_universe = &plan->universes.emplace_back();
     }
     PlanContext ctx(n.universe, view, &diags, "");
+    ctx.set_read_log(options.read_log);
     ctx.set_universe_pool(&plan->universes);
     if (n.inputs.size() == 1 && n.input_ports[0] == kMainPort) ctx.SetKey(plan->nodes[n.inputs[0]].key);
     int index = 0;
@@ -210,6 +210,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       RecordView view =
           n.inputs.empty() ? RecordView{} : plan->nodes[n.inputs[0]].OutputView(n.input_ports[0]);
       PlanContext ctx(u, view, &diags, "sink '" + n.name + "'");
+      ctx.set_read_log(options.read_log);
       ctx.set_pipeline_name(plan->name);
       // The configured sink is planned (and so checked) even when a test replaces it.
       n.sink = FindSink(n.type)->plan(node, ctx);
@@ -220,7 +221,8 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       }
       if (n.sink && options.sink_override)
         if (auto replaced = options.sink_override(n.name)) n.sink = std::move(replaced);
-      if (n.inputs.empty()) plan->dead_letter_sink = static_cast<int>(plan->nodes.size());
+      if (plan->error_policy == ErrorPolicy::kDeadLetter && n.name == dead_letter_name)
+        plan->dead_letter_sink = static_cast<int>(plan->nodes.size());
       plan->nodes.push_back(std::move(n));
     }
   }

@@ -92,6 +92,8 @@ struct PipelinePlan {
 struct PlanOptions {
   // Replaces a sink's plan (tests capture sink output); nullptr keeps the configured sink.
   std::function<std::unique_ptr<SinkPlan>(const std::string& sink_name)> sink_override;
+  // Tests: records every option the plan read (config/options.h).
+  config::ReadLog* read_log = nullptr;
 };
 
 // Validates `root` against the built-in catalog and plans it. Null with

@@ -598,10 +598,10 @@ TEST_CASE("RuntimeSpec") {
     CHECK_MESSAGE(!f.description.empty(), f.name);
     for (const auto& sub : f.fields) CHECK_MESSAGE(!sub.description.empty(), sub.name);
   }
-  CHECK(names == std::vector<std::string>{"parallelism", "state", "checkpoint", "metrics", "errors"});
+  CHECK(names == std::vector<std::string>{"parallelism", "state", "checkpoint", "errors"});
   CHECK(Check("{parallelism: 4, state: {backend: rocksdb, path: /tmp/s}, checkpoint: {interval: "
-              "5s, storage: \"s3://b/p\", mode: at_least_once, retain: 2, timeout: 1m}, metrics: "
-              "{listen: \":9249\"}, errors: {policy: skip}}",
+              "5s, storage: \"s3://b/p\", mode: at_least_once, retain: 2, timeout: 1m}, "
+              "errors: {policy: skip}}",
               rt)
             .empty());
   Diagnostics d = Check("{checkpoint: {interval: 5s, mode: exactly_one}, state: {backend: rocksbd}}", rt);
@@ -658,7 +658,11 @@ TEST_CASE("pipeline: top level") {
             "missing required key 'name'"));
   CHECK(Has(ValidateText("name: x\nplugins: lib.so\nsources: {a: {type: file, path: x}}\n"
                          "sinks: {b: {type: stdout, input: a}}\n"),
-            "plugins: expected a list of strings"));
+            "plugins: operator plugins are not built yet"));
+  CHECK(
+      Has(ValidateText("name: x\nruntime: {metrics: {listen: ':9249'}}\nsources: {a: {type: file, path: x}}\n"
+                       "sinks: {b: {type: stdout, input: a}}\n"),
+          "runtime.metrics: Prometheus metrics are not built yet"));
 }
 
 TEST_CASE("pipeline: components") {
