@@ -103,6 +103,10 @@ class PlanContext {
                                                                    : "step ";
     return config::Options(&node, spec.value, kind + spec.name, read_log_);
   }
+  // True if the step before this one could not be planned (its errors are
+  // reported): a step that needs what it would have made says nothing more.
+  bool previous_failed() const { return previous_failed_; }
+  void set_previous_failed(bool failed) { previous_failed_ = failed; }
   // Tests: records which options the plan read.
   void set_read_log(config::ReadLog* log) { read_log_ = log; }
   config::ReadLog* read_log() const { return read_log_; }
@@ -115,6 +119,7 @@ class PlanContext {
   RecordView view_;
   std::vector<KeyField> key_;
   config::ReadLog* read_log_ = nullptr;
+  bool previous_failed_ = false;
   std::deque<Universe>* universe_pool_ = nullptr;
   std::optional<WindowOutput> window_output_;
   bool has_late_output_ = false;

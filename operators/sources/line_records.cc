@@ -83,7 +83,13 @@ bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, Li
 
 std::string DescribeLineSourceOptions(const LineSourceOptions& o) {
   std::string d = o.format == LineFormat::kJson ? "json" : o.format == LineFormat::kCsv ? "csv" : "raw";
-  if (o.event_time) d += ", event time " + o.event_time->field;
+  if (o.event_time) {
+    d += ", event time " + o.event_time->field;
+    if (o.event_time->max_out_of_orderness_ms > 0)
+      d += ", out of order up to " + config::FormatDurationMs(o.event_time->max_out_of_orderness_ms);
+    if (o.event_time->idle_timeout_ms > 0)
+      d += ", idle after " + config::FormatDurationMs(o.event_time->idle_timeout_ms);
+  }
   return d;
 }
 

@@ -413,8 +413,9 @@ std::unique_ptr<StepPlan> PlanTopN(const config::ConfNode& value, PlanContext& c
   bool ok = true;
   const WindowOutput* window = ctx.window_output();
   if (!window) {
-    ctx.Error(value.mark, "top_n must follow a window step",
-              "add a `window` step (after key_by) before top_n");
+    if (!ctx.previous_failed())
+      ctx.Error(value.mark, "top_n must follow a window step of the same transform",
+                "add a `window` step (after key_by) before top_n");
     ok = false;
   }
   const config::Options o = ctx.Options(value, TopNSpec());

@@ -695,16 +695,6 @@ class WindowPlan : public StepPlan {
   bool keyed_;
 };
 
-bool Duration(const config::ConfNode* node, PlanContext& ctx, int64_t* out) {
-  auto ms = config::ParseDurationMs(node->scalar);
-  if (!ms) {
-    ctx.Error(node->mark, "'" + node->scalar + "' is not a duration (expected e.g. 250ms, 5s, 30m, 1h)");
-    return false;
-  }
-  *out = *ms;
-  return true;
-}
-
 // "sum(amount * 2)" -> name "sum", argument text "amount * 2" and its column.
 bool SplitCall(const config::ConfNode& node, std::string* name, config::ConfNode* argument) {
   const std::string& text = node.scalar;
@@ -730,37 +720,46 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
   }
   const config::Options o = ctx.Options(value, WindowSpec());
   auto c = std::make_unique<WindowConfig>();
-  bool ok = true;
   const config::ConfNode* tumbling = o.Node("tumbling");
   const config::ConfNode* sliding = o.Node("sliding");
   const config::ConfNode* session = o.Node("session");
   const config::ConfNode* slide = o.Node("slide");
   int kinds = (tumbling != nullptr) + (sliding != nullptr) + (session != nullptr);
-  if (kinds != 1) {
+  // A misspelt key (reported by the spec check) is the likely reason none is
+  // there: say nothing more, but go on checking the rest of the step.
+  bool misspelt = false;
+  for (const auto& [key, unused] : value.entries) misspelt = misspelt || !o.Declares(key.scalar);
+  if (kinds > 1 || (kinds == 0 && !misspelt))
     ctx.Error(value.mark, "a window needs exactly one of tumbling, sliding or session");
-    return nullptr;
-  }
+  bool ok = kinds == 1;
+  // A duration the spec check refused reads as absent: it was reported there.
+  auto duration = [&](const char* name) {
+    auto ms = o.OptDurationMs(name);
+    if (!ms) ok = false;
+    return ms.value_or(0);
+  };
   std::string description = "window ";
   if (tumbling) {
     c->kind = WindowKind::kTumbling;
-    ok &= Duration(tumbling, ctx, &c->size);
+    c->size = duration("tumbling");
     description += "tumbling " + tumbling->scalar;
   } else if (sliding) {
     c->kind = WindowKind::kSliding;
-    ok &= Duration(sliding, ctx, &c->size);
+    c->size = duration("sliding");
     if (!slide) {
       ctx.Error(value.mark, "a sliding window needs `slide`");
-      return nullptr;
-    }
-    ok &= Duration(slide, ctx, &c->slide);
-    if (ok && (c->slide <= 0 || c->slide > c->size)) {
-      ctx.Error(slide->mark, "slide must be more than 0 and at most the window size");
       ok = false;
+    } else {
+      c->slide = duration("slide");
+      if (ok && (c->slide <= 0 || c->slide > c->size)) {
+        ctx.Error(slide->mark, "slide must be more than 0 and at most the window size");
+        ok = false;
+      }
+      description += "sliding " + sliding->scalar + " every " + slide->scalar;
     }
-    description += "sliding " + sliding->scalar + " every " + slide->scalar;
-  } else {
+  } else if (session) {
     c->kind = WindowKind::kSession;
-    ok &= Duration(session, ctx, &c->size);
+    c->size = duration("session");
     description += "session gap " + session->scalar;
   }
   if (slide && !sliding) {
@@ -777,9 +776,10 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
       c->emit = EmitMode::kOnUpdate;
     } else if (e->IsMap() && e->Find("every")) {
       c->emit = EmitMode::kEvery;
-      ok &= Duration(e->Find("every"), ctx, &c->every);
-      if (ok && c->every <= 0) {
-        ctx.Error(e->mark, "emit.every must be more than 0");
+      c->every = config::ParseDurationMs(e->Find("every")->scalar).value_or(0);
+      if (c->every <= 0) {
+        if (config::ParseDurationMs(e->Find("every")->scalar))  // else the spec check said so
+          ctx.Error(e->mark, "emit.every must be more than 0");
         ok = false;
       }
     }
@@ -797,7 +797,8 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
   }
   const config::ConfNode* aggregate = o.Node("aggregate");
   if (!aggregate || !aggregate->IsMap() || aggregate->entries.empty()) {
-    ctx.Error(value.mark, "a window needs `aggregate: {name: FN(EXPR), ...}`");
+    if (aggregate)  // absent: the spec check reported the missing key
+      ctx.Error(value.mark, "a window needs `aggregate: {name: FN(EXPR), ...}`");
     return nullptr;
   }
   for (const auto& [name_node, call] : aggregate->entries) {
@@ -813,8 +814,10 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     AggregateSpec spec{name_node.scalar, AggregateKind::kCountAll, nullptr};
     if (!ParseAggregateKind(fn, has_argument, &spec.kind)) {
       std::string near = config::NearestName(fn, AggregateNames());
+      std::string all;
+      for (const auto& name : AggregateNames()) all += (all.empty() ? "" : ", ") + name;
       ctx.Error(call.mark, "unknown aggregate function '" + fn + "'",
-                near.empty() ? "" : "did you mean '" + near + "'?");
+                near.empty() ? "aggregate functions: " + all : "did you mean '" + near + "'?");
       ok = false;
       continue;
     }
@@ -870,7 +873,14 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     if (!c->having) return nullptr;
   }
   c->out_universe = out;
-  for (const auto& a : c->aggregates) description += " " + a.name;
+  if (c->allowed_lateness > 0)
+    description += ", allowed lateness " + config::FormatDurationMs(c->allowed_lateness);
+  if (c->emit == EmitMode::kOnUpdate) description += ", emit on_update";
+  if (c->emit == EmitMode::kEvery) description += ", emit every " + config::FormatDurationMs(c->every);
+  description += ":";
+  for (const auto& a : c->aggregates)
+    description += " " + a.name + "=" + o.Node("aggregate")->Find(a.name)->scalar;
+  if (c->having) description += ", having " + c->having->text();
   return std::make_unique<WindowPlan>(std::move(c), description, keyed);
 }
 

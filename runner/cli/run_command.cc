@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
@@ -17,11 +18,24 @@ std::atomic<int> g_savepoints{0};
 
 extern "C" void OnSavepointSignal(int) { g_savepoints.fetch_add(1); }
 
+std::atomic<int64_t> g_first_stop_ms{0};
+
+int64_t MonotonicMs() {  // clock_gettime is async-signal-safe
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The first SIGINT/SIGTERM asks for a clean stop. Deliveries within a second of
+// it are the same request (`timeout -s INT` and a terminal's Ctrl-C signal the
+// process and its group at once); a signal after that means the user insists.
 extern "C" void OnStopSignal(int) {
-  if (g_stop.exchange(true)) {
-    // A second signal: the user insists.
-    _exit(130);
+  const int64_t now = MonotonicMs();
+  if (!g_stop.exchange(true)) {
+    g_first_stop_ms.store(now);
+    return;
   }
+  if (now - g_first_stop_ms.load() >= 1000) _exit(130);
 }
 
 std::string Rate(double n, double seconds) {

@@ -72,6 +72,17 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
       best = &c;
     }
   }
+  if (best != nullptr) return *best;
+  // An abbreviation ("cnt" for count): the word's letters in order, starting
+  // alike; the shortest such candidate.
+  if (word.size() < 3) return {};
+  for (const auto& c : candidates) {
+    if (c.empty() || c[0] != word[0] || c.size() <= word.size()) continue;
+    size_t at = 0;
+    for (char ch : c)
+      if (at < word.size() && ch == word[at]) ++at;
+    if (at == word.size() && (best == nullptr || c.size() < best->size())) best = &c;
+  }
   return best != nullptr ? *best : std::string();
 }
 

@@ -148,6 +148,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       ctx.set_where("transform '" + n.name + "' step " + std::to_string(index) + " (" + name_node.scalar +
                     ")");
       auto step_plan = FindStep(name_node.scalar)->plan(value, ctx);
+      ctx.set_previous_failed(step_plan == nullptr);
       if (step_plan) n.steps.push_back(PlannedStep{name_node.scalar, name_node.mark, std::move(step_plan)});
     }
     n.universe = ctx.universe();
@@ -250,7 +251,12 @@ std::string ExplainText(const PipelinePlan& plan) {
         break;
       case PlanNode::Kind::kTransform:
         out += "transform " + n.name + " <- " + inputs + (n.rebase ? " (merged)" : "") + "\n";
-        for (const auto& s : n.steps) out += "  " + s.plan->Describe() + "\n";
+        for (const auto& s : n.steps) {
+          out += "  " + s.plan->Describe();
+          if (s.plan->NeedsAllRecords()) out += "  [sees every record: runs on one worker]";
+          if (s.plan->Rekeys()) out += "  [records move to their key's worker]";
+          out += "\n";
+        }
         break;
       case PlanNode::Kind::kSink:
         out += "sink " + n.name + (inputs.empty() ? " (dead letters)" : " <- " + inputs) + ": " +
@@ -295,8 +301,9 @@ std::string ExplainDot(const PipelinePlan& plan) {
     out += "  n" + std::to_string(i) + " [label=\"" + label + "\", shape=" + shape + "];\n";
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i)
-    for (int in : plan.nodes[i].inputs)
-      out += "  n" + std::to_string(in) + " -> n" + std::to_string(i) + ";\n";
+    for (size_t k = 0; k < plan.nodes[i].inputs.size(); ++k)
+      out += "  n" + std::to_string(plan.nodes[i].inputs[k]) + " -> n" + std::to_string(i) +
+             (plan.nodes[i].input_ports[k] == kLatePort ? " [label=\"late\", style=dashed]" : "") + ";\n";
   if (plan.dead_letter_sink >= 0)
     out += "  errors [shape=note, label=\"record errors\"];\n  errors -> n" +
            std::to_string(plan.dead_letter_sink) + " [style=dashed];\n";

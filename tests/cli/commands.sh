@@ -27,6 +27,10 @@ for p in pipelines/*.yaml; do CLICKS_FILE=x expect_exit 0 "$bin" validate "$p"; 
 expect_exit 2 "$bin" validate tests/pipelines/config_three_mistakes/pipeline.yaml
 [ "$(grep -c ': error: ' "$dir/stderr")" -eq 3 ] || { cat "$dir/stderr"; fail "validate did not report 3 errors"; }
 grep -q "pipeline.yaml:6:5: .*did you mean 'format'" "$dir/stderr" || fail "no suggestion for formt"
+# Each mistake once: no error repeated by a later stage, none hidden by an earlier one.
+expect_exit 2 "$bin" validate tests/pipelines/config_each_mistake_once/pipeline.yaml
+[ "$(grep -c ': error: ' "$dir/stderr")" -eq 8 ] || { cat "$dir/stderr"; fail "validate did not report each of 8 mistakes once"; }
+[ "$(grep ': error: ' "$dir/stderr" | sort | uniq -d | wc -l)" -eq 0 ] || fail "validate repeated an error"
 
 expect_exit 2 "$bin" run tests/pipelines/config_cycle/pipeline.yaml
 expect_exit 2 "$bin" validate "$dir/does-not-exist.yaml"
@@ -54,6 +58,21 @@ grep -q "filter page_url is not null" "$dir/stdout" || fail "explain text lacks 
 expect_exit 0 "$bin" explain --format dot pipelines/demo_clicks_file.yaml
 grep -q "^digraph" "$dir/stdout" || fail "explain dot is not a digraph"
 grep -q -- "->" "$dir/stdout" || fail "explain dot has no edges"
+# ... a window's lateness and emit mode, where records cross workers, the `.late` edge.
+cat >"$dir/late.yaml" <<'YAML'
+name: late
+sources: { in: { type: file, path: x.jsonl, event_time: { field: ts, watermark: { max_out_of_orderness: 2s } } } }
+transforms:
+  w: { input: in, steps: [ { key_by: k }, { window: { tumbling: 5s, allowed_lateness: 3s, aggregate: { n: count() } } } ] }
+sinks: { out: { type: stdout, input: w }, late: { type: stdout, input: w.late } }
+YAML
+expect_exit 0 "$bin" explain "$dir/late.yaml"
+grep -q "window tumbling 5s, allowed lateness 3s: n=count()" "$dir/stdout" || fail "explain lacks the lateness"
+grep -q "key_by k  \[records move to their key's worker\]" "$dir/stdout" || fail "explain lacks the exchange"
+grep -q "out of order up to 2s" "$dir/stdout" || fail "explain lacks the watermark delay"
+grep -q "sink late <- w.late" "$dir/stdout" || fail "explain lacks the late input"
+expect_exit 0 "$bin" explain --format dot "$dir/late.yaml"
+grep -q 'n1 -> n3 \[label="late", style=dashed\]' "$dir/stdout" || fail "explain dot lacks the late edge label"
 
 # stdin source with stdout sink.
 printf 'name: pipe\nsources: { in: { type: stdin } }\ntransforms: { t: { input: in, steps: [ { set: { b: "a + 1" } } ] } }\nsinks: { out: { type: stdout, input: t } }\n' >"$dir/pipe.yaml"
