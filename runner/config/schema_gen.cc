@@ -423,6 +423,12 @@ std::string OperatorReferenceMarkdown(const ComponentCatalog& catalog) {
     if (all.empty()) out += "_None._\n\n";
     for (const ComponentSpec* c : all) ComponentSection(*c, out);
   }
+  // The `runtime:` section, from the spec validation and the plan read.
+  const FieldSpec& rt = RuntimeSpec();
+  out += "## Runtime\n\n`runtime:` in the pipeline file. " + rt.description + "\n\n";
+  out += kTableHead;
+  for (const auto& f : rt.fields) FieldRows(f, "runtime." + f.name, out, 0);
+  out += '\n';
   while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
   return out;
 }
