@@ -29,8 +29,8 @@ KILLS=3 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/debug --output-on-fai
 step "ThreadSanitizer build"
 scripts/build.sh tsan streamrun
 step "ThreadSanitizer: the parallel tests"
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  ctest --test-dir build/tsan --output-on-failure -R "pipelines_p3|pipelines_restore_p3|pipelines_rocksdb_restore_p3|windows_differential|cli_signals"
+COMPOSE_COUNT=40 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --test-dir build/tsan --output-on-failure -R "pipelines_p3|pipelines_restore_p3|pipelines_rocksdb_restore_p3|windows_differential|cli_signals|composition"
 
 step "fuzz targets (short runs)"
 scripts/fuzz.sh 30

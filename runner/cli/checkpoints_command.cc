@@ -11,6 +11,7 @@
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
+#include "runner/runtime/runtime.h"
 
 namespace streamrun::cli {
 
@@ -22,7 +23,7 @@ std::string Field(const nlohmann::json& m, const char* key) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-void PrintInspect(const checkpoint::Loaded& c) {
+void PrintInspect(const PipelinePlan& plan, const checkpoint::Loaded& c) {
   const auto m = nlohmann::json::parse(c.manifest_json);
   std::printf("checkpoint %lld of pipeline '%s' (%s, %s), %s workers, %s bytes\n  at %s\n",
               static_cast<long long>(c.id), Field(m, "pipeline").c_str(), Field(m, "kind").c_str(),
@@ -46,12 +47,12 @@ void PrintInspect(const checkpoint::Loaded& c) {
                 Field(f, "files").c_str(), Field(f, "bytes").c_str(),
                 m.contains("shared") ? m["shared"].size() : size_t{0});
   }
-  if (m.contains("sinks")) {
-    for (const auto& [sink, workers] : m["sinks"].items()) {
-      std::printf("sink %s, held back until the checkpoint commits:\n", sink.c_str());
-      for (const auto& [worker, text] : workers.items())
-        std::printf("  %-10s %s\n", worker.c_str(), text.get<std::string>().c_str());
-    }
+  // What the sinks hold, as things are now (a pending file the commit has
+  // since published is no longer held back); the manifest's text is as it was
+  // when the checkpoint was taken.
+  for (const auto& [sink, texts] : DescribeSinkStates(plan, c.workers)) {
+    std::printf("sink %s, what the checkpoint holds until it commits:\n", sink.c_str());
+    for (const auto& text : texts) std::printf("  %s\n", text.c_str());
   }
   if (m.contains("operators")) {
     for (const auto& op : m["operators"]) {
@@ -95,7 +96,7 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
   try {
     // A folder given by path needs no storage.
     if (action == "inspect" && !which.empty() && which.find_first_not_of("0123456789") != std::string::npos) {
-      PrintInspect(checkpoint::LoadFolder(which));
+      PrintInspect(*loaded.plan, checkpoint::LoadFolder(which));
       return kExitOk;
     }
     auto checkpoints = OpenCheckpoints(*loaded.plan, "checkpoints");
@@ -118,7 +119,7 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
                    loaded.plan->name.c_str());
       return kExitRunFailure;
     }
-    PrintInspect(checkpoints->Load(which.empty() ? ids.back() : std::stoll(which)));
+    PrintInspect(*loaded.plan, checkpoints->Load(which.empty() ? ids.back() : std::stoll(which)));
     return kExitOk;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "streamrun checkpoints: %s\n", e.what());

@@ -209,6 +209,32 @@ SavedWorker ParseWorkerState(std::string_view bytes) {
   return worker;
 }
 
+std::map<std::string, std::vector<std::string>> SinkStateTexts(
+    const PipelinePlan& plan, const std::vector<std::string>& worker_states) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (size_t w = 0; w < worker_states.size(); ++w) {
+    SavedWorker worker;
+    try {
+      worker = ParseWorkerState(worker_states[w]);
+    } catch (const std::exception& e) {
+      out["(all)"].push_back("worker " + std::to_string(w) + ": unreadable state: " + e.what());
+      continue;
+    }
+    for (size_t i = 0; i < plan.nodes.size() && i < worker.nodes.size(); ++i) {
+      const PlanNode& n = plan.nodes[i];
+      if (n.kind != PlanNode::Kind::kSink || worker.nodes[i].sink_state.empty()) continue;
+      std::string text;
+      try {
+        text = n.sink->DescribeState(worker.nodes[i].sink_state);
+      } catch (const std::exception& e) {
+        text = std::string("unreadable: ") + e.what();
+      }
+      if (!text.empty()) out[n.name].push_back("worker " + std::to_string(w) + "   " + text);
+    }
+  }
+  return out;
+}
+
 // The manifest: what `streamrun checkpoints inspect` shows, and the worker count
 // a restore needs. Written last: the checkpoint is complete once it exists.
 std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string& kind, bool exactly_once,
@@ -1322,6 +1348,11 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
   else if (loaded)
     for (auto& w : pool) w->ResumeAtLeastOnce();
   return loaded ? loaded->id : 0;
+}
+
+std::map<std::string, std::vector<std::string>> DescribeSinkStates(
+    const PipelinePlan& plan, const std::vector<std::string>& worker_states) {
+  return SinkStateTexts(plan, worker_states);
 }
 
 RunStats Run(const PipelinePlan& plan, const RunOptions& options) {

@@ -3,6 +3,7 @@
 // keyed runtime (docs/architecture.md "Execution") replaces the driver, not the operators.
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,12 @@ class RunError : public std::runtime_error {
 
 // Runs until every source is done (or `stop` is set). Throws RunError on failure.
 RunStats Run(const PipelinePlan& plan, const RunOptions& options);
+
+// What each sink of `plan` holds in a checkpoint's worker states, described
+// now (a file sink's pending file held back, or published since): sink name
+// -> one text per worker that holds something. Damaged states describe as such.
+std::map<std::string, std::vector<std::string>> DescribeSinkStates(
+    const PipelinePlan& plan, const std::vector<std::string>& worker_states);
 
 // The dead-letter record for a failed record (docs/errors.md).
 std::string DeadLetterJson(const RecordError& error, const std::string& source_name,

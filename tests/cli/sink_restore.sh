@@ -50,6 +50,10 @@ pipeline fresh "new/deeper/out.jsonl"
 "$bin" run -q fresh.yaml || fail "a sink into a new folder failed"
 cmp -s <(sort new/deeper/out.jsonl) ref.sorted || fail "a sink into a new folder wrote other rows"
 [ ! -e ckpt/fresh/_running ] || fail "a finished run left ckpt/fresh/_running"
+# ... and `checkpoints inspect` of its final checkpoint holds nothing back.
+"$bin" checkpoints inspect fresh.yaml >inspect.txt
+grep -q "published when it completed" inspect.txt || fail "inspect after a complete run: $(cat inspect.txt)"
+if grep -q "held back" inspect.txt; then fail "inspect after a complete run reports files held back"; fi
 
 # 2. Crash after a checkpoint, move the output away: the restore refuses and says why.
 pipeline moved moved/out.jsonl
@@ -96,6 +100,8 @@ pipeline cut cut/out.jsonl
 STREAMRUN_CRASH_AT=after_manifest:5 "$bin" run -q cut.yaml 2>/dev/null && fail "the crash point was not reached"
 pending=$(ls cut/out.jsonl.pending-* | head -1)
 [ -n "$pending" ] || fail "no pending file after a crash after the manifest"
+"$bin" checkpoints inspect cut.yaml >inspect.txt
+grep -q "1 pending file held back" inspect.txt || fail "inspect after a crash before the publish: $(cat inspect.txt)"
 size=$(stat -c %s "$pending")
 truncate -s $((size / 2)) "$pending"
 if "$bin" run -q cut.yaml 2>err.txt; then fail "a restore with a cut pending file succeeded"; fi

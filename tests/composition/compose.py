@@ -250,7 +250,8 @@ def run(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("streamrun")
-    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--count", type=int, default=int(os.environ.get("COMPOSE_COUNT", "0")) or 200,
+                    help="pipelines to draw (COMPOSE_COUNT overrides the default; ctest passes none)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", default=None, help="write the cases here and keep them")
     args = ap.parse_args()
