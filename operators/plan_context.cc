@@ -27,7 +27,13 @@ std::unique_ptr<expr::Expression> PlanContext::Compile(const config::ConfNode& n
   if (!e) {
     config::Mark at = node.mark;
     at.column = node.text_column + err.offset;
-    Error(at, "in expression '" + node.scalar + "': " + err.message);
+    // A long expression is shown around the error only (the column points at it).
+    std::string shown = node.scalar;
+    if (shown.size() > 80) {
+      const size_t from = err.offset > 40 ? static_cast<size_t>(err.offset) - 40 : 0;
+      shown = (from > 0 ? "..." : "") + shown.substr(from, 80) + (from + 80 < shown.size() ? "..." : "");
+    }
+    Error(at, "in expression '" + shown + "': " + err.message);
   }
   return e;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runner/cli/commands.h"
+#include "runner/plan/plan.h"
 
 #ifndef STREAMRUN_VERSION
 #define STREAMRUN_VERSION "dev"
@@ -29,7 +30,11 @@ int main(int argc, char** argv) {
   run->add_option("pipeline", run_args.pipeline, "Pipeline file")->required();
   run->add_flag("-q,--quiet", run_args.quiet, "Do not print the summary at the end");
   run->add_option("-p,--parallelism", run_args.parallelism, "Worker threads (overrides runtime.parallelism)")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, streamrun::MaxParallelism()));
+  run->add_option("--stop-timeout", run_args.stop_timeout_s,
+                  "Seconds a clean stop (SIGINT/SIGTERM) may take before the run gives up and exits 1 "
+                  "(a dependency that does not answer); the next run restores the last complete checkpoint")
+      ->check(CLI::Range(0.1, 86400.0));
   run->add_option("--from", run_args.from,
                   "Start from this checkpoint or savepoint folder (default: the newest complete checkpoint "
                   "of the pipeline, if it has checkpoints)");
@@ -53,7 +58,7 @@ int main(int argc, char** argv) {
                  "Run each case with checkpoints, end it as a crash would after a checkpoint halfway through "
                  "its input, restore and finish: the output must still be the expected one");
   test->add_option("-p,--parallelism", test_args.parallelism, "Run every case with this many workers")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, streamrun::MaxParallelism()));
   test->add_option("--state", test_args.state_backend,
                    "Run every case with this state backend; rocksdb runs with no cache, so every key "
                    "goes through the database")

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
-scripts/build.sh fuzz fuzz_yaml_loader fuzz_json_decoder
-for t in fuzz_yaml_loader fuzz_json_decoder; do
+targets=(fuzz_yaml_loader fuzz_json_decoder fuzz_expression)
+scripts/build.sh fuzz "${targets[@]}"
+for t in "${targets[@]}"; do
   corpus="tests/fuzz/corpus/${t#fuzz_}"
   work=$(mktemp -d)
   cp -r "$corpus"/. "$work"/ 2>/dev/null || true

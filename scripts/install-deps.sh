@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   clang libclang-rt-14-dev clang-format clang-tidy
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  doctest-dev libsimdjson-dev libabsl-dev
+  doctest-dev libsimdjson-dev libabsl-dev libre2-dev
   librdkafka-dev kcat python3-confluent-kafka
   librocksdb-dev
   libcurl4-openssl-dev libssl-dev curl

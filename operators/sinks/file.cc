@@ -9,7 +9,7 @@
 
 #include "operators/sinks/line_writer.h"
 #include "operators/sinks/sinks.h"
-#include "runner/state/checksum.h"
+#include "runner/record/checksum.h"
 
 namespace streamrun {
 
@@ -399,7 +399,14 @@ class FileSinkInstance : public SinkInstance {
       if (name.rfind(stem, 0) != 0) continue;
       const bool leftover =
           name.find(".inprogress") != std::string::npos || name.find(".pending-") != std::string::npos;
-      if (leftover || (fresh && directory_ && !append_)) fs::remove(entry.path(), ec);
+      // A part numbered from the checkpoint's next one on was published after
+      // it (the restore goes back to an older checkpoint than the newest):
+      // cut back, as a single file is truncated.
+      long long part = -1;
+      char rest = 0;
+      const bool later = directory_ && !fresh &&
+                         std::sscanf(name.c_str(), "part-0-%lld.jsonl%c", &part, &rest) == 1 && part >= part_;
+      if (leftover || later || (fresh && directory_ && !append_)) fs::remove(entry.path(), ec);
     }
   }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "operators/operator.h"
-#include "runner/state/checksum.h"
+#include "runner/record/checksum.h"
 
 namespace streamrun {
 

@@ -125,7 +125,9 @@ bool ParseIso8601(std::string_view s, int64_t* ms) {
   if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
       !Digits(s, 8, 2, &d))
     return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  static constexpr int kMonthDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kMonthDays[mo - 1] + (mo == 2 && leap ? 1 : 0)) return false;
   size_t p = 10;
   int64_t frac_ms = 0;
   int64_t offset_min = 0;
@@ -161,6 +163,7 @@ bool ParseIso8601(std::string_view s, int64_t* ms) {
           if (!Digits(s, q, 2, &om)) return false;
           q += 2;
         }
+        if (oh > 23 || om > 59) return false;
         offset_min = (s[p] == '+' ? 1 : -1) * (oh * 60 + om);
         p = q;
       }
@@ -173,33 +176,45 @@ bool ParseIso8601(std::string_view s, int64_t* ms) {
 }
 
 bool ReadEventTime(const Value& v, TimeFormat format, int64_t* ms, std::string* error) {
+  const bool seconds = format == TimeFormat::kEpochSeconds;
+  const char* unit = seconds ? "seconds" : "milliseconds";
+  auto in_range = [&](int64_t t) {
+    if (t >= -kMaxEventTimeMs && t <= kMaxEventTimeMs) {
+      *ms = t;
+      return true;
+    }
+    *error = "is out of range: event times are within +-" + std::to_string(kMaxEventTimeMs) +
+             " ms of 1970 (about 273,000 years)";
+    return false;
+  };
   switch (format) {
     case TimeFormat::kEpochMillis:
     case TimeFormat::kEpochSeconds: {
-      double scale = format == TimeFormat::kEpochSeconds ? 1000.0 : 1.0;
+      int64_t x = 0;
+      bool integral = false;
       if (v.kind == Kind::kInt) {
-        *ms = format == TimeFormat::kEpochSeconds ? v.i * 1000 : v.i;
-        return true;
-      }
-      if (v.kind == Kind::kFloat && std::isfinite(v.f) && std::fabs(v.f * scale) < 9e18) {
-        *ms = static_cast<int64_t>(std::floor(v.f * scale));
-        return true;
-      }
-      if (v.kind == Kind::kString) {
-        int64_t x;
+        x = v.i;
+        integral = true;
+      } else if (v.kind == Kind::kString) {
         auto r = std::from_chars(v.str, v.str + v.len, x);
-        if (r.ec == std::errc() && r.ptr == v.str + v.len) {
-          *ms = format == TimeFormat::kEpochSeconds ? x * 1000 : x;
-          return true;
-        }
+        integral = r.ec == std::errc() && r.ptr == v.str + v.len;
+        if (r.ec == std::errc::result_out_of_range) return in_range(kMaxEventTimeMs + 1);
       }
-      *error = std::string("is ") + std::string(KindName(v.kind)) + ", expected a number of " +
-               (format == TimeFormat::kEpochSeconds ? "seconds" : "milliseconds");
+      if (integral) {
+        if (seconds && __builtin_mul_overflow(x, int64_t{1000}, &x)) return in_range(kMaxEventTimeMs + 1);
+        return in_range(x);
+      }
+      if (v.kind == Kind::kFloat && std::isfinite(v.f)) {
+        const double t = std::floor(v.f * (seconds ? 1000.0 : 1.0));
+        if (std::fabs(t) > static_cast<double>(kMaxEventTimeMs)) return in_range(kMaxEventTimeMs + 1);
+        return in_range(static_cast<int64_t>(t));
+      }
+      *error = std::string("is ") + std::string(KindName(v.kind)) + ", expected a number of " + unit;
       return false;
     }
     case TimeFormat::kIso8601:
-      if (v.kind == Kind::kString && ParseIso8601(v.text(), ms)) return true;
-      *error = "is not an ISO 8601 date-time";
+      if (v.kind == Kind::kString && ParseIso8601(v.text(), ms)) return in_range(*ms);
+      *error = "is not an ISO 8601 date-time (YYYY-MM-DD[Thh:mm[:ss[.fff]]][Z|+hh:mm], a real date)";
       return false;
   }
   return false;
@@ -282,6 +297,7 @@ LineDecoder::LineDecoder(const LineSourceOptions& options, ProjectionNode projec
                   options.event_time ? options.event_time->idle_timeout_ms : 0) {}
 
 bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
+  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a byte order mark
   std::vector<bool> quoted;
   if (!SplitCsv(line, &csv_header_, &quoted, error)) return false;
   if (csv_header_.empty() || (csv_header_.size() == 1 && csv_header_[0].empty())) {
@@ -294,6 +310,9 @@ bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
 bool LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
                       int64_t now_ms, int32_t watermark_partition, const RowExtras* extras) {
   const int32_t partition = watermark_partition >= 0 ? watermark_partition : pos.partition;
+  // A UTF-8 byte order mark (editors put one at the start of a file) is not
+  // part of the record.
+  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
   std::string_view json = line;
   if (options_.format != LineFormat::kJson) {
     scratch_.clear();

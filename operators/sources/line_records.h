@@ -41,6 +41,10 @@ bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, Li
 std::string DescribeLineSourceOptions(const LineSourceOptions& o);
 
 // Event time from a value; false with a reason.
+// Event times are within +-8.64e15 ms of 1970 (JavaScript's Date range, about
+// 273,000 years): a time outside is a record error, so window arithmetic
+// (start + size, end + allowed lateness) cannot overflow.
+inline constexpr int64_t kMaxEventTimeMs = 8'640'000'000'000'000;
 bool ReadEventTime(const Value& v, TimeFormat format, int64_t* ms, std::string* error);
 // ISO 8601 date-time ("2024-05-01T12:00:00.250Z", "+02:00" offsets, a space for T) to epoch ms.
 bool ParseIso8601(std::string_view s, int64_t* ms);

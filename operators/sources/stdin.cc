@@ -45,7 +45,10 @@ class StdinSourceInstance : public SourceInstance {
       // or processing time must not wait for the next line of an idle pipe).
       if (!reader_.HasBufferedLine()) {
         pollfd fd{STDIN_FILENO, POLLIN, 0};
-        if (::poll(&fd, 1, batch.empty() ? 100 : 0) == 0) break;
+        // Interrupted by a signal (a stop request), or nothing: do not read,
+        // a read would block until the next line.
+        if (::poll(&fd, 1, batch.empty() ? 100 : 0) <= 0 || (fd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+          break;
       }
       std::string_view line;
       int64_t offset, line_no;

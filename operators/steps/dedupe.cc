@@ -532,8 +532,8 @@ std::unique_ptr<StepPlan> PlanDedupe(const config::ConfNode& value, PlanContext&
   const std::optional<int64_t> within = o.OptDurationMs("within");
   auto key = key_node ? ctx.Compile(*key_node) : nullptr;
   if (!key_node || !within) return nullptr;  // reported by the spec check
-  if (*within <= 0) {
-    ctx.Error(o.Node("within")->mark, "within must be a positive duration");
+  if (*within <= 0 || *within > 36500LL * 24 * 3600 * 1000) {
+    ctx.Error(o.Node("within")->mark, "within must be a positive duration of at most 36500d (100 years)");
     return nullptr;
   }
   if (!key || !within) return nullptr;

@@ -164,7 +164,9 @@ class WindowInstance : public StepInstance {
       const Value* row = batch.row(i);
       // The key and the aggregate arguments, evaluated once per record.
       key_bytes_.clear();
-      key_group_ = KeyGroupOf(batch.key_hash(i));
+      // Without a key every record is of the one (empty) key, in group 0
+      // (records from a window before carry their own key's hash).
+      key_group_ = c_.key.empty() ? 0 : KeyGroupOf(batch.key_hash(i));
       key_values_.resize(c_.key.size());
       bool ok = true;
       for (size_t k = 0; k < c_.key.size() && ok; ++k) {
@@ -614,8 +616,9 @@ class WindowInstance : public StepInstance {
     out_.set_watermark(r, row_watermark);
     Value* row = out_.row(r);
     Arena& arena = out_.arena();
-    // The row carries its key's hash, as key_by made it: rows of one window
-    // end are then in the same RecordOrder at every parallelism.
+    // The row carries its key's hash, as key_by made it, also as its position
+    // (which a later key_by leaves alone): rows of one window end are then in
+    // the same RecordOrder at every parallelism.
     uint64_t key_hash = kKeyHashSeed;
     for (size_t k = 0; k < c_.key_slots.size(); ++k) {
       Value v = key.key_values[k].Get();
@@ -625,6 +628,7 @@ class WindowInstance : public StepInstance {
       row[c_.key_slots[k]] = v;
     }
     out_.set_key_hash(r, key_hash);
+    out_.set_position(r, RecordPosition{-1, 0, static_cast<int64_t>(key_hash), 0, -1});
     row[c_.start_slot] = Value::Int(w.start);
     row[c_.end_slot] = Value::Int(w.end);
     for (size_t a = 0; a < c_.aggregate_slots.size(); ++a)
@@ -694,6 +698,9 @@ class WindowPlan : public StepPlan {
   std::string description_;
   bool keyed_;
 };
+
+constexpr int64_t kMaxWindowMs = 36500LL * 24 * 3600 * 1000;  // 100 years
+constexpr int64_t kMaxWindowsPerRecord = 10000;               // sliding size / slide
 
 // "sum(amount * 2)" -> name "sum", argument text "amount * 2" and its column.
 bool SplitCall(const config::ConfNode& node, std::string* name, config::ConfNode* argument) {
@@ -771,6 +778,22 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
     ok = false;
   }
   c->allowed_lateness = o.DurationMs("allowed_lateness");
+  // Limits (docs/trust-and-limits.md): window arithmetic stays far from
+  // overflow, and one record cannot open an unbounded number of windows.
+  for (const char* name : {"tumbling", "sliding", "session", "allowed_lateness"}) {
+    const auto ms = o.OptDurationMs(name);
+    if (ms && *ms > kMaxWindowMs) {
+      ctx.Error(o.Node(name)->mark, std::string(name) + " must be at most 36500d (100 years)");
+      ok = false;
+    }
+  }
+  if (ok && c->kind == WindowKind::kSliding && c->size / c->slide > kMaxWindowsPerRecord) {
+    ctx.Error(slide->mark,
+              "each record would be in " + std::to_string(c->size / c->slide) + " sliding windows; at most " +
+                  std::to_string(kMaxWindowsPerRecord) + " (size / slide)",
+              "use a larger slide");
+    ok = false;
+  }
   if (const auto* e = o.Node("emit")) {
     if (e->IsScalar() && e->scalar == "on_update") {
       c->emit = EmitMode::kOnUpdate;

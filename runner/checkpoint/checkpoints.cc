@@ -1,9 +1,12 @@
 #include "runner/checkpoint/checkpoints.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+
+#include "runner/record/checksum.h"
 
 namespace streamrun::checkpoint {
 
@@ -24,10 +27,33 @@ int64_t IdOf(const std::string& name) {
 
 constexpr char kShared[] = "../shared/";
 
+bool PlainName(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.size() > 255) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
+}  // namespace
+
+bool ValidRef(const std::string& ref) {
+  std::string_view r = ref;
+  if (r.rfind(kShared, 0) == 0) return PlainName(r.substr(sizeof(kShared) - 1));
+  if (r.rfind("db-w", 0) == 0) {
+    const size_t slash = r.find('/');
+    if (slash == std::string_view::npos || slash == 4) return false;
+    for (size_t i = 4; i < slash; ++i)
+      if (r[i] < '0' || r[i] > '9') return false;
+    return PlainName(r.substr(slash + 1));
+  }
+  return PlainName(r);
+}
+
+namespace {
+
 // The store key of a file of the checkpoint in `folder` ("<pipeline>/chk-N/").
 std::string FileKey(const std::string& folder, const std::string& ref) {
-  if (ref.find("..") != std::string::npos && ref.rfind(kShared, 0) != 0)
-    throw StoreError("bad state file name '" + ref + "'");
+  if (!ValidRef(ref)) throw StoreError("refused a state file name a checkpoint cannot have: '" + ref + "'");
   if (ref.rfind(kShared, 0) != 0) return folder + ref;
   // folder ends with "/": its parent is up to the slash before that.
   const size_t slash = folder.size() >= 2 ? folder.rfind('/', folder.size() - 2) : std::string::npos;
@@ -35,7 +61,8 @@ std::string FileKey(const std::string& folder, const std::string& ref) {
   return parent + "shared/" + ref.substr(sizeof(kShared) - 1);
 }
 
-Loaded Read(std::shared_ptr<Store> shared_store, const std::string& folder, const std::string& location) {
+Loaded Read(std::shared_ptr<Store> shared_store, const std::string& folder, const std::string& location,
+            std::optional<int64_t> expected_id, const std::string& expected_pipeline) {
   Store& store = *shared_store;
   Loaded out;
   out.location = location;
@@ -47,17 +74,49 @@ Loaded Read(std::shared_ptr<Store> shared_store, const std::string& folder, cons
   auto manifest = store.Get(folder + kManifest);
   if (!manifest) throw StoreError(location + ": no " + kManifest + " (not a complete checkpoint)");
   out.manifest_json = std::move(*manifest);
-  int workers = 0;
+  nlohmann::json files;
+  int64_t workers = 0;
   try {
     const auto json = nlohmann::json::parse(out.manifest_json);
-    workers = json.at("workers").get<int>();
+    const int format = json.value("format", 1);
+    if (format != kManifestFormat)
+      throw StoreError("format " + std::to_string(format) + ", this streamrun reads format " +
+                       std::to_string(kManifestFormat) + ": restore it with the streamrun that wrote it");
+    workers = json.at("workers").get<int64_t>();
     out.id = json.at("id").get<int64_t>();
+    files = json.at("files");
+    if (!expected_pipeline.empty() && json.at("pipeline").get<std::string>() != expected_pipeline)
+      throw StoreError("it is of pipeline '" + json.at("pipeline").get<std::string>() + "', not '" +
+                       expected_pipeline + "'");
+  } catch (const StoreError& e) {
+    throw StoreError(location + ": " + e.what());
   } catch (const std::exception& e) {
     throw StoreError(location + ": damaged manifest: " + e.what());
   }
-  for (int w = 0; w < workers; ++w) {
-    auto state = store.Get(folder + WorkerFile(w));
-    if (!state) throw StoreError(location + ": " + WorkerFile(w) + " is missing");
+  if (workers < 1 || workers > kMaxCheckpointWorkers)
+    throw StoreError(location + ": damaged manifest: " + std::to_string(workers) + " workers");
+  if (expected_id && out.id != *expected_id)
+    throw StoreError(location + ": damaged manifest: it says checkpoint " + std::to_string(out.id));
+  if (!files.is_array() || files.size() != static_cast<size_t>(workers))
+    throw StoreError(location + ": damaged manifest: it lists " +
+                     std::to_string(files.is_array() ? files.size() : 0) + " worker states for " +
+                     std::to_string(workers) + " workers");
+  for (int64_t w = 0; w < workers; ++w) {
+    const std::string name = WorkerFile(static_cast<int>(w));
+    uint64_t bytes = 0, crc = 0;
+    try {
+      if (files[static_cast<size_t>(w)].at("name").get<std::string>() != name) throw StoreError("");
+      bytes = files[static_cast<size_t>(w)].at("bytes").get<uint64_t>();
+      crc = files[static_cast<size_t>(w)].at("crc32").get<uint64_t>();
+    } catch (const std::exception&) {
+      throw StoreError(location + ": damaged manifest: its entry for " + name + " is not as written");
+    }
+    auto state = store.Get(folder + name);
+    if (!state) throw StoreError(location + ": " + name + " is missing");
+    if (state->size() != bytes)
+      throw StoreError(location + ": " + name + " has " + std::to_string(state->size()) +
+                       " bytes, the manifest says " + std::to_string(bytes));
+    if (Crc32(*state) != crc) throw StoreError(location + ": " + name + " is damaged (its checksum differs)");
     out.workers.push_back(std::move(*state));
   }
   return out;
@@ -117,7 +176,7 @@ std::string Checkpoints::Running() { return store_->Get(pipeline_ + "/_running")
 
 std::optional<std::string> Checkpoints::Manifest(int64_t id) { return store_->Get(Folder(id) + kManifest); }
 
-Loaded Checkpoints::Load(int64_t id) { return Read(store_, Folder(id), Location(id)); }
+Loaded Checkpoints::Load(int64_t id) { return Read(store_, Folder(id), Location(id), id, pipeline_); }
 
 void Checkpoints::Retain(int retain) {
   const auto complete = Complete();
@@ -162,7 +221,7 @@ Loaded LoadFolder(const std::string& path) {
   const std::string folder = (slash == std::string::npos ? dir : dir.substr(slash + 1)) + "/";
   std::shared_ptr<Store> store = OpenStore(StoreConfig{"file://" + root, "", "", std::nullopt}, &error);
   if (!store) throw StoreError(error);
-  return Read(store, folder, dir);
+  return Read(store, folder, dir, std::nullopt, {});
 }
 
 }  // namespace streamrun::checkpoint

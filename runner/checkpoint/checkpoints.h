@@ -22,6 +22,17 @@
 
 namespace streamrun::checkpoint {
 
+// True if `ref` names a file of a checkpoint the way streamrun writes them:
+// "NAME", "db-wN/NAME" or "../shared/NAME", NAME of letters, digits, '.', '_'
+// and '-' (not "." or ".."). A checkpoint naming anything else is refused.
+bool ValidRef(const std::string& ref);
+
+// The manifest's "format": 2 added checksums of every file; a checkpoint of
+// another format is refused by name.
+inline constexpr int kManifestFormat = 2;
+// A checkpoint has at most this many workers (a damaged count is refused).
+inline constexpr int kMaxCheckpointWorkers = 4096;
+
 // A complete checkpoint, read back.
 struct Loaded {
   int64_t id = 0;
@@ -45,6 +56,9 @@ class Checkpoints {
   void WriteFile(int64_t id, const std::string& ref, std::string_view bytes);
   // Completes checkpoint `id`; its manifest must name the worker count ("workers").
   void WriteManifest(int64_t id, std::string_view json);
+  // Reads checkpoint `id` and checks it against its manifest (format, id,
+  // pipeline, worker count, each worker state's length and CRC-32). Throws
+  // StoreError naming what is wrong.
   Loaded Load(int64_t id);
   // Keeps the newest `retain` complete checkpoints and removes the rest (and
   // incomplete folders older than the newest complete one), then the shared

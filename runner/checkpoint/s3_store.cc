@@ -118,6 +118,7 @@ class S3Store : public Store {
   }
 
   void Put(const std::string& key, std::string_view bytes) override {
+    CheckKey(key);
     if (bytes.size() <= part_size_) {
       Expect(Send("PUT", key, {}, bytes), {200}, "PUT", key);
       return;
@@ -153,15 +154,20 @@ class S3Store : public Store {
   }
 
   std::optional<std::string> Get(const std::string& key) override {
+    CheckKey(key);
     Response r = Send("GET", key, {}, {});
     if (r.status == 404) return std::nullopt;
     Expect(r, {200}, "GET", key);
     return std::move(r.body);
   }
 
-  std::vector<std::string> List(const std::string& prefix) override { return ListKeys(prefix, true); }
+  std::vector<std::string> List(const std::string& prefix) override {
+    CheckKey(prefix);
+    return ListKeys(prefix, true);
+  }
 
   void DeletePrefix(const std::string& prefix) override {
+    CheckKey(prefix);
     for (const auto& key : ListKeys(prefix, false))
       Expect(Send("DELETE", key, {}, {}), {200, 204, 404}, "DELETE", key);
   }

@@ -12,6 +12,20 @@
 
 namespace streamrun::checkpoint {
 
+void CheckKey(const std::string& key) {
+  bool ok = key.empty() || key[0] != '/';
+  size_t begin = 0;
+  while (ok && begin < key.size()) {
+    size_t end = key.find('/', begin);
+    if (end == std::string::npos) end = key.size();
+    const std::string_view segment(key.data() + begin, end - begin);
+    ok = segment != "." && segment != ".." && segment.find('\\') == std::string_view::npos &&
+         segment.find('\0') == std::string_view::npos && (!segment.empty() || end == key.size());
+    begin = end + 1;
+  }
+  if (!ok) throw StoreError("refused a checkpoint store key outside the store: '" + key + "'");
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -21,6 +35,7 @@ class FileStore : public Store {
   explicit FileStore(fs::path root) : root_(std::move(root)) {}
 
   void Put(const std::string& key, std::string_view bytes) override {
+    CheckKey(key);
     const fs::path path = root_ / key;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
@@ -53,7 +68,12 @@ class FileStore : public Store {
   }
 
   std::optional<std::string> Get(const std::string& key) override {
+    CheckKey(key);
     const fs::path path = root_ / key;
+    // A link inside the store could point anywhere on the host.
+    std::error_code ec;
+    if (fs::is_symlink(path, ec))
+      throw StoreError(path.string() + " is a symbolic link; a checkpoint store holds plain files only");
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       if (!fs::exists(path)) return std::nullopt;
@@ -66,6 +86,7 @@ class FileStore : public Store {
   }
 
   std::vector<std::string> List(const std::string& prefix) override {
+    CheckKey(prefix);
     std::vector<std::string> keys;
     const fs::path dir = root_ / prefix;
     std::error_code ec;
@@ -80,6 +101,7 @@ class FileStore : public Store {
   }
 
   void DeletePrefix(const std::string& prefix) override {
+    CheckKey(prefix);
     std::error_code ec;
     fs::remove_all(root_ / prefix, ec);
     if (ec) throw StoreError("cannot remove " + (root_ / prefix).string() + ": " + ec.message());

@@ -32,6 +32,12 @@ class Store {
   virtual std::string Describe(const std::string& key) const = 0;
 };
 
+// Throws StoreError unless `key` is a plain relative name inside the store:
+// no leading '/', no "." or ".." segment, no NUL or backslash. Every store
+// checks every key, so nothing read from a checkpoint (a file name in a
+// manifest or a worker state) can reach outside the store's root.
+void CheckKey(const std::string& key);
+
 // Where a store is: the url, and for s3:// the endpoint (scheme://host[:port];
 // default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS's for the region), the
 // region (default AWS_REGION, AWS_DEFAULT_REGION, us-east-1) and path-style

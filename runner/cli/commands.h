@@ -16,6 +16,9 @@ struct RunArgs {
   bool quiet = false;
   int parallelism = 0;  // 0: the pipeline's runtime.parallelism
   std::string from;     // a checkpoint folder to start from
+  // After a stop request, how long the run may take to stop cleanly (its final
+  // checkpoint, sinks flushing) before it gives up and exits with status 1.
+  double stop_timeout_s = 30;
 };
 
 struct KafkaArgs {

@@ -1,9 +1,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
@@ -63,6 +65,37 @@ int RunCommand(const RunArgs& args) {
   usr1.sa_handler = OnSavepointSignal;
   sigemptyset(&usr1.sa_mask);
   sigaction(SIGUSR1, &usr1, nullptr);
+
+  // A stop is honoured within --stop-timeout whatever a source or sink waits
+  // for: past it, the process says what it gave up on and exits. Nothing is
+  // lost: the checkpoint protocol makes the next run start from the last
+  // complete checkpoint, as after a crash.
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&finished, &args, name = loaded.plan->name] {
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const int64_t first = g_first_stop_ms.load();  // 0 until a stop signal came
+      if (first == 0 || finished.load()) continue;
+      const int64_t since = MonotonicMs() - first;
+      if (since < static_cast<int64_t>(args.stop_timeout_s * 1000)) continue;
+      std::fprintf(
+          stderr,
+          "streamrun: pipeline '%s' did not stop within %.1f s of the stop request (a source or sink "
+          "is waiting on a dependency that does not answer, such as an unreachable broker); exiting "
+          "without its final checkpoint: the next run restores the last complete one\n",
+          name.c_str(), args.stop_timeout_s);
+      std::fflush(stderr);
+      _exit(kExitRunFailure);
+    }
+  });
+  struct JoinWatchdog {
+    std::atomic<bool>& finished;
+    std::thread& thread;
+    ~JoinWatchdog() {
+      finished.store(true);
+      thread.join();
+    }
+  } join_watchdog{finished, watchdog};
 
   RunOptions options;
   options.stop = &g_stop;

@@ -75,6 +75,13 @@ class Converter {
           if (value.IsNull() && !LooksLikeNull(it->second.Mark())) {
             // `key:` with nothing after it: yaml-cpp places the null at the next token.
             value.mark = key.mark;
+          } else if (value.IsNull() && key.IsScalar() && key.scalar == "type" &&
+                     CharAt(it->second.Mark().pos) != '~') {
+            // `type: null` names the null sink: YAML reads the word as null, and
+            // a component type is never null, so take the word.
+            value.type = ConfNode::Type::kScalar;
+            value.scalar = "null";
+            value.text_column = value.mark.column;
           }
           if (key.IsScalar()) {
             auto [pos, inserted] = seen.emplace(key.scalar, key.mark.line);
@@ -131,7 +138,17 @@ class Converter {
         out += s[i++];
         continue;
       }
-      size_t close = s.find('}', i + 2);
+      // The matching '}': a default may hold references of its own (${A:-${B:-x}}).
+      size_t close = std::string::npos;
+      for (size_t j = i + 2, open = 1; j < s.size(); ++j) {
+        if (s.compare(j, 2, "${") == 0) {
+          ++open;
+          ++j;
+        } else if (s[j] == '}' && --open == 0) {
+          close = j;
+          break;
+        }
+      }
       if (close == std::string::npos) {
         diags_.Add(mark, "unterminated '${' in '" + Shorten(s) + "'",
                    "close it with '}', or write $${ for a literal ${");
@@ -144,7 +161,7 @@ class Converter {
       size_t sep = inner.find(":-");
       if (sep != std::string::npos) {
         name = inner.substr(0, sep);
-        fallback = inner.substr(sep + 2);
+        fallback = inner.substr(sep + 2);  // interpolated only if it is used
       }
       bool valid = !name.empty() && IsNameStart(name[0]);
       for (char c : name) valid = valid && IsNameChar(c);
@@ -160,7 +177,11 @@ class Converter {
       if (value.has_value() && !(value->empty() && fallback.has_value())) {
         out += *value;
       } else if (fallback.has_value()) {
-        out += *fallback;
+        if (++interpolation_depth_ > 8)
+          diags_.Add(mark, "environment variable defaults nested more than 8 deep in '" + Shorten(s) + "'");
+        else
+          out += Interpolate(*fallback, mark);
+        --interpolation_depth_;
       } else {
         diags_.Add(mark, "environment variable '" + name + "' is not set",
                    "set it or write ${" + name + ":-default}");
@@ -173,6 +194,7 @@ class Converter {
   static std::string Shorten(const std::string& s) { return s.size() <= 40 ? s : s.substr(0, 37) + "..."; }
 
   std::string_view text_;
+  int interpolation_depth_ = 0;
   const std::string& file_;
   const EnvLookup& env_;
   Diagnostics& diags_;
@@ -252,17 +274,28 @@ std::optional<ConfNode> LoadYamlText(std::string_view text, const std::string& f
     YAML::Node doc = YAML::Load(buffer);
     Converter converter(text, file_name, env, diags);
     if (!converter.Convert(doc, root, 1)) {
-      // Too deep or too large: keep only what is safe to hand on.
-      ConfNode empty;
-      empty.mark = Mark{file_name, 1, 1};
-      return empty;
+      // Too deep or too large: reported; nothing is checked further (an empty
+      // document would only add "must be a map" to the real reason).
+      return std::nullopt;
     }
     return root;
   } catch (const YAML::DeepRecursion& e) {
     diags.Add(ExceptionMark(e.mark, file_name),
               "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
   } catch (const YAML::ParserException& e) {
-    diags.Add(ExceptionMark(e.mark, file_name), "YAML syntax error: " + e.msg);
+    // YAML forbids tabs in indentation; yaml-cpp's message does not say so.
+    std::string hint;
+    // The tab may be on the line of the error or the one before it.
+    size_t begin = 0;
+    for (int line = 0; line <= e.mark.line && begin != std::string_view::npos; ++line) {
+      const size_t end = text.find('\n', begin);
+      const std::string_view text_line =
+          text.substr(begin, end == std::string_view::npos ? end : end - begin);
+      if (line + 1 >= e.mark.line && text_line.find('\t') != std::string_view::npos)
+        hint = "tabs are not allowed in YAML indentation: use spaces";
+      begin = end == std::string_view::npos ? end : end + 1;
+    }
+    diags.Add(ExceptionMark(e.mark, file_name), "YAML syntax error: " + e.msg, hint);
   } catch (const YAML::Exception& e) {
     diags.Add(ExceptionMark(e.mark, file_name), "cannot read YAML: " + e.msg);
   } catch (const std::exception& e) {

@@ -1,12 +1,13 @@
 // The built-in functions (docs/expressions.md). Unless noted, a function returns null
 // when any argument is null (like SQL); coalesce() and if() are lazy and look at
 // nulls themselves. Strings a function produces go to the batch arena.
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <regex>
 
 #include "runner/expr/json_util.h"
 #include "runner/expr/node.h"
@@ -484,13 +485,19 @@ class IfNode final : public Node {
   std::vector<NodePtr> args_;
 };
 
-// regex_match(s, pattern): ECMAScript syntax with search semantics (the pattern
-// may match anywhere; anchor it with ^ and $). A pattern that is a plain literal,
-// optionally anchored (`^/products`, `.html$`), is matched by a substring search:
-// std::regex allocates on every search, a literal does not.
+// The memory one compiled pattern may use (RE2's budget; a pattern that needs
+// more is a configuration error).
+constexpr int64_t kRegexMaxMemory = 8 << 20;
+
+// regex_match(s, pattern): RE2 syntax with search semantics (the pattern may
+// match anywhere; anchor it with ^ and $). RE2 matches in time linear in the
+// text with bounded memory, so no record can make a match run away or overflow
+// the stack (docs/trust-and-limits.md); it has no backreferences or
+// lookaround. A pattern that is a plain literal, optionally anchored
+// (`^/products`, `.html$`), is matched by a substring search.
 class RegexNode final : public Node {
  public:
-  RegexNode(int offset, NodePtr subject, std::regex re, std::string_view pattern)
+  RegexNode(int offset, NodePtr subject, std::unique_ptr<re2::RE2> re, std::string_view pattern)
       : Node(offset), subject_(std::move(subject)), re_(std::move(re)) {
     std::string_view p = pattern;
     bool start = !p.empty() && p.front() == '^';
@@ -528,17 +535,13 @@ class RegexNode final : public Node {
       SetBool(out, match);
       return true;
     }
-    try {
-      SetBool(out, std::regex_search(s.str, s.str + s.len, re_));
-    } catch (const std::regex_error& e) {
-      return Fail(ctx, std::string("regex_match(): matching failed: ") + e.what());
-    }
+    SetBool(out, re2::RE2::PartialMatch(re2::StringPiece(s.str, s.len), *re_));
     return true;
   }
 
  private:
   NodePtr subject_;
-  std::regex re_;
+  std::unique_ptr<re2::RE2> re_;  // const after compiling: RE2 matches from many threads
   bool literal_mode_ = false;
   bool anchor_start_ = false;
   bool anchor_end_ = false;
@@ -654,12 +657,12 @@ NodePtr MakeCall(int offset, std::string_view name, int name_end, std::vector<No
         return nullptr;
       }
       std::string_view text = static_cast<const ConstNode&>(pattern).value().text();
-      std::regex re;
-      try {
-        re = std::regex(text.begin(), text.end(), std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
+      re2::RE2::Options options(re2::RE2::Quiet);
+      options.set_max_mem(kRegexMaxMemory);
+      auto re = std::make_unique<re2::RE2>(re2::StringPiece(text.data(), text.size()), options);
+      if (!re->ok()) {
         error->offset = pattern.offset();
-        error->message = std::string("invalid regular expression: ") + e.what();
+        error->message = "invalid regular expression: " + re->error();
         return nullptr;
       }
       return std::make_unique<RegexNode>(offset, std::move(args[0]), std::move(re), text);

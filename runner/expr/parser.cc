@@ -17,10 +17,24 @@ struct Compiler {
   Expression* expr;
   CompileError error;
   size_t pos = 0;
-  int depth = 0;
+  int depth = 0;      // the parser's own recursion (parentheses, calls, unary operators)
+  int operators = 0;  // operators so far in the whole expression
   std::map<std::vector<std::string>, FieldSlot> resolved;
 
   static constexpr int kMaxDepth = 200;
+  // `a or b or c ...` builds a tree one level deeper per operator, and
+  // evaluating and freeing the tree recurse that deep: the operators of one
+  // expression are bounded, so its tree is at most kMaxOperators + kMaxDepth
+  // deep (docs/trust-and-limits.md).
+  static constexpr int kMaxOperators = 1000;
+
+  // One more operator at `at`; false (an error) past the limit.
+  bool CountOperator(int at) {
+    if (++operators <= kMaxOperators) return true;
+    Error(at, "expression too long: more than " + std::to_string(kMaxOperators) +
+                  " operators (for many alternatives use `x in [a, b, ...]`)");
+    return false;
+  }
 
   const Token& Peek(size_t ahead = 0) const {
     size_t i = pos + ahead;
@@ -84,7 +98,7 @@ struct Compiler {
   NodePtr ParseOr() {
     NodePtr l = ParseAnd();
     while (l && (IsWord(Peek(), "or") || Peek().kind == Tok::kOrOr)) {
-      Next();
+      if (!CountOperator(Next().offset)) return nullptr;
       int at = l->offset();  // a node's offset is where its text starts
       NodePtr r = ParseAnd();
       if (!r) return nullptr;
@@ -97,7 +111,7 @@ struct Compiler {
   NodePtr ParseAnd() {
     NodePtr l = ParseNot();
     while (l && (IsWord(Peek(), "and") || Peek().kind == Tok::kAndAnd)) {
-      Next();
+      if (!CountOperator(Next().offset)) return nullptr;
       int at = l->offset();
       NodePtr r = ParseNot();
       if (!r) return nullptr;
@@ -111,6 +125,7 @@ struct Compiler {
     if (IsWord(Peek(), "not") || Peek().kind == Tok::kBang) {
       int at = Next().offset;
       if (++depth > kMaxDepth) return Error(at, "expression nested too deeply");
+      if (!CountOperator(at)) return nullptr;
       NodePtr x = ParseNot();
       --depth;
       if (!x) return nullptr;
@@ -210,6 +225,7 @@ struct Compiler {
     NodePtr l = ParseMultiplicative();
     while (l && (Peek().kind == Tok::kPlus || Peek().kind == Tok::kMinus)) {
       const Token& t = Next();
+      if (!CountOperator(t.offset)) return nullptr;
       BinOp op = t.kind == Tok::kPlus ? BinOp::kAdd : BinOp::kSub;
       NodePtr r = ParseMultiplicative();
       if (!r) return nullptr;
@@ -223,6 +239,7 @@ struct Compiler {
     NodePtr l = ParseUnary();
     while (l && (Peek().kind == Tok::kStar || Peek().kind == Tok::kSlash || Peek().kind == Tok::kPercent)) {
       const Token& t = Next();
+      if (!CountOperator(t.offset)) return nullptr;
       BinOp op = t.kind == Tok::kStar ? BinOp::kMul : t.kind == Tok::kSlash ? BinOp::kDiv : BinOp::kMod;
       NodePtr r = ParseUnary();
       if (!r) return nullptr;
@@ -240,6 +257,7 @@ struct Compiler {
         return std::make_unique<ConstNode>(at, Value::Int(std::numeric_limits<int64_t>::min()));
       }
       if (++depth > kMaxDepth) return Error(at, "expression nested too deeply");
+      if (!CountOperator(at)) return nullptr;
       NodePtr x = ParseUnary();
       --depth;
       if (!x) return nullptr;
@@ -391,7 +409,7 @@ struct Compiler {
     }
     std::unique_ptr<Expression> expr(new Expression());
     expr->text_.assign(text);
-    Compiler c{tokens, resolve, expr.get(), {}, 0, 0, {}};
+    Compiler c{tokens, resolve, expr.get(), {}, 0, 0, 0, {}};
     NodePtr root = c.ParseExpr();
     if (root && c.Peek().kind != Tok::kEnd) {
       const Token& t = c.Peek();

@@ -494,9 +494,21 @@ void Transaction::Settle(const Staged& staged) {
 }
 
 void Transaction::Start(const std::vector<std::string>& recovered) {
+  // A checkpoint may only name this sink's own ids, `<prefix>-<worker>`: a
+  // restore fences every id it names, and must not fence another
+  // application's producer.
+  const std::string& own = options_.transactional_id;
+  const std::string prefix = own.substr(0, own.rfind('-') + 1);
   for (const auto& state : recovered) {
     if (state.empty()) continue;
     const Staged staged = Staged::Parse(state);
+    const std::string& id = staged.transactional_id;
+    const bool ours = id.size() > prefix.size() && id.size() <= prefix.size() + 4 &&
+                      id.rfind(prefix, 0) == 0 &&
+                      id.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+    if (!ours)
+      throw SnapshotError("kafka transaction state names transactional id '" + id +
+                          "', not one of this sink's (" + prefix + "N)");
     if (staged.transactional_id == options_.transactional_id) {
       Settle(staged);
       continue;

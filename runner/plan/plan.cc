@@ -43,6 +43,11 @@ std::pair<int, int> FindInput(const PipelinePlan& plan, const std::string& name)
 
 }  // namespace
 
+int MaxParallelism() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::min(256, 16 * cores);
+}
+
 std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string& file,
                                         const PlanOptions& options, config::Diagnostics& diags) {
   // Planning goes on after validation errors, over the parts that are well
@@ -58,7 +63,13 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   std::string dead_letter_name;  // runtime.errors.sink
   {
     const config::Options rt(root.Find("runtime"), config::RuntimeSpec(), "runtime", options.read_log);
-    if (auto p = rt.OptInt("parallelism")) plan->parallelism = static_cast<int>(std::max<int64_t>(1, *p));
+    if (auto p = rt.OptInt("parallelism")) {
+      plan->parallelism = static_cast<int>(std::clamp<int64_t>(*p, 1, MaxParallelism()));
+      if (*p > MaxParallelism())
+        diags.Add(rt.Node("parallelism")->mark, "runtime.parallelism: " + std::to_string(*p) +
+                                                    " workers; at most " + std::to_string(MaxParallelism()) +
+                                                    " here (16 per core, 256 in all)");
+    }
     const config::Options state = rt.Object("state");
     plan->state_backend = state.Enum("backend");
     plan->state_path = state.String("path");

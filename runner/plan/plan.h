@@ -89,6 +89,11 @@ struct PipelinePlan {
   }
 };
 
+// The most workers a run may have: 16 per core, at most 256. The exchange
+// between workers costs memory quadratic in their number (a queue per pair),
+// so more cannot help and can exhaust the machine (docs/trust-and-limits.md).
+int MaxParallelism();
+
 struct PlanOptions {
   // Replaces a sink's plan (tests capture sink output); nullptr keeps the configured sink.
   std::function<std::unique_ptr<SinkPlan>(const std::string& sink_name)> sink_override;

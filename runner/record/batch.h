@@ -18,7 +18,9 @@ inline constexpr int64_t kNoTime = INT64_MIN;     // no event time / no watermar
 inline constexpr int64_t kEndOfTime = INT64_MAX;  // the watermark of a finished input
 inline constexpr size_t kDefaultBatchSize = 1024;
 
-// Where a record came from, for errors and the dead-letter sink.
+// Where a record came from, for errors and the dead-letter sink. A row a step
+// made (a window's) has no source (-1); its offset then orders it among rows of
+// equal event time (RecordOrder) and means nothing else.
 struct RecordPosition {
   int32_t source = -1;    // index of the source node in the plan
   int32_t partition = 0;  // Kafka partition, or the file's index in a glob
@@ -46,6 +48,7 @@ class Batch {
   void set_watermark(uint32_t i, int64_t w) { watermark_[i] = w; }
   void set_event_time(uint32_t i, int64_t t) { event_time_[i] = t; }
   const RecordPosition& position(uint32_t i) const { return position_[i]; }
+  void set_position(uint32_t i, const RecordPosition& p) { position_[i] = p; }
   // Hash of the record's key (set by key_by; 0 before): picks its key group.
   uint64_t key_hash(uint32_t i) const { return key_hash_[i]; }
   void set_key_hash(uint32_t i, uint64_t h) { key_hash_[i] = h; }

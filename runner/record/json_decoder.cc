@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace streamrun {
@@ -16,6 +17,11 @@ struct JsonDecoder::Impl {
   // For an object that is both read whole and navigated into (`user` and
   // `user.id`), the nested fields are decoded from a second parse of its text.
   std::unique_ptr<od::parser> nested;
+  // On-Demand checks only what it reads: a malformed value in a field no step
+  // reads (`[1,2,]`, `tru`) would pass through to the sinks verbatim. The DOM
+  // parser checks the whole record first (its tape buffers are reused, no
+  // allocation per record once they fit the largest record).
+  simdjson::dom::parser validator;
 };
 
 JsonDecoder::JsonDecoder(ProjectionNode projection) : impl_(std::make_unique<Impl>()) {
@@ -222,6 +228,116 @@ simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Va
   return simdjson::SUCCESS;
 }
 
+// A plain JSON validator for the rare record the DOM parser refuses only for
+// an integer beyond 64 bits. Iterative (a stack of open brackets, at most 1024
+// deep, as simdjson's), so no record can overflow the call stack.
+bool ValidJsonText(std::string_view t) {
+  size_t i = 0;
+  const size_t n = t.size();
+  auto blank = [&] {
+    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) ++i;
+  };
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < n && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > from;
+  };
+  auto string = [&] {  // at '"'
+    ++i;
+    while (i < n && t[i] != '"') {
+      const unsigned char c = static_cast<unsigned char>(t[i]);
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (++i >= n) return false;
+        if (t[i] == 'u') {
+          for (int k = 0; k < 4; ++k)
+            if (++i >= n || !std::isxdigit(static_cast<unsigned char>(t[i]))) return false;
+        } else if (std::strchr("\"\\/bfnrt", t[i]) == nullptr) {
+          return false;
+        }
+      }
+      ++i;
+    }
+    if (i >= n) return false;
+    ++i;
+    return true;
+  };
+  auto scalar = [&] {
+    if (t[i] == '"') return string();
+    for (const char* word : {"true", "false", "null"}) {
+      const size_t len = std::strlen(word);
+      if (t.substr(i, len) == word) {
+        i += len;
+        return true;
+      }
+    }
+    if (t[i] == '-') ++i;
+    if (i < n && t[i] == '0') {
+      ++i;
+    } else if (!digits()) {
+      return false;
+    }
+    if (i < n && t[i] == '.') {
+      ++i;
+      if (!digits()) return false;
+    }
+    if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+      ++i;
+      if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+      if (!digits()) return false;
+    }
+    return true;
+  };
+  std::string open;  // '{' or '['
+  blank();
+  bool need_value = true;
+  while (true) {
+    blank();
+    if (i >= n) return false;
+    if (need_value) {
+      if (t[i] == '{' || t[i] == '[') {
+        if (open.size() >= 1024) return false;
+        open.push_back(t[i++]);
+        blank();
+        if (i < n && (t[i] == (open.back() == '{' ? '}' : ']'))) {
+          ++i;
+          open.pop_back();
+          need_value = false;
+        } else if (open.back() == '{') {
+          if (i >= n || t[i] != '"' || !string()) return false;
+          blank();
+          if (i >= n || t[i++] != ':') return false;
+        }
+        if (open.empty() && !need_value) break;
+        continue;
+      }
+      if (!scalar()) return false;
+      need_value = false;
+    }
+    blank();
+    if (open.empty()) break;
+    if (i >= n) return false;
+    const char close = open.back() == '{' ? '}' : ']';
+    if (t[i] == close) {
+      ++i;
+      open.pop_back();
+      if (open.empty()) break;
+      continue;
+    }
+    if (t[i] != ',') return false;
+    ++i;
+    need_value = true;
+    if (open.back() == '{') {
+      blank();
+      if (i >= n || t[i] != '"' || !string()) return false;
+      blank();
+      if (i >= n || t[i++] != ':') return false;
+    }
+  }
+  blank();
+  return i == n;
+}
+
 }  // namespace
 
 bool JsonDecoder::Decode(std::string_view text, Value* row, Arena& arena, std::string* error) {
@@ -237,6 +353,14 @@ bool JsonDecoder::Decode(std::string_view text, Value* row, Arena& arena, std::s
     }
     // Nothing may follow the object: past its end there is no location left.
     if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
+    // The whole record, not only what was read, must be valid JSON. The DOM
+    // parser refuses integers beyond 64 bits, which JSON allows: those
+    // records are checked again by the plain validator.
+    if (!err) {
+      simdjson::dom::element whole;
+      err = impl_->validator.parse(text.data(), text.size(), false).get(whole);
+      if (err == simdjson::NUMBER_ERROR && ValidJsonText(text)) err = simdjson::SUCCESS;
+    }
   }
   if (err) {
     *error = ErrorText(err);

@@ -19,6 +19,7 @@
 
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/expr/expr.h"
+#include "runner/record/checksum.h"
 #include "runner/record/clock.h"
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
@@ -39,8 +40,10 @@ std::string DeadLetterJson(const RecordError& error, const std::string& source_n
   AppendJsonString(source_name, &out);
   out += ",\"position\":";
   AppendJsonString(position_text, &out);
-  out += ",\"partition\":" + std::to_string(error.position.partition);
-  out += ",\"offset\":" + std::to_string(error.position.offset);
+  if (error.position.source >= 0) {  // a row a step made has no place in a source
+    out += ",\"partition\":" + std::to_string(error.position.partition);
+    out += ",\"offset\":" + std::to_string(error.position.offset);
+  }
   if (error.position.line > 0) out += ",\"line\":" + std::to_string(error.position.line);
   out += ",\"raw\":";
   AppendJsonString(error.raw, &out);
@@ -139,6 +142,9 @@ void MaybeCrash(const char* point, int64_t id) {
 
 // The kind of node a worker state's section is for.
 enum SavedKind : uint64_t { kSavedSource = 0, kSavedTransform = 1, kSavedSink = 2 };
+// The first bytes of a worker state: its format, so a state of another
+// streamrun version is refused by name rather than misread.
+constexpr std::string_view kWorkerStateTag = "streamrun-worker-state/2";
 
 // One step's state in a worker's checkpointed state: views into those bytes
 // (a state can be hundreds of MB; it is read, not copied).
@@ -169,9 +175,12 @@ struct SavedWorker {
 
 SavedWorker ParseWorkerState(std::string_view bytes) {
   SnapshotReader r(bytes);
+  if (r.Str() != kWorkerStateTag)
+    throw SnapshotError("a worker state of another format (not " + std::string(kWorkerStateTag) +
+                        "): restore it with the streamrun that wrote it, or start without it");
   SavedWorker worker;
   std::vector<SavedNode>& nodes = worker.nodes;
-  nodes.resize(r.U64());
+  nodes.resize(r.Count());
   for (SavedNode& n : nodes) {
     n.name = r.Str();
     n.watermark = r.I64();
@@ -183,9 +192,9 @@ SavedWorker ParseWorkerState(std::string_view bytes) {
         n.position_texts[key] = std::string(r.Str());
       }
     } else if (kind == kSavedTransform) {
-      n.channels.resize(r.U64());
+      n.channels.resize(r.Count());
       for (auto& c : n.channels) c = r.I64();
-      n.steps.resize(r.U64());
+      n.steps.resize(r.Count());
       for (auto& step : n.steps) {
         for (uint64_t g = r.U64(); g > 0; --g) {
           const uint64_t group = r.U64();
@@ -240,6 +249,7 @@ std::map<std::string, std::vector<std::string>> SinkStateTexts(
 std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string& kind, bool exactly_once,
                          const std::vector<std::string>& states) {
   nlohmann::ordered_json m;
+  m["format"] = checkpoint::kManifestFormat;
   m["id"] = id;
   m["pipeline"] = plan.name;
   m["kind"] = kind;
@@ -307,7 +317,7 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
       if (bytes == 0) continue;
       nlohmann::ordered_json op;
       op["node"] = n.name;
-      op["step"] = k;
+      op["step"] = k + 1;  // counted from 1, as configuration errors count steps
       op["name"] = n.steps[k].name;
       op["bytes"] = bytes;
       nlohmann::ordered_json by_group = nlohmann::ordered_json::object();
@@ -316,6 +326,13 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
       operators.push_back(op);
     }
   }
+  // What a restore checks before it trusts a worker state: its length and CRC.
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  for (size_t w = 0; w < states.size(); ++w)
+    files.push_back({{"name", "worker-" + std::to_string(w) + ".state"},
+                     {"bytes", states[w].size()},
+                     {"crc32", Crc32(states[w])}});
+  m["files"] = files;
   m["bytes"] = total + db_bytes;
   if (db_files > 0) {
     // rocksdb: the databases' files (operators' bytes above are estimates from
@@ -607,6 +624,7 @@ class Worker {
   std::string Snapshot(int64_t id) {
     std::string out;
     SnapshotWriter w(&out);
+    w.Str(kWorkerStateTag);
     w.U64(plan_.nodes.size());
     for (size_t i = 0; i < plan_.nodes.size(); ++i) {
       const PlanNode& n = plan_.nodes[i];
@@ -1142,8 +1160,10 @@ class Worker {
     for (const RecordError& e : errors.list()) {
       const std::string& source_name = SourceName(e.position.source);
       std::string where = DescribePosition(e.position);
-      std::string full = where + " (partition " + std::to_string(e.position.partition) + ", offset " +
-                         std::to_string(e.position.offset) + ")";
+      std::string full = e.position.source < 0
+                             ? "a row made by a step"
+                             : where + " (partition " + std::to_string(e.position.partition) + ", offset " +
+                                   std::to_string(e.position.offset) + ")";
       switch (plan_.error_policy) {
         case ErrorPolicy::kFail:
           throw RunError("record error in " + NodeLabel(n) + " at " + full + ": " + e.message);
@@ -1250,16 +1270,49 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
       throw RunError(std::string("checkpoint storage: ") + e.what());
     }
     if (options.restore_from.empty() && !options.ignore_checkpoints) {
+      // The newest complete checkpoint that reads back whole: a damaged one
+      // (a checksum that differs, a manifest that disagrees with its files) is
+      // passed over with a warning that says what is wrong.
       const auto complete = ckpt.store->Complete();
-      if (!complete.empty()) loaded = ckpt.store->Load(complete.back());
+      std::string reasons;
+      for (auto id = complete.rbegin(); id != complete.rend() && !loaded; ++id) {
+        try {
+          checkpoint::Loaded candidate = ckpt.store->Load(*id);
+          std::vector<SavedWorker> parsed;
+          for (const auto& state : candidate.workers) parsed.push_back(ParseWorkerState(state));
+          loaded = std::move(candidate);
+          *saved = std::move(parsed);
+        } catch (const std::exception& e) {
+          const bool more = std::next(id) != complete.rend();
+          std::fprintf(stderr, "streamrun: checkpoint %lld is damaged: %s; %s\n", static_cast<long long>(*id),
+                       e.what(), more ? "trying the one before it" : "no older one is left");
+          reasons += std::string(reasons.empty() ? "" : "; ") + "checkpoint " + std::to_string(*id) + ": " +
+                     e.what();
+        }
+      }
+      if (!loaded && !complete.empty())
+        throw RunError("no complete checkpoint of '" + plan.name + "' can be restored (" + reasons +
+                       "); repair the store, restore one with --from, or start without them (a new storage)");
+      if (loaded && loaded->id != complete.back()) {
+        bool kafka = false;
+        for (const auto& n : plan.nodes)
+          kafka = kafka || (n.kind == PlanNode::Kind::kSink && n.type == "kafka");
+        std::fprintf(stderr, "streamrun: restoring checkpoint %lld, older than the newest (%lld)%s\n",
+                     static_cast<long long>(loaded->id), static_cast<long long>(complete.back()),
+                     kafka && config.exactly_once
+                         ? ": Kafka sinks publish again what the newer checkpoints committed (at least once "
+                           "for that span); file sinks are cut back to this checkpoint"
+                         : ": file sinks are cut back to this checkpoint");
+      }
+      return loaded;
     }
   }
-  if (!options.restore_from.empty()) loaded = checkpoint::LoadFolder(options.restore_from);
-  if (loaded) {
+  if (!options.restore_from.empty()) {
     try {
+      loaded = checkpoint::LoadFolder(options.restore_from);
       for (const auto& state : loaded->workers) saved->push_back(ParseWorkerState(state));
     } catch (const std::exception& e) {
-      throw RunError("checkpoint " + loaded->location + " is damaged: " + e.what());
+      throw RunError("checkpoint " + options.restore_from + " cannot be restored: " + e.what());
     }
   }
   return loaded;
@@ -1296,7 +1349,11 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
                                                       loaded ? loaded->read_file : nullptr));
     }
   } catch (const std::exception& e) {
-    throw RunError(std::string("rocksdb state: ") + e.what());
+    shared.dbs.clear();  // a restore that failed leaves no copied files behind
+    std::error_code ec;
+    std::filesystem::remove_all(shared.state_root, ec);
+    throw RunError((loaded ? "checkpoint " + loaded->location + ": " : std::string()) +
+                   "rocksdb state: " + e.what());
   }
   return fetch;
 }
@@ -1329,15 +1386,23 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
             shared.dbs[static_cast<size_t>(owner)]->db().Put(group, op, key, value);
           });
         } catch (const RunError&) {
+          std::filesystem::remove_all(dir, ec);  // leave no copied files behind
           throw;
         } catch (const std::exception& e) {
+          std::filesystem::remove_all(dir, ec);
           throw RunError("checkpoint " + loaded->location + ": rocksdb state: " + e.what());
         }
         std::filesystem::remove_all(dir, ec);
       }
       for (auto& db : shared.dbs) db->db().Flush();
     }
-    for (auto& w : pool) w->Restore(saved);
+    try {
+      for (auto& w : pool) w->Restore(saved);
+    } catch (const SnapshotError& e) {
+      // Checksums matched, so the state is as written, but not as this
+      // pipeline reads it: say which checkpoint.
+      throw RunError("checkpoint " + loaded->location + " cannot be restored: " + e.what());
+    }
     ckpt.next_id = std::max(ckpt.next_id, loaded->id + 1);
     std::fprintf(stderr, "streamrun: restored checkpoint %lld from %s (%zu workers then, %d now)\n",
                  static_cast<long long>(loaded->id), loaded->location.c_str(), loaded->workers.size(),

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "runner/record/checksum.h"
+
 namespace streamrun {
 
 namespace fs = std::filesystem;
@@ -37,6 +39,7 @@ void SaveDbFiles(const std::vector<DbFile>& files, SnapshotWriter& w) {
     w.Str(f.name);
     w.U64(f.size);
     w.Str(f.ref);
+    w.U64(f.crc);
   }
 }
 
@@ -46,8 +49,12 @@ std::vector<DbFile> LoadDbFiles(SnapshotReader& r) {
     f.name = std::string(r.Str());
     f.size = r.U64();
     f.ref = std::string(r.Str());
-    if (f.name.empty() || f.name.find('/') != std::string::npos || f.name.find("..") != std::string::npos)
+    f.crc = static_cast<uint32_t>(r.U64());
+    if (f.name.empty() || f.name.find('/') != std::string::npos || f.name.find("..") != std::string::npos ||
+        !checkpoint::ValidRef(f.name))
       throw SnapshotError("state files: bad name '" + f.name + "'");
+    if (!checkpoint::ValidRef(f.ref))
+      throw SnapshotError("state files: refused the file reference '" + f.ref + "'");
   }
   return files;
 }
@@ -60,6 +67,8 @@ void FetchDb(const std::vector<DbFile>& files,
     if (bytes.size() != f.size)
       throw std::runtime_error("state file " + f.ref + " has " + std::to_string(bytes.size()) +
                                " bytes, the checkpoint says " + std::to_string(f.size));
+    if (Crc32(bytes) != f.crc)
+      throw std::runtime_error("state file " + f.ref + " is damaged (its checksum is not the one recorded)");
     WriteLocal(dir + "/" + f.name, bytes);
   }
 }
@@ -74,7 +83,7 @@ WorkerDb::WorkerDb(std::string root, std::string run_id, int worker, const std::
     FetchDb(restored, read_file, root_ + "/db");
     // What the restored checkpoint shared is in the store already.
     for (const auto& f : restored)
-      if (f.ref.rfind("../shared/", 0) == 0) in_store_[f.name] = f.ref;
+      if (f.ref.rfind("../shared/", 0) == 0) in_store_[f.name] = f;
   }
   db_ = std::make_unique<RocksStateDb>(root_ + "/db");
 }
@@ -94,14 +103,20 @@ std::vector<DbFile> WorkerDb::Take(int64_t id, bool self_contained) {
   std::vector<DbFile> files;
   const std::string own = "db-w" + std::to_string(worker_) + "/";
   for (const auto& f : db_->CheckpointTo(dir)) {
-    DbFile file{f.name, f.size, "", true};
+    DbFile file{f.name, f.size, "", 0, true};
     if (self_contained || !IsSst(f.name)) {
       file.ref = own + f.name;  // MANIFEST, CURRENT, OPTIONS change: this checkpoint's own
     } else if (auto it = in_store_.find(f.name); it != in_store_.end()) {
-      file.ref = it->second;
+      file.ref = it->second.ref;  // an SST file never changes: its CRC is known
+      file.crc = it->second.crc;
       file.upload = false;
     } else {
       file.ref = "../shared/" + run_id_ + "-w" + std::to_string(worker_) + "-" + f.name;
+    }
+    if (file.upload) {
+      const auto crc = FileCrc32(dir + "/" + f.name, 0, static_cast<int64_t>(f.size));
+      if (!crc) throw std::runtime_error("cannot read back " + dir + "/" + f.name);
+      file.crc = *crc;
     }
     files.push_back(std::move(file));
   }
@@ -127,7 +142,7 @@ void WorkerDb::Done(int64_t id, const std::vector<DbFile>& files, bool completed
   // savepoint, which shares nothing, the next checkpoint uploads everything.
   in_store_.clear();
   for (const auto& f : files)
-    if (f.ref.rfind("../shared/", 0) == 0) in_store_[f.name] = f.ref;
+    if (f.ref.rfind("../shared/", 0) == 0) in_store_[f.name] = f;
 }
 
 }  // namespace streamrun

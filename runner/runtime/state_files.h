@@ -23,6 +23,7 @@ struct DbFile {
   std::string name;  // in the database folder, e.g. "000012.sst"
   uint64_t size = 0;
   std::string ref;      // in the checkpoint: "db-w0/CURRENT", "../shared/<run>-w0-000012.sst"
+  uint32_t crc = 0;     // CRC-32 of its bytes: a restore checks what it fetched
   bool upload = false;  // not in the store yet
 };
 
@@ -54,7 +55,7 @@ class WorkerDb {
   std::string run_id_;
   int worker_;
   std::unique_ptr<RocksStateDb> db_;
-  std::map<std::string, std::string> in_store_;  // file name -> ref
+  std::map<std::string, DbFile> in_store_;  // file name -> its entry (ref, size, crc)
 };
 
 // A checkpointed database fetched into `dir` (created), to read from.

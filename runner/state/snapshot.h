@@ -73,6 +73,13 @@ class SnapshotReader {
     return v;
   }
   bool Bool() { return Byte() != 0; }
+  // A count of things that each take at least one more byte: a damaged count
+  // fails here instead of making the reader allocate for it.
+  uint64_t Count() {
+    const uint64_t n = U64();
+    Need(n);
+    return n;
+  }
   std::string_view Str() {
     const uint64_t n = U64();
     Need(n);

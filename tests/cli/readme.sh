@@ -60,8 +60,8 @@ for path in files:
         full = os.path.normpath(os.path.join(os.path.dirname(path), target))
         if full.startswith("..") or not os.path.exists(full):
             bad.append(f"{path}: link to {target}")
-tracked = subprocess.run(["git", "grep", "-lE", r"\.\./shared/(SPEC|DESIGN|STYLE|NEXMARK)|SPEC\.md|DESIGN\.md|SPEC section"],
-                         capture_output=True, text=True).stdout.split()
+tracked = subprocess.run(["git", "grep", "-lE", r"\.\./shared/(SPEC|DESIGN|STYLE|NEXMARK)|SPEC\.md|DESIGN\.md|SPEC section",
+                          "--", ".", ":!tests/cli/readme.sh"], capture_output=True, text=True).stdout.split()
 bad += [f"{p}: refers to a planning document outside the repository" for p in tracked]
 if bad:
     print("readme: " + "\nreadme: ".join(bad))

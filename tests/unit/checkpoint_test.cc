@@ -8,6 +8,7 @@
 
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/checkpoint/sigv4.h"
+#include "runner/record/checksum.h"
 
 namespace ck = streamrun::checkpoint;
 
@@ -77,6 +78,19 @@ TEST_CASE("sigv4: URI encoding") {
   CHECK(ck::UriEncode("\xE1\x88\xB4", true) == "%E1%88%B4");
 }
 
+// A manifest as the runtime writes it: format, id, workers and each worker
+// state's length and CRC-32.
+std::string Manifest(int64_t id, const std::vector<std::string>& states,
+                     const std::string& pipeline = "job") {
+  std::string files;
+  for (size_t w = 0; w < states.size(); ++w)
+    files += std::string(w ? "," : "") + "{\"name\":\"worker-" + std::to_string(w) +
+             ".state\",\"bytes\":" + std::to_string(states[w].size()) +
+             ",\"crc32\":" + std::to_string(streamrun::Crc32(states[w])) + "}";
+  return "{\"format\":2,\"id\":" + std::to_string(id) + ",\"pipeline\":\"" + pipeline +
+         "\",\"workers\":" + std::to_string(states.size()) + ",\"files\":[" + files + "]}";
+}
+
 TEST_CASE("file store: a checkpoint is complete once its manifest is written; retain keeps the newest") {
   namespace fs = std::filesystem;
   const fs::path root = fs::temp_directory_path() / ("streamrun-ck-test-" + std::to_string(::getpid()));
@@ -87,9 +101,10 @@ TEST_CASE("file store: a checkpoint is complete once its manifest is written; re
   ck::Checkpoints c(std::move(store), "job");
   CHECK(c.HighestId() == 0);
   for (int64_t id = 1; id <= 4; ++id) {
-    c.WriteWorker(id, 0, "state-" + std::to_string(id));
-    c.WriteWorker(id, 1, "other");
-    if (id != 3) c.WriteManifest(id, "{\"id\": " + std::to_string(id) + ", \"workers\": 2}");
+    const std::string a = "state-" + std::to_string(id), b = "other";
+    c.WriteWorker(id, 0, a);
+    c.WriteWorker(id, 1, b);
+    if (id != 3) c.WriteManifest(id, Manifest(id, {a, b}));
   }
   c.WriteWorker(5, 0, "incomplete");
   CHECK(c.Complete() == std::vector<int64_t>{1, 2, 4});
@@ -104,4 +119,62 @@ TEST_CASE("file store: a checkpoint is complete once its manifest is written; re
   CHECK(fs::exists(root / "job" / "chk-0000000005"));   // newer: may be in progress
   CHECK_THROWS_AS(c.Load(3), ck::StoreError);
   fs::remove_all(root);
+}
+
+TEST_CASE("a checkpoint that disagrees with its manifest is refused, saying what is wrong") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("streamrun-ck-damage-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  std::string error;
+  auto store = ck::OpenStore(ck::StoreConfig{"file://" + root.string(), "", "", std::nullopt}, &error);
+  REQUIRE(store);
+  ck::Checkpoints c(std::move(store), "job");
+  auto message = [&](int64_t id) -> std::string {
+    try {
+      c.Load(id);
+    } catch (const ck::StoreError& e) {
+      return e.what();
+    }
+    return "(loaded)";
+  };
+  const std::string a = "worker zero", b = "worker one";
+  c.WriteWorker(1, 0, "worker zerO");  // one byte differs from what the manifest says
+  c.WriteWorker(1, 1, b);
+  c.WriteManifest(1, Manifest(1, {a, b}));
+  CHECK(message(1).find("worker-0.state is damaged") != std::string::npos);
+  c.WriteWorker(2, 0, a);
+  c.WriteWorker(2, 1, b.substr(0, 4));
+  c.WriteManifest(2, Manifest(2, {a, b}));
+  CHECK(message(2).find("worker-1.state has 4 bytes, the manifest says 10") != std::string::npos);
+  c.WriteWorker(3, 0, a);
+  c.WriteManifest(3, Manifest(3, {a, b}));
+  CHECK(message(3).find("worker-1.state is missing") != std::string::npos);
+  c.WriteManifest(4, "{\"format\":2,\"id\":4,\"pipeline\":\"job\",\"workers\":-5,\"files\":[]}");
+  CHECK(message(4).find("-5 workers") != std::string::npos);
+  c.WriteWorker(5, 0, a);
+  c.WriteWorker(5, 1, b);
+  std::string one = Manifest(5, {a, b});
+  one.replace(one.find("\"workers\":2"), 11, "\"workers\":1");
+  c.WriteManifest(5, one);
+  CHECK(message(5).find("lists 2 worker states for 1 workers") != std::string::npos);
+  c.WriteManifest(6, Manifest(7, {a}));
+  CHECK(message(6).find("it says checkpoint 7") != std::string::npos);
+  c.WriteManifest(8, "{\"id\":8,\"workers\":1}");
+  CHECK(message(8).find("format 1, this streamrun reads format 2") != std::string::npos);
+  c.WriteManifest(9, Manifest(9, {a}, "other-job"));
+  CHECK(message(9).find("of pipeline 'other-job'") != std::string::npos);
+  fs::remove_all(root);
+}
+
+TEST_CASE("no key from a checkpoint reaches outside the store") {
+  for (const char* bad : {"../x", "a/../../x", "/etc/passwd", "a/./b", "a//b", "a\\b"})
+    CHECK_THROWS_AS(ck::CheckKey(bad), ck::StoreError);
+  for (const char* ok : {"", "job/", "job/chk-0000000001/worker-0.state", "job/shared/x.sst"})
+    CHECK_NOTHROW(ck::CheckKey(ok));
+  CHECK(ck::ValidRef("db-w0/CURRENT"));
+  CHECK(ck::ValidRef("../shared/0a1b-w0-000012.sst"));
+  CHECK(ck::ValidRef("MANIFEST-000005"));
+  for (const char* bad : {"../shared/../../etc/hostname", "../x", "db-w0/../x", "/etc/hostname", "db-wx/a",
+                          "db-w1/", "../shared/", "a/b", ".."})
+    CHECK_MESSAGE(!ck::ValidRef(bad), bad);
 }

@@ -880,3 +880,36 @@ TEST_CASE("operator reference") {
   CHECK(md.find("```yaml\nin:\n  type: file\n") != std::string::npos);
   CHECK(md.back() == '\n');
 }
+
+TEST_CASE("clearer messages: tabs, type: null, nested defaults") {
+  Diagnostics tab;
+  LoadYamlText("name: x\nsources:\n\tin: {type: stdin}\n", "p.yaml", FakeEnv({}), tab);
+  CHECK(Has(tab, "tabs are not allowed in YAML indentation"));
+  // `type: null` is the null sink, not YAML's null.
+  ConfNode n = LoadClean("sinks:\n  out: {type: null, input: a}\n  quiet: {type: ~}\n");
+  CHECK(n.Find("sinks")->Find("out")->Find("type")->scalar == "null");
+  CHECK(n.Find("sinks")->Find("quiet")->Find("type")->IsNull());
+  // A default may hold a reference of its own; it is read only when used.
+  Diagnostics d;
+  ConfNode v = Load("a: ${A:-${B:-x}}\nb: ${A:-${C}}\n", d, {{"A", "set"}});
+  CHECK(d.empty());
+  CHECK(v.Find("a")->scalar == "set");
+  CHECK(v.Find("b")->scalar == "set");
+  Diagnostics d2;
+  ConfNode w = Load("a: ${A:-${B:-x}}\nb: ${A:-${B:-${C:-deep}}}\n", d2, {});
+  CHECK(d2.empty());
+  CHECK(w.Find("a")->scalar == "x");
+  CHECK(w.Find("b")->scalar == "deep");
+  // An alias bomb: one error, not a second "must be a map" about an empty document.
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'i'; ++c) {
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", *" : "*") + prev;
+    bomb += "]\n";
+    prev = c;
+  }
+  Diagnostics big;
+  CHECK_FALSE(LoadYamlText(bomb, "p.yaml", FakeEnv({}), big).has_value());
+  CHECK(big.size() == 1);
+}

@@ -824,3 +824,27 @@ TEST_CASE("regex_match: literal patterns take the fast path with the same result
   for (int k = 0; k < 100; ++k) REQUIRE(e.Eval(env.slots.data(), env.ctx, &v));
   CHECK(g_allocations.load() - before == 0);
 }
+
+TEST_CASE("limits: an expression's operators are bounded, so no tree outgrows the stack") {
+  std::string ors = "a == 1";
+  for (int i = 0; i < 1000; ++i) ors += " or a == 1";
+  Env f;
+  f.Compile(ors);  // 1000 `or`: the limit (a comparison adds no depth beyond its own)
+  CHECK(Contains(CompileFails(ors + " or a == 1").message, "expression too long: more than 1000 operators"));
+  std::string sum = "a";
+  for (int i = 0; i < 200000; ++i) sum += " + a";
+  CHECK(Contains(CompileFails(sum).message, "more than 1000 operators"));
+  CHECK(Contains(CompileFails(std::string(10000, '(') + "a" + std::string(10000, ')')).message,
+                 "nested too deeply"));
+}
+
+TEST_CASE("regex_match runs in linear time: no input can overflow the stack or backtrack") {
+  Env f;
+  std::string dashes;
+  for (int i = 0; i < 10000; ++i) dashes += "a-";
+  f.Set("s", Value::String(dashes));
+  CHECK(f.Json("regex_match(s, '^([a-z]|-)+$')") == "true");
+  f.Set("s", Value::String(std::string(27, 'a') + "!"));
+  CHECK(f.Json("regex_match(s, '^(a+)+$')") == "false");
+  CHECK(Contains(CompileFails("regex_match(s, '(a')").message, "invalid regular expression"));
+}

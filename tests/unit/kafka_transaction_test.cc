@@ -94,11 +94,11 @@ std::unique_ptr<Transaction> Prepared(Fixture& f, const std::string& id, int rec
 
 TEST_CASE("a transaction per checkpoint: prepared, then committed") {
   Fixture f;
-  Transaction t(f.Options("tx-commit"));
+  Transaction t(f.Options("tx-commit-0"));
   const int out = t.Topic("out");
   t.Start({});
   // Nothing sent: no transaction, but a state that names the id.
-  CHECK(Transaction::Describe(t.Prepare(1)).find("tx-commit at checkpoint 1: nothing staged") !=
+  CHECK(Transaction::Describe(t.Prepare(1)).find("tx-commit-0 at checkpoint 1: nothing staged") !=
         std::string::npos);
   t.Commit(1);
   CHECK(t.stats().committed == 0);
@@ -122,7 +122,7 @@ TEST_CASE("a transaction per checkpoint: prepared, then committed") {
 
 TEST_CASE("records sent between prepare and commit wait for the next transaction") {
   Fixture f;
-  Transaction t(f.Options("tx-held"));
+  Transaction t(f.Options("tx-held-0"));
   const int out = t.Topic("out");
   t.Start({});
   SendRecords(t, out, 0, 20);
@@ -139,7 +139,7 @@ TEST_CASE("records sent between prepare and commit wait for the next transaction
 
 TEST_CASE("a checkpoint that never completes: the next one commits both") {
   Fixture f;
-  Transaction t(f.Options("tx-skip"));
+  Transaction t(f.Options("tx-skip-0"));
   const int out = t.Topic("out");
   t.Start({});
   SendRecords(t, out, 0, 30);
@@ -158,13 +158,13 @@ TEST_CASE("a restore publishes again the staged records of a transaction that di
   Fixture f;
   std::string state;
   {
-    Transaction crashed(f.Options("tx-restore"));
+    Transaction crashed(f.Options("tx-restore-0"));
     const int out = crashed.Topic("out");
     crashed.Start({});
     SendRecords(crashed, out, 0, 50);
     state = crashed.Prepare(7);  // the manifest is written; the process dies before the commit
   }
-  Transaction t(f.Options("tx-restore"));
+  Transaction t(f.Options("tx-restore-0"));
   t.Topic("out");
   t.Start({state});
   CHECK(t.stats().republished == 50);
@@ -195,8 +195,29 @@ TEST_CASE("a restore at another parallelism settles the other workers' transacti
 
 TEST_CASE("a restore refuses a damaged state") {
   Fixture f;
-  Transaction t(f.Options("tx-damaged"));
+  Transaction t(f.Options("tx-damaged-0"));
   CHECK_THROWS(t.Start({"not a state"}));
+}
+
+TEST_CASE("a restore fences only the sink's own transactional ids") {
+  Fixture f;
+  std::string state;
+  {
+    Transaction other(f.Options("someone-elses-app-0"));
+    other.Topic("out");
+    other.Start({});
+    state = other.Prepare(3);
+  }
+  Transaction t(f.Options("tx-own-0"));
+  t.Topic("out");
+  try {
+    t.Start({state});
+    FAIL("a foreign transactional id was accepted");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()).find(
+              "names transactional id 'someone-elses-app-0', not one of this sink's (tx-own-N)") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("retriable commit errors: the commit is tried again") {
@@ -252,7 +273,7 @@ TEST_CASE("a broker that keeps refusing the commit fails after max_attempts") {
 
 TEST_CASE("close aborts a transaction no checkpoint covers") {
   Fixture f;
-  Transaction t(f.Options("tx-close"));
+  Transaction t(f.Options("tx-close-0"));
   const int out = t.Topic("out");
   t.Start({});
   SendRecords(t, out, 0, 5);

@@ -1,4 +1,4 @@
-#include "runner/state/checksum.h"
+#include "runner/record/checksum.h"
 
 #include <fcntl.h>
 #include <unistd.h>
