@@ -129,6 +129,16 @@ expect_config_error sliding.yaml "each record would be in 86400000 sliding windo
 echo "hostile: configurations that would crash or exhaust the machine are refused with their limit"
 
 # 3. Stopping.
+# Sends SIG to $pid and waits for it: sets status and ms (how long it took).
+stop_and_time() {
+  local t0
+  t0=$(date +%s%N)
+  kill -"$1" "$pid"
+  status=0
+  wait "$pid" || status=$?
+  pid=""
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
 printf 'name: idle\nsources: { in: { type: stdin } }\nsinks: { out: { type: stdout, input: in } }\n' >idle.yaml
 mkfifo pipe
 sleep 30 >pipe &
@@ -136,13 +146,8 @@ holder=$!
 "$bin" run -q idle.yaml <pipe >/dev/null &
 pid=$!
 sleep 1
-t0=$(date +%s%N)
-kill -TERM $pid
-status=0
-wait $pid || status=$?
-pid=""
+stop_and_time TERM
 kill $holder 2>/dev/null || true
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $status -eq 0 ] || fail "stdin idle: exit $status after SIGTERM"
 [ $ms -lt 1500 ] || fail "stdin idle: SIGTERM took $ms ms"
 echo "hostile: SIGTERM with stdin idle stopped in $ms ms"
@@ -157,12 +162,7 @@ YAML
 "$bin" run -q --stop-timeout 3 unreachable.yaml 2>unreachable.txt &
 pid=$!
 sleep 2
-t0=$(date +%s%N)
-kill -INT $pid
-status=0
-wait $pid || status=$?
-pid=""
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+stop_and_time INT
 [ $ms -lt 8000 ] || fail "unreachable broker: the stop took $ms ms, more than --stop-timeout 3 allows"
 if [ $status -ne 0 ]; then
   grep -q "did not stop within 3.0 s" unreachable.txt || [ $status -eq 1 ] ||

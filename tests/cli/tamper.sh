@@ -151,6 +151,7 @@ case_ "rocksdb: an own file reference to an absolute path" rocksdb "exact:refuse
    python3 ../forge.py 0 "db-w0/CURRENT" "/etc/hostname"'
 case_ "rocksdb: a bit flipped in an SST file" rocksdb "is damaged (its checksum is not the one recorded)" \
   'f=$(ls ckpt/tamper/shared/*.sst | tail -1); printf "\x5a" | dd of=$f bs=1 seek=100 conv=notrunc 2>/dev/null'
+[ -z "$(ls -A "$dir/state-rocksdb/tamper" 2>/dev/null)" ] || fail "a failed rocksdb restore left files behind"
 case_ "a worker state of another pipeline shape, checksum forged" memory "is of another pipeline" \
   'python3 ../forge.py 0 "counts" "countz"'
 echo "tamper: $n cases: each restored exactly or refused with a clear error; no host file touched"
