@@ -337,11 +337,12 @@ bool ExactSum::Add(const Value& v, std::string* error) {
     return true;
   }
   if (v.kind == Kind::kInt && mode_ == Mode::kInt) {
-    if (__builtin_add_overflow(int_, v.i, &int_)) {
-      int_ -= v.i;  // undo the wrapped add: the failed record leaves the sum as it was
+    int64_t sum = 0;
+    if (__builtin_add_overflow(int_, v.i, &sum)) {  // the failed record leaves the sum as it was
       *error = "the sum overflows a 64-bit integer";
       return false;
     }
+    int_ = sum;
     return true;
   }
   __int128 m = v.kind == Kind::kInt ? v.i : 0;

@@ -167,7 +167,7 @@ class DedupeInstance : public StepInstance {
     w.I64(watermark_);
     // The records still waiting for the watermark, with everything they carry.
     w.U64(held_.size());
-    for (const Held& h : HeldInOrder()) SaveHeld(h, w);
+    for (const Held& h : held_) SaveHeld(h, w);  // in any order: a restore makes the heap again
   }
 
   void Restore(const StateRestore& in) override {
@@ -227,8 +227,9 @@ class DedupeInstance : public StepInstance {
     HeldChunk& c = chunks_.back();
     CopyRow(batch, i, c.batch);
     ++c.live;
-    held_.push(Held{RecordOrder::Of(batch, i, seq_++), chunks_base_ + chunks_.size() - 1, c.batch.size() - 1,
-                    group, scratch_});
+    held_.push_back(Held{RecordOrder::Of(batch, i, seq_++), chunks_base_ + chunks_.size() - 1,
+                         c.batch.size() - 1, group, scratch_});
+    std::push_heap(held_.begin(), held_.end(), std::greater<Held>());
   }
 
   // The watermark reaches `watermark`: the held records before it are judged
@@ -236,8 +237,9 @@ class DedupeInstance : public StepInstance {
   // that no later record can be within the bound of are forgotten.
   void Release(int64_t watermark, Emitter& out) {
     const int64_t before = watermark_;
-    while (!held_.empty() && held_.top().order.time < watermark) {
-      const Held& h = held_.top();
+    while (!held_.empty() && held_.front().order.time < watermark) {
+      std::pop_heap(held_.begin(), held_.end(), std::greater<Held>());
+      const Held& h = held_.back();
       HeldChunk& c = Chunk(h.chunk);
       if (Judge(h.group, h.key, h.order.time)) {
         CopyRow(c.batch, h.row, out_);
@@ -245,7 +247,7 @@ class DedupeInstance : public StepInstance {
         if (out_.size() >= kDefaultBatchSize) Flush(out);
       }
       --c.live;
-      held_.pop();
+      held_.pop_back();
       while (!chunks_.empty() && chunks_.front().live == 0 && chunks_.size() > 1) {
         chunks_.pop_front();
         ++chunks_base_;
@@ -255,6 +257,7 @@ class DedupeInstance : public StepInstance {
       chunks_.clear();
       chunks_base_ = 0;
     }
+    MaybeEvict();
     Advance(watermark);
   }
 
@@ -282,16 +285,6 @@ class DedupeInstance : public StepInstance {
     cache_used_ += sizeof(int64_t);
     Schedule(group, key, SaturatingAdd(t, within_));
     return true;
-  }
-
-  std::vector<Held> HeldInOrder() const {
-    auto copy = held_;
-    std::vector<Held> out;
-    while (!copy.empty()) {
-      out.push_back(copy.top());
-      copy.pop();
-    }
-    return out;
   }
 
   void SaveHeld(const Held& h, SnapshotWriter& w) {
@@ -331,7 +324,7 @@ class DedupeInstance : public StepInstance {
     const int64_t row_watermark = r.I64();
     const std::string_view raw = r.Str();
     const uint64_t width = r.U64();
-    if (width != width_ && width_ != 0)
+    if (width > 65536 || (width != width_ && width_ != 0))
       throw SnapshotError("state snapshot: dedupe: a held record has " + std::to_string(width) +
                           " fields, this pipeline " + std::to_string(width_));
     if (width_ == 0) {
@@ -430,7 +423,7 @@ class DedupeInstance : public StepInstance {
     KeptTimes& kept = state_.GetOrCreate(group, key);
     kept.stored = true;
     SnapshotReader r(db_value_);
-    kept.times.resize(r.U64());
+    kept.times.resize(r.Count());
     for (auto& t : kept.times) t = r.I64();
     cache_used_ += KeyCost(key, kept);
     return &kept;
@@ -494,7 +487,7 @@ class DedupeInstance : public StepInstance {
   std::string scratch_;
   // Records waiting for the watermark (memory under either backend: they are
   // at most the input's out-of-orderness long).
-  std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
+  std::vector<Held> held_;  // a min-heap by RecordOrder (std::push_heap with std::greater)
   std::deque<HeldChunk> chunks_;
   uint64_t chunks_base_ = 0;  // id of chunks_.front()
   uint64_t seq_ = 0;

@@ -278,7 +278,7 @@ class TopNInstance : public StepInstance {
         w.dirty = r.Bool();
         for (uint64_t nr = r.U64(); nr > 0; --nr) {
           const std::string identity(r.Str());
-          stored.resize(r.U64());
+          stored.resize(r.Count());
           for (auto& v : stored) v.Load(r);
           by.Load(r);
           const std::string_view raw = r.Str();

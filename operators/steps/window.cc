@@ -310,7 +310,7 @@ class WindowInstance : public StepInstance {
     }
   }
   void LoadKey(SnapshotReader& r, KeyState& key) const {
-    key.key_values.resize(r.U64());
+    key.key_values.resize(r.Count());
     for (auto& v : key.key_values) v.Load(r);
     for (uint64_t n = r.U64(); n > 0; --n) {
       const int64_t start = r.I64();

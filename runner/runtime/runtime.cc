@@ -107,6 +107,7 @@ struct Shared {
     std::unique_ptr<checkpoint::Checkpoints> store;
     int64_t next_id = 1;
     int64_t started_ms = 0;
+    int64_t finished_ms = 0;  // when the last one was released (worker 0 only)
     std::atomic<int64_t> requested{0};  // the checkpoint in progress (or last)
     std::atomic<int64_t> released{0};   // workers may go on after this one
     std::atomic<bool> ok{false};        // ... and commit it
@@ -533,6 +534,11 @@ class Worker {
     const bool forced = options_.checkpoint_after_records > 0 && ckpt.forced_id == 0 &&
                         shared_.records_read.load() >= options_.checkpoint_after_records;
     if (now - ckpt.started_ms < ckpt.interval_ms && !savepoint && !forced) return;
+    // A checkpoint pauses the job: before the next one, run at least as long
+    // as the last one took, so that a job whose checkpoints outgrow the
+    // interval still makes progress (half its time at worst) instead of doing
+    // nothing but checkpoints.
+    if (now - ckpt.finished_ms < ckpt.finished_ms - ckpt.started_ms && !savepoint && !forced) return;
     if (forced) ckpt.forced_id = ckpt.next_id;
     savepoints_taken_ = savepoints;
     ckpt.kind = savepoint ? "savepoint" : "checkpoint";
@@ -565,6 +571,7 @@ class Worker {
     if (self_ == 0 && ckpt.released.load() < id) {
       if (ckpt.snapshotted.load() == workers) {
         ckpt.ok.store(WriteCheckpoint(shared_, id, ckpt.kind));
+        ckpt.finished_ms = NowMs();
         ckpt.released.store(id);
       } else if (ckpt.exited.load() > 0 || NowMs() - ckpt.started_ms > ckpt.timeout_ms) {
         // A worker left its loop (its sources are done: the final checkpoint
@@ -574,6 +581,7 @@ class Worker {
                        static_cast<long long>(id));
         ckpt.failures.fetch_add(ckpt.exited.load() == 0 ? 1 : 0);
         ckpt.ok.store(false);
+        ckpt.finished_ms = NowMs();
         ckpt.released.store(id);
       }
     }
