@@ -107,7 +107,7 @@ struct Shared {
     std::unique_ptr<checkpoint::Checkpoints> store;
     int64_t next_id = 1;
     int64_t started_ms = 0;
-    int64_t finished_ms = 0;  // when the last one was released (worker 0 only)
+    int64_t finished_ms = 0;            // when the last one was released (worker 0 only)
     std::atomic<int64_t> requested{0};  // the checkpoint in progress (or last)
     std::atomic<int64_t> released{0};   // workers may go on after this one
     std::atomic<bool> ok{false};        // ... and commit it

@@ -44,7 +44,7 @@ void SaveDbFiles(const std::vector<DbFile>& files, SnapshotWriter& w) {
 }
 
 std::vector<DbFile> LoadDbFiles(SnapshotReader& r) {
-  std::vector<DbFile> files(r.U64());
+  std::vector<DbFile> files(r.Count());
   for (auto& f : files) {
     f.name = std::string(r.Str());
     f.size = r.U64();
