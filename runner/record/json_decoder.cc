@@ -17,11 +17,6 @@ struct JsonDecoder::Impl {
   // For an object that is both read whole and navigated into (`user` and
   // `user.id`), the nested fields are decoded from a second parse of its text.
   std::unique_ptr<od::parser> nested;
-  // On-Demand checks only what it reads: a malformed value in a field no step
-  // reads (`[1,2,]`, `tru`) would pass through to the sinks verbatim. The DOM
-  // parser checks the whole record first (its tape buffers are reused, no
-  // allocation per record once they fit the largest record).
-  simdjson::dom::parser validator;
 };
 
 JsonDecoder::JsonDecoder(ProjectionNode projection) : impl_(std::make_unique<Impl>()) {
@@ -56,6 +51,8 @@ std::string ErrorText(simdjson::error_code e) {
 }
 
 // Reads one scalar or nested value into `out`.
+bool ValidJsonText(std::string_view t);
+
 simdjson::error_code ReadValue(od::value v, Arena& arena, Value* out) {
   od::json_type t;
   auto err = v.type().get(t);
@@ -108,6 +105,7 @@ simdjson::error_code ReadValue(od::value v, Arena& arena, Value* out) {
       if ((err = v.get_array().get(a))) return err;
       std::string_view raw;
       if ((err = a.raw_json().get(raw))) return err;
+      if (!ValidJsonText(raw)) return simdjson::TAPE_ERROR;  // read whole: its inside unchecked so far
       *out = Value::List(raw);
       return simdjson::SUCCESS;
     }
@@ -116,6 +114,7 @@ simdjson::error_code ReadValue(od::value v, Arena& arena, Value* out) {
       if ((err = v.get_object().get(o))) return err;
       std::string_view raw;
       if ((err = o.raw_json().get(raw))) return err;
+      if (!ValidJsonText(raw)) return simdjson::TAPE_ERROR;
       *out = Value::Object(raw);
       return simdjson::SUCCESS;
     }
@@ -134,6 +133,59 @@ bool KeyHasEscape(const char* raw) {
 
 simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Value* row, Arena& arena,
                                   od::parser* nested);
+
+// On-Demand checks only what it reads: a malformed value in a field no step
+// reads (`[1,2,]`, `tru`, a bad escape) would pass through to the sinks
+// verbatim. So every value the decoder does not read is walked and checked
+// here, as a full parse would (depth is bounded by the parser's 1024).
+simdjson::error_code ValidateValue(od::value v, int depth = 1) {
+  if (depth > 1024) return simdjson::DEPTH_ERROR;  // as deep as simdjson's parsers go
+  od::json_type t;
+  auto err = v.type().get(t);
+  if (err) return err;
+  switch (t) {
+    case od::json_type::array: {
+      od::array a;
+      if ((err = v.get_array().get(a))) return err;
+      for (auto element : a) {
+        od::value x;
+        if ((err = std::move(element).get(x)) || (err = ValidateValue(x, depth + 1))) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::object: {
+      od::object o;
+      if ((err = v.get_object().get(o))) return err;
+      for (auto entry : o) {
+        od::field f;
+        std::string_view key;
+        if ((err = std::move(entry).get(f)) || (err = f.unescaped_key().get(key)) ||
+            (err = ValidateValue(f.value(), depth + 1)))
+          return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      double d;  // any valid number, integers beyond 64 bits included
+      return v.get_double().get(d);
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      return v.get_string().get(s);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is = false;
+      if ((err = v.is_null().get(is))) return err;
+      return is ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
 simdjson::error_code DecodeNode(od::value v, const ProjectionNode& child, Value* row, Arena& arena,
                                 od::parser* nested);
 
@@ -149,7 +201,10 @@ simdjson::error_code DecodeArray(od::array arr, const ProjectionNode& node, Valu
     std::string name = std::to_string(index++);
     for (const auto& child : node.children)
       if (child.name == name) match = &child;
-    if (!match) continue;
+    if (!match) {
+      if ((err = ValidateValue(element))) return err;
+      continue;
+    }
     if ((err = DecodeNode(element, *match, row, arena, nested))) return err;
   }
   return simdjson::SUCCESS;
@@ -220,7 +275,7 @@ simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Va
       }
     }
     if (!match) {
-      // Skipping validates the structure of the value we do not read.
+      if ((err = ValidateValue(field.value()))) return err;
       continue;
     }
     if ((err = DecodeNode(field.value(), *match, row, arena, nested))) return err;
@@ -228,8 +283,8 @@ simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Va
   return simdjson::SUCCESS;
 }
 
-// A plain JSON validator for the rare record the DOM parser refuses only for
-// an integer beyond 64 bits. Iterative (a stack of open brackets, at most 1024
+// A plain JSON validator for a list or object read whole (its text is kept
+// as it is, so its inside is checked here). Iterative (a stack of open brackets, at most 1024
 // deep, as simdjson's), so no record can overflow the call stack.
 bool ValidJsonText(std::string_view t) {
   size_t i = 0;
@@ -353,14 +408,6 @@ bool JsonDecoder::Decode(std::string_view text, Value* row, Arena& arena, std::s
     }
     // Nothing may follow the object: past its end there is no location left.
     if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
-    // The whole record, not only what was read, must be valid JSON. The DOM
-    // parser refuses integers beyond 64 bits, which JSON allows: those
-    // records are checked again by the plain validator.
-    if (!err) {
-      simdjson::dom::element whole;
-      err = impl_->validator.parse(text.data(), text.size(), false).get(whole);
-      if (err == simdjson::NUMBER_ERROR && ValidJsonText(text)) err = simdjson::SUCCESS;
-    }
   }
   if (err) {
     *error = ErrorText(err);
