@@ -136,34 +136,26 @@ simdjson::error_code DecodeObject(od::object obj, const ProjectionNode& node, Va
 
 // On-Demand checks only what it reads: a malformed value in a field no step
 // reads (`[1,2,]`, `tru`, a bad escape) would pass through to the sinks
-// verbatim. So every value the decoder does not read is walked and checked
-// here, as a full parse would (depth is bounded by the parser's 1024).
-simdjson::error_code ValidateValue(od::value v, int depth = 1) {
-  if (depth > 1024) return simdjson::DEPTH_ERROR;  // as deep as simdjson's parsers go
+// verbatim. So every value the decoder does not read is checked here: a
+// scalar by reading it, a list or object by the plain validator over its text
+// (iterative and depth-limited: descending with On-Demand would run into the
+// parser's own depth limit, which it asserts rather than reports).
+simdjson::error_code ValidateValue(od::value v) {
   od::json_type t;
   auto err = v.type().get(t);
   if (err) return err;
   switch (t) {
     case od::json_type::array: {
       od::array a;
-      if ((err = v.get_array().get(a))) return err;
-      for (auto element : a) {
-        od::value x;
-        if ((err = std::move(element).get(x)) || (err = ValidateValue(x, depth + 1))) return err;
-      }
-      return simdjson::SUCCESS;
+      std::string_view raw;
+      if ((err = v.get_array().get(a)) || (err = a.raw_json().get(raw))) return err;
+      return ValidJsonText(raw) ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
     }
     case od::json_type::object: {
       od::object o;
-      if ((err = v.get_object().get(o))) return err;
-      for (auto entry : o) {
-        od::field f;
-        std::string_view key;
-        if ((err = std::move(entry).get(f)) || (err = f.unescaped_key().get(key)) ||
-            (err = ValidateValue(f.value(), depth + 1)))
-          return err;
-      }
-      return simdjson::SUCCESS;
+      std::string_view raw;
+      if ((err = v.get_object().get(o)) || (err = o.raw_json().get(raw))) return err;
+      return ValidJsonText(raw) ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
     }
     case od::json_type::number: {
       double d;  // any valid number, integers beyond 64 bits included

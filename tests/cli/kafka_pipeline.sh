@@ -158,7 +158,7 @@ transforms:
 sinks:
   out: { input: tagged, type: kafka, brokers: "$brokers", topic: live_out }
 EOF
-total=15000
+total=22500  # 15 s at 1500/s: room for a slow rebalance
 "$bin" generate clicks --count $total --rate 1500/s --topic live_in --brokers "$brokers" 2>"$dir/producer.err" &
 producer=$!
 pids+=($producer)
@@ -170,9 +170,14 @@ sleep 1.5
 PROC=b LAG_LOG=500ms "$bin" run "$dir/live.yaml" 2>"$dir/live_b.err" &
 b=$!
 pids+=($b)
-# Its lag lines show it has partitions; let it read for a while, then stop it.
-for _ in $(seq 100); do grep -q "consumer lag" "$dir/live_b.err" && break; sleep 0.1; done
-sleep 2
+# Its lag lines show it has partitions; once it has written rows of its own
+# (a slow build can take a while to rebalance), stop it.
+for _ in $(seq 300); do grep -q "consumer lag" "$dir/live_b.err" && break; sleep 0.1; done
+for _ in $(seq 100); do
+  kcat -C -b "$brokers" -t live_out -e -q -f '%s\n' 2>/dev/null | grep -q '"proc":"b"' && break
+  sleep 0.2
+done
+sleep 1
 kill -TERM "$b"
 wait "$b" || fail "the second process did not stop cleanly"
 grep -q "stopped: [1-9]" "$dir/live_b.err" || fail "the second process was assigned nothing"
