@@ -191,6 +191,10 @@ class SinkPlan {
   // What a checkpoint holds for one instance (a PreCommit result), for
   // `streamrun checkpoints inspect`; empty: nothing worth showing.
   virtual std::string DescribeState(std::string_view state) const { return {}; }
+  // True if a restore can take back output published after its checkpoint (a
+  // file is cut back); false if what was published stays (Kafka): a restore
+  // from an older checkpoint than the newest then publishes that span again.
+  virtual bool TakesBackOutput() const { return false; }
   // True if the sink evaluates expressions over record fields (a Kafka key):
   // it then takes one input, whose slots the expressions were compiled for.
   virtual bool ReadsFields() const { return false; }

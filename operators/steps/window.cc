@@ -37,6 +37,7 @@ const config::ComponentSpec& WindowSpec() {
     ComponentSpec s;
     s.kind = ComponentKind::kStep;
     s.name = "window";
+    s.late_output = true;
     s.summary = "Aggregate records per key over event-time windows.";
     s.description =
         "Exactly one of `tumbling`, `sliding` (with `slide`) or `session`. Windows are half-open "

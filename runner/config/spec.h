@@ -70,6 +70,9 @@ struct ComponentSpec {
   std::string description;  // a paragraph (markdown)
   FieldSpec value;          // kStep: the value under the step's name; kSource/kSink: an kObject
   std::string example;      // a YAML snippet showing typical use
+  // A step whose transform gets a `NAME.late` side output (window): the
+  // validator reads this property, never the step's name.
+  bool late_output = false;
 };
 
 }  // namespace streamrun::config

@@ -368,7 +368,7 @@ struct GraphNode {
   std::string kind;  // "source", "transform", "sink"
   const ConfNode* key = nullptr;
   const ConfNode* value = nullptr;
-  bool has_window = false;
+  bool has_late_output = false;         // a step gives it a `.late` output
   std::vector<const ConfNode*> inputs;  // scalar nodes naming inputs
   bool input_given = false;             // `input` or `inputs` present (even if malformed)
 };
@@ -695,7 +695,7 @@ class PipelineValidator {
               step_names.empty() ? "no steps are available" : DidYouMean(sk.scalar, step_names, "available"));
           continue;
         }
-        if (sk.scalar == "window" && node != nullptr) node->has_window = true;
+        if (spec->late_output && node != nullptr) node->has_late_output = true;
         Check(sv, spec->value, Ctx{sk.scalar + " step of " + where, ""}, d_);
       }
     }
@@ -733,7 +733,7 @@ class PipelineValidator {
             if (t.kind != "transform") {
               d_.Add(ref->mark, where + ": input " + Quote(target) + ": " + Quote(base) + " is a " + t.kind +
                                     "; only a transform with a window step has a late output");
-            } else if (!t.has_window) {
+            } else if (!t.has_late_output) {
               d_.Add(ref->mark, where + ": input " + Quote(target) + ": transform " + Quote(base) +
                                     " has no window step, so no late output");
             } else if (n.kind == "transform") {

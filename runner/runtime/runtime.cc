@@ -1302,15 +1302,17 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
         throw RunError("no complete checkpoint of '" + plan.name + "' can be restored (" + reasons +
                        "); repair the store, restore one with --from, or start without them (a new storage)");
       if (loaded && loaded->id != complete.back()) {
-        bool kafka = false;
+        std::string keep;  // sinks whose published output a restore cannot take back
         for (const auto& n : plan.nodes)
-          kafka = kafka || (n.kind == PlanNode::Kind::kSink && n.type == "kafka");
+          if (n.kind == PlanNode::Kind::kSink && !n.sink->TakesBackOutput())
+            keep += (keep.empty() ? "" : ", ") + n.name;
         std::fprintf(stderr, "streamrun: restoring checkpoint %lld, older than the newest (%lld)%s\n",
                      static_cast<long long>(loaded->id), static_cast<long long>(complete.back()),
-                     kafka && config.exactly_once
-                         ? ": Kafka sinks publish again what the newer checkpoints committed (at least once "
-                           "for that span); file sinks are cut back to this checkpoint"
-                         : ": file sinks are cut back to this checkpoint");
+                     keep.empty() ? ": the sinks are cut back to this checkpoint"
+                                  : ("; sinks " + keep +
+                                     " publish again what the newer checkpoints committed (at least once for "
+                                     "that span); file sinks are cut back to this checkpoint")
+                                        .c_str());
       }
       return loaded;
     }

@@ -76,7 +76,7 @@ class FakeCatalog : public ComponentCatalog {
                    {Enum("", {"on_close", "on_update"}, ""), Obj("", {Required(Dur("every", "period"))}, "")},
                    "When to emit.")},
             ""),
-        "");
+        "", /*late_output=*/true);
     Add(ComponentKind::kSink, "stdout",
         Obj("", {Default(Enum("format", {"json", "table"}, "Output format."), "json")}, ""), "");
     Add(ComponentKind::kSink, "file", Obj("", {Required(Str("path", "Output path."))}, ""), "");
@@ -94,8 +94,10 @@ class FakeCatalog : public ComponentCatalog {
   }
 
  private:
-  void Add(ComponentKind kind, std::string name, FieldSpec value, std::string example) {
+  void Add(ComponentKind kind, std::string name, FieldSpec value, std::string example,
+           bool late_output = false) {
     ComponentSpec c;
+    c.late_output = late_output;
     c.kind = kind;
     c.name = name;
     c.summary = "The " + name + " component.";
