@@ -51,6 +51,24 @@ class Emitter {
   virtual void EmitLate(Batch& batch) = 0;
 };
 
+// State one run shares among the instances of one operator on every worker
+// (DuckDB's global operator state, next to the per-worker local state that is
+// the instance): a plan makes it once per run, before any instance, and it is
+// destroyed after every instance. Instances on different threads reach it at
+// once, so what it holds is atomic or guarded by its own mutex.
+class RunShared {
+ public:
+  virtual ~RunShared() = default;
+};
+
+// What the runtime hands an operator instance when it makes it: where it runs,
+// and what it shares with the instances on the other workers.
+struct OperatorContext {
+  int worker = 0;               // this instance's worker, 0 .. workers-1
+  int workers = 1;              // the run's parallelism
+  RunShared* shared = nullptr;  // what the plan's MakeRunShared made for this run (null: nothing)
+};
+
 // Per-batch facts every step may need.
 struct StepEnv {
   int64_t now_ms = 0;  // processing time at the start of the batch (now())
@@ -85,7 +103,10 @@ class StepInstance {
 class StepPlan {
  public:
   virtual ~StepPlan() = default;
-  virtual std::unique_ptr<StepInstance> Instantiate() const = 0;
+  // Made once per run, before any instance (a plan stays immutable: what a
+  // run shares lives here, not in the plan).
+  virtual std::unique_ptr<RunShared> MakeRunShared(int workers) const { return nullptr; }
+  virtual std::unique_ptr<StepInstance> Instantiate(const OperatorContext& context) const = 0;
   // One line for `streamrun explain`, e.g. "filter page_url is not null".
   virtual std::string Describe() const = 0;
   // True if the step must see every record of the stream in one instance (a
@@ -170,19 +191,25 @@ class SinkInstance {
 class SourcePlan {
  public:
   virtual ~SourcePlan() = default;
-  // One instance per worker: `worker` of `workers` reads its share of the
-  // partitions (a file's partition is its index in the sorted glob). The decoder
-  // extracts into the slots of `universe`, final once the pipeline is planned.
-  virtual std::unique_ptr<SourceInstance> Instantiate(const struct Universe& universe, int source_index,
-                                                      int worker, int workers) const = 0;
+  // Made once per run, before any instance (the Kafka source's group of
+  // workers, its embedded topics).
+  virtual std::unique_ptr<RunShared> MakeRunShared(int workers) const { return nullptr; }
+  // One instance per worker: context.worker of context.workers reads its share
+  // of the partitions (a file's partition is its index in the sorted glob). The
+  // decoder extracts into the slots of `universe`, final once the pipeline is planned.
+  virtual std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context,
+                                                      const struct Universe& universe,
+                                                      int source_index) const = 0;
   virtual std::string Describe() const = 0;
 };
 
 class SinkPlan {
  public:
   virtual ~SinkPlan() = default;
-  // The instance on worker `worker` (0 for a sink that is not PerWorker).
-  virtual std::unique_ptr<SinkInstance> Instantiate(int worker) const = 0;
+  // Made once per run, before any instance.
+  virtual std::unique_ptr<RunShared> MakeRunShared(int workers) const { return nullptr; }
+  // The instance on worker context.worker (0 for a sink that is not PerWorker).
+  virtual std::unique_ptr<SinkInstance> Instantiate(const OperatorContext& context) const = 0;
   virtual std::string Describe() const = 0;
   // True if every worker writes its own records through its own instance (a
   // Kafka producer per worker, as Kafka Streams has); else the records of every

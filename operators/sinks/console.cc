@@ -86,7 +86,7 @@ class ConsoleTableSinkInstance : public SinkInstance {
 class ConsoleSinkPlan : public SinkPlan {
  public:
   ConsoleSinkPlan(std::string title, bool table) : title_(std::move(title)), table_(table) {}
-  std::unique_ptr<SinkInstance> Instantiate(int) const override {
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
     if (table_) return std::make_unique<ConsoleTableSinkInstance>(title_);
     return std::make_unique<ConsoleSinkInstance>(title_);
   }

@@ -491,7 +491,7 @@ class FileSinkPlan : public SinkPlan {
  public:
   FileSinkPlan(std::string path, bool append, int64_t part_size)
       : path_(std::move(path)), append_(append), part_size_(part_size) {}
-  std::unique_ptr<SinkInstance> Instantiate(int) const override {
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<FileSinkInstance>(path_, append_, part_size_);
   }
   std::string Describe() const override {

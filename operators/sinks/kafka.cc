@@ -335,8 +335,8 @@ class KafkaSinkInstance : public SinkInstance {
 class KafkaSinkPlan : public SinkPlan {
  public:
   explicit KafkaSinkPlan(KafkaSinkConfig config) : config_(std::move(config)) {}
-  std::unique_ptr<SinkInstance> Instantiate(int worker) const override {
-    return std::make_unique<KafkaSinkInstance>(config_, worker);
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext& context) const override {
+    return std::make_unique<KafkaSinkInstance>(config_, context.worker);
   }
   std::string Describe() const override {
     return "kafka " + config_.topic + " @ " + config_.brokers +

@@ -28,7 +28,7 @@ class NullSinkInstance : public SinkInstance {
 
 class NullSinkPlan : public SinkPlan {
  public:
-  std::unique_ptr<SinkInstance> Instantiate(int) const override {
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<NullSinkInstance>();
   }
   std::string Describe() const override { return "null"; }

@@ -38,7 +38,7 @@ class StdoutSinkInstance : public SinkInstance {
 
 class StdoutSinkPlan : public SinkPlan {
  public:
-  std::unique_ptr<SinkInstance> Instantiate(int) const override {
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<StdoutSinkInstance>();
   }
   std::string Describe() const override { return "stdout (json)"; }

@@ -228,8 +228,9 @@ class FileSourcePlan : public SourcePlan {
   FileSourcePlan(std::string path, bool bounded, LineSourceOptions options)
       : path_(std::move(path)), bounded_(bounded), options_(std::move(options)) {}
 
-  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
-                                              int workers) const override {
+  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe& universe,
+                                              int source_index) const override {
+    const int worker = context.worker, workers = context.workers;
     std::vector<std::string> files;
     glob_t g{};
     int rc = ::glob(path_.c_str(), GLOB_NOSORT, nullptr, &g);

@@ -191,8 +191,9 @@ class GenerateSourcePlan : public SourcePlan {
         partitions_(partitions),
         line_options_(std::move(line_options)) {}
 
-  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
-                                              int workers) const override {
+  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe& universe,
+                                              int source_index) const override {
+    const int worker = context.worker, workers = context.workers;
     // Partition p belongs to worker p % workers, as files do.
     std::vector<std::unique_ptr<generate::Generator>> generators;
     std::vector<int> mine;

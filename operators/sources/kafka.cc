@@ -885,25 +885,30 @@ class KafkaSourcePlan : public SourcePlan {
  public:
   explicit KafkaSourcePlan(KafkaSourceConfig config) : config_(std::move(config)) {}
 
-  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
-                                              int workers) const override {
-    std::shared_ptr<Simulator> simulator;
-    if (worker == 0) {
-      // Once per run, before any worker reads: the embedded topics, the simulated events.
-      group_ = std::make_shared<SourceGroup>(workers);
-      for (const auto& t : config_.topics) kafka::EnsureEmbeddedTopic(config_.brokers, t, config_.partitions);
-      if (config_.simulate) {
-        if (config_.brokers == kafka::kEmbedded) {
-          simulator = std::make_shared<Simulator>(config_);
-          simulator->Start();
-        } else {
-          std::fprintf(stderr, "streamrun: %s: brokers are not embedded; `simulate` is not used\n",
-                       config_.name.c_str());
-        }
+  // Once per run, before any worker reads: the group the workers' consumers
+  // share, the embedded topics, the simulated events.
+  std::unique_ptr<RunShared> MakeRunShared(int workers) const override {
+    auto run = std::make_unique<RunGroup>();
+    run->group = std::make_shared<SourceGroup>(workers);
+    for (const auto& t : config_.topics) kafka::EnsureEmbeddedTopic(config_.brokers, t, config_.partitions);
+    if (config_.simulate) {
+      if (config_.brokers == kafka::kEmbedded) {
+        run->simulator = std::make_shared<Simulator>(config_);
+        run->simulator->Start();
+      } else {
+        std::fprintf(stderr, "streamrun: %s: brokers are not embedded; `simulate` is not used\n",
+                     config_.name.c_str());
       }
     }
-    auto instance = std::make_unique<Holder>(config_, group_, universe, source_index, worker, workers);
-    instance->simulator = std::move(simulator);
+    return run;
+  }
+
+  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe& universe,
+                                              int source_index) const override {
+    auto& run = static_cast<RunGroup&>(*context.shared);
+    auto instance =
+        std::make_unique<Holder>(config_, run.group, universe, source_index, context.worker, context.workers);
+    if (context.worker == 0) instance->simulator = run.simulator;
     return instance;
   }
 
@@ -927,8 +932,12 @@ class KafkaSourcePlan : public SourcePlan {
     std::shared_ptr<Simulator> simulator;
   };
 
+  struct RunGroup : RunShared {
+    std::shared_ptr<SourceGroup> group;
+    std::shared_ptr<Simulator> simulator;  // null: no `simulate`
+  };
+
   KafkaSourceConfig config_;
-  mutable std::shared_ptr<SourceGroup> group_;  // made by worker 0's Instantiate, shared by the others
 };
 
 bool ParseSimulate(const config::Options& o, const config::ConfNode& node, PlanContext& ctx, Simulate* out) {

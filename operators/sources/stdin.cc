@@ -103,8 +103,9 @@ class StdinSourceInstance : public SourceInstance {
 class StdinSourcePlan : public SourcePlan {
  public:
   explicit StdinSourcePlan(LineSourceOptions options) : options_(std::move(options)) {}
-  std::unique_ptr<SourceInstance> Instantiate(const Universe& universe, int source_index, int worker,
-                                              int workers) const override {
+  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe& universe,
+                                              int source_index) const override {
+    const int worker = context.worker;
     // Standard input is one partition, read by worker 0.
     auto instance = std::make_unique<StdinSourceInstance>(options_, universe.projection, source_index);
     if (worker != 0) instance->MarkDone();

@@ -188,12 +188,10 @@ namespace {
 // -1, 0, 1; false if the two cannot be ordered (min/max over mixed types).
 bool Compare(const Value& a, const Value& b, int* out) {
   if (a.is_number() && b.is_number()) {
-    if (a.kind == Kind::kInt && b.kind == Kind::kInt) {
-      *out = a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
-    } else {
-      double x = a.as_double(), y = b.as_double();
-      *out = x < y ? -1 : x > y ? 1 : 0;
-    }
+    // NaN orders with nothing: it neither replaces a min/max nor is replaced
+    // by a number after it (as `x < NaN` and `x > NaN` are both false).
+    const int c = CompareNumbers(a, b);
+    *out = c == 2 ? 0 : c;
     return true;
   }
   if (a.kind != b.kind) return false;

@@ -83,12 +83,6 @@ const config::ComponentSpec& DedupeSpec() {
 
 namespace {
 
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kEndOfTime : kNoTime;
-  return r;
-}
-
 // A key's kept times (usually one).
 struct KeptTimes {
   std::vector<int64_t> times;
@@ -499,7 +493,7 @@ class DedupePlan : public StepPlan {
  public:
   DedupePlan(std::unique_ptr<expr::Expression> key, int64_t within_ms)
       : key_(std::move(key)), within_(within_ms) {}
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<DedupeInstance>(key_.get(), within_);
   }
   std::string Describe() const override {

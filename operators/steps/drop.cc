@@ -31,7 +31,7 @@ class DropPlan : public StepPlan {
  public:
   explicit DropPlan(std::vector<std::string> fields) : fields_(std::move(fields)) {}
   // Dropping only changes the view the encoder writes with; records pass as they are.
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<PassThroughInstance>();
   }
   std::string Describe() const override {

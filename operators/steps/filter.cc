@@ -52,7 +52,7 @@ class FilterInstance : public StepInstance {
 class FilterPlan : public StepPlan {
  public:
   explicit FilterPlan(std::unique_ptr<expr::Expression> predicate) : predicate_(std::move(predicate)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<FilterInstance>(predicate_.get());
   }
   std::string Describe() const override { return "filter " + predicate_->text(); }

@@ -62,7 +62,7 @@ class KeyByInstance : public StepInstance {
 class KeyByPlan : public StepPlan {
  public:
   explicit KeyByPlan(std::vector<KeyPart> parts) : parts_(std::move(parts)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<KeyByInstance>(&parts_);
   }
   bool Rekeys() const override { return true; }

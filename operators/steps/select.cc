@@ -34,7 +34,7 @@ class SelectPlan : public StepPlan {
   explicit SelectPlan(std::vector<ComputedField> outputs) : outputs_(std::move(outputs)) {
     for (const auto& o : outputs_) computed_ |= o.expression != nullptr;
   }
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     // Only the view changes when every output is a plain field: records pass untouched.
     if (!computed_) return std::make_unique<PassThroughInstance>();
     return std::make_unique<ComputeFieldsInstance>(&outputs_, "select");

@@ -30,7 +30,7 @@ namespace {
 class SetPlan : public StepPlan {
  public:
   explicit SetPlan(std::vector<ComputedField> fields) : fields_(std::move(fields)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<ComputeFieldsInstance>(&fields_, "set");
   }
   std::string Describe() const override {

@@ -108,13 +108,11 @@ int CompareValues(const Value& a, const Value& b) {
       return a.b == b.b ? 0 : (a.b ? 1 : -1);
     case Kind::kInt:
     case Kind::kFloat: {
-      if (a.kind == Kind::kInt && b.kind == Kind::kInt) return a.i == b.i ? 0 : (a.i < b.i ? -1 : 1);
-      bool na = a.kind == Kind::kFloat && std::isnan(a.f), nb = b.kind == Kind::kFloat && std::isnan(b.f);
-      if (na || nb) return na == nb ? 0 : (na ? 1 : -1);
-      // long double holds every int64 exactly on x86-64.
-      long double x = a.kind == Kind::kInt ? static_cast<long double>(a.i) : a.f;
-      long double y = b.kind == Kind::kInt ? static_cast<long double>(b.i) : b.f;
-      return x == y ? 0 : (x < y ? -1 : 1);
+      const int c = CompareNumbers(a, b);
+      if (c != 2) return c;
+      const bool na = a.kind == Kind::kFloat && std::isnan(a.f),
+                 nb = b.kind == Kind::kFloat && std::isnan(b.f);
+      return na == nb ? 0 : (na ? 1 : -1);
     }
     default: {
       int c = a.text().compare(b.text());
@@ -124,12 +122,6 @@ int CompareValues(const Value& a, const Value& b) {
 }
 
 bool IsText(Kind k) { return k == Kind::kString || k == Kind::kList || k == Kind::kObject; }
-
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kEndOfTime : kNoTime;
-  return r;
-}
 
 struct TopNConfig {
   int64_t n = 10;
@@ -388,7 +380,7 @@ class TopNInstance : public StepInstance {
 class TopNPlan : public StepPlan {
  public:
   explicit TopNPlan(TopNConfig config) : config_(std::move(config)) {}
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<TopNInstance>(&config_);
   }
   std::string Describe() const override {

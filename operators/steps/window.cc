@@ -654,10 +654,6 @@ class WindowInstance : public StepInstance {
   }
 
   static int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-  static int64_t SaturatingAdd(int64_t a, int64_t b) {
-    int64_t r;
-    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
-  }
 
   const WindowConfig& c_;
   uint32_t out_width_;
@@ -686,7 +682,7 @@ class WindowPlan : public StepPlan {
  public:
   WindowPlan(std::unique_ptr<WindowConfig> config, std::string description, bool keyed)
       : config_(std::move(config)), description_(std::move(description)), keyed_(keyed) {}
-  std::unique_ptr<StepInstance> Instantiate() const override {
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<WindowInstance>(config_.get());
   }
   std::string Describe() const override { return description_; }

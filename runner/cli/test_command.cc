@@ -74,7 +74,7 @@ class CaptureSinkInstance : public SinkInstance {
 class CaptureSinkPlan : public SinkPlan {
  public:
   explicit CaptureSinkPlan(std::vector<std::string>* rows) : rows_(rows) {}
-  std::unique_ptr<SinkInstance> Instantiate(int) const override {
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<CaptureSinkInstance>(rows_);
   }
   std::string Describe() const override { return "capture (test)"; }

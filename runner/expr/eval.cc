@@ -71,36 +71,6 @@ std::string& Scratch() {
   return scratch;
 }
 
-int CompareNumbers(const Value& a, const Value& b) {
-  if (a.kind == Kind::kInt && b.kind == Kind::kInt) return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
-  if (a.kind == Kind::kFloat && b.kind == Kind::kFloat) {
-    if (std::isnan(a.f) || std::isnan(b.f)) return 2;
-    return a.f < b.f ? -1 : (a.f > b.f ? 1 : 0);
-  }
-  // int vs float, exactly: compare the int with the float's integral part, then
-  // let the fraction decide.
-  bool flip = a.kind == Kind::kFloat;
-  int64_t i = flip ? b.i : a.i;
-  double f = flip ? a.f : b.f;
-  int r;
-  if (std::isnan(f)) return 2;
-  if (f >= 9223372036854775808.0) {
-    r = -1;
-  } else if (f < -9223372036854775808.0) {
-    r = 1;
-  } else {
-    double t = std::trunc(f);
-    int64_t ti = static_cast<int64_t>(t);
-    if (i != ti) {
-      r = i < ti ? -1 : 1;
-    } else {
-      double frac = f - t;
-      r = frac > 0 ? -1 : (frac < 0 ? 1 : 0);
-    }
-  }
-  return flip ? -r : r;
-}
-
 namespace {
 
 std::string Kn(const Value& v) { return std::string(KindName(v.kind)); }

@@ -93,9 +93,6 @@ bool ArenaString(EvalContext& ctx, std::string_view s, Value* out);
 // Not reentrant: take it, fill it, copy the result out, before evaluating more.
 std::string& Scratch();
 
-// Three-way comparison of numbers, exact for int vs float (NaN: unordered -> 2).
-int CompareNumbers(const Value& a, const Value& b);
-
 // Factories used by the parser (eval.cc / functions.cc).
 enum class BinOp { kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr };
 NodePtr MakeField(int offset, FieldSlot slot);

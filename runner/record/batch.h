@@ -16,6 +16,15 @@ namespace streamrun {
 
 inline constexpr int64_t kNoTime = INT64_MIN;     // no event time / no watermark yet
 inline constexpr int64_t kEndOfTime = INT64_MAX;  // the watermark of a finished input
+
+// a + b for times and durations, saturating at the end (or the start) of time
+// instead of wrapping: a window's end plus a lateness near the limit stays the
+// end of time. The one saturating add every operator uses.
+inline int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kEndOfTime : kNoTime;
+  return r;
+}
 inline constexpr size_t kDefaultBatchSize = 1024;
 
 // Where a record came from, for errors and the dead-letter sink. A row a step

@@ -76,4 +76,10 @@ struct Value {
 // ints and floats compare numerically; lists and objects compare by JSON text.
 bool ValuesEqual(const Value& a, const Value& b);
 
+// Three-way comparison of two numbers (-1, 0, 1; 2 if either is NaN), exact
+// for every int64 and double and between the two kinds: 2^53 + 1 is greater
+// than 2^53 as a float. The one numeric order: expressions, aggregates
+// (min/max) and top_n all use it.
+int CompareNumbers(const Value& a, const Value& b);
+
 }  // namespace streamrun

@@ -1,6 +1,7 @@
 #pragma once
-// Runs a plan. For now one worker thread drives the whole graph; the parallel,
-// keyed runtime (docs/architecture.md "Execution") replaces the driver, not the operators.
+// Runs a plan on `parallelism` workers (docs/architecture.md "Execution"):
+// what a caller of the runtime sees. How it is done is in runtime.cc and the
+// files it names.
 #include <atomic>
 #include <cstdint>
 #include <map>
