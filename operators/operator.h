@@ -61,12 +61,15 @@ class RunShared {
   virtual ~RunShared() = default;
 };
 
+class RunScope;  // run_scope.h: what a run shares across operators
+
 // What the runtime hands an operator instance when it makes it: where it runs,
 // and what it shares with the instances on the other workers.
 struct OperatorContext {
   int worker = 0;               // this instance's worker, 0 .. workers-1
   int workers = 1;              // the run's parallelism
   RunShared* shared = nullptr;  // what the plan's MakeRunShared made for this run (null: nothing)
+  RunScope* scope = nullptr;    // what the run shares across operators (never null in a run)
 };
 
 // Per-batch facts every step may need.

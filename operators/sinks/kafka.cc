@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "operators/kafka_properties.h"
+#include "operators/run_scope.h"
 #include "operators/sinks/sinks.h"
 #include "runner/config/duration.h"
 #include "runner/kafka/client.h"
@@ -94,8 +95,8 @@ struct KafkaSinkConfig {
 
 // One worker's transaction, shared by the Kafka sinks of that worker that have
 // the same transactional id: the first to join owns it (its PreCommit carries
-// the staged records into the checkpoint). The registry holds it only while a
-// sink does.
+// the staged records into the checkpoint). The run's table holds it only
+// while a sink does.
 struct SharedTransaction {
   std::unique_ptr<kafka::Transaction> txn;
   std::string settings;          // brokers and producer properties: its members' must match
@@ -103,8 +104,11 @@ struct SharedTransaction {
   int64_t prepared = INT64_MIN;  // the checkpoint whose PreCommit ran
 };
 
-std::mutex g_transactions_mutex;
-std::map<std::string, std::weak_ptr<SharedTransaction>> g_transactions;  // by transactional id
+// The run's transactions by transactional id (in the run's RunScope).
+struct TransactionTable {
+  std::mutex mutex;
+  std::map<std::string, std::weak_ptr<SharedTransaction>> by_id;
+};
 
 std::string SettingsKey(const std::string& brokers, const kafka::Properties& a, const kafka::Properties& b) {
   std::string key = brokers;
@@ -115,7 +119,11 @@ std::string SettingsKey(const std::string& brokers, const kafka::Properties& a, 
 
 class KafkaSinkInstance : public SinkInstance {
  public:
-  KafkaSinkInstance(const KafkaSinkConfig& config, int worker) : config_(config), worker_(worker) {
+  KafkaSinkInstance(const KafkaSinkConfig& config, const OperatorContext& context)
+      : config_(config),
+        worker_(context.worker),
+        transactions_(context.scope->Get<TransactionTable>("kafka sink transactions",
+                                                           [] { return new TransactionTable; })) {
     kafka::EnsureEmbeddedTopic(config.brokers, config.topic, config.partitions);
     rd_kafka_conf_t* conf = kafka::MakeConf(ProducerDefaults(), config.properties);
     rd_kafka_conf_set_opaque(conf, this);
@@ -142,8 +150,8 @@ class KafkaSinkInstance : public SinkInstance {
     const std::string id = options.transactional_id;
     const std::string settings = SettingsKey(config_.brokers, options.defaults, config_.properties);
     {
-      std::lock_guard<std::mutex> lock(g_transactions_mutex);
-      shared_ = g_transactions[id].lock();
+      std::lock_guard<std::mutex> lock(transactions_->mutex);
+      shared_ = transactions_->by_id[id].lock();
       if (shared_ && shared_->settings != settings)
         throw std::runtime_error(config_.name + " and " + shared_->first_sink + " share transactional id " +
                                  id +
@@ -154,7 +162,7 @@ class KafkaSinkInstance : public SinkInstance {
         shared_->txn = std::make_unique<kafka::Transaction>(std::move(options));
         shared_->settings = settings;
         shared_->first_sink = config_.name;
-        g_transactions[id] = shared_;
+        transactions_->by_id[id] = shared_;
       }
     }
     // The transactional producer replaces the idempotent one (nothing was sent).
@@ -321,6 +329,7 @@ class KafkaSinkInstance : public SinkInstance {
 
   const KafkaSinkConfig& config_;
   const int worker_;
+  std::shared_ptr<TransactionTable> transactions_;
   std::shared_ptr<SharedTransaction> shared_;  // exactly once
   int topic_index_ = 0;                        // config_.topic in shared_->txn
   rd_kafka_t* producer_ = nullptr;
@@ -336,7 +345,7 @@ class KafkaSinkPlan : public SinkPlan {
  public:
   explicit KafkaSinkPlan(KafkaSinkConfig config) : config_(std::move(config)) {}
   std::unique_ptr<SinkInstance> Instantiate(const OperatorContext& context) const override {
-    return std::make_unique<KafkaSinkInstance>(config_, context.worker);
+    return std::make_unique<KafkaSinkInstance>(config_, context);
   }
   std::string Describe() const override {
     return "kafka " + config_.topic + " @ " + config_.brokers +

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "operators/run_scope.h"
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/runtime/message_queue.h"
 #include "runner/runtime/routing.h"
@@ -65,6 +66,7 @@ struct Shared {
     }
   }
   std::vector<std::vector<std::unique_ptr<RunShared>>> run_shared;
+  RunScope scope;  // shared across operators (operator.h)
   const PipelinePlan& plan;
   const RunOptions& options;
   const int workers;

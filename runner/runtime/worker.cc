@@ -91,6 +91,7 @@ OperatorContext Worker::Context(size_t node, size_t step) const {
   c.worker = self_;
   c.workers = shared_.workers;
   c.shared = shared_.run_shared[node][step].get();
+  c.scope = &shared_.scope;
   return c;
 }
 

@@ -1,0 +1,31 @@
+#pragma once
+// RunScope (operator.h OperatorContext::scope), in a header of its own so that
+// the mutex stays out of every operator's includes.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace streamrun {
+
+// Objects one run shares across operators, by name (the Kafka sinks of a
+// worker that share one transaction): made on first use, destroyed after every
+// instance of the run. A run has its own, so nothing is shared between runs
+// (`streamrun test` runs many in one process). Safe from any worker's thread.
+class RunScope {
+ public:
+  // The object named `name`, made by make() the first time anyone asks.
+  template <typename T, typename Make>
+  std::shared_ptr<T> Get(const std::string& name, Make&& make) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& slot = objects_[name];
+    if (!slot) slot = std::shared_ptr<T>(make());
+    return std::static_pointer_cast<T>(slot);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<void>> objects_;
+};
+
+}  // namespace streamrun
