@@ -203,7 +203,7 @@ class GenerateSourcePlan : public SourcePlan {
       o.partitions = partitions_;
       std::string error;
       auto generator = generate::Make(o, &error);
-      if (!generator) throw std::runtime_error("generate: " + error);
+      if (!generator) throw InternalError("generate: " + error);  // the options were checked when planned
       generators.push_back(std::move(generator));
       mine.push_back(p);
     }

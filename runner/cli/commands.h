@@ -5,11 +5,26 @@
 #include <string>
 #include <vector>
 
+#include "runner/record/status.h"
+
 namespace streamrun::cli {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRunFailure = 1;
 inline constexpr int kExitConfigError = 2;
+
+// An error that ended a run, as a command reports it: the message, marked as
+// our bug when it is one.
+inline std::string DescribeRunError(const Error& e) {
+  if (e.kind() != ErrorKind::kInternal) return e.what();
+  return std::string("internal error: ") + e.what() +
+         " (a bug in streamrun: please report it with the pipeline)";
+}
+// The exit status an error's kind calls for: 2 for the pipeline's
+// configuration, 1 for anything else at run time.
+inline int ExitStatusOf(const Error& e) {
+  return e.kind() == ErrorKind::kConfig ? kExitConfigError : kExitRunFailure;
+}
 
 struct RunArgs {
   std::string pipeline;

@@ -136,8 +136,9 @@ int RunCommand(const RunArgs& args) {
     }
     return kExitOk;
   } catch (const RunError& e) {
-    std::fprintf(stderr, "streamrun: pipeline '%s' failed: %s\n", loaded.plan->name.c_str(), e.what());
-    return kExitRunFailure;
+    std::fprintf(stderr, "streamrun: pipeline '%s' failed: %s\n", loaded.plan->name.c_str(),
+                 DescribeRunError(e).c_str());
+    return ExitStatusOf(e);
   }
 }
 

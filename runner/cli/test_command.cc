@@ -349,8 +349,8 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
         Run(*plan, first);  // finishes if the checkpoint never came (sources read in one go)
       } catch (const RunError& e) {
         if (std::string(e.what()).rfind("simulated crash", 0) != 0) {
-          exit_code = kExitRunFailure;
-          error_text = e.what();
+          exit_code = ExitStatusOf(e);
+          error_text = DescribeRunError(e);
         } else {
           r.restored = true;
         }
@@ -360,8 +360,8 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
       try {
         Run(*plan, options);
       } catch (const RunError& e) {
-        exit_code = kExitRunFailure;
-        error_text = e.what();
+        exit_code = ExitStatusOf(e);
+        error_text = DescribeRunError(e);
       }
     }
     if (!checkpoints.empty()) fs::remove_all(checkpoints);

@@ -1,8 +1,11 @@
 #pragma once
-// Expected failures travel as values (STYLE.md: exceptions only for errors that
-// end the run). Status carries whose fault an error is, so callers can decide
-// between retrying, sending a record to the error policy, and stopping.
+// The one shape of an error: a kind (whose fault it is) and a message.
+// Expected failures travel as values (Status, Result; STYLE.md: exceptions
+// only for errors that end the run); an error that ends the run is thrown as
+// Error, and keeps its kind on the way up, so the command that ran it can say
+// what kind of failure it was and exit with the right status.
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -15,6 +18,38 @@ enum class ErrorKind {
   kExternal,  // a system we talk to (file, broker, store): may be retried
   kInternal,  // our bug
 };
+
+// "configuration", "record", "external", "internal".
+inline const char* ErrorKindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kConfig:
+      return "configuration";
+    case ErrorKind::kRecord:
+      return "record";
+    case ErrorKind::kExternal:
+      return "external";
+    case ErrorKind::kInternal:
+      return "internal";
+  }
+  return "?";
+}
+
+// An error that ends the run, thrown from where it happened to where the run
+// ends, with its kind.
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+// A system we talk to failed or gave us something we cannot use: a file, a
+// broker, the checkpoint store, a damaged checkpoint.
+inline Error ExternalError(const std::string& message) { return Error(ErrorKind::kExternal, message); }
+// Our bug: a state the code should never reach.
+inline Error InternalError(const std::string& message) { return Error(ErrorKind::kInternal, message); }
 
 class [[nodiscard]] Status {
  public:

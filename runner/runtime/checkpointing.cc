@@ -216,7 +216,7 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
     std::string error;
     std::shared_ptr<checkpoint::Store> store = checkpoint::OpenStore(
         checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
-    if (!store) throw RunError(error);
+    if (!store) throw RunError(ErrorKind::kExternal, error);
     ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
     ckpt.enabled = true;
     ckpt.exactly_once = config.exactly_once;
@@ -232,7 +232,7 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
     try {
       ckpt.store->WriteRunning(std::to_string(::getpid()));
     } catch (const std::exception& e) {
-      throw RunError(std::string("checkpoint storage: ") + e.what());
+      throw RunError(ErrorKind::kExternal, std::string("checkpoint storage: ") + e.what());
     }
     if (options.restore_from.empty() && !options.ignore_checkpoints) {
       // The newest complete checkpoint that reads back whole: a damaged one
@@ -256,8 +256,10 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
         }
       }
       if (!loaded && !complete.empty())
-        throw RunError("no complete checkpoint of '" + plan.name + "' can be restored (" + reasons +
-                       "); repair the store, restore one with --from, or start without them (a new storage)");
+        throw RunError(
+            ErrorKind::kExternal,
+            "no complete checkpoint of '" + plan.name + "' can be restored (" + reasons +
+                "); repair the store, restore one with --from, or start without them (a new storage)");
       if (loaded && loaded->id != complete.back()) {
         std::string keep;  // sinks whose published output a restore cannot take back
         for (const auto& n : plan.nodes)
@@ -279,7 +281,7 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
       loaded = checkpoint::LoadFolder(options.restore_from);
       for (const auto& state : loaded->workers) saved->push_back(ParseWorkerState(state));
     } catch (const std::exception& e) {
-      throw RunError("checkpoint " + options.restore_from + " cannot be restored: " + e.what());
+      throw RunError(KindOf(e), "checkpoint " + options.restore_from + " cannot be restored: " + e.what());
     }
   }
   return loaded;
@@ -292,12 +294,13 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
   for (const auto& w : saved) has_files |= !w.db_files.empty();
   if (backend != "rocksdb") {
     if (has_files)
-      throw RunError("checkpoint " + loaded->location +
-                     " keeps its keyed state in RocksDB: restore it with runtime.state.backend: rocksdb");
+      throw RunError(ErrorKind::kExternal,
+                     "checkpoint " + loaded->location +
+                         " keeps its keyed state in RocksDB: restore it with runtime.state.backend: rocksdb");
     return false;
   }
   const std::string path = options.state_path.empty() ? plan.state_path : options.state_path;
-  if (path.empty()) throw RunError("runtime.state: backend rocksdb needs 'path'");
+  if (path.empty()) throw RunError(ErrorKind::kConfig, "runtime.state: backend rocksdb needs 'path'");
   shared.state_root = path + "/" + plan.name;
   std::random_device random;
   char run_id[32];
@@ -316,8 +319,8 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
     shared.dbs.clear();  // a restore that failed leaves no copied files behind
     std::error_code ec;
     std::filesystem::remove_all(shared.state_root, ec);
-    throw RunError((loaded ? "checkpoint " + loaded->location + ": " : std::string()) +
-                   "rocksdb state: " + e.what());
+    throw RunError(KindOf(e), (loaded ? "checkpoint " + loaded->location + ": " : std::string()) +
+                                  "rocksdb state: " + e.what());
   }
   return fetch;
 }
@@ -335,8 +338,9 @@ void ReshardStateDbs(const PipelinePlan& plan, Shared& shared, const checkpoint:
       old.ForEach([&](uint32_t group, uint32_t op, std::string_view key, std::string_view value) {
         const auto [node, step] = NodeAndStep(op);
         if (node >= plan.nodes.size() || step >= plan.nodes[node].steps.size())
-          throw RunError("checkpoint " + loaded.location + " is of another pipeline (state of operator " +
-                         std::to_string(op) + ")");
+          throw RunError(ErrorKind::kExternal, "checkpoint " + loaded.location +
+                                                   " is of another pipeline (state of operator " +
+                                                   std::to_string(op) + ")");
         const int owner = shared.routing.OnWorker0(node, step) ? 0 : WorkerOfGroup(group, shared.workers);
         shared.dbs[static_cast<size_t>(owner)]->db().Put(group, op, key, value);
       });
@@ -345,7 +349,7 @@ void ReshardStateDbs(const PipelinePlan& plan, Shared& shared, const checkpoint:
       throw;
     } catch (const std::exception& e) {
       std::filesystem::remove_all(dir, ec);
-      throw RunError("checkpoint " + loaded.location + ": rocksdb state: " + e.what());
+      throw RunError(KindOf(e), "checkpoint " + loaded.location + ": rocksdb state: " + e.what());
     }
     std::filesystem::remove_all(dir, ec);
   }

@@ -48,7 +48,8 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
                                                    ", offset " + std::to_string(e.position.offset) + ")";
     switch (plan_.error_policy) {
       case ErrorPolicy::kFail:
-        throw RunError("record error in " + NodeLabel(n) + " at " + full + ": " + e.message);
+        throw RunError(ErrorKind::kRecord,
+                       "record error in " + NodeLabel(n) + " at " + full + ": " + e.message);
       case ErrorPolicy::kSkip:
         ++stats_.records_skipped;
         break;

@@ -37,7 +37,7 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
     } catch (const SnapshotError& e) {
       // Checksums matched, so the state is as written, but not as this
       // pipeline reads it: say which checkpoint.
-      throw RunError("checkpoint " + loaded->location + " cannot be restored: " + e.what());
+      throw RunError(e.kind(), "checkpoint " + loaded->location + " cannot be restored: " + e.what());
     }
     ckpt.next_id = std::max(ckpt.next_id, loaded->id + 1);
     std::fprintf(stderr, "streamrun: restored checkpoint %lld from %s (%zu workers then, %d now)\n",
@@ -73,7 +73,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   } catch (const RunError&) {
     throw;
   } catch (const std::exception& e) {
-    throw RunError(e.what());
+    throw RunError(KindOf(e), e.what());
   }
   shared.active_sources.store(sources * workers);
   // However the run ends (but SIGKILL), it no longer runs: `streamrun savepoint`
@@ -98,27 +98,29 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   } catch (const RunError&) {
     throw;
   } catch (const std::exception& e) {
-    throw RunError(e.what());
+    throw RunError(KindOf(e), e.what());
   }
   auto body = [&shared](Worker* worker) {
     try {
       worker->Run();
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(shared.error_mutex);
-      if (!shared.failed.exchange(true)) shared.error = e.what();
+      if (!shared.failed.exchange(true)) {
+        shared.error = e.what();
+        shared.error_kind = KindOf(e);
+      }
     }
   };
   std::vector<std::thread> threads;
   for (int w = 1; w < workers; ++w) threads.emplace_back(body, pool[w].get());
   body(pool[0].get());
   for (auto& t : threads) t.join();
-  if (shared.failed.load()) throw RunError(shared.error);
+  if (shared.failed.load()) throw RunError(shared.error_kind, shared.error);
   for (auto& w : pool) {
     if (w->stopped()) continue;
     const std::string held = w->HeldBack();
     if (!held.empty())
-      throw RunError("internal error: the input ended but " + held +
-                     ": its open windows never fired (please report this with the pipeline)");
+      throw RunError(ErrorKind::kInternal, "the input ended but " + held + ": its open windows never fired");
   }
   try {
     // The final checkpoint (end of input, or a stop): everything is quiet now.
@@ -134,7 +136,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
     for (auto& w : pool) w->CloseSources();
     for (auto& w : pool) w->CloseSinks();
   } catch (const std::exception& e) {
-    throw RunError(e.what());
+    throw RunError(KindOf(e), e.what());
   }
   RunStats total = pool[0]->stats();
   for (int w = 1; w < workers; ++w) {

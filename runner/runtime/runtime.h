@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runner/plan/plan.h"
+#include "runner/record/status.h"
 
 namespace streamrun {
 
@@ -56,10 +57,13 @@ struct RunOptions {
   std::string state_path;
 };
 
-// Thrown for a failure that ends the run: the `fail` error policy, an I/O error.
-class RunError : public std::runtime_error {
+// Thrown for a failure that ends the run: a record error under the `fail`
+// policy (kRecord), an I/O, broker or checkpoint store error (kExternal), a
+// pipeline the runtime cannot run (kConfig), a bug (kInternal). Every error
+// thrown inside the run arrives as a RunError with the kind it was thrown with.
+class RunError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  RunError(ErrorKind kind, const std::string& message) : Error(kind, message) {}
 };
 
 // Runs until every source is done (or `stop` is set). Throws RunError on failure.

@@ -39,6 +39,14 @@ inline int WorkerOfKey(uint64_t key_hash, int workers) {
 inline uint32_t OperatorId(size_t node, size_t step) { return static_cast<uint32_t>(node << 12 | step); }
 inline std::pair<size_t, size_t> NodeAndStep(uint32_t op) { return {op >> 12, op & 0xFFF}; }
 
+// The kind of an error caught inside the run: ours carry one; a library's
+// logic_error is a bug; anything else came from outside (a file, a broker).
+inline ErrorKind KindOf(const std::exception& e) {
+  if (const auto* ours = dynamic_cast<const Error*>(&e)) return ours->kind();
+  if (dynamic_cast<const std::logic_error*>(&e)) return ErrorKind::kInternal;
+  return ErrorKind::kExternal;
+}
+
 struct Shared {
   Shared(const PipelinePlan& p, const RunOptions& o, int w) : plan(p), options(o), workers(w), routing(p, w) {
     queues.resize(w);
@@ -76,7 +84,8 @@ struct Shared {
   std::atomic<int64_t> inflight{0};                                // messages sent and not yet processed
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
-  std::string error;
+  std::string error;  // the first worker's error that ended the run, and its kind
+  ErrorKind error_kind = ErrorKind::kInternal;
 
   // Checkpoints (docs/guarantees.md). Worker 0 asks for checkpoint N; every worker
   // stops reading its sources and hands on what it holds; once no message is in

@@ -397,7 +397,7 @@ Batch Worker::Rebase(int node, const RecordView& view, const Batch& batch) {
     out.set_key_hash(row, batch.key_hash(i));
     out.set_watermark(row, batch.watermark(i));
     if (!nodes_[node].rebase_decoder->Decode(copy, out.row(row), out.arena(), &error)) {
-      throw RunError("internal error: re-decoding a record for '" + n.name + "': " + error);
+      throw RunError(ErrorKind::kInternal, "re-decoding a record for '" + n.name + "': " + error);
     }
   }
   return out;

@@ -79,7 +79,7 @@ bool Worker::CheckpointStep(int64_t id) {
       CommitSinks(id);
       MaybeCrash("after_commit", id);
       if (self_ == 0 && id == ckpt.forced_id && options_.crash_after_checkpoint)
-        throw RunError("simulated crash after checkpoint " + std::to_string(id));
+        throw RunError(ErrorKind::kExternal, "simulated crash after checkpoint " + std::to_string(id));
     }
     checkpoint_done_ = id;
     ckpt.resumed.fetch_add(1);
@@ -138,13 +138,14 @@ std::string Worker::Snapshot(int64_t id) {
 void Worker::Restore(const std::vector<SavedWorker>& saved) {
   for (const auto& worker : saved) {
     if (worker.nodes.size() != plan_.nodes.size())
-      throw RunError("the checkpoint is of another pipeline: it has " + std::to_string(worker.nodes.size()) +
-                     " nodes, this pipeline " + std::to_string(plan_.nodes.size()));
+      throw RunError(ErrorKind::kExternal, "the checkpoint is of another pipeline: it has " +
+                                               std::to_string(worker.nodes.size()) +
+                                               " nodes, this pipeline " + std::to_string(plan_.nodes.size()));
     for (size_t i = 0; i < worker.nodes.size(); ++i)
       if (worker.nodes[i].name != plan_.nodes[i].name)
-        throw RunError("the checkpoint is of another pipeline: it has node '" +
-                       std::string(worker.nodes[i].name) + "' where this one has '" + plan_.nodes[i].name +
-                       "'");
+        throw RunError(ErrorKind::kExternal, "the checkpoint is of another pipeline: it has node '" +
+                                                 std::string(worker.nodes[i].name) +
+                                                 "' where this one has '" + plan_.nodes[i].name + "'");
   }
   for (size_t i = 0; i < plan_.nodes.size(); ++i) {
     const PlanNode& n = plan_.nodes[i];

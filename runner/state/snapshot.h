@@ -11,13 +11,16 @@
 #include <string_view>
 #include <vector>
 
+#include "runner/record/status.h"
 #include "runner/state/keyed_state.h"
 
 namespace streamrun {
 
-class SnapshotError : public std::runtime_error {
+// A state that cannot be read back: damaged, or of another format. Checksums
+// come first, so this is mostly a checkpoint of another pipeline or version.
+class SnapshotError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SnapshotError(const std::string& message) : Error(ErrorKind::kExternal, message) {}
 };
 
 class SnapshotWriter {

@@ -1,14 +1,19 @@
 // The record path: decoding projected fields, re-encoding through views, CSV.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <string>
 
+#include "runner/cli/commands.h"
 #include "runner/record/arena.h"
 #include "runner/record/batch.h"
 #include "runner/record/csv.h"
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 #include "runner/record/record_view.h"
+#include "runner/record/status.h"
+#include "runner/record/value.h"
 #include "runner/record/value_key.h"
 
 using namespace streamrun;
@@ -229,4 +234,39 @@ TEST_CASE("value keys: equal exactly for values == holds equal, and self-delimit
   CHECK(key({Value::String("a;s1;b"), Value::String("c")}) !=
         key({Value::String("a"), Value::String("b;s1;c")}));
   CHECK(key({Value::String("ab"), Value::String("")}) != key({Value::String("a"), Value::String("b")}));
+}
+
+TEST_CASE("numbers compare exactly across ints and floats, above 2^53 too") {
+  using streamrun::CompareNumbers;
+  using streamrun::Value;
+  CHECK(CompareNumbers(Value::Int(9007199254740993), Value::Float(9007199254740992.0)) == 1);
+  CHECK(CompareNumbers(Value::Float(9007199254740992.0), Value::Int(9007199254740993)) == -1);
+  CHECK(CompareNumbers(Value::Int(3), Value::Float(3.0)) == 0);
+  CHECK(CompareNumbers(Value::Int(3), Value::Float(3.5)) == -1);
+  CHECK(CompareNumbers(Value::Int(-3), Value::Float(-3.5)) == 1);
+  CHECK(CompareNumbers(Value::Int(INT64_MAX), Value::Float(9223372036854775808.0)) == -1);
+  CHECK(CompareNumbers(Value::Int(INT64_MIN), Value::Float(-9223372036854775808.0)) == 0);
+  CHECK(CompareNumbers(Value::Int(1), Value::Float(std::nan(""))) == 2);
+  CHECK(streamrun::SaturatingAdd(INT64_MAX - 1, 5) == streamrun::kEndOfTime);
+  CHECK(streamrun::SaturatingAdd(INT64_MIN + 1, -5) == streamrun::kNoTime);
+  CHECK(streamrun::SaturatingAdd(10, -5) == 5);
+}
+
+TEST_CASE("an error keeps its kind, and the command reports it by kind") {
+  using namespace streamrun;
+  try {
+    throw InternalError("a state that cannot be");
+  } catch (const std::exception& e) {
+    const auto* err = dynamic_cast<const Error*>(&e);
+    REQUIRE(err != nullptr);
+    CHECK(err->kind() == ErrorKind::kInternal);
+    CHECK(cli::DescribeRunError(*err).rfind("internal error: a state that cannot be (a bug in streamrun",
+                                            0) == 0);
+    CHECK(cli::ExitStatusOf(*err) == cli::kExitRunFailure);
+  }
+  const Error config(ErrorKind::kConfig, "runtime.state: backend rocksdb needs 'path'");
+  CHECK(cli::ExitStatusOf(config) == cli::kExitConfigError);
+  CHECK(cli::DescribeRunError(config) == "runtime.state: backend rocksdb needs 'path'");
+  CHECK(std::string(ErrorKindName(ErrorKind::kRecord)) == "record");
+  CHECK(ExternalError("x").kind() == ErrorKind::kExternal);
 }
