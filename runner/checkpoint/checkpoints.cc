@@ -25,8 +25,6 @@ int64_t IdOf(const std::string& name) {
   return i == 4 ? -1 : id;
 }
 
-constexpr char kShared[] = "../shared/";
-
 bool PlainName(std::string_view name) {
   if (name.empty() || name == "." || name == ".." || name.size() > 255) return false;
   for (char c : name)
@@ -38,7 +36,7 @@ bool PlainName(std::string_view name) {
 
 bool ValidRef(const std::string& ref) {
   std::string_view r = ref;
-  if (r.rfind(kShared, 0) == 0) return PlainName(r.substr(sizeof(kShared) - 1));
+  if (r.rfind(kSharedRef, 0) == 0) return PlainName(r.substr(kSharedRef.size()));
   if (r.rfind("db-w", 0) == 0) {
     const size_t slash = r.find('/');
     if (slash == std::string_view::npos || slash == 4) return false;
@@ -54,11 +52,11 @@ namespace {
 // The store key of a file of the checkpoint in `folder` ("<pipeline>/chk-N/").
 std::string FileKey(const std::string& folder, const std::string& ref) {
   if (!ValidRef(ref)) throw StoreError("refused a state file name a checkpoint cannot have: '" + ref + "'");
-  if (ref.rfind(kShared, 0) != 0) return folder + ref;
+  if (ref.rfind(kSharedRef, 0) != 0) return folder + ref;
   // folder ends with "/": its parent is up to the slash before that.
   const size_t slash = folder.size() >= 2 ? folder.rfind('/', folder.size() - 2) : std::string::npos;
   const std::string parent = slash == std::string::npos ? std::string() : folder.substr(0, slash + 1);
-  return parent + "shared/" + ref.substr(sizeof(kShared) - 1);
+  return parent + std::string(kSharedDir) + "/" + ref.substr(kSharedRef.size());
 }
 
 Loaded Read(std::shared_ptr<Store> shared_store, const std::string& folder, const std::string& location,
@@ -216,7 +214,7 @@ Loaded LoadFolder(const std::string& path) {
   std::string error;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const size_t slash = dir.rfind('/');
-  // The folder's parent is the root, so that "../shared/" refs resolve.
+  // The folder's parent is the root, so that refs into the shared folder resolve.
   const std::string root = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
   const std::string folder = (slash == std::string::npos ? dir : dir.substr(slash + 1)) + "/";
   std::shared_ptr<Store> store = OpenStore(StoreConfig{"file://" + root, "", "", std::nullopt}, &error);

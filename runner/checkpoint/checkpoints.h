@@ -8,8 +8,9 @@
 //   <pipeline>/shared/...                          rocksdb SST files several
 //                                                  checkpoints refer to
 // A crash at any moment leaves the previous complete checkpoint whole. A file
-// of a checkpoint is named by a ref relative to its folder: "db-w0/CURRENT" or
-// "../shared/NAME"; the manifest lists the shared ones it needs ("shared").
+// of a checkpoint is named by a ref relative to its folder: "db-w0/CURRENT",
+// or kSharedRef + NAME for a file of the pipeline's shared folder (a sibling
+// of the checkpoint folders); the manifest lists the shared ones it needs.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,8 +23,13 @@
 
 namespace streamrun::checkpoint {
 
+// The folder of a pipeline's store that holds the files several checkpoints
+// share, and the prefix of a ref to one of them from a checkpoint's folder.
+inline constexpr std::string_view kSharedDir = "shared";
+inline const std::string kSharedRef = ".." + ("/" + std::string(kSharedDir)) + "/";
+
 // True if `ref` names a file of a checkpoint the way streamrun writes them:
-// "NAME", "db-wN/NAME" or "../shared/NAME", NAME of letters, digits, '.', '_'
+// "NAME", "db-wN/NAME" or kSharedRef + "NAME", NAME of letters, digits, '.', '_'
 // and '-' (not "." or ".."). A checkpoint naming anything else is refused.
 bool ValidRef(const std::string& ref);
 

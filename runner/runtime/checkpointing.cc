@@ -86,7 +86,7 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
     for (const auto& f : worker.db_files) {
       ++db_files;
       db_bytes += f.size;
-      if (f.ref.rfind("../shared/", 0) == 0) shared.push_back(f.ref);
+      if (f.ref.rfind(checkpoint::kSharedRef, 0) == 0) shared.push_back(f.ref);
     }
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i) {

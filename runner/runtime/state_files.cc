@@ -83,7 +83,7 @@ WorkerDb::WorkerDb(std::string root, std::string run_id, int worker, const std::
     FetchDb(restored, read_file, root_ + "/db");
     // What the restored checkpoint shared is in the store already.
     for (const auto& f : restored)
-      if (f.ref.rfind("../shared/", 0) == 0) in_store_[f.name] = f;
+      if (f.ref.rfind(checkpoint::kSharedRef, 0) == 0) in_store_[f.name] = f;
   }
   db_ = std::make_unique<RocksStateDb>(root_ + "/db");
 }
@@ -111,7 +111,7 @@ std::vector<DbFile> WorkerDb::Take(int64_t id, bool self_contained) {
       file.crc = it->second.crc;
       file.upload = false;
     } else {
-      file.ref = "../shared/" + run_id_ + "-w" + std::to_string(worker_) + "-" + f.name;
+      file.ref = checkpoint::kSharedRef + run_id_ + "-w" + std::to_string(worker_) + "-" + f.name;
     }
     if (file.upload) {
       const auto crc = FileCrc32(dir + "/" + f.name, 0, static_cast<int64_t>(f.size));
@@ -142,7 +142,7 @@ void WorkerDb::Done(int64_t id, const std::vector<DbFile>& files, bool completed
   // savepoint, which shares nothing, the next checkpoint uploads everything.
   in_store_.clear();
   for (const auto& f : files)
-    if (f.ref.rfind("../shared/", 0) == 0) in_store_[f.name] = f;
+    if (f.ref.rfind(checkpoint::kSharedRef, 0) == 0) in_store_[f.name] = f;
 }
 
 }  // namespace streamrun

@@ -22,7 +22,7 @@ namespace streamrun {
 struct DbFile {
   std::string name;  // in the database folder, e.g. "000012.sst"
   uint64_t size = 0;
-  std::string ref;      // in the checkpoint: "db-w0/CURRENT", "../shared/<run>-w0-000012.sst"
+  std::string ref;      // in the checkpoint: "db-w0/CURRENT", or kSharedRef + "<run>-w0-000012.sst"
   uint32_t crc = 0;     // CRC-32 of its bytes: a restore checks what it fetched
   bool upload = false;  // not in the store yet
 };
