@@ -11,8 +11,8 @@
 
 #include "runner/record/batch.h"
 #include "runner/record/record_view.h"
+#include "runner/state/keyed_service.h"
 #include "runner/state/snapshot.h"
-#include "runner/state/state_db.h"
 
 namespace streamrun {
 
@@ -70,6 +70,10 @@ struct OperatorContext {
   int workers = 1;              // the run's parallelism
   RunShared* shared = nullptr;  // what the plan's MakeRunShared made for this run (null: nothing)
   RunScope* scope = nullptr;    // what the run shares across operators (never null in a run)
+  // Steps: where keyed state lives; a stateful step makes its KeyedStore over
+  // it (runner/state/keyed_store.h) and the runtime checkpoints that store.
+  // Never null for a step in a run.
+  KeyedStateService* keyed_state = nullptr;
 };
 
 // Per-batch facts every step may need.
@@ -90,17 +94,13 @@ class StepInstance {
   // Processing time advanced (called about every 100 ms and between batches):
   // for processing-time timers such as `emit: {every: D}`.
   virtual void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) {}
-  // Checkpoints (docs/guarantees.md): the step's state, keyed state by key group.
+  // Checkpoints (docs/guarantees.md): the step's state that belongs to no key
+  // (out.global: its watermark, records it holds). Its keyed state is in its
+  // KeyedStore, which the runtime snapshots and restores by key group itself.
   // Stateless steps write nothing. Called only while the runtime is quiet (no
-  // record in flight anywhere). A step that keeps its keyed state in a StateDb
-  // writes back what it holds in memory and leaves the groups empty: the
-  // runtime checkpoints the database itself.
+  // record in flight anywhere); Restore after the store's restore.
   virtual void Snapshot(StateSnapshot& out) {}
   virtual void Restore(const StateRestore& in) {}
-  // The rocksdb backend: called once, before Restore and the first record, on
-  // steps that keep keyed state. A step that ignores it keeps its state in
-  // memory under either backend (and says so in its spec).
-  virtual bool UseStateDb(const StateDbContext& context) { return false; }
 };
 
 class StepPlan {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
+#include <utility>
 
 #include "runner/record/json_writer.h"
 #include "runner/record/value_key.h"
@@ -62,27 +64,34 @@ void StoredValue::Set(const Value& v) {
   }
 }
 
-void StoredValue::Save(SnapshotWriter& w) const {
-  w.U64(static_cast<uint64_t>(kind_));
-  switch (kind_) {
+namespace {
+
+// A value as StoredValue saves it; the accumulator saves its value the same way.
+void SaveValue(const Value& v, SnapshotWriter& w) {
+  w.U64(static_cast<uint64_t>(v.kind));
+  switch (v.kind) {
     case Kind::kNull:
       break;
     case Kind::kBool:
-      w.Bool(b_);
+      w.Bool(v.b);
       break;
     case Kind::kInt:
-      w.I64(i_);
+      w.I64(v.i);
       break;
     case Kind::kFloat:
-      w.F64(f_);
+      w.F64(v.f);
       break;
     case Kind::kString:
     case Kind::kList:
     case Kind::kObject:
-      w.Str(text_);
+      w.Str(v.text());
       break;
   }
 }
+
+}  // namespace
+
+void StoredValue::Save(SnapshotWriter& w) const { SaveValue(Get(), w); }
 
 void StoredValue::Load(SnapshotReader& r) {
   const uint64_t kind = r.U64();
@@ -134,34 +143,6 @@ RecordOrder LoadOrder(SnapshotReader& r) {
 }
 
 }  // namespace
-
-void Accumulator::Save(SnapshotWriter& w) const {
-  w.I64(count_);
-  sum_.Save(w);
-  value_.Save(w);
-  SaveOrder(value_order_, w);
-  w.U64(distinct_.size());
-  for (const auto& d : distinct_) w.Str(d);
-  w.U64(collected_.size());
-  for (const auto& [order, text] : collected_) {
-    SaveOrder(order, w);
-    w.Str(text);
-  }
-}
-
-void Accumulator::Load(SnapshotReader& r) {
-  count_ = r.I64();
-  sum_.Load(r);
-  value_.Load(r);
-  value_order_ = LoadOrder(r);
-  distinct_.clear();
-  for (uint64_t n = r.U64(); n > 0; --n) distinct_.emplace(r.Str());
-  collected_.clear();
-  for (uint64_t n = r.U64(); n > 0; --n) {
-    RecordOrder order = LoadOrder(r);
-    collected_.emplace_back(order, std::string(r.Str()));
-  }
-}
 
 Value StoredValue::Get() const {
   switch (kind_) {
@@ -412,34 +393,143 @@ void ExactSum::Load(SnapshotReader& r) {
 
 // ---- Accumulator ----------------------------------------------------------------
 
+namespace {
+
+// The heap state of each kind (the only types heap<T>() is asked for):
+//   sum, avg                  ExactSum (the count is inline)
+//   min, max, first, last     Held, for text values and first/last's order
+//   count_distinct            Distinct
+//   collect                   Collected
+// count() and count(x) have none.
+struct Held {
+  std::string text;   // a string, list or object value
+  RecordOrder order;  // first, last: where the value stands
+};
+using Distinct = std::unordered_set<std::string>;
+// Each value's JSON text, in RecordOrder.
+using Collected = std::vector<std::pair<RecordOrder, std::string>>;
+
+bool Counts(AggregateKind k) {
+  return k == AggregateKind::kCountAll || k == AggregateKind::kCount || k == AggregateKind::kSum ||
+         k == AggregateKind::kAvg;
+}
+bool HoldsValue(AggregateKind k) {
+  return k == AggregateKind::kMin || k == AggregateKind::kMax || k == AggregateKind::kFirst ||
+         k == AggregateKind::kLast;
+}
+
+bool IsText(Kind k) { return k == Kind::kString || k == Kind::kList || k == Kind::kObject; }
+
+// `*state`, or an empty T if the state was not made yet.
+template <class T>
+const T& OrEmpty(const T* state) {
+  static const T kEmpty;
+  return state ? *state : kEmpty;
+}
+
+}  // namespace
+
+template <class T>
+struct Accumulator::Heap final : HeapState {
+  explicit Heap(T d) : data(std::move(d)) {}
+  std::unique_ptr<HeapState> Clone() const override { return std::make_unique<Heap>(data); }
+  T data;
+};
+
+// The kind says which T the heap state is (the table above), so the casts
+// below are to the state's real type.
+template <class T>
+const T* Accumulator::heap() const {
+  return heap_ ? &static_cast<const Heap<T>*>(heap_.get())->data : nullptr;
+}
+
+template <class T>
+T& Accumulator::heap_or_new() {
+  if (!heap_) heap_ = std::make_unique<Heap<T>>(T());
+  return static_cast<Heap<T>*>(heap_.get())->data;
+}
+
+Accumulator::Accumulator(const Accumulator& o)
+    : kind_(o.kind_),
+      value_kind_(o.value_kind_),
+      inline_(o.inline_),
+      heap_(o.heap_ ? o.heap_->Clone() : nullptr) {}
+
+Accumulator& Accumulator::operator=(const Accumulator& o) {
+  if (this != &o) *this = Accumulator(o);
+  return *this;
+}
+
+Value Accumulator::HeldValue() const {
+  switch (value_kind_) {
+    case Kind::kNull:
+      return Value::Null();
+    case Kind::kBool:
+      return Value::Bool(inline_.b);
+    case Kind::kInt:
+      return Value::Int(inline_.i);
+    case Kind::kFloat:
+      return Value::Float(inline_.f);
+    case Kind::kString:
+      return Value::String(heap<Held>()->text);
+    case Kind::kList:
+      return Value::List(heap<Held>()->text);
+    case Kind::kObject:
+      return Value::Object(heap<Held>()->text);
+  }
+  return Value::Null();
+}
+
+void Accumulator::Hold(const Value& v) {
+  value_kind_ = v.kind;
+  switch (v.kind) {
+    case Kind::kNull:
+      break;
+    case Kind::kBool:
+      inline_.b = v.b;
+      break;
+    case Kind::kInt:
+      inline_.i = v.i;
+      break;
+    case Kind::kFloat:
+      inline_.f = v.f;
+      break;
+    case Kind::kString:
+    case Kind::kList:
+    case Kind::kObject:
+      heap_or_new<Held>().text.assign(v.text());
+      break;
+  }
+}
+
 bool Accumulator::Add(const Value& v, const RecordOrder& order, std::string* error) {
   if (kind_ == AggregateKind::kCountAll) {
-    ++count_;
+    ++inline_.count;
     return true;
   }
   if (v.is_null()) return true;
   switch (kind_) {
     case AggregateKind::kCountAll:
     case AggregateKind::kCount:
-      ++count_;
+      ++inline_.count;
       return true;
     case AggregateKind::kSum:
     case AggregateKind::kAvg:
-      if (!sum_.Add(v, error)) {
+      if (!heap_or_new<ExactSum>().Add(v, error)) {
         if (kind_ == AggregateKind::kAvg && !v.is_number())
           *error = "cannot average " + std::string(KindName(v.kind));
         return false;
       }
-      ++count_;
+      ++inline_.count;
       return true;
     case AggregateKind::kMin:
     case AggregateKind::kMax: {
-      if (value_.is_null()) {
-        value_.Set(v);
+      if (value_kind_ == Kind::kNull) {
+        Hold(v);
         return true;
       }
       int c;
-      Value current = value_.Get();
+      const Value current = HeldValue();
       if (!Compare(v, current, &c)) {
         *error = std::string(kind_ == AggregateKind::kMin ? "min" : "max") + " cannot compare " +
                  std::string(KindName(v.kind)) + " with " + std::string(KindName(current.kind));
@@ -448,31 +538,32 @@ bool Accumulator::Add(const Value& v, const RecordOrder& order, std::string* err
       // Equal numbers of two kinds (3 and 3.0): the integer, whichever came first.
       if ((kind_ == AggregateKind::kMin && c < 0) || (kind_ == AggregateKind::kMax && c > 0) ||
           (c == 0 && v.kind == Kind::kInt && current.kind == Kind::kFloat))
-        value_.Set(v);
+        Hold(v);
       return true;
     }
     case AggregateKind::kFirst:
-      if (value_.is_null() || order < value_order_) {
-        value_.Set(v);
-        value_order_ = order;
+    case AggregateKind::kLast: {
+      // A first or last value always has its Held (for the order).
+      const bool replaces =
+          value_kind_ == Kind::kNull ||
+          (kind_ == AggregateKind::kFirst ? order < heap<Held>()->order : heap<Held>()->order < order);
+      if (replaces) {
+        Hold(v);
+        heap_or_new<Held>().order = order;
       }
       return true;
-    case AggregateKind::kLast:
-      if (value_.is_null() || value_order_ < order) {
-        value_.Set(v);
-        value_order_ = order;
-      }
-      return true;
+    }
     case AggregateKind::kCountDistinct:
-      distinct_.insert(DistinctKey(v));
+      heap_or_new<Distinct>().insert(DistinctKey(v));
       return true;
     case AggregateKind::kCollect: {
       std::string text;
       AppendJsonValue(v, &text);
       // Usually the latest: insert from the back.
-      auto it = collected_.end();
-      while (it != collected_.begin() && order < std::prev(it)->first) --it;
-      collected_.emplace(it, order, std::move(text));
+      Collected& collected = heap_or_new<Collected>();
+      auto it = collected.end();
+      while (it != collected.begin() && order < std::prev(it)->first) --it;
+      collected.emplace(it, order, std::move(text));
       return true;
     }
   }
@@ -483,38 +574,42 @@ bool Accumulator::Merge(const Accumulator& o, std::string* error) {
   switch (kind_) {
     case AggregateKind::kCountAll:
     case AggregateKind::kCount:
-      count_ += o.count_;
+      inline_.count += o.inline_.count;
       return true;
     case AggregateKind::kSum:
     case AggregateKind::kAvg:
-      count_ += o.count_;
-      return sum_.Merge(o.sum_, error);
+      inline_.count += o.inline_.count;
+      if (const ExactSum* sum = o.heap<ExactSum>()) return heap_or_new<ExactSum>().Merge(*sum, error);
+      return true;
     case AggregateKind::kMin:
     case AggregateKind::kMax:
-      if (o.value_.is_null()) return true;
-      return Add(o.value_.Get(), RecordOrder{}, error);
+      if (o.value_kind_ == Kind::kNull) return true;
+      return Add(o.HeldValue(), RecordOrder{}, error);
     case AggregateKind::kFirst:
-      if (o.value_.is_null()) return true;
-      if (value_.is_null() || o.value_order_ < value_order_) {
-        value_ = o.value_;
-        value_order_ = o.value_order_;
+    case AggregateKind::kLast: {
+      if (o.value_kind_ == Kind::kNull) return true;
+      const RecordOrder& theirs = o.heap<Held>()->order;
+      const bool replaces =
+          value_kind_ == Kind::kNull ||
+          (kind_ == AggregateKind::kFirst ? theirs < heap<Held>()->order : heap<Held>()->order < theirs);
+      if (replaces) {
+        Hold(o.HeldValue());
+        heap_or_new<Held>().order = theirs;
       }
       return true;
-    case AggregateKind::kLast:
-      if (o.value_.is_null()) return true;
-      if (value_.is_null() || value_order_ < o.value_order_) {
-        value_ = o.value_;
-        value_order_ = o.value_order_;
-      }
-      return true;
+    }
     case AggregateKind::kCountDistinct:
-      distinct_.insert(o.distinct_.begin(), o.distinct_.end());
+      if (const Distinct* theirs = o.heap<Distinct>())
+        heap_or_new<Distinct>().insert(theirs->begin(), theirs->end());
       return true;
     case AggregateKind::kCollect: {
-      const size_t middle = collected_.size();
-      collected_.insert(collected_.end(), o.collected_.begin(), o.collected_.end());
-      std::inplace_merge(collected_.begin(), collected_.begin() + static_cast<std::ptrdiff_t>(middle),
-                         collected_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      const Collected* theirs = o.heap<Collected>();
+      if (!theirs) return true;
+      Collected& collected = heap_or_new<Collected>();
+      const size_t middle = collected.size();
+      collected.insert(collected.end(), theirs->begin(), theirs->end());
+      std::inplace_merge(collected.begin(), collected.begin() + static_cast<std::ptrdiff_t>(middle),
+                         collected.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       return true;
     }
   }
@@ -525,42 +620,112 @@ Value Accumulator::Result(Arena& arena) const {
   switch (kind_) {
     case AggregateKind::kCountAll:
     case AggregateKind::kCount:
-      return Value::Int(count_);
+      return Value::Int(inline_.count);
     case AggregateKind::kSum:
-      if (count_ == 0) return Value::Null();
-      return sum_.Result();
-    case AggregateKind::kAvg:
-      if (count_ == 0) return Value::Null();
-      return Value::Float(sum_.AsDouble() / static_cast<double>(count_));
+    case AggregateKind::kAvg: {
+      if (inline_.count == 0) return Value::Null();
+      const ExactSum& sum = OrEmpty(heap<ExactSum>());
+      if (kind_ == AggregateKind::kSum) return sum.Result();
+      return Value::Float(sum.AsDouble() / static_cast<double>(inline_.count));
+    }
     case AggregateKind::kMin:
     case AggregateKind::kMax:
     case AggregateKind::kFirst:
     case AggregateKind::kLast: {
-      Value v = value_.Get();
-      if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject) {
+      Value v = HeldValue();
+      if (IsText(v.kind)) {
         std::string_view copy = arena.Copy(v.text());
         v.str = copy.data();
       }
       return v;
     }
     case AggregateKind::kCountDistinct:
-      return Value::Int(static_cast<int64_t>(distinct_.size()));
+      return Value::Int(static_cast<int64_t>(OrEmpty(heap<Distinct>()).size()));
     case AggregateKind::kCollect: {
+      const Collected& collected = OrEmpty(heap<Collected>());
       size_t size = 2;
-      for (const auto& item : collected_) size += item.second.size() + 1;
+      for (const auto& item : collected) size += item.second.size() + 1;
       char* p = arena.Allocate(size);
       size_t n = 0;
       p[n++] = '[';
-      for (size_t i = 0; i < collected_.size(); ++i) {
+      for (size_t i = 0; i < collected.size(); ++i) {
         if (i > 0) p[n++] = ',';
-        std::memcpy(p + n, collected_[i].second.data(), collected_[i].second.size());
-        n += collected_[i].second.size();
+        std::memcpy(p + n, collected[i].second.data(), collected[i].second.size());
+        n += collected[i].second.size();
       }
       p[n++] = ']';
       return Value::List(std::string_view(p, n));
     }
   }
   return Value::Null();
+}
+
+// The checkpoint layout is that of the accumulator this one replaced, which
+// had a field for every kind and saved them all: count, sum, value, order,
+// distinct values, collected values. A kind saves the fields it does not use
+// empty, and loads them and drops them, so old checkpoints restore and the
+// bytes stay the same.
+void Accumulator::Save(SnapshotWriter& w) const {
+  w.I64(Counts(kind_) ? inline_.count : 0);
+  const bool sums = kind_ == AggregateKind::kSum || kind_ == AggregateKind::kAvg;
+  OrEmpty(sums ? heap<ExactSum>() : nullptr).Save(w);
+  SaveValue(HoldsValue(kind_) ? HeldValue() : Value::Null(), w);
+  const bool ordered = kind_ == AggregateKind::kFirst || kind_ == AggregateKind::kLast;
+  SaveOrder(ordered && heap_ ? heap<Held>()->order : RecordOrder{}, w);
+  const Distinct& distinct = OrEmpty(kind_ == AggregateKind::kCountDistinct ? heap<Distinct>() : nullptr);
+  w.U64(distinct.size());
+  for (const auto& d : distinct) w.Str(d);
+  const Collected& collected = OrEmpty(kind_ == AggregateKind::kCollect ? heap<Collected>() : nullptr);
+  w.U64(collected.size());
+  for (const auto& [order, text] : collected) {
+    SaveOrder(order, w);
+    w.Str(text);
+  }
+}
+
+void Accumulator::Load(SnapshotReader& r) {
+  const int64_t count = r.I64();
+  ExactSum sum;
+  sum.Load(r);
+  StoredValue value;
+  value.Load(r);
+  const RecordOrder order = LoadOrder(r);
+  Distinct distinct;
+  for (uint64_t n = r.U64(); n > 0; --n) distinct.emplace(r.Str());
+  Collected collected;
+  for (uint64_t n = r.U64(); n > 0; --n) {
+    RecordOrder item_order = LoadOrder(r);
+    collected.emplace_back(item_order, std::string(r.Str()));
+  }
+
+  *this = Accumulator(kind_);
+  switch (kind_) {
+    case AggregateKind::kCountAll:
+    case AggregateKind::kCount:
+      inline_.count = count;
+      break;
+    case AggregateKind::kSum:
+    case AggregateKind::kAvg:
+      inline_.count = count;
+      if (!sum.empty()) heap_ = std::make_unique<Heap<ExactSum>>(sum);  // else it stays unmade, as in Add
+      break;
+    case AggregateKind::kMin:
+    case AggregateKind::kMax:
+      Hold(value.Get());
+      break;
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+      if (value.is_null()) break;
+      Hold(value.Get());
+      heap_or_new<Held>().order = order;
+      break;
+    case AggregateKind::kCountDistinct:
+      if (!distinct.empty()) heap_ = std::make_unique<Heap<Distinct>>(std::move(distinct));
+      break;
+    case AggregateKind::kCollect:
+      if (!collected.empty()) heap_ = std::make_unique<Heap<Collected>>(std::move(collected));
+      break;
+  }
 }
 
 }  // namespace streamrun

@@ -4,6 +4,7 @@
 // count() ignores null values. An accumulator owns its strings, so it outlives
 // the batches that fed it.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -81,9 +82,19 @@ class ExactSum {
   double double_ = 0;
 };
 
+// One aggregate of one open window: windows keep one per aggregate per open
+// (key, window), so it is small (24 bytes). The kind, 8 inline bytes (the count,
+// or a min/max/first/last value that is not text) and, only for what does not
+// fit there, one heap object of the kind's own type (see aggregates.cc).
 class Accumulator {
  public:
   explicit Accumulator(AggregateKind kind) : kind_(kind) {}
+  Accumulator(const Accumulator& o);
+  Accumulator& operator=(const Accumulator& o);
+  Accumulator(Accumulator&&) noexcept = default;
+  Accumulator& operator=(Accumulator&&) noexcept = default;
+  ~Accumulator() = default;
+
   // Adds one record's value; `order` places it among records of equal event
   // time for first, last and collect (RecordOrder, batch.h).
   // False with a reason for a value the function cannot take (sum of a string...).
@@ -97,14 +108,32 @@ class Accumulator {
   void Load(SnapshotReader& r);
 
  private:
+  // What a kind keeps on the heap: a Heap<T>, T of the kind's own type
+  // (aggregates.cc), made when first needed.
+  struct HeapState {
+    virtual ~HeapState() = default;
+    virtual std::unique_ptr<HeapState> Clone() const = 0;
+  };
+  template <class T>
+  struct Heap;
+  template <class T>
+  const T* heap() const;  // null if not made yet
+  template <class T>
+  T& heap_or_new();
+  // min, max, first, last: the value held.
+  Value HeldValue() const;
+  void Hold(const Value& v);
+
   AggregateKind kind_;
-  int64_t count_ = 0;
-  ExactSum sum_;
-  StoredValue value_;        // min, max, first, last
-  RecordOrder value_order_;  // first, last: where value_ stands
-  std::unordered_set<std::string> distinct_;
-  // collect: each value's JSON text, in RecordOrder.
-  std::vector<std::pair<RecordOrder, std::string>> collected_;
+  // min, max, first, last: the kind of the value held (null: none yet).
+  Kind value_kind_ = Kind::kNull;
+  union Inline {
+    int64_t count;  // count(), count(x), sum, avg
+    bool b;         // min, max, first, last: a value that is not text
+    int64_t i;
+    double f;
+  } inline_ = {0};
+  std::unique_ptr<HeapState> heap_;
 };
 
 }  // namespace streamrun

@@ -20,7 +20,7 @@
 // - State: a kept time t0 is forgotten when the step's watermark W advances to
 //   t0 + within or beyond. Memory is bounded by the kept records of roughly the
 //   last `within` + out-of-orderness.
-// - Under the rocksdb backend (state_db.h) the kept times and their expiry
+// - Under the rocksdb backend (keyed_store.h) the kept times and their expiry
 //   timers live in the worker's database, hot keys cached in memory as under
 //   window: dedupe of ids that never repeat is not bounded by memory.
 // - Without event time, a record's time is the processing time at which the
@@ -44,7 +44,7 @@
 #include "runner/record/json_decoder.h"
 #include "runner/record/value_hash.h"
 #include "runner/record/value_key.h"
-#include "runner/state/keyed_state.h"
+#include "runner/state/keyed_store.h"
 
 namespace streamrun {
 
@@ -86,26 +86,34 @@ namespace {
 // A key's kept times (usually one).
 struct KeptTimes {
   std::vector<int64_t> times;
-  bool dirty = false;   // rocksdb: changed since written to the database
-  bool stored = false;  // rocksdb: the database has an entry for it
 };
 
-// rocksdb: `0x00 key` -> the kept times; `0x01 at(8) key` -> "" (a kept time
-// expires at `at`; time-ordered, each key group's earliest in next_expiry_).
-constexpr char kTimesSpace = 0x00;
-constexpr char kExpirySpace = 0x01;
-constexpr int64_t kNoExpiry = std::numeric_limits<int64_t>::max();
+// Kept times in checkpoints and the database: a count, then the times. Each
+// kept time t0 has a timer at t0 + within (keyed_store.h), when it is forgotten.
+class KeptCodec {
+ public:
+  explicit KeptCodec(int64_t within) : within_(within) {}
+  void Save(const KeptTimes& k, SnapshotWriter& w) const {
+    w.U64(k.times.size());
+    for (int64_t t : k.times) w.I64(t);
+  }
+  void Load(SnapshotReader& r, KeptTimes* k) const {
+    k->times.resize(r.Count());
+    for (auto& t : k->times) t = r.I64();
+  }
+  uint64_t Bytes(const KeptTimes& k) const { return k.times.capacity() * sizeof(int64_t); }
+  void LegacyTimers(const KeptTimes& k, std::vector<KeyedTimer>* timers) const {
+    for (int64_t t : k.times) timers->push_back(KeyedTimer{SaturatingAdd(t, within_), 0, 0});
+  }
+
+ private:
+  int64_t within_;
+};
 
 class DedupeInstance : public StepInstance {
  public:
-  DedupeInstance(const expr::Expression* key, int64_t within_ms) : key_(key), within_(within_ms) {
-    next_expiry_.fill(kNoExpiry);
-  }
-
-  bool UseStateDb(const StateDbContext& context) override {
-    db_ = context;
-    return true;
-  }
+  DedupeInstance(const expr::Expression* key, int64_t within_ms, KeyedStateService& keyed)
+      : key_(key), within_(within_ms), state_(keyed, KeptCodec(within_ms), TimerLayout::kTime) {}
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     if (width_ != batch.width()) {
@@ -132,7 +140,6 @@ class DedupeInstance : public StepInstance {
       }
       Hold(batch, i, group);
     }
-    MaybeEvict();
     Flush(out);
   }
 
@@ -142,21 +149,9 @@ class DedupeInstance : public StepInstance {
     out.EmitWatermark(watermark);
   }
 
-  // Per key group: each key and its kept event times (the expiry queue follows
-  // from them). Global: the watermark.
-  // Under rocksdb the changed keys are written back instead: the runtime
-  // checkpoints the database (expiry timers included).
+  // Global: the watermark and the records still waiting for it. The kept
+  // times and their timers are the store's.
   void Snapshot(StateSnapshot& out) override {
-    state_.ForEach([&](uint32_t group, const std::string& key, KeptTimes& kept) {
-      if (db_.db) {
-        WriteBack(group, key, kept);
-        return;
-      }
-      SnapshotWriter w(&out.groups[group]);
-      w.Str(key);
-      w.U64(kept.times.size());
-      for (int64_t t : kept.times) w.I64(t);
-    });
     SnapshotWriter w(&out.global);
     w.I64(watermark_);
     // The records still waiting for the watermark, with everything they carry.
@@ -172,22 +167,6 @@ class DedupeInstance : public StepInstance {
       if (r.done()) continue;  // written before records were held
       for (uint64_t n = r.U64(); n > 0; --n) LoadHeld(r);
     }
-    for (uint32_t group = 0; group < kKeyGroups; ++group) {
-      SnapshotReader r(in.groups[group]);
-      while (!r.done()) {
-        const std::string key(r.Str());
-        KeptTimes& kept = state_.GetOrCreate(group, key);
-        kept.dirty = true;
-        for (uint64_t n = r.U64(); n > 0; --n) {
-          kept.times.push_back(r.I64());
-          Schedule(group, key, SaturatingAdd(kept.times.back(), within_));
-        }
-        cache_used_ += KeyCost(key, kept);
-        MaybeEvict();
-      }
-    }
-    if (db_.db)
-      for (uint32_t group = 0; group < kKeyGroups; ++group) NextExpiry(group);
   }
 
  private:
@@ -251,7 +230,6 @@ class DedupeInstance : public StepInstance {
       chunks_.clear();
       chunks_base_ = 0;
     }
-    MaybeEvict();
     Advance(watermark);
   }
 
@@ -262,25 +240,18 @@ class DedupeInstance : public StepInstance {
   }
 
   // True if a record of `key` at `t` is kept: no kept record of the key is
-  // less than `within` away. A kept time is remembered.
+  // less than `within` away. A kept time is remembered until t + within.
   bool Judge(uint32_t group, std::string_view key, int64_t t) {
     bool created = false;
-    KeptTimes* kept = db_.db ? FindKey(group, key) : nullptr;
-    if (!kept) {
-      kept = &state_.GetOrCreate(group, key, &created);
-      if (created) cache_used_ += KeyCost(key, *kept);
-    }
+    KeptTimes* kept = state_.SetCurrentKey(group, key, true, &created);
     if (!created)
       for (int64_t t0 : kept->times)
         // |t - t0| < within, without overflow.
         if (t < SaturatingAdd(t0, within_) && t0 < SaturatingAdd(t, within_)) return false;
     kept->times.push_back(t);
-    kept->dirty = true;
-    cache_used_ += sizeof(int64_t);
-    Schedule(group, key, SaturatingAdd(t, within_));
+    state_.RegisterTimer(KeyedTimer{SaturatingAdd(t, within_), 0, 0});
     return true;
   }
-
   void SaveHeld(const Held& h, SnapshotWriter& w) {
     const Batch& b = Chunk(h.chunk).batch;
     w.I64(h.order.time);
@@ -341,143 +312,23 @@ class DedupeInstance : public StepInstance {
     Hold(one, row, static_cast<uint32_t>(group));
   }
 
-  struct Expiry {
-    int64_t at;  // kept time + within: forget it once W >= at
-    uint32_t group;
-    std::string key;
-    bool operator>(const Expiry& o) const { return at > o.at; }
-  };
-
   // W = max(W, w); forgets kept times that no record at or after W can be within the bound of.
   void Advance(int64_t w) {
     if (w <= watermark_) return;
     watermark_ = w;
-    if (db_.db) {
-      AdvanceStored();
-      return;
-    }
-    while (!expiry_.empty() && expiry_.top().at <= watermark_) {
-      const Expiry& e = expiry_.top();
-      if (auto* kept = state_.Find(e.group, e.key)) Forget(e.group, e.key, *kept);
-      expiry_.pop();
-    }
-  }
-
-  // Drops the key's expired times; the key goes when none is left.
-  void Forget(uint32_t group, std::string_view key, KeptTimes& kept) {
-    const size_t before = kept.times.size();
-    kept.times.erase(std::remove_if(kept.times.begin(), kept.times.end(),
-                                    [&](int64_t t0) { return SaturatingAdd(t0, within_) <= watermark_; }),
-                     kept.times.end());
-    if (kept.times.size() == before) return;
-    kept.dirty = true;
-    cache_used_ -= std::min(cache_used_, (before - kept.times.size()) * sizeof(int64_t));
-    if (!kept.times.empty()) return;
-    cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
-    if (db_.db && kept.stored) db_.db->Delete(group, db_.op, StateKey(key));
-    state_.Erase(group, key);  // finds the entry before freeing it: `key` may be the table's own
-  }
-
-  // ---- rocksdb ----------------------------------------------------------------
-
-  uint64_t KeyCost(std::string_view key, const KeptTimes& kept) const {
-    return 96 + key.size() + kept.times.size() * sizeof(int64_t);
-  }
-  const std::string& StateKey(std::string_view key) {
-    db_key_.assign(1, kTimesSpace);
-    db_key_.append(key);
-    return db_key_;
-  }
-
-  void Schedule(uint32_t group, std::string_view key, int64_t at) {
-    if (!db_.db) {
-      expiry_.push(Expiry{at, group, std::string(key)});
-      return;
-    }
-    timer_key_.assign(1, kExpirySpace);
-    AppendOrderedTime(at, &timer_key_);
-    timer_key_.append(key);
-    db_.db->Put(group, db_.op, timer_key_, {});
-    next_expiry_[group] = std::min(next_expiry_[group], at);
-  }
-
-  void NextExpiry(uint32_t group) {
-    next_expiry_[group] = kNoExpiry;
-    db_.db->Scan(group, db_.op, std::string_view(&kExpirySpace, 1),
-                 [&](std::string_view k, std::string_view) {
-                   next_expiry_[group] = ReadOrderedTime(k.substr(1));
-                   return false;
-                 });
-  }
-
-  // The key's times: in memory, else read from the database into memory.
-  KeptTimes* FindKey(uint32_t group, std::string_view key) {
-    if (KeptTimes* kept = state_.Find(group, key)) return kept;
-    if (!db_.db->Get(group, db_.op, StateKey(key), &db_value_)) return nullptr;
-    KeptTimes& kept = state_.GetOrCreate(group, key);
-    kept.stored = true;
-    SnapshotReader r(db_value_);
-    kept.times.resize(r.Count());
-    for (auto& t : kept.times) t = r.I64();
-    cache_used_ += KeyCost(key, kept);
-    return &kept;
-  }
-
-  void WriteBack(uint32_t group, std::string_view key, KeptTimes& kept) {
-    if (!kept.dirty) return;
-    db_value_.clear();
-    SnapshotWriter w(&db_value_);
-    w.U64(kept.times.size());
-    for (int64_t t : kept.times) w.I64(t);
-    db_.db->Put(group, db_.op, StateKey(key), db_value_);
-    kept.dirty = false;
-    kept.stored = true;
-  }
-
-  // Past the cache budget, whole key groups are written back and dropped until
-  // half of it is used (as window does).
-  void MaybeEvict() {
-    if (!db_.db) return;
-    EvictKeyGroups(state_, db_.cache_bytes, &cache_used_, &evict_cursor_,
-                   [&](uint32_t group, const std::string& key, KeptTimes& kept) {
-                     WriteBack(group, key, kept);
-                     cache_used_ -= std::min(cache_used_, KeyCost(key, kept));
-                   });
-  }
-
-  // Each key group's due expiry timers: the keys forget their expired times.
-  void AdvanceStored() {
-    for (uint32_t group = 0; group < kKeyGroups; ++group) {
-      if (next_expiry_[group] > watermark_) continue;
-      next_expiry_[group] = kNoExpiry;
-      db_.db->Scan(group, db_.op, std::string_view(&kExpirySpace, 1),
-                   [&](std::string_view k, std::string_view) {
-                     const int64_t at = ReadOrderedTime(k.substr(1));
-                     if (at > watermark_) {
-                       next_expiry_[group] = at;
-                       return false;
-                     }
-                     db_.db->Delete(group, db_.op, k);
-                     const std::string_view key = k.substr(9);  // the iterator's: valid through this call
-                     if (KeptTimes* kept = FindKey(group, key)) Forget(group, key, *kept);
-                     MaybeEvict();
-                     return true;
-                   });
-    }
+    state_.AdvanceTo(watermark_, [&](const KeyedTimer&, KeptTimes& kept) {
+      kept.times.erase(std::remove_if(kept.times.begin(), kept.times.end(),
+                                      [&](int64_t t0) { return SaturatingAdd(t0, within_) <= watermark_; }),
+                       kept.times.end());
+      if (kept.times.empty()) state_.EraseCurrent();
+    });
   }
 
   const expr::Expression* key_;
   int64_t within_;
   int64_t watermark_ = kNoTime;
-  // Canonical key -> event times of the kept records still held (usually one);
-  // under rocksdb, the hot keys.
-  KeyedTable<KeptTimes> state_;
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiry_;  // memory backend
-  StateDbContext db_;  // rocksdb backend (db_.db null: memory)
-  std::array<int64_t, kKeyGroups> next_expiry_;
-  uint64_t cache_used_ = 0;
-  uint32_t evict_cursor_ = 0;
-  std::string db_key_, db_value_, timer_key_;
+  // Canonical key -> event times of the kept records still held (usually one).
+  KeyedStore<KeptTimes, KeptCodec> state_;
   std::string scratch_;
   // Records waiting for the watermark (memory under either backend: they are
   // at most the input's out-of-orderness long).
@@ -488,13 +339,12 @@ class DedupeInstance : public StepInstance {
   uint32_t width_ = 0;
   Batch out_;
 };
-
 class DedupePlan : public StepPlan {
  public:
   DedupePlan(std::unique_ptr<expr::Expression> key, int64_t within_ms)
       : key_(std::move(key)), within_(within_ms) {}
-  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
-    return std::make_unique<DedupeInstance>(key_.get(), within_);
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext& context) const override {
+    return std::make_unique<DedupeInstance>(key_.get(), within_, *context.keyed_state);
   }
   std::string Describe() const override {
     return "dedupe key " + key_->text() + " within " + config::FormatDurationMs(within_);

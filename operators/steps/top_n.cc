@@ -23,7 +23,9 @@
 //   the watermark in effect before the advance that completed the window (like
 //   the window's own rows); re-emitted rows carry the current watermark.
 // - State: every row of every open window (needed to re-rank on a re-fire), freed
-//   once W >= window_end + allowed_lateness. Memory is bounded by open windows x keys.
+//   once W >= window_end + allowed_lateness, kept in the runtime's keyed store
+//   (keyed_store.h) with one key per window: under rocksdb the open windows
+//   spill to the database like any keyed state.
 // - A `by` expression that fails is a record error for that row.
 #include <algorithm>
 #include <charconv>
@@ -41,6 +43,7 @@
 #include "runner/config/diagnostics.h"
 #include "runner/record/json_decoder.h"
 #include "runner/record/value_key.h"
+#include "runner/state/keyed_store.h"
 
 namespace streamrun {
 
@@ -177,12 +180,88 @@ struct WindowRows {
   bool dirty = false;  // rows changed since the window's top n was last emitted
 };
 
+// The store's key of a window: end then start, both order-keeping, so the
+// windows' timers come due in (end, start) order.
+void WindowKey(int64_t end, int64_t start, std::string* out) {
+  out->clear();
+  AppendOrderedTime(end, out);
+  AppendOrderedTime(start, out);
+}
+
+// Timers (namespace: the window's start): the window's top n is emitted at
+// its end and its rows are freed at end + allowed_lateness.
+enum TimerTag : uint8_t { kFire = 0, kFree = 1, kFireAndFree = 2 };
+
+// A window's rows in checkpoints and the database: dirty, then each row with
+// its values, ranking value, raw text and position.
+class RowsCodec {
+ public:
+  void Save(const WindowRows& rows, SnapshotWriter& w) const {
+    w.Bool(rows.dirty);
+    w.U64(rows.rows.size());
+    StoredValue stored;
+    auto value = [&](const Value& v) {
+      stored.Set(v);
+      stored.Save(w);
+    };
+    for (const StoredRow& r : rows.rows) {
+      w.Str(r.identity);
+      w.U64(r.values.size());
+      for (const Value& v : r.values) value(v);
+      value(r.by);
+      w.Str(r.raw);
+      w.I64(r.position.source);
+      w.I64(r.position.partition);
+      w.I64(r.position.offset);
+      w.I64(r.position.line);
+      w.I64(r.position.topic);
+      w.U64(r.key_hash);
+    }
+  }
+  void Load(SnapshotReader& r, WindowRows* w) const {
+    w->dirty = r.Bool();
+    for (uint64_t nr = r.U64(); nr > 0; --nr) LoadRow(r, w);
+  }
+  // One row (as Save wrote it) into `w`, replacing the row of the same key.
+  static void LoadRow(SnapshotReader& r, WindowRows* w) {
+    std::vector<StoredValue> stored;
+    std::vector<Value> values;
+    StoredValue by;
+    const std::string identity(r.Str());
+    stored.resize(r.Count());
+    for (auto& v : stored) v.Load(r);
+    by.Load(r);
+    const std::string_view raw = r.Str();
+    RecordPosition pos;
+    pos.source = static_cast<int32_t>(r.I64());
+    pos.partition = static_cast<int32_t>(r.I64());
+    pos.offset = r.I64();
+    pos.line = r.I64();
+    pos.topic = static_cast<int32_t>(r.I64());
+    const uint64_t key_hash = r.U64();
+    for (const auto& v : stored) values.push_back(v.Get());
+    auto [it, inserted] = w->index.emplace(identity, w->rows.size());
+    if (inserted) w->rows.emplace_back().identity = identity;
+    w->rows[it->second].Assign(values.data(), static_cast<uint32_t>(values.size()), by.Get(), raw, pos,
+                               key_hash);
+  }
+  uint64_t Bytes(const WindowRows& w) const {
+    uint64_t bytes = w.index.size() * 64 + w.rows.capacity() * sizeof(StoredRow);
+    for (const auto& r : w.rows)
+      bytes += r.values.capacity() * sizeof(Value) + r.bytes_len + r.raw.capacity() + r.identity.capacity();
+    return bytes;
+  }
+  // Format 2 kept top_n's windows in its global state (see TopNInstance::Restore).
+  void LegacyTimers(const WindowRows&, std::vector<KeyedTimer>*) const {}
+};
+
 class TopNInstance : public StepInstance {
  public:
-  explicit TopNInstance(const TopNConfig* config)
+  TopNInstance(const TopNConfig* config, KeyedStateService& keyed)
       : config_(config),
         width_(static_cast<uint32_t>(
-            std::max(config->universe ? config->universe->width : 0, config->rank_slot + 1))) {}
+            std::max(config->universe ? config->universe->width : 0, config->rank_slot + 1))),
+        state_(keyed, RowsCodec(), TimerLayout::kTimeTagNamespace) {}
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
@@ -207,15 +286,16 @@ class TopNInstance : public StepInstance {
         const Value* v = Slot(row, batch.width(), s);
         AppendValueKey(v ? *v : Value::Null(), &key_);
       }
-      WindowRows& w = windows_[{end->i, start->i}];
+      WindowRows& w = Window(end->i, start->i);
       auto [it, inserted] = w.index.emplace(key_, w.rows.size());
       if (inserted) w.rows.emplace_back().identity = key_;
       w.rows[it->second].Assign(row, batch.width(), by, batch.raw(i), batch.position(i), batch.key_hash(i));
+      // A row for a window already complete (a re-fire within the allowed
+      // lateness): its top n goes again at the end of this batch.
+      if (!w.dirty && end->i <= watermark_) refire_.push_back(window_key_);
       w.dirty = true;
     }
-    // Rows for windows already complete (re-fires within the allowed lateness).
-    Fire(watermark_, out);
-    Free();
+    Refire(out);
   }
 
   void OnWatermark(int64_t watermark, StepEnv&, Emitter& out) override {
@@ -223,71 +303,25 @@ class TopNInstance : public StepInstance {
     out.EmitWatermark(std::max(watermark, watermark_));
   }
 
-  // Gathered on worker 0, so all of it is global: the watermark, then each open
-  // window's rows with their values, ranking value, raw text and position.
+  // Gathered on worker 0: the watermark here, the windows' rows in the store.
   void Snapshot(StateSnapshot& out) override {
     SnapshotWriter w(&out.global);
     w.I64(watermark_);
-    w.U64(windows_.size());
-    StoredValue stored;
-    auto value = [&](const Value& v) {
-      stored.Set(v);
-      stored.Save(w);
-    };
-    for (const auto& [range, rows] : windows_) {
-      w.I64(range.first);
-      w.I64(range.second);
-      w.Bool(rows.dirty);
-      w.U64(rows.rows.size());
-      for (const StoredRow& r : rows.rows) {
-        w.Str(r.identity);
-        w.U64(r.values.size());
-        for (const Value& v : r.values) value(v);
-        value(r.by);
-        w.Str(r.raw);
-        w.I64(r.position.source);
-        w.I64(r.position.partition);
-        w.I64(r.position.offset);
-        w.I64(r.position.line);
-        w.I64(r.position.topic);
-        w.U64(r.key_hash);
-      }
-    }
   }
 
   void Restore(const StateRestore& in) override {
-    std::vector<StoredValue> stored;
-    std::vector<Value> values;
-    StoredValue by;
     for (const auto& global : in.globals) {
       if (global.empty()) continue;
       SnapshotReader r(global);
       watermark_ = std::max(watermark_, r.I64());
+      if (in.format >= 3) continue;
+      // Format 2: the open windows' rows followed the watermark.
       for (uint64_t nw = r.U64(); nw > 0; --nw) {
         const int64_t end = r.I64();
         const int64_t start = r.I64();
-        WindowRows& w = windows_[{end, start}];
+        WindowRows& w = Window(end, start);
         w.dirty = r.Bool();
-        for (uint64_t nr = r.U64(); nr > 0; --nr) {
-          const std::string identity(r.Str());
-          stored.resize(r.Count());
-          for (auto& v : stored) v.Load(r);
-          by.Load(r);
-          const std::string_view raw = r.Str();
-          RecordPosition pos;
-          pos.source = static_cast<int32_t>(r.I64());
-          pos.partition = static_cast<int32_t>(r.I64());
-          pos.offset = r.I64();
-          pos.line = r.I64();
-          pos.topic = static_cast<int32_t>(r.I64());
-          const uint64_t key_hash = r.U64();
-          values.clear();
-          for (const auto& v : stored) values.push_back(v.Get());
-          auto [it, inserted] = w.index.emplace(identity, w.rows.size());
-          if (inserted) w.rows.emplace_back().identity = identity;
-          w.rows[it->second].Assign(values.data(), static_cast<uint32_t>(values.size()), by.Get(), raw, pos,
-                                    key_hash);
-        }
+        for (uint64_t nr = r.U64(); nr > 0; --nr) RowsCodec::LoadRow(r, &w);
       }
     }
   }
@@ -297,25 +331,58 @@ class TopNInstance : public StepInstance {
     return slot >= 0 && static_cast<uint32_t>(slot) < width ? &row[slot] : nullptr;
   }
 
-  // W = max(W, w): windows it completes fire, with the watermark before the advance.
+  // The rows of window [start, end), made current (created with its timers if new).
+  WindowRows& Window(int64_t end, int64_t start) {
+    WindowKey(end, start, &window_key_);
+    bool created = false;
+    WindowRows* w = state_.SetCurrentKey(0, window_key_, true, &created);
+    if (created) {
+      const int64_t free = SaturatingAdd(end, config_->allowed_lateness_ms);
+      if (free == end) {
+        state_.RegisterTimer(KeyedTimer{end, start, kFireAndFree});
+      } else {
+        state_.RegisterTimer(KeyedTimer{end, start, kFire});
+        state_.RegisterTimer(KeyedTimer{free, start, kFree});
+      }
+    }
+    return *w;
+  }
+
+  // W = max(W, w): windows it completes fire, in (end, start) order, with the
+  // watermark before the advance; windows past their lateness are freed.
   void Advance(int64_t w, Emitter& out) {
     if (w <= watermark_) return;
     const int64_t before = watermark_;
     watermark_ = w;
-    Fire(before, out);
-    Free();
+    std::optional<Batch> batch;  // made only when something fires (most advances fire nothing)
+    state_.AdvanceTo(w, [&](const KeyedTimer& t, WindowRows& rows) {
+      const int64_t end = ReadOrderedTime(state_.current_key());
+      if (t.tag != kFree && rows.dirty) {
+        rows.dirty = false;
+        if (!batch) batch.emplace(width_);
+        EmitTop(end, rows, before, *batch);
+      }
+      if (t.tag != kFire) state_.EraseCurrent();
+    });
+    if (batch && !batch->empty()) out.Emit(*batch);
   }
 
-  // Emits the top n of every complete window whose rows changed since last emitted.
-  void Fire(int64_t row_watermark, Emitter& out) {
-    std::optional<Batch> batch;  // made only when something fires (most advances fire nothing)
-    for (auto& [range, w] : windows_) {
-      if (range.first > watermark_) break;  // ordered by end: the rest are open
-      if (!w.dirty) continue;
-      w.dirty = false;
+  // Emits the top n of the complete windows that got rows in this batch.
+  void Refire(Emitter& out) {
+    if (refire_.empty()) return;
+    std::sort(refire_.begin(), refire_.end());  // (end, start) order
+    std::optional<Batch> batch;
+    for (const std::string& key : refire_) {
+      WindowRows* rows = state_.SetCurrentKey(0, key, false);
+      if (!rows || !rows->dirty) continue;
+      rows->dirty = false;
       if (!batch) batch.emplace(width_);
-      EmitTop(range.first, w, row_watermark, *batch);
+      const int64_t end = ReadOrderedTime(key);
+      EmitTop(end, *rows, watermark_, *batch);
+      // A window already past its lateness when the row came is forgotten now.
+      if (SaturatingAdd(end, config_->allowed_lateness_ms) <= watermark_) state_.EraseCurrent();
     }
+    refire_.clear();
     if (batch && !batch->empty()) out.Emit(*batch);
   }
 
@@ -359,29 +426,21 @@ class TopNInstance : public StepInstance {
     }
   }
 
-  // Forgets windows that can no longer fire again.
-  void Free() {
-    while (!windows_.empty()) {
-      auto it = windows_.begin();
-      if (SaturatingAdd(it->first.first, config_->allowed_lateness_ms) > watermark_) break;
-      // A window is freed only after it fired (Fire runs before Free).
-      windows_.erase(it);
-    }
-  }
-
   const TopNConfig* config_;
   uint32_t width_;
   int64_t watermark_ = kNoTime;
-  std::map<std::pair<int64_t, int64_t>, WindowRows> windows_;  // (end, start) -> rows
+  // Window (end, start) -> its rows, all in key group 0 (top_n runs on worker 0).
+  KeyedStore<WindowRows, RowsCodec> state_;
+  std::vector<std::string> refire_;  // complete windows that got rows in this batch
   std::vector<const StoredRow*> order_;
-  std::string key_;
+  std::string key_, window_key_;
 };
 
 class TopNPlan : public StepPlan {
  public:
   explicit TopNPlan(TopNConfig config) : config_(std::move(config)) {}
-  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
-    return std::make_unique<TopNInstance>(&config_);
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext& context) const override {
+    return std::make_unique<TopNInstance>(&config_, *context.keyed_state);
   }
   std::string Describe() const override {
     return "top_n " + std::to_string(config_.n) + " by " + config_.by->text() +

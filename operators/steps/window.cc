@@ -27,7 +27,7 @@
 #include "runner/record/json_writer.h"
 #include "runner/record/value_hash.h"
 #include "runner/record/value_key.h"
-#include "runner/state/keyed_state.h"
+#include "runner/state/keyed_store.h"
 
 namespace streamrun {
 
@@ -117,43 +117,100 @@ struct WindowState {
   std::vector<Accumulator> accumulators;
 };
 
-// The keyed state of one key: its fields (for output rows) and its windows,
-// namespaced by window start.
-struct KeyState {
-  std::string bytes;    // the key's identity in the state table
-  uint32_t group = 0;   // its key group
-  bool dirty = false;   // rocksdb: changed since it was last written to the database
-  bool stored = false;  // rocksdb: the database has an entry for it
-  std::vector<StoredValue> key_values;
-  std::map<int64_t, WindowState> windows;  // by start
+// The keyed state of one key: its fields (for output rows) and its open
+// windows, ordered by start (a key has few: one tumbling window, size/slide
+// sliding ones, its sessions, which never overlap).
+struct KeyWindows {
+  std::string key_values;  // the key's field values: a count, then StoredValue bytes
+  std::vector<WindowState> windows;
 };
 
-// Under the rocksdb backend, a window's entries in its operator's range of the
-// database (state_db.h):
-//   0x00 key                                 -> the key's fields and windows
-//   0x01 time(8) kind(1) start(8) key        -> a timer, "" (time-ordered)
-// The hot keys stay in memory as KeyState (keys_ is then a cache with a byte
-// budget); timers live only in the database, each key group's earliest in
-// next_timer_, so neither keys nor timers are bounded by memory.
-constexpr char kStateSpace = 0x00;
-constexpr char kTimerSpace = 0x01;
-enum TimerKind : uint8_t { kFire = 0, kFree = 1, kFireAndFree = 2 };
-constexpr int64_t kNoTimer = std::numeric_limits<int64_t>::max();
+// Timers (keyed_store.h): a window fires at its end and is freed at end +
+// allowed_lateness; one timer does both when they coincide. The namespace is
+// the window's start. A timer applies only while its window has the bounds it
+// was set for: a session that grew or merged left timers that no longer do.
+enum TimerTag : uint8_t { kFire = 0, kFree = 1, kFireAndFree = 2 };
+
+// How a key's windows are written to checkpoints and the database: the key's
+// fields, then per window start, end, fired and the accumulators (the layout
+// of worker-state format 2, unchanged).
+class WindowCodec {
+ public:
+  explicit WindowCodec(const WindowConfig* c) : c_(c) {}
+  void Save(const KeyWindows& k, SnapshotWriter& w) const {
+    w.Raw(k.key_values);  // already "count, values"
+    w.U64(k.windows.size());
+    for (const auto& window : k.windows) {
+      w.I64(window.start);
+      w.I64(window.end);
+      w.Bool(window.fired);
+      for (const auto& a : window.accumulators) a.Save(w);
+    }
+  }
+  void Load(SnapshotReader& r, KeyWindows* k) const {
+    const size_t from = r.position();
+    StoredValue scratch;
+    for (uint64_t n = r.Count(); n > 0; --n) scratch.Load(r);
+    k->key_values.assign(r.Since(from));
+    k->windows.clear();
+    for (uint64_t n = r.Count(); n > 0; --n) {
+      WindowState window = NewWindow(r.I64(), 0);
+      window.end = r.I64();
+      window.fired = r.Bool();
+      for (auto& a : window.accumulators) a.Load(r);
+      auto it = std::lower_bound(k->windows.begin(), k->windows.end(), window.start,
+                                 [](const WindowState& w, int64_t start) { return w.start < start; });
+      if (it != k->windows.end() && it->start == window.start)
+        *it = std::move(window);
+      else
+        k->windows.insert(it, std::move(window));
+    }
+  }
+  uint64_t Bytes(const KeyWindows& k) const {
+    uint64_t bytes =
+        (k.key_values.size() > 15 ? k.key_values.capacity() : 0) + k.windows.capacity() * sizeof(WindowState);
+    for (const auto& w : k.windows) bytes += w.accumulators.capacity() * sizeof(Accumulator);
+    return bytes;
+  }
+  // Format 2 held no timers: each window implies its own.
+  void LegacyTimers(const KeyWindows& k, std::vector<KeyedTimer>* timers) const {
+    for (const auto& w : k.windows) Timers(w, timers);
+  }
+
+  WindowState NewWindow(int64_t start, int64_t end) const {
+    WindowState w{start, end, false, {}};
+    w.accumulators.reserve(c_->aggregates.size());
+    for (const auto& a : c_->aggregates) w.accumulators.emplace_back(a.kind);
+    return w;
+  }
+  int64_t FreeTime(const WindowState& w) const { return SaturatingAdd(w.end, c_->allowed_lateness); }
+  // The timers a window needs.
+  void Timers(const WindowState& w, std::vector<KeyedTimer>* timers) const {
+    if (FreeTime(w) == w.end) {
+      timers->push_back(KeyedTimer{w.end, w.start, kFireAndFree});
+    } else {
+      timers->push_back(KeyedTimer{w.end, w.start, kFire});
+      timers->push_back(KeyedTimer{FreeTime(w), w.start, kFree});
+    }
+  }
+  // True if `t` was set for `w` as it is now.
+  bool Applies(const KeyedTimer& t, const WindowState& w) const {
+    return t.tag == kFree ? FreeTime(w) == t.time
+                          : w.end == t.time && (t.tag == kFire || FreeTime(w) == t.time);
+  }
+
+ private:
+  const WindowConfig* c_;
+};
 
 class WindowInstance : public StepInstance {
  public:
-  explicit WindowInstance(const WindowConfig* config)
-      : c_(*config), out_width_(static_cast<uint32_t>(config->out_universe->width)), out_(out_width_) {
-    next_timer_.fill(kNoTimer);
-    // Estimated bytes of a cached window (map node, accumulators) and key
-    // (table node, fields); what count_distinct and collect hold is not counted.
-    window_cost_ = 96 + sizeof(WindowState) + c_.aggregates.size() * (sizeof(Accumulator) + 32);
-  }
-
-  bool UseStateDb(const StateDbContext& context) override {
-    db_ = context;
-    return true;
-  }
+  WindowInstance(const WindowConfig* config, KeyedStateService& keyed)
+      : c_(*config),
+        codec_(config),
+        state_(keyed, codec_, TimerLayout::kTimeTagNamespace),
+        out_width_(static_cast<uint32_t>(config->out_universe->width)),
+        out_(out_width_) {}
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};
@@ -188,7 +245,6 @@ class WindowInstance : public StepInstance {
         any_late = true;
       }
     }
-    MaybeEvict();
     Flush(out);
     if (any_late) {
       Batch late = batch.ShallowCopy();
@@ -203,21 +259,9 @@ class WindowInstance : public StepInstance {
     out.EmitWatermark(watermark);
   }
 
-  // Per key group: each key (its bytes and field values) and its windows (start,
-  // end, fired, accumulators); the timers follow from the windows. Global: the
-  // watermark and the arrival counter (first/last break event-time ties by it).
-  // Under rocksdb the keys are written back to the database instead, which the
-  // runtime checkpoints whole (timers included).
+  // Global: the watermark and the arrival counter (first/last break
+  // event-time ties by it). The keys and windows are the store's.
   void Snapshot(StateSnapshot& out) override {
-    if (db_.db) {
-      keys_.ForEach([&](uint32_t, const std::string&, KeyState& key) { WriteBack(key); });
-    } else {
-      keys_.ForEach([&](uint32_t group, const std::string& bytes, const KeyState& key) {
-        SnapshotWriter w(&out.groups[group]);
-        w.Str(bytes);
-        SaveKey(key, w);
-      });
-    }
     SnapshotWriter w(&out.global);
     w.I64(watermark_);
     w.U64(arrival_);
@@ -235,27 +279,6 @@ class WindowInstance : public StepInstance {
       arrival_ = std::max(arrival_, arrival);
       first = false;
     }
-    // Keys given as bytes (a memory-backend checkpoint, or one taken at another
-    // parallelism) become keys of the table; under rocksdb, dirty ones that the
-    // cache writes to the database as it fills.
-    for (uint32_t group = 0; group < kKeyGroups; ++group) {
-      SnapshotReader r(in.groups[group]);
-      while (!r.done()) {
-        const std::string bytes(r.Str());
-        KeyState& key = keys_.GetOrCreate(group, bytes);
-        key.bytes = bytes;
-        key.group = group;
-        key.dirty = true;
-        const size_t before = key.windows.size();
-        LoadKey(r, key);
-        cache_used_ += KeyCost(key) - before * window_cost_;
-        for (auto& [start, window] : key.windows) Schedule(key, window);
-        MaybeEvict();
-      }
-    }
-    // Timers restored with the database: each key group's earliest.
-    if (db_.db)
-      for (uint32_t group = 0; group < kKeyGroups; ++group) NextTimer(group);
   }
 
   void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) override {
@@ -263,29 +286,11 @@ class WindowInstance : public StepInstance {
     if (next_every_ == 0) next_every_ = now_ms + c_.every;
     if (now_ms < next_every_) return;
     next_every_ = now_ms + c_.every;
-    keys_.ForEach([&](uint32_t, const std::string&, KeyState& key) {
-      for (auto& [start, w] : key.windows)
+    state_.ForEach([&](std::string_view, KeyWindows& key) {
+      for (auto& w : key.windows)
         if (!w.fired) EmitRow(key, w, watermark_, env);
       if (out_.size() >= kDefaultBatchSize) Flush(out);
     });
-    if (db_.db) {
-      // The keys not in memory: read from the database, not cached.
-      KeyState key;
-      for (uint32_t group = 0; group < kKeyGroups; ++group) {
-        db_.db->Scan(group, db_.op, std::string_view(&kStateSpace, 1),
-                     [&](std::string_view k, std::string_view v) {
-                       const std::string_view bytes = k.substr(1);
-                       if (keys_.Find(group, bytes)) return true;
-                       key.windows.clear();
-                       SnapshotReader r(v);
-                       LoadKey(r, key);
-                       for (auto& [start, w] : key.windows)
-                         if (!w.fired) EmitRow(key, w, watermark_, env);
-                       if (out_.size() >= kDefaultBatchSize) Flush(out);
-                       return true;
-                     });
-      }
-    }
     Flush(out);
   }
 
@@ -296,114 +301,27 @@ class WindowInstance : public StepInstance {
     return false;
   }
 
-  // ---- keys -----------------------------------------------------------------
-
-  // A key's fields and windows, as checkpoints and the database hold them.
-  void SaveKey(const KeyState& key, SnapshotWriter& w) const {
-    w.U64(key.key_values.size());
-    for (const auto& v : key.key_values) v.Save(w);
-    w.U64(key.windows.size());
-    for (const auto& [start, window] : key.windows) {
-      w.I64(window.start);
-      w.I64(window.end);
-      w.Bool(window.fired);
-      for (const auto& a : window.accumulators) a.Save(w);
-    }
-  }
-  void LoadKey(SnapshotReader& r, KeyState& key) const {
-    key.key_values.resize(r.Count());
-    for (auto& v : key.key_values) v.Load(r);
-    for (uint64_t n = r.U64(); n > 0; --n) {
-      const int64_t start = r.I64();
-      const int64_t end = r.I64();
-      WindowState window = NewWindow(start, end);
-      window.fired = r.Bool();
-      for (auto& a : window.accumulators) a.Load(r);
-      key.windows.insert_or_assign(start, std::move(window));
-    }
-  }
-
-  uint64_t KeyCost(const KeyState& key) const {
-    return 128 + key.bytes.capacity() + key.key_values.size() * sizeof(StoredValue) +
-           key.windows.size() * window_cost_;
-  }
-
-  // The key's state: in memory, else (rocksdb) read from the database into
-  // memory; null if it has none.
-  KeyState* FindKey(uint32_t group, std::string_view bytes) {
-    if (KeyState* k = keys_.Find(group, bytes)) return k;
-    if (!db_.db) return nullptr;
-    db_key_.assign(1, kStateSpace);
-    db_key_.append(bytes);
-    if (!db_.db->Get(group, db_.op, db_key_, &db_value_)) return nullptr;
-    KeyState& k = keys_.GetOrCreate(group, bytes);
-    k.bytes = bytes;
-    k.group = group;
-    k.stored = true;
-    SnapshotReader r(db_value_);
-    LoadKey(r, k);
-    cache_used_ += KeyCost(k);
-    return &k;
-  }
-
   // The state of the current record's key (key_bytes_, key_group_), created if new.
-  KeyState& Key() {
-    KeyState* key = db_.db ? FindKey(key_group_, key_bytes_) : nullptr;
+  KeyWindows& Key() {
     bool created = false;
-    if (!key) key = &keys_.GetOrCreate(key_group_, key_bytes_, &created);
+    KeyWindows* key = state_.SetCurrentKey(key_group_, key_bytes_, true, &created);
     if (created) {
-      key->bytes = key_bytes_;
-      key->group = key_group_;
-      key->key_values.resize(key_values_.size());
-      for (size_t i = 0; i < key_values_.size(); ++i) key->key_values[i].Set(key_values_[i]);
-      cache_used_ += KeyCost(*key);
+      key->key_values.clear();
+      SnapshotWriter w(&key->key_values);
+      w.U64(key_values_.size());
+      StoredValue stored;
+      for (const Value& v : key_values_) {
+        stored.Set(v);
+        stored.Save(w);
+      }
     }
-    key->dirty = true;
     return *key;
   }
 
-  // A key with no window left: gone from memory and the database.
-  void EraseKey(KeyState& key) {
-    cache_used_ -= std::min(cache_used_, KeyCost(key));
-    const uint32_t group = key.group;
-    if (db_.db && key.stored) {
-      db_key_.assign(1, kStateSpace);
-      db_key_.append(key.bytes);
-      db_.db->Delete(group, db_.op, db_key_);
-    }
-    const std::string bytes = std::move(key.bytes);
-    keys_.Erase(group, bytes);
-  }
-
-  // rocksdb: a changed key's state goes to the database (it stays in memory).
-  void WriteBack(KeyState& key) {
-    if (!key.dirty) return;
-    db_value_.clear();
-    SnapshotWriter w(&db_value_);
-    SaveKey(key, w);
-    db_key_.assign(1, kStateSpace);
-    db_key_.append(key.bytes);
-    db_.db->Put(key.group, db_.op, db_key_, db_value_);
-    key.dirty = false;
-    key.stored = true;
-  }
-
-  // rocksdb: past the budget, whole key groups (from where the last eviction
-  // stopped) are written back and dropped from memory until half of it is used.
-  void MaybeEvict() {
-    if (!db_.db) return;
-    EvictKeyGroups(keys_, db_.cache_bytes, &cache_used_, &evict_cursor_,
-                   [&](uint32_t, const std::string&, KeyState& key) {
-                     WriteBack(key);
-                     cache_used_ -= std::min(cache_used_, KeyCost(key));
-                   });
-  }
-
-  WindowState NewWindow(int64_t start, int64_t end) const {
-    WindowState w{start, end, false, {}};
-    w.accumulators.reserve(c_.aggregates.size());
-    for (const auto& a : c_.aggregates) w.accumulators.emplace_back(a.kind);
-    return w;
+  void Schedule(const WindowState& w) {
+    timers_.clear();
+    codec_.Timers(w, &timers_);
+    for (const KeyedTimer& t : timers_) state_.RegisterTimer(t);
   }
 
   bool Accumulate(WindowState& w, const Batch& batch, uint32_t i, StepEnv& env) {
@@ -416,27 +334,31 @@ class WindowInstance : public StepInstance {
     return true;
   }
 
+  static std::vector<WindowState>::iterator At(std::vector<WindowState>& windows, int64_t start) {
+    return std::lower_bound(windows.begin(), windows.end(), start,
+                            [](const WindowState& w, int64_t s) { return w.start < s; });
+  }
+
   // Tumbling and sliding windows: the record joins every window holding t that is not late.
   bool AddToFixed(int64_t t, const Batch& batch, uint32_t i, StepEnv& env) {
     const int64_t step = c_.kind == WindowKind::kTumbling ? c_.size : c_.slide;
     int64_t last_start = FloorDiv(t, step) * step;
     bool added = false;
-    KeyState* key = nullptr;
+    KeyWindows* key = nullptr;
     ++arrival_;
     for (int64_t start = last_start; start > t - c_.size; start -= step) {
       int64_t end = start + c_.size;
       if (IsLate(end)) continue;
       if (!key) key = &Key();
-      auto [it, inserted] = key->windows.try_emplace(start, WindowState{});
-      if (inserted) {
-        it->second = NewWindow(start, end);
-        cache_used_ += window_cost_;
-        Schedule(*key, it->second);
+      auto it = At(key->windows, start);
+      if (it == key->windows.end() || it->start != start) {
+        it = key->windows.insert(it, codec_.NewWindow(start, end));
+        Schedule(*it);
       }
       // A record whose aggregate fails is a record error for all its windows.
-      if (!Accumulate(it->second, batch, i, env)) return true;
+      if (!Accumulate(*it, batch, i, env)) return true;
       added = true;
-      AfterUpdate(*key, it->second, env);
+      AfterUpdate(*key, *it, env);
     }
     return added;
   }
@@ -445,37 +367,39 @@ class WindowInstance : public StepInstance {
   bool AddToSession(int64_t t, const Batch& batch, uint32_t i, StepEnv& env) {
     ++arrival_;
     int64_t start = t, end = t + c_.size;
-    KeyState& key = Key();
+    KeyWindows& key = Key();
     auto& windows = key.windows;
-    // Sessions overlapping [t, t + gap): start < t + gap and end > t.
-    std::vector<std::map<int64_t, WindowState>::iterator> overlapping;
-    for (auto it = windows.begin(); it != windows.end() && it->first < t + c_.size; ++it) {
-      if (it->second.end > t) {
-        overlapping.push_back(it);
-        start = std::min(start, it->second.start);
-        end = std::max(end, it->second.end);
+    // Sessions overlapping [t, t + gap): start < t + gap and end > t; sessions
+    // of a key do not overlap, so these are one run of the start order.
+    size_t first = windows.size(), last = 0;
+    for (size_t w = 0; w < windows.size() && windows[w].start < t + c_.size; ++w) {
+      if (windows[w].end > t) {
+        first = std::min(first, w);
+        last = w + 1;
+        start = std::min(start, windows[w].start);
+        end = std::max(end, windows[w].end);
       }
     }
     if (IsLate(end)) {
-      if (windows.empty()) EraseKey(key);
+      if (windows.empty()) state_.EraseCurrent();
       return false;
     }
-    WindowState merged = NewWindow(start, end);
+    WindowState merged = codec_.NewWindow(start, end);
     bool was_fired = false;
-    for (auto it : overlapping) {
-      for (size_t a = 0; a < merged.accumulators.size(); ++a)
-        merged.accumulators[a].Merge(it->second.accumulators[a], &error_);
-      was_fired |= it->second.fired;
-      Unschedule(key, it->second);
-      windows.erase(it);
-      cache_used_ -= std::min(cache_used_, window_cost_);
+    if (first < last) {
+      for (size_t w = first; w < last; ++w) {
+        for (size_t a = 0; a < merged.accumulators.size(); ++a)
+          merged.accumulators[a].Merge(windows[w].accumulators[a], &error_);
+        was_fired |= windows[w].fired;
+      }
+      // Their timers stay queued and no longer apply (WindowCodec::Applies).
+      windows.erase(windows.begin() + first, windows.begin() + last);
     }
     merged.fired = was_fired && merged.end <= watermark_;
-    auto [it, inserted] = windows.emplace(start, std::move(merged));
-    cache_used_ += window_cost_;
-    Schedule(key, it->second);
-    if (!Accumulate(it->second, batch, i, env)) return true;
-    AfterUpdate(key, it->second, env);
+    auto it = windows.insert(At(windows, start), std::move(merged));
+    Schedule(*it);
+    if (!Accumulate(*it, batch, i, env)) return true;
+    AfterUpdate(key, *it, env);
     return true;
   }
 
@@ -483,7 +407,7 @@ class WindowInstance : public StepInstance {
 
   // After a record joined `w`: a window already past its end fires again now;
   // on_update emits the current row.
-  void AfterUpdate(KeyState& key, WindowState& w, StepEnv& env) {
+  void AfterUpdate(const KeyWindows& key, WindowState& w, StepEnv& env) {
     if (w.end <= watermark_) {
       w.fired = true;
       EmitRow(key, w, watermark_, env);
@@ -492,127 +416,28 @@ class WindowInstance : public StepInstance {
     }
   }
 
-  // ---- timers ---------------------------------------------------------------
-  // A window fires at its end and is freed at end + allowed_lateness. In memory
-  // a timer is (time, key, window start) in a time-ordered set; under rocksdb it
-  // is an entry of the database (see kTimerSpace).
-  using Timer = std::tuple<int64_t, const KeyState*, int64_t>;
-
-  int64_t FreeTime(const WindowState& w) const { return SaturatingAdd(w.end, c_.allowed_lateness); }
-
-  void Schedule(KeyState& key, const WindowState& w) {
-    if (db_.db) {
-      if (FreeTime(w) == w.end) {
-        PutTimer(key, w.end, kFireAndFree, w.start);
-      } else {
-        PutTimer(key, w.end, kFire, w.start);
-        PutTimer(key, FreeTime(w), kFree, w.start);
-      }
-      return;
-    }
-    fire_.emplace(w.end, &key, w.start);
-    cleanup_.emplace(FreeTime(w), &key, w.start);
-  }
-  void Unschedule(KeyState& key, const WindowState& w) {
-    if (db_.db) {
-      if (FreeTime(w) == w.end) {
-        db_.db->Delete(key.group, db_.op, TimerKey(w.end, kFireAndFree, w.start, key.bytes));
-      } else {
-        db_.db->Delete(key.group, db_.op, TimerKey(w.end, kFire, w.start, key.bytes));
-        db_.db->Delete(key.group, db_.op, TimerKey(FreeTime(w), kFree, w.start, key.bytes));
-      }
-      return;
-    }
-    fire_.erase(Timer{w.end, &key, w.start});
-    cleanup_.erase(Timer{FreeTime(w), &key, w.start});
-  }
-
-  const std::string& TimerKey(int64_t time, TimerKind kind, int64_t start, std::string_view key) {
-    timer_key_.assign(1, kTimerSpace);
-    AppendOrderedTime(time, &timer_key_);
-    timer_key_.push_back(static_cast<char>(kind));
-    AppendOrderedTime(start, &timer_key_);
-    timer_key_.append(key);
-    return timer_key_;
-  }
-  void PutTimer(const KeyState& key, int64_t time, TimerKind kind, int64_t start) {
-    db_.db->Put(key.group, db_.op, TimerKey(time, kind, start, key.bytes), {});
-    next_timer_[key.group] = std::min(next_timer_[key.group], time);
-  }
-  // Reads a key group's earliest timer from the database.
-  void NextTimer(uint32_t group) {
-    next_timer_[group] = kNoTimer;
-    db_.db->Scan(group, db_.op, std::string_view(&kTimerSpace, 1), [&](std::string_view k, std::string_view) {
-      next_timer_[group] = ReadOrderedTime(k.substr(1));
-      return false;
-    });
-  }
-
+  // The watermark advances: due windows fire (rows carry the watermark from
+  // before this advance) and windows past their lateness are freed.
   void AdvanceTo(int64_t watermark, StepEnv& env, Emitter& out) {
     if (watermark <= watermark_) return;
     const int64_t before = watermark_;
     watermark_ = watermark;
-    if (db_.db) {
-      AdvanceStored(watermark, before, env, out);
-      return;
-    }
-    while (!fire_.empty() && std::get<0>(*fire_.begin()) <= watermark) {
-      auto [end, key_ptr, start] = *fire_.begin();
-      fire_.erase(fire_.begin());
-      KeyState& key = *const_cast<KeyState*>(key_ptr);
-      auto it = key.windows.find(start);
-      if (it == key.windows.end() || it->second.fired) continue;
-      it->second.fired = true;
-      EmitRow(key, it->second, before, env);
-      if (out_.size() >= kDefaultBatchSize) Flush(out);
-    }
-    while (!cleanup_.empty() && std::get<0>(*cleanup_.begin()) <= watermark) {
-      auto [when, key_ptr, start] = *cleanup_.begin();
-      cleanup_.erase(cleanup_.begin());
-      KeyState& key = *const_cast<KeyState*>(key_ptr);
-      key.windows.erase(start);
-      if (key.windows.empty()) keys_.Erase(key.group, key.bytes);
-    }
+    state_.AdvanceTo(watermark, [&](const KeyedTimer& t, KeyWindows& key) {
+      auto it = At(key.windows, t.ns);
+      if (it == key.windows.end() || it->start != t.ns || !codec_.Applies(t, *it)) return;
+      if (t.tag != kFree && !it->fired) {
+        it->fired = true;
+        EmitRow(key, *it, before, env);
+        if (out_.size() >= kDefaultBatchSize) Flush(out);
+      }
+      if (t.tag != kFire) {
+        key.windows.erase(it);
+        if (key.windows.empty()) state_.EraseCurrent();
+      }
+    });
   }
 
-  // rocksdb: each key group's due timers in time order (groups one after the
-  // other: rows of one watermark advance carry the same watermark either way).
-  void AdvanceStored(int64_t watermark, int64_t before, StepEnv& env, Emitter& out) {
-    for (uint32_t group = 0; group < kKeyGroups; ++group) {
-      if (next_timer_[group] > watermark) continue;
-      next_timer_[group] = kNoTimer;
-      db_.db->Scan(group, db_.op, std::string_view(&kTimerSpace, 1),
-                   [&](std::string_view k, std::string_view) {
-                     const int64_t time = ReadOrderedTime(k.substr(1));
-                     if (time > watermark) {
-                       next_timer_[group] = time;
-                       return false;
-                     }
-                     const auto kind = static_cast<TimerKind>(k[9]);
-                     const int64_t start = ReadOrderedTime(k.substr(10));
-                     db_.db->Delete(group, db_.op, k);
-                     KeyState* key = FindKey(group, k.substr(18));
-                     if (!key) return true;
-                     auto it = key->windows.find(start);
-                     if (it == key->windows.end()) return true;
-                     key->dirty = true;
-                     if (kind != kFree && !it->second.fired) {
-                       it->second.fired = true;
-                       EmitRow(*key, it->second, before, env);
-                       if (out_.size() >= kDefaultBatchSize) Flush(out);
-                     }
-                     if (kind != kFire) {
-                       key->windows.erase(it);
-                       cache_used_ -= std::min(cache_used_, window_cost_);
-                       if (key->windows.empty()) EraseKey(*key);
-                     }
-                     MaybeEvict();
-                     return true;
-                   });
-    }
-  }
-
-  void EmitRow(const KeyState& key, const WindowState& w, int64_t row_watermark, StepEnv& env) {
+  void EmitRow(const KeyWindows& key, const WindowState& w, int64_t row_watermark, StepEnv& env) {
     uint32_t r = out_.AddRow({}, RecordPosition{}, w.end - 1);
     out_.set_watermark(r, row_watermark);
     Value* row = out_.row(r);
@@ -621,8 +446,11 @@ class WindowInstance : public StepInstance {
     // (which a later key_by leaves alone): rows of one window end are then in
     // the same RecordOrder at every parallelism.
     uint64_t key_hash = kKeyHashSeed;
+    SnapshotReader fields(key.key_values);
+    fields.U64();
     for (size_t k = 0; k < c_.key_slots.size(); ++k) {
-      Value v = key.key_values[k].Get();
+      key_field_.Load(fields);
+      Value v = key_field_.Get();
       key_hash = HashValue(v, key_hash);
       if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
         v.str = arena.Copy(v.text()).data();
@@ -656,17 +484,10 @@ class WindowInstance : public StepInstance {
   static int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
   const WindowConfig& c_;
+  WindowCodec codec_;
+  KeyedStore<KeyWindows, WindowCodec> state_;  // keys, windows and timers
   uint32_t out_width_;
-  KeyedTable<KeyState> keys_;  // keyed state (memory backend), hot keys (rocksdb)
-  uint32_t key_group_ = 0;     // of the record being processed
-  std::set<Timer> fire_;       // memory backend
-  std::set<Timer> cleanup_;
-  StateDbContext db_;  // rocksdb backend (db_.db null: memory)
-  std::array<int64_t, kKeyGroups> next_timer_;
-  uint64_t cache_used_ = 0;  // estimated bytes of keys_ (rocksdb evicts by it)
-  uint64_t window_cost_ = 0;
-  uint32_t evict_cursor_ = 0;
-  std::string db_key_, db_value_, timer_key_;
+  uint32_t key_group_ = 0;  // of the record being processed
   int64_t watermark_ = kNoTime;
   uint64_t arrival_ = 0;
   int64_t next_every_ = 0;
@@ -674,6 +495,8 @@ class WindowInstance : public StepInstance {
   std::vector<uint8_t> late_keep_;
   std::vector<Value> args_;
   std::vector<Value> key_values_;
+  std::vector<KeyedTimer> timers_;
+  StoredValue key_field_;
   std::string key_bytes_;
   std::string error_;
 };
@@ -682,8 +505,8 @@ class WindowPlan : public StepPlan {
  public:
   WindowPlan(std::unique_ptr<WindowConfig> config, std::string description, bool keyed)
       : config_(std::move(config)), description_(std::move(description)), keyed_(keyed) {}
-  std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
-    return std::make_unique<WindowInstance>(config_.get());
+  std::unique_ptr<StepInstance> Instantiate(const OperatorContext& context) const override {
+    return std::make_unique<WindowInstance>(config_.get(), *context.keyed_state);
   }
   std::string Describe() const override { return description_; }
   // Without a key, one window holds every record: it is computed in one place.

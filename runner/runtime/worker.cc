@@ -46,13 +46,15 @@ Worker::Worker(Shared& shared, int index)
         s.source = n.source->Instantiate(Context(i, 0), *n.universe, n.source_index);
         break;
       case PlanNode::Kind::kTransform:
-        for (size_t k = 0; k < n.steps.size(); ++k)
-          s.steps.push_back(n.steps[k].plan->Instantiate(Context(i, k)));
-        s.uses_db.assign(n.steps.size(), false);
-        if (!shared.dbs.empty())
-          for (size_t k = 0; k < n.steps.size(); ++k)
-            s.uses_db[k] = s.steps[k]->UseStateDb(
-                StateDbContext{&shared.dbs[self_]->db(), OperatorId(i, k), shared.state_cache_bytes});
+        for (size_t k = 0; k < n.steps.size(); ++k) {
+          s.keyed.push_back(shared.dbs.empty()
+                                ? std::make_unique<KeyedStateService>()
+                                : std::make_unique<KeyedStateService>(
+                                      &shared.dbs[self_]->db(), OperatorId(i, k), shared.state_cache_bytes));
+          OperatorContext context = Context(i, k);
+          context.keyed_state = s.keyed.back().get();
+          s.steps.push_back(n.steps[k].plan->Instantiate(context));
+        }
         if (n.rebase) s.rebase_decoder = std::make_unique<JsonDecoder>(n.input_universe->projection);
         for (size_t k = 0; k < n.steps.size(); ++k)
           s.outputs.push_back(StepOutput{this, static_cast<int>(i), static_cast<int>(k) + 1});

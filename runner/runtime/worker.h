@@ -113,7 +113,9 @@ class Worker {
     std::unique_ptr<SinkInstance> sink;
     std::vector<int64_t> channel_watermarks;  // per input
     int64_t watermark = kNoTime;              // the minimum over the inputs, as passed on
-    std::vector<bool> uses_db;                // [step]: keeps its keyed state in the worker's database
+    // [step]: where its keyed state lives and its store (made before the step,
+    // at a stable address: the step keeps a reference to it).
+    std::vector<std::unique_ptr<KeyedStateService>> keyed;
     std::string scratch;
   };
 

@@ -109,10 +109,13 @@ std::string Worker::Snapshot(int64_t id) {
           StateSnapshot snap;
           // An inert instance (its step runs on worker 0) holds nothing, and
           // its watermark is the end of time: it must not reach the restore.
-          if (self_ == 0 || !shared_.routing.OnWorker0(i, k)) s.steps[k]->Snapshot(snap);
+          if (self_ == 0 || !shared_.routing.OnWorker0(i, k)) {
+            if (KeyedStateBase* store = s.keyed[k]->store()) store->Snapshot(snap);
+            s.steps[k]->Snapshot(snap);
+          }
           // rocksdb: the step's size per key group in the database.
           std::vector<std::pair<uint32_t, uint64_t>> db_bytes;
-          if (s.uses_db[k]) {
+          if (s.keyed[k]->uses_db()) {
             RocksStateDb& db = shared_.dbs[self_]->db();
             db.Flush();
             for (uint32_t g = 0; g < kKeyGroups; ++g)
@@ -179,6 +182,7 @@ void Worker::Restore(const std::vector<SavedWorker>& saved) {
         std::fill(s.exchange_combined.begin(), s.exchange_combined.end(), watermark);
         for (size_t k = 0; k < s.steps.size(); ++k) {
           StateRestore in;
+          in.format = saved.front().format;  // one build wrote every worker's
           const bool gathered = shared_.routing.OnWorker0(i, k);
           if (gathered && self_ != 0) continue;  // an inert instance: worker 0 takes it all
           for (const auto& worker : saved) {
@@ -191,6 +195,7 @@ void Worker::Restore(const std::vector<SavedWorker>& saved) {
               if (owner == self_) in.groups[g] += snap.groups[g];
             }
           }
+          if (KeyedStateBase* store = s.keyed[k]->store()) store->Restore(in);
           s.steps[k]->Restore(in);
         }
         break;

@@ -10,10 +10,12 @@ enum SavedKind : uint64_t { kSavedSource = 0, kSavedTransform = 1, kSavedSink = 
 
 SavedWorker ParseWorkerState(std::string_view bytes) {
   SnapshotReader r(bytes);
-  if (r.Str() != kWorkerStateTag)
+  const std::string_view tag = r.Str();
+  if (tag != kWorkerStateTag && tag != kWorkerStateTagV2)
     throw SnapshotError("a worker state of another format (not " + std::string(kWorkerStateTag) +
                         "): restore it with the streamrun that wrote it, or start without it");
   SavedWorker worker;
+  worker.format = tag == kWorkerStateTag ? 3 : 2;
   std::vector<SavedNode>& nodes = worker.nodes;
   nodes.resize(r.Count());
   for (SavedNode& n : nodes) {

@@ -2,7 +2,7 @@
 // The worker-state format: what one worker's `worker-N.state` file in a
 // checkpoint holds, written and read here and nowhere else.
 //
-//   tag "streamrun-worker-state/2"
+//   tag "streamrun-worker-state/3" (2 is read too)
 //   node count, then per plan node: name, watermark, kind and
 //     source:    positions (key, bytes, text)
 //     transform: input watermarks; per step: its state by key group, its
@@ -28,7 +28,10 @@
 
 namespace streamrun::runtime {
 
-constexpr std::string_view kWorkerStateTag = "streamrun-worker-state/2";
+constexpr std::string_view kWorkerStateTag = "streamrun-worker-state/3";
+// Format 2 (before keyed state moved into the runtime's KeyedStore) is read
+// too: its steps' key-group bytes lack the store's record kinds and timers.
+constexpr std::string_view kWorkerStateTagV2 = "streamrun-worker-state/2";
 
 // One step's state in a worker's checkpointed state: views into those bytes
 // (a state can be hundreds of MB; it is read, not copied).
@@ -53,6 +56,7 @@ struct SavedNode {
 
 // A worker's checkpointed state: its nodes, then (rocksdb) its database's files.
 struct SavedWorker {
+  int format = 3;  // 2 or 3 (the tag)
   std::vector<SavedNode> nodes;
   std::vector<DbFile> db_files;
 };

@@ -46,6 +46,8 @@ class SnapshotWriter {
     U64(s.size());
     out_->append(s);
   }
+  // Bytes another writer wrote (without a length: they delimit themselves).
+  void Raw(std::string_view s) { out_->append(s); }
 
  private:
   std::string* out_;
@@ -55,6 +57,9 @@ class SnapshotReader {
  public:
   explicit SnapshotReader(std::string_view in) : in_(in) {}
   bool done() const { return pos_ == in_.size(); }
+  size_t position() const { return pos_; }
+  // The bytes read since position `from`.
+  std::string_view Since(size_t from) const { return in_.substr(from, pos_ - from); }
   uint64_t U64() {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -124,6 +129,7 @@ struct StateSnapshot {
 struct StateRestore {
   std::array<std::string, kKeyGroups> groups;
   std::vector<std::string> globals;
+  int format = 3;  // the worker-state format that wrote them (worker_state.h): 2 or 3
 };
 
 }  // namespace streamrun
