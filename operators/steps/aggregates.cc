@@ -366,29 +366,55 @@ double ExactSum::AsDouble() const {
 
 Value ExactSum::Result() const { return mode_ == Mode::kInt ? Value::Int(int_) : Value::Float(AsDouble()); }
 
+// Format 3: the mode (with `any` in bit 2), then only what the mode uses.
 void ExactSum::Save(SnapshotWriter& w) const {
-  w.U64(static_cast<uint64_t>(mode_));
-  w.Bool(any_);
-  w.I64(int_);
-  w.U64(static_cast<uint64_t>(static_cast<unsigned __int128>(decimal_) >> 64));
-  w.U64(static_cast<uint64_t>(static_cast<unsigned __int128>(decimal_)));
-  w.I64(scale_);
-  w.F64(double_);
+  w.U64(static_cast<uint64_t>(mode_) | (any_ ? 4 : 0));
+  switch (mode_) {
+    case Mode::kInt:
+      w.I64(int_);
+      break;
+    case Mode::kDecimal:
+      w.U64(static_cast<uint64_t>(static_cast<unsigned __int128>(decimal_) >> 64));
+      w.U64(static_cast<uint64_t>(static_cast<unsigned __int128>(decimal_)));
+      w.U64(static_cast<uint64_t>(scale_));
+      break;
+    case Mode::kDouble:
+      w.F64(double_);
+      break;
+  }
 }
 
-void ExactSum::Load(SnapshotReader& r) {
-  const uint64_t mode = r.U64();
+void ExactSum::Load(SnapshotReader& r, int format) {
+  *this = ExactSum();
+  uint64_t mode = r.U64();
+  if (format >= 3) {
+    any_ = (mode & 4) != 0;
+    mode &= 3;
+  }
   if (mode > static_cast<uint64_t>(Mode::kDouble)) throw SnapshotError("state snapshot: bad sum mode");
   mode_ = static_cast<Mode>(mode);
-  any_ = r.Bool();
-  int_ = r.I64();
-  const unsigned __int128 high = r.U64();
-  decimal_ = static_cast<__int128>(high << 64 | r.U64());
-  const int64_t scale = r.I64();
+  int64_t scale = 0;
+  auto decimal = [&] {
+    const unsigned __int128 high = r.U64();
+    decimal_ = static_cast<__int128>(high << 64 | r.U64());
+  };
+  if (format < 3) {  // format 2: every field, whatever the mode
+    any_ = r.Bool();
+    int_ = r.I64();
+    decimal();
+    scale = r.I64();
+    double_ = r.F64();
+  } else if (mode_ == Mode::kInt) {
+    int_ = r.I64();
+  } else if (mode_ == Mode::kDecimal) {
+    decimal();
+    scale = static_cast<int64_t>(r.U64());
+  } else {
+    double_ = r.F64();
+  }
   if (scale < 0 || scale > kMaxScale || decimal_ >= kDecimalLimit || decimal_ <= -kDecimalLimit)
     throw SnapshotError("state snapshot: bad decimal sum");
   scale_ = static_cast<int>(scale);
-  double_ = r.F64();
 }
 
 // ---- Accumulator ----------------------------------------------------------------
@@ -408,15 +434,6 @@ struct Held {
 using Distinct = std::unordered_set<std::string>;
 // Each value's JSON text, in RecordOrder.
 using Collected = std::vector<std::pair<RecordOrder, std::string>>;
-
-bool Counts(AggregateKind k) {
-  return k == AggregateKind::kCountAll || k == AggregateKind::kCount || k == AggregateKind::kSum ||
-         k == AggregateKind::kAvg;
-}
-bool HoldsValue(AggregateKind k) {
-  return k == AggregateKind::kMin || k == AggregateKind::kMax || k == AggregateKind::kFirst ||
-         k == AggregateKind::kLast;
-}
 
 bool IsText(Kind k) { return k == Kind::kString || k == Kind::kList || k == Kind::kObject; }
 
@@ -660,42 +677,103 @@ Value Accumulator::Result(Arena& arena) const {
   return Value::Null();
 }
 
-// The checkpoint layout is that of the accumulator this one replaced, which
-// had a field for every kind and saved them all: count, sum, value, order,
-// distinct values, collected values. A kind saves the fields it does not use
-// empty, and loads them and drops them, so old checkpoints restore and the
-// bytes stay the same.
+// Format 3 saves what the kind uses: count(), count(x): the count; sum, avg:
+// the count and the sum; min, max: the value; first, last: the value
+// and its order; count_distinct: the distinct keys, sorted; collect: the
+// values with their orders.
 void Accumulator::Save(SnapshotWriter& w) const {
-  w.I64(Counts(kind_) ? inline_.count : 0);
-  const bool sums = kind_ == AggregateKind::kSum || kind_ == AggregateKind::kAvg;
-  OrEmpty(sums ? heap<ExactSum>() : nullptr).Save(w);
-  SaveValue(HoldsValue(kind_) ? HeldValue() : Value::Null(), w);
-  const bool ordered = kind_ == AggregateKind::kFirst || kind_ == AggregateKind::kLast;
-  SaveOrder(ordered && heap_ ? heap<Held>()->order : RecordOrder{}, w);
-  const Distinct& distinct = OrEmpty(kind_ == AggregateKind::kCountDistinct ? heap<Distinct>() : nullptr);
-  w.U64(distinct.size());
-  for (const auto& d : distinct) w.Str(d);
-  const Collected& collected = OrEmpty(kind_ == AggregateKind::kCollect ? heap<Collected>() : nullptr);
-  w.U64(collected.size());
-  for (const auto& [order, text] : collected) {
-    SaveOrder(order, w);
-    w.Str(text);
+  switch (kind_) {
+    case AggregateKind::kCountAll:
+    case AggregateKind::kCount:
+      w.I64(inline_.count);
+      return;
+    case AggregateKind::kSum:
+    case AggregateKind::kAvg:
+      w.I64(inline_.count);
+      OrEmpty(heap<ExactSum>()).Save(w);
+      return;
+    case AggregateKind::kMin:
+    case AggregateKind::kMax:
+      SaveValue(HeldValue(), w);
+      return;
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+      SaveValue(HeldValue(), w);
+      if (value_kind_ != Kind::kNull) SaveOrder(heap<Held>()->order, w);
+      return;
+    case AggregateKind::kCountDistinct: {
+      const Distinct& distinct = OrEmpty(heap<Distinct>());
+      std::vector<const std::string*> sorted;
+      sorted.reserve(distinct.size());
+      for (const auto& d : distinct) sorted.push_back(&d);
+      std::sort(sorted.begin(), sorted.end(),
+                [](const std::string* a, const std::string* b) { return *a < *b; });
+      w.U64(sorted.size());
+      for (const std::string* d : sorted) w.Str(*d);
+      return;
+    }
+    case AggregateKind::kCollect: {
+      const Collected& collected = OrEmpty(heap<Collected>());
+      w.U64(collected.size());
+      for (const auto& [order, text] : collected) {
+        SaveOrder(order, w);
+        w.Str(text);
+      }
+      return;
+    }
   }
 }
 
-void Accumulator::Load(SnapshotReader& r) {
-  const int64_t count = r.I64();
+// Format 2 (the accumulator before this one had a field for every kind and
+// saved them all: count, sum, value, order, distinct values, collected
+// values) is read, and what the kind does not use is dropped.
+void Accumulator::Load(SnapshotReader& r, int format) {
+  int64_t count = 0;
   ExactSum sum;
-  sum.Load(r);
   StoredValue value;
-  value.Load(r);
-  const RecordOrder order = LoadOrder(r);
+  RecordOrder order;
   Distinct distinct;
-  for (uint64_t n = r.U64(); n > 0; --n) distinct.emplace(r.Str());
   Collected collected;
-  for (uint64_t n = r.U64(); n > 0; --n) {
-    RecordOrder item_order = LoadOrder(r);
-    collected.emplace_back(item_order, std::string(r.Str()));
+  auto load_collected = [&] {
+    for (uint64_t n = r.Count(); n > 0; --n) {
+      RecordOrder item_order = LoadOrder(r);
+      collected.emplace_back(item_order, std::string(r.Str()));
+    }
+  };
+  if (format < 3) {
+    count = r.I64();
+    sum.Load(r, format);
+    value.Load(r);
+    order = LoadOrder(r);
+    for (uint64_t n = r.Count(); n > 0; --n) distinct.emplace(r.Str());
+    load_collected();
+  } else {
+    switch (kind_) {
+      case AggregateKind::kCountAll:
+      case AggregateKind::kCount:
+        count = r.I64();
+        break;
+      case AggregateKind::kSum:
+      case AggregateKind::kAvg:
+        count = r.I64();
+        sum.Load(r, format);
+        break;
+      case AggregateKind::kMin:
+      case AggregateKind::kMax:
+        value.Load(r);
+        break;
+      case AggregateKind::kFirst:
+      case AggregateKind::kLast:
+        value.Load(r);
+        if (!value.is_null()) order = LoadOrder(r);
+        break;
+      case AggregateKind::kCountDistinct:
+        for (uint64_t n = r.Count(); n > 0; --n) distinct.emplace(r.Str());
+        break;
+      case AggregateKind::kCollect:
+        load_collected();
+        break;
+    }
   }
 
   *this = Accumulator(kind_);

@@ -67,8 +67,9 @@ class ExactSum {
   bool empty() const { return mode_ == Mode::kInt && int_ == 0 && !any_; }
   Value Result() const;  // an int while every input was one, else a float
   double AsDouble() const;
+  // Checkpoints: Save writes format 3; Load reads format 3 or 2 (worker_state.h).
   void Save(SnapshotWriter& w) const;
-  void Load(SnapshotReader& r);
+  void Load(SnapshotReader& r, int format = 3);
 
  private:
   enum class Mode : uint8_t { kInt, kDecimal, kDouble };
@@ -104,8 +105,9 @@ class Accumulator {
   // The current result; strings are copied into `arena`.
   Value Result(Arena& arena) const;
   // Checkpoints: everything but the kind, which the window's config gives.
+  // Save writes format 3 (what the kind uses); Load reads format 3 or 2.
   void Save(SnapshotWriter& w) const;
-  void Load(SnapshotReader& r);
+  void Load(SnapshotReader& r, int format = 3);
 
  private:
   // What a kind keeps on the heap: a Heap<T>, T of the kind's own type

@@ -97,7 +97,7 @@ class KeptCodec {
     w.U64(k.times.size());
     for (int64_t t : k.times) w.I64(t);
   }
-  void Load(SnapshotReader& r, KeptTimes* k) const {
+  void Load(SnapshotReader& r, KeptTimes* k, int) const {
     k->times.resize(r.Count());
     for (auto& t : k->times) t = r.I64();
   }

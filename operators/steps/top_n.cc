@@ -218,7 +218,7 @@ class RowsCodec {
       w.U64(r.key_hash);
     }
   }
-  void Load(SnapshotReader& r, WindowRows* w) const {
+  void Load(SnapshotReader& r, WindowRows* w, int) const {
     w->dirty = r.Bool();
     for (uint64_t nr = r.U64(); nr > 0; --nr) LoadRow(r, w);
   }

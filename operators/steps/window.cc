@@ -14,11 +14,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
-#include <map>
-#include <set>
 #include <string_view>
-#include <tuple>
-#include <unordered_map>
 
 #include "operators/steps/aggregates.h"
 #include "operators/steps/steps.h"
@@ -121,7 +117,9 @@ struct WindowState {
 // windows, ordered by start (a key has few: one tumbling window, size/slide
 // sliding ones, its sessions, which never overlap).
 struct KeyWindows {
-  std::string key_values;  // the key's field values: a count, then StoredValue bytes
+  // The key's field values: a count, then StoredValue bytes; or a count of 0
+  // when the key bytes give them back (KeyKeepsValue: ints, strings, ...).
+  std::string key_values;
   std::vector<WindowState> windows;
 };
 
@@ -132,8 +130,9 @@ struct KeyWindows {
 enum TimerTag : uint8_t { kFire = 0, kFree = 1, kFireAndFree = 2 };
 
 // How a key's windows are written to checkpoints and the database: the key's
-// fields, then per window start, end, fired and the accumulators (the layout
-// of worker-state format 2, unchanged).
+// fields, then per window its start, its end (sessions only: a tumbling or
+// sliding window's end is start + size), whether it fired, and the
+// accumulators. Format 2 wrote every window's end.
 class WindowCodec {
  public:
   explicit WindowCodec(const WindowConfig* c) : c_(c) {}
@@ -142,22 +141,25 @@ class WindowCodec {
     w.U64(k.windows.size());
     for (const auto& window : k.windows) {
       w.I64(window.start);
-      w.I64(window.end);
+      if (c_->kind == WindowKind::kSession) w.I64(window.end);
       w.Bool(window.fired);
       for (const auto& a : window.accumulators) a.Save(w);
     }
   }
-  void Load(SnapshotReader& r, KeyWindows* k) const {
+  void Load(SnapshotReader& r, KeyWindows* k, int format) const {
     const size_t from = r.position();
     StoredValue scratch;
     for (uint64_t n = r.Count(); n > 0; --n) scratch.Load(r);
     k->key_values.assign(r.Since(from));
     k->windows.clear();
-    for (uint64_t n = r.Count(); n > 0; --n) {
-      WindowState window = NewWindow(r.I64(), 0);
-      window.end = r.I64();
+    const uint64_t count = r.Count();
+    k->windows.reserve(count);
+    for (uint64_t n = count; n > 0; --n) {
+      const int64_t start = r.I64();
+      const int64_t end = format < 3 || c_->kind == WindowKind::kSession ? r.I64() : start + c_->size;
+      WindowState window = NewWindow(start, end);
       window.fired = r.Bool();
-      for (auto& a : window.accumulators) a.Load(r);
+      for (auto& a : window.accumulators) a.Load(r, format);
       auto it = std::lower_bound(k->windows.begin(), k->windows.end(), window.start,
                                  [](const WindowState& w, int64_t start) { return w.start < start; });
       if (it != k->windows.end() && it->start == window.start)
@@ -286,9 +288,9 @@ class WindowInstance : public StepInstance {
     if (next_every_ == 0) next_every_ = now_ms + c_.every;
     if (now_ms < next_every_) return;
     next_every_ = now_ms + c_.every;
-    state_.ForEach([&](std::string_view, KeyWindows& key) {
-      for (auto& w : key.windows)
-        if (!w.fired) EmitRow(key, w, watermark_, env);
+    state_.ForEach([&](std::string_view bytes, const KeyWindows& key) {
+      for (const auto& w : key.windows)
+        if (!w.fired) EmitRow(bytes, key, w, watermark_, env);
       if (out_.size() >= kDefaultBatchSize) Flush(out);
     });
     Flush(out);
@@ -308,10 +310,11 @@ class WindowInstance : public StepInstance {
     if (created) {
       key->key_values.clear();
       SnapshotWriter w(&key->key_values);
-      w.U64(key_values_.size());
+      const bool from_key = std::all_of(key_values_.begin(), key_values_.end(), KeyKeepsValue);
+      w.U64(from_key ? 0 : key_values_.size());
       StoredValue stored;
-      for (const Value& v : key_values_) {
-        stored.Set(v);
+      for (size_t k = 0; k < key_values_.size() && !from_key; ++k) {
+        stored.Set(key_values_[k]);
         stored.Save(w);
       }
     }
@@ -410,9 +413,9 @@ class WindowInstance : public StepInstance {
   void AfterUpdate(const KeyWindows& key, WindowState& w, StepEnv& env) {
     if (w.end <= watermark_) {
       w.fired = true;
-      EmitRow(key, w, watermark_, env);
+      EmitRow(key_bytes_, key, w, watermark_, env);
     } else if (c_.emit == EmitMode::kOnUpdate) {
-      EmitRow(key, w, watermark_, env);
+      EmitRow(key_bytes_, key, w, watermark_, env);
     }
   }
 
@@ -427,7 +430,7 @@ class WindowInstance : public StepInstance {
       if (it == key.windows.end() || it->start != t.ns || !codec_.Applies(t, *it)) return;
       if (t.tag != kFree && !it->fired) {
         it->fired = true;
-        EmitRow(key, *it, before, env);
+        EmitRow(state_.current_key(), key, *it, before, env);
         if (out_.size() >= kDefaultBatchSize) Flush(out);
       }
       if (t.tag != kFire) {
@@ -437,7 +440,10 @@ class WindowInstance : public StepInstance {
     });
   }
 
-  void EmitRow(const KeyWindows& key, const WindowState& w, int64_t row_watermark, StepEnv& env) {
+  // `key_bytes`: the key's bytes in the store (its fields, when the value does
+  // not hold them).
+  void EmitRow(std::string_view key_bytes, const KeyWindows& key, const WindowState& w, int64_t row_watermark,
+               StepEnv& env) {
     uint32_t r = out_.AddRow({}, RecordPosition{}, w.end - 1);
     out_.set_watermark(r, row_watermark);
     Value* row = out_.row(r);
@@ -447,10 +453,15 @@ class WindowInstance : public StepInstance {
     // the same RecordOrder at every parallelism.
     uint64_t key_hash = kKeyHashSeed;
     SnapshotReader fields(key.key_values);
-    fields.U64();
+    const bool from_key = fields.U64() == 0;
     for (size_t k = 0; k < c_.key_slots.size(); ++k) {
-      key_field_.Load(fields);
-      Value v = key_field_.Get();
+      Value v;
+      if (!from_key) {
+        key_field_.Load(fields);
+        v = key_field_.Get();
+      } else if (!KeyValueAt(&key_bytes, &v)) {
+        throw InternalError("window: a key's bytes do not give its fields back");
+      }
       key_hash = HashValue(v, key_hash);
       if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
         v.str = arena.Copy(v.text()).data();

@@ -74,4 +74,41 @@ void AppendValueKey(const Value& v, std::string* out) {
   }
 }
 
+bool KeyKeepsValue(const Value& v) {
+  return v.kind == Kind::kNull || v.kind == Kind::kBool || v.kind == Kind::kInt || v.kind == Kind::kString;
+}
+
+bool KeyValueAt(std::string_view* key, Value* v) {
+  if (key->empty()) return false;
+  const char tag = key->front();
+  key->remove_prefix(1);
+  auto number = [&](int64_t* out) {
+    const auto r = std::from_chars(key->data(), key->data() + key->size(), *out);
+    if (r.ec != std::errc() || r.ptr == key->data() + key->size() || *r.ptr != ';') return false;
+    key->remove_prefix(static_cast<size_t>(r.ptr - key->data()) + 1);
+    return true;
+  };
+  int64_t n = 0;
+  switch (tag) {
+    case 'n':
+      *v = Value::Null();
+      return true;
+    case 't':
+    case 'f':
+      *v = Value::Bool(tag == 't');
+      return true;
+    case 'i':
+      if (!number(&n)) return false;
+      *v = Value::Int(n);
+      return true;
+    case 's':
+      if (!number(&n) || n < 0 || static_cast<uint64_t>(n) > key->size()) return false;
+      *v = Value::String(key->substr(0, static_cast<size_t>(n)));
+      key->remove_prefix(static_cast<size_t>(n));
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace streamrun

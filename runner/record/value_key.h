@@ -12,4 +12,14 @@ namespace streamrun {
 
 void AppendValueKey(const Value& v, std::string* out);
 
+// True if the key bytes of `v` give `v` back exactly (KeyValueAt): null,
+// bools, ints and strings. Floats (3.0 keys as 3) and lists and objects
+// (whitespace dropped) do not.
+bool KeyKeepsValue(const Value& v);
+
+// Reads the value at the front of `*key` (bytes AppendValueKey wrote for a
+// value KeyKeepsValue holds for) and moves past it; strings point into the
+// key. False if the bytes are not such a value.
+bool KeyValueAt(std::string_view* key, Value* v);
+
 }  // namespace streamrun

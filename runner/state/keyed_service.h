@@ -37,7 +37,14 @@ class KeyedStateService {
 
   StateDb* db() const { return db_; }
   uint32_t op() const { return op_; }
-  uint64_t cache_bytes() const { return cache_bytes_; }
+  // The budget for values kept decoded (hot): rocksdb, the run's cache size;
+  // memory, kMemoryHotBytes (the other keys are kept encoded in memory).
+  uint64_t hot_bytes() const { return db_ ? cache_bytes_ : kMemoryHotBytes; }
+
+  // Memory backend: hot values per step and worker. A hot key costs its C++
+  // objects (a window's key with one count is about 250 bytes), a cold one its
+  // encoded bytes (about 30): hot keys are for speed, cold ones for size.
+  static constexpr uint64_t kMemoryHotBytes = 16ull << 20;
 
   // A store makes itself known (one per operator instance: the operator's
   // range of the database is the store's).

@@ -9,21 +9,24 @@
 //   ... change *v ...;  store.RegisterTimer({time, ns, tag});
 //   store.AdvanceTo(watermark, [&](const KeyedTimer& t, V& v) { ... });
 //
-// What the store does for it, under both backends:
-// - Entries live in flat open-addressing tables, one per key group, over a slab
-//   of entries (stable addresses, a free list); no node per key.
-// - Event-time timers per key: a binary heap per key group in memory. Each
-//   timer names its entry by slot and generation, so a timer of a key whose
-//   state was erased never fires; a deleted timer is remembered until it
-//   comes due. A timer fires once, at the first watermark at or past its time,
-//   with its key current.
-// - rocksdb (runtime.state.backend): the memory tables are a cache of hot keys
-//   with a byte budget; a changed key is written back when its key group is
-//   evicted or at a checkpoint; a key not in memory is read from the database.
-//   Timers then live only in the database (time-ordered; each key group's
-//   earliest in memory), so neither keys nor timers are bounded by memory.
+// Two tiers, under both backends:
+// - Hot keys are C++ values (V), changed in place with no encoding per record,
+//   within a byte budget (the service's). Past it, hot keys are encoded by the
+//   codec and dropped from the hot tier, oldest slots first.
+// - Cold keys are the codec's bytes: in memory (one allocation per key holding
+//   its key bytes and value bytes, found through a flat open-addressing index
+//   per key group), or under rocksdb in the database. A cold key is decoded
+//   again when it is next used. So the memory a key costs at rest is its
+//   encoded size, not the size of its C++ objects.
+// - Event-time timers per key. In memory: a binary heap per key group whose
+//   timers name their key by slot and generation, so a timer of a key whose
+//   state was erased never fires. Under rocksdb timers live only in the
+//   database (time-ordered; each key group's earliest in memory), so neither
+//   keys nor timers are bounded by memory. A timer fires once, at the first
+//   watermark at or past its time, with its key current. Timers cannot be
+//   deleted: an operator checks, when one fires, whether it still applies.
 //   The operator's range of the database (state_db.h):
-//     0x00 key                      -> the key's value (the codec's bytes)
+//     0x00 key                        -> the key's value (the codec's bytes)
 //     0x01 time(8) [tag(1) ns(8)] key -> ""   (a timer; tag and ns per TimerLayout)
 // - Checkpoints: the runtime calls Snapshot/Restore (through the service), not
 //   the operator. Memory backend, per key group (worker-state format 3):
@@ -31,26 +34,28 @@
 //     I64 time, and per TimerLayout U64 tag, I64 ns)
 //   entries before timers, so the bytes of several workers may follow each
 //   other. Format 2 had only the entries, without the kind, and no timers: the
-//   codec's LegacyTimers says which timers a restored value implies.
+//   codec's LegacyTimers says which timers a restored value implies, and a
+//   restored format-2 database is re-encoded once.
 //   Under rocksdb, Snapshot writes changed keys back; the runtime copies the
 //   database.
 //
 // One thread (the worker's) uses a store. A V& is valid until the next
-// SetCurrentKey, AdvanceTo or EraseCurrent: the store may evict then.
+// SetCurrentKey, AdvanceTo, ForEach or EraseCurrent: the store may evict then.
 //
 // The codec (a small value type the operator passes in):
-//   void Save(const V&, SnapshotWriter&) const;
-//   void Load(SnapshotReader&, V*) const;        // into a default V
-//   uint64_t Bytes(const V&) const;              // heap bytes V owns (cache budget, state size)
+//   void Save(const V&, SnapshotWriter&) const;            // format 3
+//   void Load(SnapshotReader&, V*, int format) const;      // into a default V; format 2 or 3
+//   uint64_t Bytes(const V&) const;                        // heap bytes V owns (the hot budget)
 //   void LegacyTimers(const V&, std::vector<KeyedTimer>*) const;  // format 2 only
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -72,11 +77,11 @@ struct KeyedTimer {
 };
 
 // How a store's timers are keyed in the database: by time alone (ns and tag
-// must be 0), or by time, tag and ns. Fixed for an operator: its checkpoints
-// depend on it.
+// are then not kept), or by time, tag and ns. Fixed for an operator: its
+// checkpoints depend on it.
 enum class TimerLayout : uint8_t { kTime, kTimeTagNamespace };
 
-// 32-bit hash of key bytes (FNV-1a, then mixed): the table's probe position.
+// 32-bit hash of key bytes (FNV-1a, then mixed): the index's probe position.
 inline uint32_t KeyedHash(std::string_view key) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
@@ -94,71 +99,70 @@ class KeyedStore final : public KeyedStateBase {
         layout_(layout),
         db_(service.db()),
         op_(service.op()),
-        budget_(service.cache_bytes()) {
+        budget_(service.hot_bytes()) {
     next_timer_.fill(kNoTimer);
     service.Attach(this);
+  }
+  ~KeyedStore() override {
+    for (uint32_t h = 0; h < homes_next_; ++h) std::free(HomeAt(h).blob);
   }
   KeyedStore(const KeyedStore&) = delete;
   KeyedStore& operator=(const KeyedStore&) = delete;
 
-  // Makes (group, key) the current key and returns its value: from memory,
-  // else (rocksdb) read from the database, else (create) a new default V, else
-  // null (and no key is current). Under rocksdb the value is taken as changed.
+  // Makes (group, key) the current key and returns its value: hot, else cold
+  // (decoded), else (create) a new default V, else null (and no key is
+  // current). The value is taken as changed.
   V* SetCurrentKey(uint32_t group, std::string_view key, bool create, bool* created = nullptr) {
     Settle();
     MaybeEvict();
     if (created) *created = false;
     const uint32_t hash = KeyedHash(key);
-    uint32_t idx = Lookup(group, key, hash);
-    if (idx == kNone && db_) idx = LoadFromDb(group, key, hash);
-    if (idx == kNone) {
+    uint32_t home = Find(group, key, hash);
+    if (home != kNone) {
+      if (!HomeAt(home).hot) Promote(home, HomeValue(home), 3, /*stored=*/false);
+    } else if (db_ && db_->Get(group, op_, StateKey(key), &db_value_)) {
+      home = NewHome(group, key, hash);
+      Promote(home, db_value_, 3, /*stored=*/true);
+    } else {
       if (!create) return nullptr;
-      idx = NewEntry(group, key, hash);
+      home = NewHome(group, key, hash);
+      NewHot(home);
       if (created) *created = true;
     }
-    current_ = idx;
-    Entry& e = At(idx);
-    e.dirty = true;
-    return &e.value;
+    current_ = HomeAt(home).hot - 1;
+    Hot& h = HotAt(current_);
+    h.dirty = true;
+    return &h.value;
   }
 
   bool has_current() const { return current_ != kNone; }
-  std::string_view current_key() const { return At(current_).key; }
-  uint32_t current_group() const { return At(current_).group; }
+  std::string_view current_key() const { return HomeKey(HotAt(current_).home); }
+  uint32_t current_group() const { return HomeAt(HotAt(current_).home).group; }
 
   // Erases the current key's state (memory and database); its timers will
   // not fire. No key is current after.
   void EraseCurrent() {
     if (current_ == kNone) return;
-    Entry& e = At(current_);
-    if (db_ && e.stored) {
-      StateKey(e.key);
-      db_->Delete(e.group, op_, db_key_);
-    }
-    Free(current_);
+    Hot& h = HotAt(current_);
+    const uint32_t home = h.home;
+    if (db_ && h.stored) db_->Delete(HomeAt(home).group, op_, StateKey(HomeKey(home)));
+    FreeHot(current_);
+    FreeHome(home);
     current_ = kNone;
   }
 
-  // Timers of the current key (event time).
+  // A timer of the current key (event time).
   void RegisterTimer(const KeyedTimer& t) {
-    Entry& e = At(current_);
+    const Hot& h = HotAt(current_);
+    const Home& home = HomeAt(h.home);
     if (db_) {
-      db_->Put(e.group, op_, TimerKey(t, e.key), {});
-      next_timer_[e.group] = std::min(next_timer_[e.group], t.time);
+      db_->Put(home.group, op_, TimerKey(t, HomeKey(h.home)), {});
+      next_timer_[home.group] = std::min(next_timer_[home.group], t.time);
       return;
     }
-    const TimerRec rec{t.time, t.ns, current_, e.gen, t.tag};
-    auto& deleted = groups_[e.group].deleted;
-    if (!deleted.empty() && deleted.erase(rec)) return;  // the deleted one is still queued: it fires again
-    PushTimer(e.group, rec);
-  }
-  void DeleteTimer(const KeyedTimer& t) {
-    Entry& e = At(current_);
-    if (db_) {
-      db_->Delete(e.group, op_, TimerKey(t, e.key));
-      return;
-    }
-    groups_[e.group].deleted.insert(TimerRec{t.time, t.ns, current_, e.gen, t.tag});
+    const bool keeps_ns = layout_ == TimerLayout::kTimeTagNamespace;
+    PushTimer(home.group,
+              TimerRec{t.time, keeps_ns ? t.ns : 0, h.home, home.gen, keeps_ns ? t.tag : uint8_t{0}});
   }
 
   // The watermark reached `watermark`: every timer due by then fires, key
@@ -177,35 +181,45 @@ class KeyedStore final : public KeyedStateBase {
     MaybeEvict();
   }
 
-  // Every key with state, memory and (rocksdb) database, in no set order;
-  // keys only in the database are read into a scratch value, not cached:
-  // `visit` must not change them. No key is current during or after.
+  // Every key with state, in no set order; cold keys are decoded into a
+  // scratch value: `visit` must not change values. No key is current during
+  // or after.
   template <typename Visit>
   void ForEach(Visit&& visit) {
     Settle();
-    for (uint32_t g = 0; g < kKeyGroups; ++g)
-      for (uint64_t slot : groups_[g].index)
-        if (slot) visit(At(SlotIndex(slot)).key, At(SlotIndex(slot)).value);
+    V scratch{};
+    for (uint32_t g = 0; g < kKeyGroups; ++g) {
+      for (uint32_t slot : groups_[g].index) {
+        if (!slot) continue;
+        const uint32_t home = slot - 1;
+        if (HomeAt(home).hot) {
+          visit(HomeKey(home), HotAt(HomeAt(home).hot - 1).value);
+        } else if (!db_) {
+          Decode(HomeValue(home), 3, &scratch);
+          visit(HomeKey(home), scratch);
+        }
+      }
+    }
     if (!db_) return;
     for (uint32_t g = 0; g < kKeyGroups; ++g) {
       db_->Scan(g, op_, std::string_view(&kStateSpace, 1), [&](std::string_view k, std::string_view v) {
         const std::string_view key = k.substr(1);
-        if (Lookup(g, key, KeyedHash(key)) != kNone) return true;
-        V scratch{};
-        SnapshotReader r(v);
-        codec_.Load(r, &scratch);
+        if (Find(g, key, KeyedHash(key)) != kNone) return true;  // hot: visited above
+        Decode(v, 3, &scratch);
         visit(key, scratch);
         return true;
       });
     }
   }
 
-  // Keys in memory, and the bytes they take (estimated: entries, index, timers).
-  size_t keys_in_memory() const { return live_; }
+  // Keys with state in memory (hot and, for the memory backend, cold), and hot.
+  size_t keys_in_memory() const { return homes_live_; }
+  size_t hot_keys() const { return hot_live_; }
   uint64_t MemoryBytes() const override {
-    uint64_t bytes = used_ + slabs_.size() * kSlab * sizeof(Entry);
+    uint64_t bytes = used_ + blob_bytes_ + homes_slabs_.size() * kSlab * sizeof(Home) +
+                     hot_slabs_.size() * kSlab * sizeof(Hot);
     for (const auto& g : groups_)
-      bytes += g.index.capacity() * sizeof(uint64_t) + g.timers.capacity() * sizeof(TimerRec);
+      bytes += g.index.capacity() * sizeof(uint32_t) + g.timers.capacity() * sizeof(TimerRec);
     return bytes;
   }
 
@@ -214,26 +228,28 @@ class KeyedStore final : public KeyedStateBase {
   void Snapshot(StateSnapshot& out) override {
     Settle();
     if (db_) {
-      for (uint32_t g = 0; g < kKeyGroups; ++g)
-        for (uint64_t slot : groups_[g].index)
-          if (slot) WriteBack(At(SlotIndex(slot)));
+      for (uint32_t i = 0; i < hot_next_; ++i)
+        if (HotAt(i).live) WriteBack(HotAt(i));
       return;
     }
     for (uint32_t g = 0; g < kKeyGroups; ++g) {
       Group& group = groups_[g];
       if (group.live == 0) continue;
       SnapshotWriter w(&out.groups[g]);
-      for (uint64_t slot : group.index) {
+      for (uint32_t slot : group.index) {
         if (!slot) continue;
-        const Entry& e = At(SlotIndex(slot));
+        const uint32_t home = slot - 1;
         w.U64(kRecordEntry);
-        w.Str(e.key);
-        codec_.Save(e.value, w);
+        w.Str(HomeKey(home));
+        if (HomeAt(home).hot)
+          codec_.Save(HotAt(HomeAt(home).hot - 1).value, w);
+        else
+          w.Raw(HomeValue(home));
       }
       for (const TimerRec& t : group.timers) {
-        if (!Live(t) || (!group.deleted.empty() && group.deleted.count(t))) continue;
+        if (!Live(t)) continue;
         w.U64(kRecordTimer);
-        w.Str(At(t.entry).key);
+        w.Str(HomeKey(t.home));
         w.I64(t.time);
         if (layout_ == TimerLayout::kTimeTagNamespace) {
           w.U64(t.tag);
@@ -244,17 +260,20 @@ class KeyedStore final : public KeyedStateBase {
   }
 
   void Restore(const StateRestore& in) override {
+    Settle();
+    if (db_ && in.format < 3) ReencodeDb(in.format);
     std::vector<KeyedTimer> implied;
+    V value{};
     for (uint32_t g = 0; g < kKeyGroups; ++g) {
       SnapshotReader r(in.groups[g]);
       while (!r.done()) {
         const uint64_t kind = in.format >= 3 ? r.U64() : kRecordEntry;
         const std::string_view key = r.Str();
         if (kind == kRecordEntry) {
-          bool created = false;
-          V* v = SetCurrentKey(g, key, true, &created);
-          if (!created) throw SnapshotError("state snapshot: a key twice in one key group");
-          codec_.Load(r, v);
+          value = V{};
+          codec_.Load(r, &value, in.format);
+          V* v = SetCurrentKey(g, key, true);
+          *v = std::move(value);
           if (in.format < 3) {
             implied.clear();
             codec_.LegacyTimers(*v, &implied);
@@ -276,7 +295,6 @@ class KeyedStore final : public KeyedStateBase {
       }
     }
     Settle();
-    current_ = kNone;
     // rocksdb: timers came with the database; each key group's earliest.
     if (db_)
       for (uint32_t g = 0; g < kKeyGroups; ++g) NextStoredTimer(g);
@@ -285,21 +303,31 @@ class KeyedStore final : public KeyedStateBase {
  private:
   static constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
   static constexpr int64_t kNoTimer = std::numeric_limits<int64_t>::max();
-  static constexpr uint32_t kSlab = 1024;  // entries per slab
+  static constexpr uint32_t kSlab = 4096;  // homes or hot values per slab
   static constexpr char kStateSpace = 0x00;
   static constexpr char kTimerSpace = 0x01;
   static constexpr uint64_t kRecordEntry = 0, kRecordTimer = 1;
-  // Per entry beyond its key's and value's heap bytes: its slab slot and index slot.
-  static constexpr uint64_t kEntryOverhead = sizeof(uint64_t) * 2;
+  // A hot value's cost beyond what the codec counts: its slot and bookkeeping.
+  static constexpr uint64_t kHotOverhead = sizeof(V) + 32;
 
-  struct Entry {
-    std::string key;
-    V value{};
-    uint32_t cost = 0;  // bytes counted in used_ for this entry (rocksdb evicts by them)
-    uint16_t gen = 0;   // bumped when the slot is freed: a timer of the old key is stale
+  // A key known in memory: 16 bytes. Its blob is one allocation: varint key
+  // length, varint value length, key bytes, value bytes (the codec's; empty
+  // while the key has only been hot, and always under rocksdb).
+  struct Home {
+    char* blob = nullptr;
+    uint32_t hot = 0;  // hot slot + 1; 0 while cold
+    uint16_t gen = 0;  // bumped when the slot is freed: a timer of the old key is stale
     uint8_t group = 0;
     bool live = false;
-    bool dirty = false;   // rocksdb: changed since written back
+  };
+
+  // A hot key's value.
+  struct Hot {
+    V value{};
+    uint32_t home = kNone;
+    uint32_t cost = 0;  // bytes counted in used_ for it
+    bool live = false;
+    bool dirty = false;   // changed since encoded (cold blob or database)
     bool stored = false;  // rocksdb: the database has it
   };
 
@@ -307,83 +335,133 @@ class KeyedStore final : public KeyedStateBase {
   struct TimerRec {
     int64_t time;
     int64_t ns;
-    uint32_t entry;
+    uint32_t home;
     uint16_t gen;
     uint8_t tag;
-    bool operator==(const TimerRec& o) const {
-      return time == o.time && ns == o.ns && entry == o.entry && gen == o.gen && tag == o.tag;
-    }
     // Heap order: earliest first (std::push_heap keeps the greatest on top).
     bool operator>(const TimerRec& o) const {
       if (time != o.time) return time > o.time;
       if (ns != o.ns) return ns > o.ns;
       if (tag != o.tag) return tag > o.tag;
-      return entry > o.entry;
-    }
-  };
-  struct TimerHash {
-    size_t operator()(const TimerRec& t) const {
-      return std::hash<int64_t>{}(t.time * 31 + t.ns) ^ (static_cast<size_t>(t.entry) << 8) ^ t.tag;
+      return home > o.home;
     }
   };
 
-  // One key group: an open-addressing index (linear probing, backward-shift
-  // deletion) whose slots hold (hash << 32 | entry + 1), 0 for empty.
+  // One key group: an open-addressing index of homes (home + 1; 0 empty;
+  // linear probing from the key's hash, backward-shift deletion), and its timers.
   struct Group {
-    std::vector<uint64_t> index;
+    std::vector<uint32_t> index;
     uint32_t live = 0;
     std::vector<TimerRec> timers;  // memory backend: a min-heap
-    std::unordered_set<TimerRec, TimerHash> deleted;
   };
 
-  Entry& At(uint32_t idx) { return slabs_[idx / kSlab][idx % kSlab]; }
-  const Entry& At(uint32_t idx) const { return slabs_[idx / kSlab][idx % kSlab]; }
-  static uint32_t SlotIndex(uint64_t slot) { return static_cast<uint32_t>(slot) - 1; }
-  static uint32_t SlotHash(uint64_t slot) { return static_cast<uint32_t>(slot >> 32); }
+  // ---- homes and the index ------------------------------------------------------
 
-  uint32_t Lookup(uint32_t group, std::string_view key, uint32_t hash) const {
+  Home& HomeAt(uint32_t i) { return homes_slabs_[i / kSlab][i % kSlab]; }
+  const Home& HomeAt(uint32_t i) const { return homes_slabs_[i / kSlab][i % kSlab]; }
+  Hot& HotAt(uint32_t i) { return hot_slabs_[i / kSlab][i % kSlab]; }
+  const Hot& HotAt(uint32_t i) const { return hot_slabs_[i / kSlab][i % kSlab]; }
+
+  static uint64_t ReadVarint(const char*& p) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const uint8_t b = static_cast<uint8_t>(*p++);
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  }
+  static char* WriteVarint(uint64_t v, char* p) {
+    while (v >= 0x80) {
+      *p++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+    return p;
+  }
+  static size_t VarintSize(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+      v >>= 7;
+      ++n;
+    }
+    return n;
+  }
+  std::string_view HomeKey(uint32_t home) const {
+    const char* p = HomeAt(home).blob;
+    const uint64_t key_len = ReadVarint(p);
+    ReadVarint(p);
+    return {p, key_len};
+  }
+  std::string_view HomeValue(uint32_t home) const {
+    const char* p = HomeAt(home).blob;
+    const uint64_t key_len = ReadVarint(p);
+    const uint64_t value_len = ReadVarint(p);
+    return {p + key_len, value_len};
+  }
+  // Makes the home's blob hold `key` and `value`.
+  void SetBlob(uint32_t home, std::string_view key, std::string_view value) {
+    Home& h = HomeAt(home);
+    const size_t size = VarintSize(key.size()) + VarintSize(value.size()) + key.size() + value.size();
+    char* blob = static_cast<char*>(std::malloc(size));
+    if (!blob) throw std::bad_alloc();
+    char* p = WriteVarint(value.size(), WriteVarint(key.size(), blob));
+    std::memcpy(p, key.data(), key.size());
+    if (!value.empty()) std::memcpy(p + key.size(), value.data(), value.size());
+    if (h.blob) blob_bytes_ -= BlobSize(h.blob);
+    std::free(h.blob);
+    h.blob = blob;
+    blob_bytes_ += size;
+  }
+  static size_t BlobSize(const char* blob) {
+    const char* p = blob;
+    const uint64_t key_len = ReadVarint(p);
+    const uint64_t value_len = ReadVarint(p);
+    return static_cast<size_t>(p - blob) + key_len + value_len;
+  }
+
+  uint32_t Find(uint32_t group, std::string_view key, uint32_t hash) const {
     const auto& index = groups_[group].index;
     if (index.empty()) return kNone;
     const size_t mask = index.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      const uint64_t slot = index[i];
+      const uint32_t slot = index[i];
       if (!slot) return kNone;
-      if (SlotHash(slot) == hash && At(SlotIndex(slot)).key == key) return SlotIndex(slot);
+      if (HomeKey(slot - 1) == key) return slot - 1;
     }
   }
 
-  void Insert(Group& group, uint32_t hash, uint32_t idx) {
+  void Insert(Group& group, uint32_t hash, uint32_t home) {
     if ((group.live + 1) * 8 > group.index.size() * 7) Grow(group);
     const size_t mask = group.index.size() - 1;
     size_t i = hash & mask;
     while (group.index[i]) i = (i + 1) & mask;
-    group.index[i] = (static_cast<uint64_t>(hash) << 32) | (idx + 1);
+    group.index[i] = home + 1;
     ++group.live;
   }
 
   void Grow(Group& group) {
-    std::vector<uint64_t> old = std::move(group.index);
+    std::vector<uint32_t> old = std::move(group.index);
     group.index.assign(old.empty() ? 16 : old.size() * 2, 0);
     const size_t mask = group.index.size() - 1;
-    for (uint64_t slot : old) {
+    for (uint32_t slot : old) {
       if (!slot) continue;
-      size_t i = SlotHash(slot) & mask;
+      size_t i = KeyedHash(HomeKey(slot - 1)) & mask;
       while (group.index[i]) i = (i + 1) & mask;
       group.index[i] = slot;
     }
   }
 
-  void RemoveFromIndex(Group& group, uint32_t hash, uint32_t idx) {
+  void RemoveFromIndex(Group& group, uint32_t hash, uint32_t home) {
     const size_t mask = group.index.size() - 1;
     size_t i = hash & mask;
-    while (group.index[i] != ((static_cast<uint64_t>(hash) << 32) | (idx + 1))) i = (i + 1) & mask;
+    while (group.index[i] != home + 1) i = (i + 1) & mask;
     // Backward shift: move later slots of the run back over the hole.
     for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-      const uint64_t slot = group.index[j];
+      const uint32_t slot = group.index[j];
       if (!slot) break;
-      const size_t home = SlotHash(slot) & mask;
-      // The slot at j may fill the hole at i if its home is not in (i, j].
-      if (((j - home) & mask) >= ((j - i) & mask)) {
+      const size_t at = KeyedHash(HomeKey(slot - 1)) & mask;
+      // The slot at j may fill the hole at i if its home position is not in (i, j].
+      if (((j - at) & mask) >= ((j - i) & mask)) {
         group.index[i] = slot;
         i = j;
       }
@@ -392,52 +470,129 @@ class KeyedStore final : public KeyedStateBase {
     --group.live;
   }
 
-  uint32_t NewEntry(uint32_t group, std::string_view key, uint32_t hash) {
-    uint32_t idx;
-    if (!free_.empty()) {
-      idx = free_.back();
-      free_.pop_back();
+  uint32_t NewHome(uint32_t group, std::string_view key, uint32_t hash) {
+    uint32_t home;
+    if (!homes_free_.empty()) {
+      home = homes_free_.back();
+      homes_free_.pop_back();
     } else {
-      if (next_ == slabs_.size() * kSlab) slabs_.push_back(std::make_unique<Entry[]>(kSlab));
-      idx = next_++;
+      if (homes_next_ == homes_slabs_.size() * kSlab) homes_slabs_.push_back(std::make_unique<Home[]>(kSlab));
+      home = homes_next_++;
     }
-    Entry& e = At(idx);
-    e.key.assign(key.data(), key.size());
-    e.value = V{};
-    e.group = static_cast<uint8_t>(group);
-    e.live = true;
-    e.dirty = false;
-    e.stored = false;
-    e.cost = 0;
-    Insert(groups_[group], hash, idx);
-    ++live_;
-    return idx;
+    Home& h = HomeAt(home);
+    h.group = static_cast<uint8_t>(group);
+    h.live = true;
+    h.hot = 0;
+    SetBlob(home, key, {});
+    Insert(groups_[group], hash, home);
+    ++homes_live_;
+    return home;
   }
 
-  void Free(uint32_t idx) {
-    Entry& e = At(idx);
-    used_ -= std::min<uint64_t>(used_, e.cost);
-    RemoveFromIndex(groups_[e.group], KeyedHash(e.key), idx);
-    e.live = false;
-    ++e.gen;
-    e.cost = 0;
-    std::string().swap(e.key);
-    e.value = V{};
-    free_.push_back(idx);
-    --live_;
+  void FreeHome(uint32_t home) {
+    Home& h = HomeAt(home);
+    RemoveFromIndex(groups_[h.group], KeyedHash(HomeKey(home)), home);
+    blob_bytes_ -= BlobSize(h.blob);
+    std::free(h.blob);
+    h.blob = nullptr;
+    h.live = false;
+    h.hot = 0;
+    ++h.gen;
+    homes_free_.push_back(home);
+    --homes_live_;
   }
 
-  // The current entry's cost is counted again once the operator is done with it.
+  // ---- the hot tier -------------------------------------------------------------
+
+  uint32_t NewHot(uint32_t home) {
+    uint32_t i;
+    if (!hot_free_.empty()) {
+      i = hot_free_.back();
+      hot_free_.pop_back();
+    } else {
+      if (hot_next_ == hot_slabs_.size() * kSlab) hot_slabs_.push_back(std::make_unique<Hot[]>(kSlab));
+      i = hot_next_++;
+    }
+    Hot& h = HotAt(i);
+    h.value = V{};
+    h.home = home;
+    h.cost = 0;
+    h.live = true;
+    h.dirty = false;
+    h.stored = false;
+    HomeAt(home).hot = i + 1;
+    ++hot_live_;
+    return i;
+  }
+
+  void FreeHot(uint32_t i) {
+    Hot& h = HotAt(i);
+    used_ -= std::min<uint64_t>(used_, h.cost);
+    h.value = V{};
+    h.live = false;
+    h.cost = 0;
+    HomeAt(h.home).hot = 0;
+    hot_free_.push_back(i);
+    --hot_live_;
+  }
+
+  // A cold key's bytes become its hot value.
+  void Promote(uint32_t home, std::string_view bytes, int format, bool stored) {
+    const uint32_t i = NewHot(home);
+    Hot& h = HotAt(i);
+    h.stored = stored;
+    Decode(bytes, format, &h.value);
+  }
+
+  void Decode(std::string_view bytes, int format, V* value) {
+    *value = V{};
+    SnapshotReader r(bytes);
+    codec_.Load(r, value, format);
+  }
+
+  // The current value's cost is counted again once the operator is done with it.
   void Settle() {
     if (current_ == kNone) return;
-    Entry& e = At(current_);
-    const uint64_t cost = kEntryOverhead + (e.key.size() > 15 ? e.key.capacity() : 0) + codec_.Bytes(e.value);
-    used_ = used_ - std::min<uint64_t>(used_, e.cost) + cost;
-    e.cost = static_cast<uint32_t>(std::min<uint64_t>(cost, std::numeric_limits<uint32_t>::max()));
+    Hot& h = HotAt(current_);
+    const uint64_t cost = kHotOverhead + codec_.Bytes(h.value);
+    used_ = used_ - std::min<uint64_t>(used_, h.cost) + cost;
+    h.cost = static_cast<uint32_t>(std::min<uint64_t>(cost, std::numeric_limits<uint32_t>::max()));
     current_ = kNone;
   }
 
-  bool Live(const TimerRec& t) const { return At(t.entry).live && At(t.entry).gen == t.gen; }
+  // A hot value goes cold: encoded into its blob (memory) or the database
+  // (rocksdb, where its home then goes too: the database knows the key).
+  void Cool(uint32_t i) {
+    Hot& h = HotAt(i);
+    const uint32_t home = h.home;
+    if (db_) {
+      WriteBack(h);
+      FreeHot(i);
+      FreeHome(home);
+      return;
+    }
+    if (h.dirty) {
+      value_scratch_.clear();
+      SnapshotWriter w(&value_scratch_);
+      codec_.Save(h.value, w);
+      key_scratch_.assign(HomeKey(home));
+      SetBlob(home, key_scratch_, value_scratch_);
+    }
+    FreeHot(i);
+  }
+
+  // Past the budget, hot values (from where the last eviction stopped) go
+  // cold until half of it is used.
+  void MaybeEvict() {
+    if (used_ <= budget_ || hot_next_ == 0) return;
+    for (uint32_t n = 0; n < hot_next_ && used_ > budget_ / 2; ++n) {
+      const uint32_t i = evict_cursor_;
+      evict_cursor_ = (evict_cursor_ + 1) % hot_next_;
+      if (HotAt(i).live) Cool(i);
+    }
+  }
+
+  bool Live(const TimerRec& t) const { return HomeAt(t.home).live && HomeAt(t.home).gen == t.gen; }
 
   void PushTimer(uint32_t group, const TimerRec& rec) {
     auto& heap = groups_[group].timers;
@@ -448,21 +603,20 @@ class KeyedStore final : public KeyedStateBase {
 
   template <typename Fire>
   void AdvanceMemory(uint32_t g, int64_t watermark, Fire& fire) {
-    Group& group = groups_[g];
-    auto& heap = group.timers;
+    auto& heap = groups_[g].timers;
     while (!heap.empty() && heap.front().time <= watermark) {
       std::pop_heap(heap.begin(), heap.end(), std::greater<TimerRec>());
       const TimerRec t = heap.back();
       heap.pop_back();
-      if (!group.deleted.empty() && group.deleted.erase(t)) continue;
       if (!Live(t)) continue;
-      current_ = t.entry;
-      At(t.entry).dirty = true;
-      fire(KeyedTimer{t.time, t.ns, t.tag}, At(t.entry).value);
+      if (!HomeAt(t.home).hot) Promote(t.home, HomeValue(t.home), 3, false);
+      current_ = HomeAt(t.home).hot - 1;
+      HotAt(current_).dirty = true;
+      fire(KeyedTimer{t.time, t.ns, t.tag}, HotAt(current_).value);
       Settle();
+      MaybeEvict();
     }
     next_timer_[g] = heap.empty() ? kNoTimer : heap.front().time;
-    if (heap.empty()) group.deleted.clear();
   }
 
   // ---- rocksdb ----------------------------------------------------------------
@@ -484,51 +638,15 @@ class KeyedStore final : public KeyedStateBase {
     return timer_key_;
   }
 
-  uint32_t LoadFromDb(uint32_t group, std::string_view key, uint32_t hash) {
-    if (!db_->Get(group, op_, StateKey(key), &db_value_)) return kNone;
-    const uint32_t idx = NewEntry(group, key, hash);
-    Entry& e = At(idx);
-    e.stored = true;
-    SnapshotReader r(db_value_);
-    codec_.Load(r, &e.value);
-    return idx;
-  }
-
-  void WriteBack(Entry& e) {
-    if (!e.dirty) return;
-    db_value_.clear();
-    SnapshotWriter w(&db_value_);
-    codec_.Save(e.value, w);
-    db_->Put(e.group, op_, StateKey(e.key), db_value_);
-    e.dirty = false;
-    e.stored = true;
-  }
-
-  // Past the budget, whole key groups (from where the last eviction stopped)
-  // are written back and dropped from memory until half of it is used.
-  void MaybeEvict() {
-    if (!db_ || used_ <= budget_) return;
-    for (uint32_t n = 0; n < kKeyGroups && used_ > budget_ / 2; ++n) {
-      const uint32_t g = evict_cursor_;
-      evict_cursor_ = (evict_cursor_ + 1) % kKeyGroups;
-      Group& group = groups_[g];
-      for (uint64_t slot : group.index) {
-        if (!slot) continue;
-        const uint32_t idx = SlotIndex(slot);
-        Entry& e = At(idx);
-        WriteBack(e);
-        used_ -= std::min<uint64_t>(used_, e.cost);
-        e.live = false;
-        ++e.gen;
-        e.cost = 0;
-        std::string().swap(e.key);
-        e.value = V{};
-        free_.push_back(idx);
-        --live_;
-      }
-      std::vector<uint64_t>().swap(group.index);
-      group.live = 0;
-    }
+  void WriteBack(Hot& h) {
+    if (!h.dirty) return;
+    value_scratch_.clear();
+    SnapshotWriter w(&value_scratch_);
+    codec_.Save(h.value, w);
+    const uint32_t home = h.home;
+    db_->Put(HomeAt(home).group, op_, StateKey(HomeKey(home)), value_scratch_);
+    h.dirty = false;
+    h.stored = true;
   }
 
   template <typename Fire>
@@ -563,6 +681,25 @@ class KeyedStore final : public KeyedStateBase {
     });
   }
 
+  // A database restored from a format-2 checkpoint: its values are
+  // re-encoded once, in this format.
+  void ReencodeDb(int format) {
+    std::vector<std::pair<std::string, std::string>> rewritten;
+    V value{};
+    for (uint32_t g = 0; g < kKeyGroups; ++g) {
+      rewritten.clear();
+      db_->Scan(g, op_, std::string_view(&kStateSpace, 1), [&](std::string_view k, std::string_view v) {
+        Decode(v, format, &value);
+        std::string bytes;
+        SnapshotWriter w(&bytes);
+        codec_.Save(value, w);
+        rewritten.emplace_back(std::string(k), std::move(bytes));
+        return true;
+      });
+      for (const auto& [k, v] : rewritten) db_->Put(g, op_, k, v);
+    }
+  }
+
   Codec codec_;
   TimerLayout layout_;
   StateDb* db_;
@@ -570,14 +707,19 @@ class KeyedStore final : public KeyedStateBase {
   uint64_t budget_;
   std::array<Group, kKeyGroups> groups_;
   std::array<int64_t, kKeyGroups> next_timer_;
-  std::vector<std::unique_ptr<Entry[]>> slabs_;
-  uint32_t next_ = 0;  // entries ever made (slab slots in use or freed)
-  std::vector<uint32_t> free_;
-  uint32_t current_ = kNone;
-  size_t live_ = 0;
-  uint64_t used_ = 0;  // estimated heap bytes of the entries in memory
+  std::vector<std::unique_ptr<Home[]>> homes_slabs_;
+  uint32_t homes_next_ = 0;
+  std::vector<uint32_t> homes_free_;
+  size_t homes_live_ = 0;
+  std::vector<std::unique_ptr<Hot[]>> hot_slabs_;
+  uint32_t hot_next_ = 0;
+  std::vector<uint32_t> hot_free_;
+  size_t hot_live_ = 0;
+  uint32_t current_ = kNone;  // hot slot of the current key
+  uint64_t used_ = 0;         // estimated bytes of the hot values
+  uint64_t blob_bytes_ = 0;   // bytes of the homes' blobs
   uint32_t evict_cursor_ = 0;
-  std::string db_key_, db_value_, timer_key_;
+  std::string db_key_, db_value_, timer_key_, key_scratch_, value_scratch_;
 };
 
 }  // namespace streamrun

@@ -29,7 +29,7 @@ struct CounterCodec {
     w.I64(c.count);
     w.I64(c.last);
   }
-  void Load(SnapshotReader& r, Counter* c) const {
+  void Load(SnapshotReader& r, Counter* c, int) const {
     c->count = r.I64();
     c->last = r.I64();
   }
