@@ -6,12 +6,19 @@
 # per key), each compared with the same job over 1,000 keys. Reports the
 # peak RSS and the bytes per open (key, window): (RSS - RSS of 1,000 keys) /
 # open windows. Prints a Markdown table.
-# Usage: bench/state_size.sh
+# One worker (P=1) by default: with more, the measure also holds the rows the
+# workers fire at the end of the input, waiting in the exchange for the one
+# worker that writes the sink (output, not state).
+# Usage: [KEYS=N] [P=N] [BACKEND=memory|rocksdb] [CACHE=64MB] [JOBS="session tumbling sliding"]
+#        bench/state_size.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/release/runner/streamrun
 [ -x "$bin" ] || scripts/build.sh release streamrun >/dev/null
 keys="${KEYS:-1000000}"
+workers="${P:-1}"
+backend="${BACKEND:-memory}"
+cache="${CACHE:-256MB}"  # rocksdb: hot keys per worker and step
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for n in 1000 "$keys"; do
@@ -26,7 +33,7 @@ PY
 done
 table="| state | open (key, window) | peak RSS | RSS over 1,000 keys | bytes per open (key, window) |
 |---|---|---|---|---|"
-for job in session tumbling sliding; do
+for job in ${JOBS:-session tumbling sliding}; do
   case $job in
     session) window='{ session: 10s, aggregate: { bids: count(), first: min(dateTime), last: max(dateTime) } }'; per_key=1 ;;
     tumbling) window='{ tumbling: 10s, aggregate: { bids: count() } }'; per_key=1 ;;
@@ -36,6 +43,8 @@ for job in session tumbling sliding; do
   for n in 1000 "$keys"; do
     cat >"$dir/$job.yaml" <<YAML
 name: state-size-$job
+runtime:
+  state: { backend: $backend, cache: $cache$([ "$backend" = rocksdb ] && echo ", path: $dir/state") }
 sources:
   bids:
     type: file
@@ -50,7 +59,7 @@ transforms:
 sinks:
   discard: { input: q, type: "null" }
 YAML
-    out=$(/usr/bin/time -f "RSS %M" "$bin" run "$dir/$job.yaml" 2>&1 >/dev/null) || { echo "$out"; exit 1; }
+    out=$(/usr/bin/time -f "RSS %M" "$bin" run -p "$workers" "$dir/$job.yaml" 2>&1 >/dev/null) || { echo "$out"; exit 1; }
     rss+=("$(echo "$out" | awk '/^RSS/ { print $2 }')")
   done
   row=$(awk -v job="$job" -v k="$keys" -v w="$per_key" -v small="${rss[0]}" -v big="${rss[1]}" 'BEGIN {
@@ -60,6 +69,6 @@ YAML
   table+=$'\n'"$row"
 done
 echo
-echo "Machine: $(nproc) cores; $(date -u +%Y-%m-%d); \`KEYS=$keys bench/state_size.sh\`; memory state backend."
+echo "Machine: $(nproc) cores; $(date -u +%Y-%m-%d); \`KEYS=$keys P=$workers BACKEND=$backend bench/state_size.sh\`; $backend state backend$([ "$backend" = rocksdb ] && echo " with a $cache cache"), $workers worker(s)."
 echo
 echo "$table"

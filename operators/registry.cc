@@ -3,12 +3,15 @@
 #include "operators/sinks/sinks.h"
 #include "operators/sources/sources.h"
 #include "operators/steps/steps.h"
+#include "runner/record/status.h"
 
 namespace streamrun {
 
-const std::vector<StepEntry>& Steps() {
+namespace {
+
+std::vector<StepEntry>& StepList() {
   // clang-format off
-  static const std::vector<StepEntry> kSteps = {
+  static std::vector<StepEntry> steps = {
       {FilterSpec, PlanFilter},
       {SetSpec, PlanSet},
       {SelectSpec, PlanSelect},
@@ -19,8 +22,12 @@ const std::vector<StepEntry>& Steps() {
       {DedupeSpec, PlanDedupe},
   };
   // clang-format on
-  return kSteps;
+  return steps;
 }
+
+}  // namespace
+
+const std::vector<StepEntry>& Steps() { return StepList(); }
 
 const std::vector<SourceEntry>& Sources() {
   static const std::vector<SourceEntry> kSources = {
@@ -50,6 +57,12 @@ static const Entry* FindIn(const std::vector<Entry>& list, const std::string& na
 const StepEntry* FindStep(const std::string& name) { return FindIn(Steps(), name); }
 const SourceEntry* FindSource(const std::string& type) { return FindIn(Sources(), type); }
 const SinkEntry* FindSink(const std::string& type) { return FindIn(Sinks(), type); }
+
+void AddStep(StepEntry entry) {
+  const std::string& name = entry.spec().name;
+  if (FindStep(name)) throw InternalError("AddStep: a step named '" + name + "' exists already");
+  StepList().push_back(entry);
+}
 
 namespace {
 

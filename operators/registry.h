@@ -1,7 +1,8 @@
 #pragma once
 // The explicit list of built-in sources, steps and sinks (STYLE.md: no
 // static-initialiser self-registration). Each entry pairs a component's config
-// spec with the function that plans it.
+// spec with the function that plans it. A binary may add steps of its own with
+// AddStep, explicitly, in its main (tests/operators/main.cc).
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct SinkEntry {
   SinkPlanFn plan;
 };
 
+// The built-in steps, then those added by AddStep, in the order added.
 const std::vector<StepEntry>& Steps();
 const std::vector<SourceEntry>& Sources();
 const std::vector<SinkEntry>& Sinks();
@@ -38,7 +40,13 @@ const StepEntry* FindStep(const std::string& name);
 const SourceEntry* FindSource(const std::string& type);
 const SinkEntry* FindSink(const std::string& type);
 
-// The catalog the config validator uses.
+// Adds a step after the built-ins: FindStep, planning, validation and the
+// catalog (`validate`, `schema`) see it. Call it at startup, before any
+// pipeline is validated or planned (it may move the entries FindStep returned);
+// not thread-safe. A name already taken is a programming error (InternalError).
+void AddStep(StepEntry entry);
+
+// The catalog the config validator uses: the built-ins and the added steps.
 const config::ComponentCatalog& BuiltinCatalog();
 
 }  // namespace streamrun

@@ -261,7 +261,10 @@ class TopNInstance : public StepInstance {
       : config_(config),
         width_(static_cast<uint32_t>(
             std::max(config->universe ? config->universe->width : 0, config->rank_slot + 1))),
-        state_(keyed, RowsCodec(), TimerLayout::kTimeTagNamespace) {}
+        // A window's rows are one value, and a few windows are open at once:
+        // they stay decoded (a window's rows encoded per record would cost
+        // all of them).
+        state_(keyed, RowsCodec(), TimerLayout::kTimeTagNamespace, HotValues::kKeep) {}
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
     expr::EvalContext ctx{&batch.arena(), env.now_ms, {}};

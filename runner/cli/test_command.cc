@@ -323,10 +323,11 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
     fs::path state_dir;
     if (!state.empty()) {
       options.state_backend = state;
+      // No hot keys: every key is encoded after each use and decoded again.
+      plan->state_cache_bytes = 0;
       if (state == "rocksdb") {
         state_dir = fs::temp_directory_path() / (run_name + "-state");
         options.state_path = state_dir.string();
-        plan->state_cache_bytes = 0;  // every key written back and read again
       }
     }
     const int64_t records =

@@ -859,13 +859,13 @@ const FieldSpec& RuntimeSpec() {
                   Str("path",
                       "The RocksDB directory (backend rocksdb): each worker's database, a scratch "
                       "copy rebuilt from the checkpoint at every start."),
-                  Default(Str("cache",
-                              "Memory for hot keys per worker and stateful step (backend "
-                              "rocksdb), e.g. 256MB; the rest of the state is on disk."),
+                  Example(Str("cache",
+                              "Memory for hot keys per worker and stateful step, kept decoded; the other "
+                              "keys are kept encoded (in memory, or on disk with rocksdb). Default: 16MB "
+                              "with memory, 256MB with rocksdb."),
                           "256MB"),
               },
-              "Keyed state of window and dedupe (with rocksdb: in RocksDB, timers included); top_n "
-              "keeps its open windows' rows in memory under both backends."),
+              "Keyed state of window, dedupe and top_n, with its timers (with rocksdb: in RocksDB)."),
           Obj("checkpoint",
               {
                   Example(Default(Dur("interval", "Time between the starts of two checkpoints."), "10s"),

@@ -73,7 +73,9 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
     const config::Options state = rt.Object("state");
     plan->state_backend = state.Enum("backend");
     plan->state_path = state.String("path");
-    if (auto bytes = config::ParseByteSize(state.String("cache"))) {
+    if (!state.Has("cache")) {
+      // by backend, when the run knows it (test --state may change it)
+    } else if (auto bytes = config::ParseByteSize(state.String("cache"))) {
       plan->state_cache_bytes = *bytes;
     } else {
       diags.Add(state.Node("cache")->mark,

@@ -75,9 +75,11 @@ struct PipelinePlan {
   std::string file;
   int parallelism = 1;
   CheckpointConfig checkpoint;
-  std::string state_backend = "memory";       // memory | rocksdb
-  std::string state_path;                     // rocksdb directory
-  uint64_t state_cache_bytes = 256ull << 20;  // rocksdb: hot keys in memory, per worker and step
+  std::string state_backend = "memory";  // memory | rocksdb
+  std::string state_path;                // rocksdb directory
+  // Hot (decoded) keys per worker and stateful step; unset: by backend
+  // (kMemoryHotBytes, kRocksDbCacheBytes).
+  std::optional<uint64_t> state_cache_bytes;
   ErrorPolicy error_policy = ErrorPolicy::kFail;
   int dead_letter_sink = -1;       // node index of the dead-letter sink
   std::vector<PlanNode> nodes;     // sources, then transforms in dependency order, then sinks

@@ -20,6 +20,7 @@
 
 #include "runner/record/checksum.h"
 #include "runner/record/clock.h"
+#include "runner/state/keyed_service.h"
 
 namespace streamrun {
 namespace runtime {
@@ -290,6 +291,9 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
 bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& shared,
                   const std::optional<checkpoint::Loaded>& loaded, const std::vector<SavedWorker>& saved) {
   const std::string backend = options.state_backend.empty() ? plan.state_backend : options.state_backend;
+  // Hot keys per worker and step: runtime.state.cache, else by backend.
+  shared.state_cache_bytes =
+      plan.state_cache_bytes.value_or(backend == "rocksdb" ? kRocksDbCacheBytes : kMemoryHotBytes);
   bool has_files = false;
   for (const auto& w : saved) has_files |= !w.db_files.empty();
   if (backend != "rocksdb") {
@@ -306,7 +310,6 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
   char run_id[32];
   std::snprintf(run_id, sizeof run_id, "%08x%08x", random(), static_cast<unsigned>(NowMs()));
   const bool fetch = has_files && saved.size() == static_cast<size_t>(shared.workers);
-  shared.state_cache_bytes = plan.state_cache_bytes;
   try {
     for (int w = 0; w < shared.workers; ++w) {
       static const std::vector<DbFile> kNone;

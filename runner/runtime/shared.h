@@ -20,7 +20,7 @@
 #include "runner/runtime/routing.h"
 #include "runner/runtime/runtime.h"
 #include "runner/runtime/state_files.h"
-#include "runner/state/keyed_state.h"
+#include "runner/state/key_groups.h"
 
 namespace streamrun::runtime {
 

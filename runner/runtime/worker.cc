@@ -47,10 +47,9 @@ Worker::Worker(Shared& shared, int index)
         break;
       case PlanNode::Kind::kTransform:
         for (size_t k = 0; k < n.steps.size(); ++k) {
-          s.keyed.push_back(shared.dbs.empty()
-                                ? std::make_unique<KeyedStateService>()
-                                : std::make_unique<KeyedStateService>(
-                                      &shared.dbs[self_]->db(), OperatorId(i, k), shared.state_cache_bytes));
+          s.keyed.push_back(
+              std::make_unique<KeyedStateService>(shared.dbs.empty() ? nullptr : &shared.dbs[self_]->db(),
+                                                  OperatorId(i, k), shared.state_cache_bytes));
           OperatorContext context = Context(i, k);
           context.keyed_state = s.keyed.back().get();
           s.steps.push_back(n.steps[k].plan->Instantiate(context));

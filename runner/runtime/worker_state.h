@@ -23,7 +23,7 @@
 
 #include "operators/operator.h"
 #include "runner/runtime/state_files.h"
-#include "runner/state/keyed_state.h"
+#include "runner/state/key_groups.h"
 #include "runner/state/snapshot.h"
 
 namespace streamrun::runtime {

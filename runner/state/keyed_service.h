@@ -14,6 +14,14 @@
 
 namespace streamrun {
 
+// Default budgets for hot keys per worker and step (runtime.state.cache). A
+// hot key costs its C++ objects (a window's key with one count is about 250
+// bytes), a cold one its encoded bytes (about 30): hot keys are for speed,
+// cold ones for size. In memory the cold keys are in RAM too, so its default
+// is small; under rocksdb they are on disk.
+inline constexpr uint64_t kMemoryHotBytes = 16ull << 20;
+inline constexpr uint64_t kRocksDbCacheBytes = 256ull << 20;
+
 // What the runtime sees of an operator's keyed state.
 class KeyedStateBase {
  public:
@@ -30,21 +38,16 @@ class KeyedStateBase {
 class KeyedStateService {
  public:
   KeyedStateService() = default;
-  // rocksdb: the worker's database, this step's operator id in it, and the
-  // budget for the step's in-memory hot keys.
-  KeyedStateService(StateDb* db, uint32_t op, uint64_t cache_bytes)
-      : db_(db), op_(op), cache_bytes_(cache_bytes) {}
+  // `db`: the worker's database (rocksdb), null for the memory backend; `op`:
+  // this step's operator id in it; `hot_bytes`: the budget for the step's hot
+  // (decoded) keys (runtime.state.cache).
+  KeyedStateService(StateDb* db, uint32_t op, uint64_t hot_bytes) : db_(db), op_(op), hot_bytes_(hot_bytes) {}
 
   StateDb* db() const { return db_; }
   uint32_t op() const { return op_; }
-  // The budget for values kept decoded (hot): rocksdb, the run's cache size;
-  // memory, kMemoryHotBytes (the other keys are kept encoded in memory).
-  uint64_t hot_bytes() const { return db_ ? cache_bytes_ : kMemoryHotBytes; }
-
-  // Memory backend: hot values per step and worker. A hot key costs its C++
-  // objects (a window's key with one count is about 250 bytes), a cold one its
-  // encoded bytes (about 30): hot keys are for speed, cold ones for size.
-  static constexpr uint64_t kMemoryHotBytes = 16ull << 20;
+  // The budget for values kept decoded (hot); the other keys are kept
+  // encoded, in memory or in the database.
+  uint64_t hot_bytes() const { return hot_bytes_; }
 
   // A store makes itself known (one per operator instance: the operator's
   // range of the database is the store's).
@@ -58,7 +61,7 @@ class KeyedStateService {
  private:
   StateDb* db_ = nullptr;
   uint32_t op_ = 0;
-  uint64_t cache_bytes_ = 0;
+  uint64_t hot_bytes_ = kMemoryHotBytes;
   KeyedStateBase* store_ = nullptr;
 };
 

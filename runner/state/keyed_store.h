@@ -23,7 +23,7 @@
 //   state was erased never fires. Under rocksdb timers live only in the
 //   database (time-ordered; each key group's earliest in memory), so neither
 //   keys nor timers are bounded by memory. A timer fires once, at the first
-//   watermark at or past its time, with its key current. Timers cannot be
+//   AdvanceTo at or past its time, with its key current. Timers cannot be
 //   deleted: an operator checks, when one fires, whether it still applies.
 //   The operator's range of the database (state_db.h):
 //     0x00 key                        -> the key's value (the codec's bytes)
@@ -45,7 +45,8 @@
 // The codec (a small value type the operator passes in):
 //   void Save(const V&, SnapshotWriter&) const;            // format 3
 //   void Load(SnapshotReader&, V*, int format) const;      // into a default V; format 2 or 3
-//   uint64_t Bytes(const V&) const;                        // heap bytes V owns (the hot budget)
+//   uint64_t Bytes(const V&) const;                        // heap bytes V owns (the hot budget;
+//                                                          // asked after each use of a key: keep it cheap)
 //   void LegacyTimers(const V&, std::vector<KeyedTimer>*) const;  // format 2 only
 #include <algorithm>
 #include <array>
@@ -60,8 +61,8 @@
 #include <vector>
 
 #include "runner/record/status.h"
+#include "runner/state/key_groups.h"
 #include "runner/state/keyed_service.h"
-#include "runner/state/keyed_state.h"
 #include "runner/state/snapshot.h"
 #include "runner/state/state_db.h"
 
@@ -91,15 +92,24 @@ inline uint32_t KeyedHash(std::string_view key) {
   return static_cast<uint32_t>(h);
 }
 
+// What a store may do with hot values.
+enum class HotValues : uint8_t {
+  kEvict,  // past the budget, encode and drop the oldest (most stores)
+  // Keep every value decoded: for a few large values that are used together,
+  // where encoding one to make room for another would cost a whole value per
+  // record (top_n: each open window's rows). Checkpoints still write them.
+  kKeep,
+};
+
 template <typename V, typename Codec>
 class KeyedStore final : public KeyedStateBase {
  public:
-  KeyedStore(KeyedStateService& service, Codec codec, TimerLayout layout)
+  KeyedStore(KeyedStateService& service, Codec codec, TimerLayout layout, HotValues hot = HotValues::kEvict)
       : codec_(std::move(codec)),
         layout_(layout),
         db_(service.db()),
         op_(service.op()),
-        budget_(service.hot_bytes()) {
+        budget_(hot == HotValues::kKeep ? std::numeric_limits<uint64_t>::max() : service.hot_bytes()) {
     next_timer_.fill(kNoTimer);
     service.Attach(this);
   }
@@ -139,8 +149,10 @@ class KeyedStore final : public KeyedStateBase {
   std::string_view current_key() const { return HomeKey(HotAt(current_).home); }
   uint32_t current_group() const { return HomeAt(HotAt(current_).home).group; }
 
-  // Erases the current key's state (memory and database); its timers will
-  // not fire. No key is current after.
+  // Erases the current key's state (memory and database). In memory its
+  // timers will not fire; under rocksdb they stay in the database and fire if
+  // the key has state again by then (one more reason to check, when a timer
+  // fires, that it still applies). No key is current after.
   void EraseCurrent() {
     if (current_ == kNone) return;
     Hot& h = HotAt(current_);
@@ -553,6 +565,10 @@ class KeyedStore final : public KeyedStateBase {
   // The current value's cost is counted again once the operator is done with it.
   void Settle() {
     if (current_ == kNone) return;
+    if (budget_ == std::numeric_limits<uint64_t>::max()) {  // HotValues::kKeep: nothing to count
+      current_ = kNone;
+      return;
+    }
     Hot& h = HotAt(current_);
     const uint64_t cost = kHotOverhead + codec_.Bytes(h.value);
     used_ = used_ - std::min<uint64_t>(used_, h.cost) + cost;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "runner/record/status.h"
-#include "runner/state/keyed_state.h"
+#include "runner/state/key_groups.h"
 
 namespace streamrun {
 
