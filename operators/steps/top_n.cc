@@ -298,7 +298,7 @@ class TopNInstance : public StepInstance {
       if (!w.dirty && end->i <= watermark_) refire_.push_back(window_key_);
       w.dirty = true;
     }
-    Refire(out);
+    Refire(out, watermark_);
   }
 
   void OnWatermark(int64_t watermark, StepEnv&, Emitter& out) override {
@@ -356,11 +356,14 @@ class TopNInstance : public StepInstance {
   void Advance(int64_t w, Emitter& out) {
     if (w <= watermark_) return;
     const int64_t before = watermark_;
+    // Re-fires waiting for the end of the batch go first, with the watermark
+    // before this advance (which may free their windows).
+    Refire(out, before);
     watermark_ = w;
     std::optional<Batch> batch;  // made only when something fires (most advances fire nothing)
     state_.AdvanceTo(w, [&](const KeyedTimer& t, WindowRows& rows) {
       const int64_t end = ReadOrderedTime(state_.current_key());
-      if (t.tag != kFree && rows.dirty) {
+      if (rows.dirty) {
         rows.dirty = false;
         if (!batch) batch.emplace(width_);
         EmitTop(end, rows, before, *batch);
@@ -370,8 +373,9 @@ class TopNInstance : public StepInstance {
     if (batch && !batch->empty()) out.Emit(*batch);
   }
 
-  // Emits the top n of the complete windows that got rows in this batch.
-  void Refire(Emitter& out) {
+  // Emits the top n of the complete windows that got rows since the last
+  // re-fire, with `row_watermark`.
+  void Refire(Emitter& out, int64_t row_watermark) {
     if (refire_.empty()) return;
     std::sort(refire_.begin(), refire_.end());  // (end, start) order
     std::optional<Batch> batch;
@@ -381,7 +385,7 @@ class TopNInstance : public StepInstance {
       rows->dirty = false;
       if (!batch) batch.emplace(width_);
       const int64_t end = ReadOrderedTime(key);
-      EmitTop(end, *rows, watermark_, *batch);
+      EmitTop(end, *rows, row_watermark, *batch);
       // A window already past its lateness when the row came is forgotten now.
       if (SaturatingAdd(end, config_->allowed_lateness_ms) <= watermark_) state_.EraseCurrent();
     }

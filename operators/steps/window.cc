@@ -387,6 +387,13 @@ class WindowInstance : public StepInstance {
       if (windows.empty()) state_.EraseCurrent();
       return false;
     }
+    if (last == first + 1 && windows[first].start == start && windows[first].end == end) {
+      // Inside one session that it does not extend: that session, its timers as they are.
+      WindowState& same = windows[first];
+      if (!Accumulate(same, batch, i, env)) return true;
+      AfterUpdate(key, same, env);
+      return true;
+    }
     WindowState merged = codec_.NewWindow(start, end);
     bool was_fired = false;
     if (first < last) {

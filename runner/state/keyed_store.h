@@ -509,9 +509,10 @@ class KeyedStore final : public KeyedStateBase {
     h.blob = nullptr;
     h.live = false;
     h.hot = 0;
-    ++h.gen;
-    homes_free_.push_back(home);
     --homes_live_;
+    // A home whose generation wraps is retired, never reused: a timer left
+    // from 65,536 keys ago must not find a live key there.
+    if (++h.gen != 0) homes_free_.push_back(home);
   }
 
   // ---- the hot tier -------------------------------------------------------------
@@ -673,7 +674,7 @@ class KeyedStore final : public KeyedStateBase {
       KeyedTimer t;
       t.time = ReadOrderedTime(k.substr(1));
       if (t.time > watermark) {
-        next_timer_[g] = t.time;
+        next_timer_[g] = std::min(next_timer_[g], t.time);  // `fire` may have registered an earlier one
         return false;
       }
       if (layout_ == TimerLayout::kTimeTagNamespace) {
