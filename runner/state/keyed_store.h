@@ -92,6 +92,33 @@ inline uint32_t KeyedHash(std::string_view key) {
   return static_cast<uint32_t>(h);
 }
 
+// Slots of T in fixed arrays of 4,096 (an address stays put while the slot
+// lives), reused through a free list.
+template <typename T>
+class Slots {
+ public:
+  T& operator[](uint32_t i) { return slabs_[i / kSlab][i % kSlab]; }
+  const T& operator[](uint32_t i) const { return slabs_[i / kSlab][i % kSlab]; }
+  uint32_t Take() {
+    if (!free_.empty()) {
+      const uint32_t i = free_.back();
+      free_.pop_back();
+      return i;
+    }
+    if (next_ == slabs_.size() * kSlab) slabs_.push_back(std::make_unique<T[]>(kSlab));
+    return next_++;
+  }
+  void Give(uint32_t i) { free_.push_back(i); }
+  uint32_t made() const { return next_; }  // slots ever taken: 0 .. made() - 1
+  uint64_t bytes() const { return slabs_.size() * kSlab * sizeof(T); }
+
+ private:
+  static constexpr uint32_t kSlab = 4096;
+  std::vector<std::unique_ptr<T[]>> slabs_;
+  uint32_t next_ = 0;
+  std::vector<uint32_t> free_;
+};
+
 // What a store may do with hot values.
 enum class HotValues : uint8_t {
   kEvict,  // past the budget, encode and drop the oldest (most stores)
@@ -114,7 +141,7 @@ class KeyedStore final : public KeyedStateBase {
     service.Attach(this);
   }
   ~KeyedStore() override {
-    for (uint32_t h = 0; h < homes_next_; ++h) std::free(HomeAt(h).blob);
+    for (uint32_t h = 0; h < homes_.made(); ++h) std::free(homes_[h].blob);
   }
   KeyedStore(const KeyedStore&) = delete;
   KeyedStore& operator=(const KeyedStore&) = delete;
@@ -228,8 +255,7 @@ class KeyedStore final : public KeyedStateBase {
   size_t keys_in_memory() const { return homes_live_; }
   size_t hot_keys() const { return hot_live_; }
   uint64_t MemoryBytes() const override {
-    uint64_t bytes = used_ + blob_bytes_ + homes_slabs_.size() * kSlab * sizeof(Home) +
-                     hot_slabs_.size() * kSlab * sizeof(Hot);
+    uint64_t bytes = used_ + blob_bytes_ + homes_.bytes() + hots_.bytes();
     for (const auto& g : groups_)
       bytes += g.index.capacity() * sizeof(uint32_t) + g.timers.capacity() * sizeof(TimerRec);
     return bytes;
@@ -240,7 +266,7 @@ class KeyedStore final : public KeyedStateBase {
   void Snapshot(StateSnapshot& out) override {
     Settle();
     if (db_) {
-      for (uint32_t i = 0; i < hot_next_; ++i)
+      for (uint32_t i = 0; i < hots_.made(); ++i)
         if (HotAt(i).live) WriteBack(HotAt(i));
       return;
     }
@@ -315,7 +341,6 @@ class KeyedStore final : public KeyedStateBase {
  private:
   static constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
   static constexpr int64_t kNoTimer = std::numeric_limits<int64_t>::max();
-  static constexpr uint32_t kSlab = 4096;  // homes or hot values per slab
   static constexpr char kStateSpace = 0x00;
   static constexpr char kTimerSpace = 0x01;
   static constexpr uint64_t kRecordEntry = 0, kRecordTimer = 1;
@@ -369,10 +394,10 @@ class KeyedStore final : public KeyedStateBase {
 
   // ---- homes and the index ------------------------------------------------------
 
-  Home& HomeAt(uint32_t i) { return homes_slabs_[i / kSlab][i % kSlab]; }
-  const Home& HomeAt(uint32_t i) const { return homes_slabs_[i / kSlab][i % kSlab]; }
-  Hot& HotAt(uint32_t i) { return hot_slabs_[i / kSlab][i % kSlab]; }
-  const Hot& HotAt(uint32_t i) const { return hot_slabs_[i / kSlab][i % kSlab]; }
+  Home& HomeAt(uint32_t i) { return homes_[i]; }
+  const Home& HomeAt(uint32_t i) const { return homes_[i]; }
+  Hot& HotAt(uint32_t i) { return hots_[i]; }
+  const Hot& HotAt(uint32_t i) const { return hots_[i]; }
 
   static uint64_t ReadVarint(const char*& p) {
     uint64_t v = 0;
@@ -483,14 +508,7 @@ class KeyedStore final : public KeyedStateBase {
   }
 
   uint32_t NewHome(uint32_t group, std::string_view key, uint32_t hash) {
-    uint32_t home;
-    if (!homes_free_.empty()) {
-      home = homes_free_.back();
-      homes_free_.pop_back();
-    } else {
-      if (homes_next_ == homes_slabs_.size() * kSlab) homes_slabs_.push_back(std::make_unique<Home[]>(kSlab));
-      home = homes_next_++;
-    }
+    const uint32_t home = homes_.Take();
     Home& h = HomeAt(home);
     h.group = static_cast<uint8_t>(group);
     h.live = true;
@@ -512,20 +530,13 @@ class KeyedStore final : public KeyedStateBase {
     --homes_live_;
     // A home whose generation wraps is retired, never reused: a timer left
     // from 65,536 keys ago must not find a live key there.
-    if (++h.gen != 0) homes_free_.push_back(home);
+    if (++h.gen != 0) homes_.Give(home);
   }
 
   // ---- the hot tier -------------------------------------------------------------
 
   uint32_t NewHot(uint32_t home) {
-    uint32_t i;
-    if (!hot_free_.empty()) {
-      i = hot_free_.back();
-      hot_free_.pop_back();
-    } else {
-      if (hot_next_ == hot_slabs_.size() * kSlab) hot_slabs_.push_back(std::make_unique<Hot[]>(kSlab));
-      i = hot_next_++;
-    }
+    const uint32_t i = hots_.Take();
     Hot& h = HotAt(i);
     h.value = V{};
     h.home = home;
@@ -545,7 +556,7 @@ class KeyedStore final : public KeyedStateBase {
     h.live = false;
     h.cost = 0;
     HomeAt(h.home).hot = 0;
-    hot_free_.push_back(i);
+    hots_.Give(i);
     --hot_live_;
   }
 
@@ -601,10 +612,10 @@ class KeyedStore final : public KeyedStateBase {
   // Past the budget, hot values (from where the last eviction stopped) go
   // cold until half of it is used.
   void MaybeEvict() {
-    if (used_ <= budget_ || hot_next_ == 0) return;
-    for (uint32_t n = 0; n < hot_next_ && used_ > budget_ / 2; ++n) {
-      const uint32_t i = evict_cursor_;
-      evict_cursor_ = (evict_cursor_ + 1) % hot_next_;
+    if (used_ <= budget_ || hots_.made() == 0) return;
+    for (uint32_t n = 0; n < hots_.made() && used_ > budget_ / 2; ++n) {
+      const uint32_t i = evict_cursor_ % hots_.made();
+      evict_cursor_ = i + 1;
       if (HotAt(i).live) Cool(i);
     }
   }
@@ -724,13 +735,9 @@ class KeyedStore final : public KeyedStateBase {
   uint64_t budget_;
   std::array<Group, kKeyGroups> groups_;
   std::array<int64_t, kKeyGroups> next_timer_;
-  std::vector<std::unique_ptr<Home[]>> homes_slabs_;
-  uint32_t homes_next_ = 0;
-  std::vector<uint32_t> homes_free_;
+  Slots<Home> homes_;
   size_t homes_live_ = 0;
-  std::vector<std::unique_ptr<Hot[]>> hot_slabs_;
-  uint32_t hot_next_ = 0;
-  std::vector<uint32_t> hot_free_;
+  Slots<Hot> hots_;
   size_t hot_live_ = 0;
   uint32_t current_ = kNone;  // hot slot of the current key
   uint64_t used_ = 0;         // estimated bytes of the hot values

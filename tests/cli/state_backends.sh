@@ -56,7 +56,7 @@ named = set()
 for d in os.listdir(root):
     m = os.path.join(root, d, "_manifest.json")
     if os.path.exists(m):
-        named |= {r.replace("../shared/", "") for r in json.load(open(m)).get("shared", [])}
+        named |= {os.path.basename(r) for r in json.load(open(m)).get("shared", [])}  # refs into the store's shared folder
 present = set(os.listdir(os.path.join(root, "shared")))
 if named != present:
     print("named only:", sorted(named - present)[:5], "present only:", sorted(present - named)[:5])

@@ -155,9 +155,9 @@ for backend in ${TAMPER_BACKENDS:-memory rocksdb}; do
 done
 # References outside the store, checksums forged to match: refused by name.
 case_ "rocksdb: a shared file reference up and out" rocksdb "exact:refused the file reference" \
-  'ref=$(grep -ao "\.\./shared/[0-9a-f]*-w0-[0-9]*\.sst" $(ls -d ckpt/tamper/chk-* | sort | tail -1)/worker-0.state | head -1);
+  'ref=$(grep -ao "[.][.]/shared/[0-9a-f]*-w0-[0-9]*[.]sst" $(ls -d ckpt/tamper/chk-* | sort | tail -1)/worker-0.state | head -1);
    [ -n "$ref" ] || { echo "no shared ref" >&2; exit 1; }
-   evil=$(python3 -c "import sys; r=sys.argv[1]; e=\"../shared/../../../../../../../etc/hostname\"; e=(e+\"/\"*len(r))[:len(r)] if len(e)<len(r) else e[:len(r)]; print(e)" "$ref");
+   evil=$(python3 -c "import os, sys; r=sys.argv[1]; e=os.path.dirname(r)+\"/../../../../../../../etc/hostname\"; e=(e+\"/\"*len(r))[:len(r)] if len(e)<len(r) else e[:len(r)]; print(e)" "$ref");
    python3 ../forge.py 0 "$ref" "$evil"'
 case_ "rocksdb: an own file reference to an absolute path" rocksdb "exact:refused the file reference" \
   'ref=$(grep -ao "db-w0/CURRENT" $(ls -d ckpt/tamper/chk-* | sort | tail -1)/worker-0.state | head -1);
