@@ -101,6 +101,9 @@ class StepInstance {
   // record in flight anywhere); Restore after the store's restore.
   virtual void Snapshot(StateSnapshot& out) {}
   virtual void Restore(const StateRestore& in) {}
+  // The run is ending normally (not a crash, not a failure): after the final
+  // checkpoint, before the sinks close. Not called on an inert instance.
+  virtual void Close() {}
 };
 
 class StepPlan {

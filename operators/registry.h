@@ -3,6 +3,7 @@
 // static-initialiser self-registration). Each entry pairs a component's config
 // spec with the function that plans it. A binary may add steps of its own with
 // AddStep, explicitly, in its main (tests/operators/main.cc).
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,12 +15,14 @@
 
 namespace streamrun {
 
-using StepPlanFn = std::unique_ptr<StepPlan> (*)(const config::ConfNode& value, PlanContext& ctx);
+using StepPlanFn = std::function<std::unique_ptr<StepPlan>(const config::ConfNode& value, PlanContext& ctx)>;
 using SourcePlanFn = std::unique_ptr<SourcePlan> (*)(const config::ConfNode& node, PlanContext& ctx);
 using SinkPlanFn = std::unique_ptr<SinkPlan> (*)(const config::ConfNode& node, PlanContext& ctx);
 
+// A step's entry holds functions rather than plain pointers: a plugin's
+// operator (runner/plugin) binds its loaded descriptor into them.
 struct StepEntry {
-  const config::ComponentSpec& (*spec)();
+  std::function<const config::ComponentSpec&()> spec;
   StepPlanFn plan;
 };
 struct SourceEntry {

@@ -78,6 +78,9 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
 // `savepoint PIPELINE DIR`: asks the running job (SIGUSR1) for a savepoint and copies it to DIR.
 int SavepointCommand(const std::string& pipeline, const std::string& target);
 
+// `plugins [LIB...]`: the operators of plugin libraries.
+int PluginsCommand(const std::vector<std::string>& libraries);
+
 // The whole command line (main_entry.cc): parses argv (`streamrun PIPELINE.yaml`
 // is `streamrun run PIPELINE.yaml`) and runs the subcommand. runner/main.cc is
 // only this; a binary with steps of its own adds them (AddStep) before it.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runner/cli/commands.h"
+#include "runner/cli/pipeline_file.h"
 #include "runner/plan/plan.h"
 
 #ifndef STREAMRUN_VERSION
@@ -20,7 +21,7 @@ int Main(int argc, char** argv) {
   // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
   static const std::set<std::string> kCommands = {"run",         "validate", "explain", "test",
                                                   "version",     "schema",   "kafka",   "generate",
-                                                  "checkpoints", "savepoint"};
+                                                  "checkpoints", "savepoint", "plugins"};
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
 
@@ -122,7 +123,19 @@ int Main(int argc, char** argv) {
   savepoint->add_option("pipeline", savepoint_pipeline, "Pipeline file")->required();
   savepoint->add_option("dir", savepoint_dir, "Where to put the savepoint")->required();
 
+  std::vector<std::string> plugins_libs;
+  auto* plugins = app.add_subcommand(
+      "plugins", "List the operators of plugin libraries: versions, flags and options (docs/plugins.md)");
+  plugins->add_option("library", plugins_libs,
+                      "Plugin libraries (default: the .so files in the folders of $STREAMRUN_PLUGIN_PATH)");
+
   auto* version = app.add_subcommand("version", "Print the version");
+
+  // Operator plugins for commands that read pipelines: loaded before the
+  // command, as if listed under the pipeline's `plugins:`.
+  std::vector<std::string> plugin_paths;
+  for (auto* command : {run, validate, explain, test, schema})
+    command->add_option("--plugin", plugin_paths, "Load this operator plugin library first (repeatable)");
 
   std::vector<const char*> cargv;
   for (const auto& a : args) cargv.push_back(a.c_str());
@@ -133,6 +146,8 @@ int Main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitConfigError;
   }
 
+  if (plugins->parsed()) return PluginsCommand(plugins_libs);
+  if (!LoadPluginOptions(plugin_paths)) return kExitConfigError;
   if (run->parsed()) return RunCommand(run_args);
   if (validate->parsed()) return ValidateCommand(validate_file);
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);

@@ -1,18 +1,54 @@
 #include "runner/cli/pipeline_file.h"
 
+#include <cstdio>
+#include <filesystem>
+
+#include "runner/plugin/library.h"
+
 namespace streamrun::cli {
+
+namespace {
+
+// The libraries under `plugins:`, relative to the pipeline file's folder,
+// loaded before validation so that their operators are steps by then.
+void LoadListedPlugins(const config::ConfNode& root, const std::string& path, config::Diagnostics& diags) {
+  const config::ConfNode* plugins = root.Find("plugins");
+  if (!plugins || !plugins->IsSequence()) return;  // the validator reports it
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  for (const auto& item : plugins->items) {
+    if (!item.IsScalar() || item.scalar.empty()) continue;
+    std::filesystem::path lib(item.scalar);
+    if (lib.is_relative()) lib = folder / lib;
+    std::string error;
+    if (!plugin::LoadPlugin(lib.string(), &error)) diags.Add(item.mark, "plugins: " + error);
+  }
+}
+
+}  // namespace
 
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
                             const PlanOptions& options) {
   LoadedPipeline out;
   out.root = config::LoadYamlFile(path, env, out.diags);
   if (!out.root) return out;
+  LoadListedPlugins(*out.root, path, out.diags);
   // Validation continues past interpolation errors so one run shows them all.
   config::Diagnostics plan_diags;
   out.plan = BuildPlan(*out.root, path, options, plan_diags);
   out.diags.Append(plan_diags);
   if (!out.diags.empty()) out.plan.reset();
   return out;
+}
+
+bool LoadPluginOptions(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    std::string error;
+    if (!plugin::LoadPlugin(p, &error)) {
+      std::fprintf(stderr, "streamrun: --plugin: %s\n", error.c_str());
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace streamrun::cli

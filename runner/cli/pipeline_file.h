@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runner/config/loader.h"
 #include "runner/plan/plan.h"
@@ -15,7 +16,12 @@ struct LoadedPipeline {
   config::Diagnostics diags;
 };
 
+// Loads a pipeline file: its `plugins:` (relative to the file), validation, the plan.
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
                             const PlanOptions& options);
+
+// Loads the libraries given with --plugin (before the command plans
+// anything); prints why one is refused and returns false.
+bool LoadPluginOptions(const std::vector<std::string>& paths);
 
 }  // namespace streamrun::cli

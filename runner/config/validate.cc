@@ -421,11 +421,16 @@ class PipelineValidator {
                "name " + Quote(name->scalar) + " may only contain letters, digits, '.', '_' and '-'",
                "it names the consumer group and the checkpoint folder");
     }
-    // Spelled as the pipeline format will have them, and refused until they are
-    // built: a pipeline that names a plugin must not run without it.
-    if (root_.Find("plugins") != nullptr)
-      d_.Add(root_.KeyMark("plugins"), "plugins: operator plugins are not built yet",
-             "remove `plugins:`; the steps must be built-in ones for now (docs/operators.md)");
+    // Plugin libraries: a list of paths (loaded before validation, by the
+    // command: runner/cli/pipeline_file.cc).
+    if (const ConfNode* plugins = root_.Find("plugins")) {
+      bool ok = plugins->IsSequence() && !plugins->items.empty();
+      for (const auto& item : plugins->items) ok = ok && item.IsScalar() && !Trim(item.scalar).empty();
+      if (!ok)
+        d_.Add(plugins->IsNull() ? root_.KeyMark("plugins") : plugins->mark,
+               "plugins: expected a list of plugin library paths, got " + Got(*plugins),
+               "e.g. `plugins: [build/plugins/libsessionize.so]` (relative to the pipeline file)");
+    }
   }
 
   void CheckRuntime() {

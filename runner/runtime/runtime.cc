@@ -134,6 +134,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
         for (auto& w : pool) w->CommitSinks(id);
     }
     for (auto& w : pool) w->CloseSources();
+    for (auto& w : pool) w->CloseSteps();
     for (auto& w : pool) w->CloseSinks();
   } catch (const std::exception& e) {
     throw RunError(KindOf(e), e.what());

@@ -172,6 +172,12 @@ void Worker::CloseSources() {
     if (n.source) n.source->Close();
 }
 
+void Worker::CloseSteps() {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (size_t k = 0; k < nodes_[i].steps.size(); ++k)
+      if (self_ == 0 || !shared_.routing.OnWorker0(i, k)) nodes_[i].steps[k]->Close();
+}
+
 void Worker::CloseSinks() {
   for (auto& n : nodes_)
     if (n.sink) n.sink->Close();

@@ -56,6 +56,8 @@ class Worker {
   void CloseSources();
 
   void CloseSinks();
+  // Steps: the run ended normally (StepInstance::Close).
+  void CloseSteps();
 
   RunStats& stats() { return stats_; }
 

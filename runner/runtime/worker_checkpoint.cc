@@ -107,6 +107,7 @@ std::string Worker::Snapshot(int64_t id) {
         w.Transform(s.channel_watermarks, s.steps.size());
         for (size_t k = 0; k < s.steps.size(); ++k) {
           StateSnapshot snap;
+          snap.checkpoint_id = id;
           // An inert instance (its step runs on worker 0) holds nothing, and
           // its watermark is the end of time: it must not reach the restore.
           if (self_ == 0 || !shared_.routing.OnWorker0(i, k)) {

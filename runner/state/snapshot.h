@@ -112,6 +112,7 @@ class SnapshotReader {
 // (a restore at another parallelism gives each worker the groups it owns now),
 // and state that belongs to no key (a gathered step's, on worker 0).
 struct StateSnapshot {
+  int64_t checkpoint_id = 0;  // the checkpoint being taken
   std::array<std::string, kKeyGroups> groups;
   std::string global;
   bool empty() const {
