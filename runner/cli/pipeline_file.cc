@@ -7,10 +7,6 @@
 
 namespace streamrun::cli {
 
-namespace {
-
-// The libraries under `plugins:`, relative to the pipeline file's folder,
-// loaded before validation so that their operators are steps by then.
 void LoadListedPlugins(const config::ConfNode& root, const std::string& path, config::Diagnostics& diags) {
   const config::ConfNode* plugins = root.Find("plugins");
   if (!plugins || !plugins->IsSequence()) return;  // the validator reports it
@@ -20,11 +16,13 @@ void LoadListedPlugins(const config::ConfNode& root, const std::string& path, co
     std::filesystem::path lib(item.scalar);
     if (lib.is_relative()) lib = folder / lib;
     std::string error;
-    if (!plugin::LoadPlugin(lib.string(), &error)) diags.Add(item.mark, "plugins: " + error);
+    if (plugin::LoadPlugin(lib.string(), &error)) continue;
+    // Named as written, with where it was looked for.
+    if (const size_t at = error.find(lib.string()); at != std::string::npos && lib.string() != item.scalar)
+      error.replace(at, lib.string().size(), item.scalar + " (" + lib.string() + ")");
+    diags.Add(item.mark, "plugins: " + error);
   }
 }
-
-}  // namespace
 
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
                             const PlanOptions& options) {

@@ -20,6 +20,11 @@ struct LoadedPipeline {
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
                             const PlanOptions& options);
 
+// Loads the libraries under the pipeline's `plugins:`, relative to the
+// pipeline file's folder, before validation so that their operators are steps
+// by then; a library refused is an error at its line.
+void LoadListedPlugins(const config::ConfNode& root, const std::string& path, config::Diagnostics& diags);
+
 // Loads the libraries given with --plugin (before the command plans
 // anything); prints why one is refused and returns false.
 bool LoadPluginOptions(const std::vector<std::string>& paths);

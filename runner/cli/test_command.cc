@@ -299,6 +299,7 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
   int exit_code = 0;
   std::string error_text;
   std::unique_ptr<PipelinePlan> plan;
+  if (root) LoadListedPlugins(*root, pipeline, diags);
   if (root && ReplaceSources(*root, dir, &problem)) {
     PlanOptions options;
     options.sink_override = [&captured](const std::string& sink) {

@@ -154,7 +154,8 @@ class PluginInstance : public StepInstance {
   void AdvanceTo(int64_t watermark);
   void FireProcessingTimers(int64_t now_ms);
   void KeyValues();
-  sr_status Emit(std::string_view json, int64_t event_time);
+  // from_row: the input row a built record started from, or -1.
+  sr_status Emit(std::string_view json, int64_t event_time, int64_t from_row);
   void Flush();
   sr_status Fail(sr_status status, std::string message);
 

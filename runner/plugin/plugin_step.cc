@@ -680,16 +680,20 @@ sr_status PluginInstance::ProcessingTime(int64_t* out) {
   return SR_OK;
 }
 
-sr_status PluginInstance::Emit(std::string_view json, int64_t event_time) {
+sr_status PluginInstance::Emit(std::string_view json, int64_t event_time, int64_t from_row) {
   if (phase_ != Phase::kRun || !emitter_) return Fail(SR_WRONG_STATE, "records are emitted while running");
   const std::string_view text = out_.arena().Copy(json, JsonPadding());
-  // The row's key hash is its key's, as key_by made it (also its position, as
-  // a window's rows have): rows then order the same at every parallelism.
-  const uint64_t key_hash = cur_ ? cur_->key_hash : 0;
-  const uint32_t r = out_.AddRow(text, RecordPosition{-1, 0, cur_ ? static_cast<int64_t>(key_hash)
-                                                                  : static_cast<int64_t>(emitted_),
-                                                      0, -1},
-                                 event_time);
+  // A record built from an input record keeps where that one was read (its
+  // errors downstream name its source line). Another row's key hash is its
+  // key's, as key_by made it (also its position, as a window's rows have):
+  // rows then order the same at every parallelism.
+  uint64_t key_hash = cur_ ? cur_->key_hash : 0;
+  RecordPosition position{-1, 0, cur_ ? static_cast<int64_t>(key_hash) : static_cast<int64_t>(emitted_), 0, -1};
+  if (from_row >= 0) {
+    position = batch_->position(base_ + static_cast<uint32_t>(from_row));
+    key_hash = batch_->key_hash(base_ + static_cast<uint32_t>(from_row));
+  }
+  const uint32_t r = out_.AddRow(text, position, event_time);
   ++emitted_;
   out_.set_watermark(r, row_watermark_);
   out_.set_key_hash(r, key_hash);
@@ -704,7 +708,7 @@ sr_status PluginInstance::Emit(std::string_view json, int64_t event_time) {
   return SR_OK;
 }
 
-sr_status PluginInstance::EmitJson(std::string_view json, int64_t event_time) { return Emit(json, event_time); }
+sr_status PluginInstance::EmitJson(std::string_view json, int64_t event_time) { return Emit(json, event_time, -1); }
 
 sr_status PluginInstance::BuilderBegin(int64_t from_row) {
   if (from_row >= 0 && !RowOk(static_cast<uint32_t>(from_row)))
@@ -799,7 +803,7 @@ sr_status PluginInstance::BuilderEmit(int64_t event_time) {
   }
   json_.clear();
   EncodeJson(build_view_, build_row_.data(), raw, &json_);
-  return Emit(json_, event_time);
+  return Emit(json_, event_time, build_from_);
 }
 
 sr_status PluginInstance::CounterAdd(std::string_view name, uint64_t delta) {

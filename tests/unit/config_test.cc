@@ -660,7 +660,7 @@ TEST_CASE("pipeline: top level") {
             "missing required key 'name'"));
   CHECK(Has(ValidateText("name: x\nplugins: lib.so\nsources: {a: {type: file, path: x}}\n"
                          "sinks: {b: {type: stdout, input: a}}\n"),
-            "plugins: operator plugins are not built yet"));
+            "plugins: expected a list of plugin library paths"));
   CHECK(
       Has(ValidateText("name: x\nruntime: {metrics: {listen: ':9249'}}\nsources: {a: {type: file, path: x}}\n"
                        "sinks: {b: {type: stdout, input: a}}\n"),
