@@ -372,6 +372,12 @@ std::string PipelineJsonSchema(const ComponentCatalog& catalog) {
                         "Names the consumer group, transactional ids and the "
                         "checkpoint folder."},
                        {"examples", json::array({"clickstream-top10"})}};
+  props["plugins"] = json{{"type", "array"},
+                          {"minItems", 1},
+                          {"items", json{{"type", "string"}}},
+                          {"description",
+                           "Operator plugin libraries (.so), relative to the pipeline file: their "
+                           "operators are steps (docs/plugins.md)."}};
   props["runtime"] = TypeSchema(RuntimeSpec());
   props["sources"] = NodeMap("Sources by name.", "#/definitions/source");
   json transform = json::object();
