@@ -20,6 +20,7 @@ std::vector<StepEntry>& StepList() {
       {WindowSpec, PlanWindow},
       {TopNSpec, PlanTopN},
       {DedupeSpec, PlanDedupe},
+      {EnrichHttpSpec, PlanEnrichHttp},
   };
   // clang-format on
   return steps;

@@ -7,12 +7,11 @@
 // differential test holds it to that (tests/cli/plugins.sh): it exercises the
 // whole state-and-timer ABI (value state, event-time timers registered and
 // deleted, the current key's fields, late output, record errors).
-#include <streamrun/sdk.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <stdexcept>
+#include <streamrun/sdk.hpp>
 #include <string>
 #include <vector>
 
@@ -171,8 +170,8 @@ struct Agg {
   __int128 dec = 0;
   int32_t scale = 0;
   double dbl = 0;
-  Arg held;  // min, max
-  std::vector<std::string> distinct;                    // count_distinct: sorted
+  Arg held;                                              // min, max
+  std::vector<std::string> distinct;                     // count_distinct: sorted
   std::vector<std::pair<Order, std::string>> collected;  // collect: (order, JSON text)
 
   void Encode(Writer& w) const {
@@ -240,11 +239,13 @@ struct Agg {
     return true;
   }
   void AddSum(const Arg& v) {
-    if (!v.is_number()) throw std::runtime_error("cannot sum a " + std::string(v.kind == SR_STRING ? "string" : "non-number"));
+    if (!v.is_number())
+      throw std::runtime_error("cannot sum a " + std::string(v.kind == SR_STRING ? "string" : "non-number"));
     if (mode == 2) {
       dbl += v.as_double();
     } else if (v.kind == SR_INT && mode == 0) {
-      if (__builtin_add_overflow(isum, v.i, &isum)) throw std::runtime_error("the sum overflows a 64-bit integer");
+      if (__builtin_add_overflow(isum, v.i, &isum))
+        throw std::runtime_error("the sum overflows a 64-bit integer");
     } else {
       __int128 m = v.kind == SR_INT ? v.i : 0;
       int s = 0;
@@ -271,7 +272,9 @@ struct Agg {
       }
     } else {
       ToDouble();
-      dbl += o.mode == 1 ? DecimalToDouble(o.dec, o.scale) : o.mode == 0 ? static_cast<double>(o.isum) : o.dbl;
+      dbl += o.mode == 1   ? DecimalToDouble(o.dec, o.scale)
+             : o.mode == 0 ? static_cast<double>(o.isum)
+                           : o.dbl;
     }
   }
 };
@@ -307,7 +310,8 @@ std::string JsonOf(const Arg& v) {
       char buf[64];
       auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.f);
       std::string s(buf, end);
-      if (s.find_first_of(".eE") == std::string::npos && s.find_first_of("0123456789") != std::string::npos) s += ".0";
+      if (s.find_first_of(".eE") == std::string::npos && s.find_first_of("0123456789") != std::string::npos)
+        s += ".0";
       return s;
     }
     case SR_STRING: {
@@ -393,7 +397,8 @@ class Sessionize : public sdk::Operator {
       if (a.has_field) a.field = ctx.DeclareField(spec["field"].Str());
       a.has_equals = spec.Has("equals");
       a.equals = spec["equals"].Str();
-      if (!a.has_field && a.fn != Fn::kCount) throw std::runtime_error("aggregate " + name + ": " + fn + " needs a field");
+      if (!a.has_field && a.fn != Fn::kCount)
+        throw std::runtime_error("aggregate " + name + ": " + fn + " needs a field");
       if (a.has_equals && (a.fn != Fn::kCount || !a.has_field))
         throw std::runtime_error("aggregate " + name + ": equals goes with fn: count and a field");
       aggs_.push_back(std::move(a));
@@ -448,7 +453,8 @@ class Sessionize : public sdk::Operator {
         was_fired |= list[w].fired;
         Unschedule(ctx, list[w]);
       }
-      if (first < last) list.erase(list.begin() + static_cast<long>(first), list.begin() + static_cast<long>(last));
+      if (first < last)
+        list.erase(list.begin() + static_cast<long>(first), list.begin() + static_cast<long>(last));
       merged.fired = was_fired && merged.end <= watermark;
       auto it = std::lower_bound(list.begin(), list.end(), start,
                                  [](const Session& s, int64_t v) { return s.start < v; });

@@ -5,10 +5,9 @@
 // total. It shows what most keyed operators need: a typed configuration,
 // map state per key, event-time timers, emitting rows, a record error, a
 // counter. docs/plugins.md walks through it.
-#include <streamrun/sdk.hpp>
-
 #include <cmath>
 #include <stdexcept>
+#include <streamrun/sdk.hpp>
 #include <string>
 
 namespace sdk = streamrun::sdk;

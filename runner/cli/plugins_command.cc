@@ -43,7 +43,8 @@ std::string TypeName(const config::FieldSpec& f) {
 void PrintFields(const config::FieldSpec& spec, const std::string& indent) {
   for (const auto& f : spec.fields) {
     std::printf("%s%s: %s%s%s%s\n", indent.c_str(), f.name.c_str(), TypeName(f).c_str(),
-                f.required ? ", required" : "", f.default_value.empty() ? "" : (", default " + f.default_value).c_str(),
+                f.required ? ", required" : "",
+                f.default_value.empty() ? "" : (", default " + f.default_value).c_str(),
                 f.description.empty() ? "" : ("  " + f.description).c_str());
     if (f.type == config::FieldType::kObject) PrintFields(f, indent + "  ");
     if ((f.type == config::FieldType::kMap || f.type == config::FieldType::kList) &&
@@ -70,8 +71,9 @@ int PluginsCommand(const std::vector<std::string>& libraries) {
       from = to + 1;
     }
     if (libs.empty()) {
-      std::printf("no plugin libraries: name them (streamrun plugins LIB.so) or list their folders in "
-                  "STREAMRUN_PLUGIN_PATH\n");
+      std::printf(
+          "no plugin libraries: name them (streamrun plugins LIB.so) or list their folders in "
+          "STREAMRUN_PLUGIN_PATH\n");
       return kExitOk;
     }
   }
@@ -91,8 +93,8 @@ int PluginsCommand(const std::vector<std::string>& libraries) {
       if (op->keyed()) flags += " keyed";
       if (op->late_output()) flags += " late-output";
       std::printf("  %s %s%s%s%s\n", op->spec.name.c_str(), op->op->version ? op->op->version : "?",
-                  flags.empty() ? "" : (" [" + flags.substr(1) + "]").c_str(), op->spec.summary.empty() ? "" : ": ",
-                  op->spec.summary.c_str());
+                  flags.empty() ? "" : (" [" + flags.substr(1) + "]").c_str(),
+                  op->spec.summary.empty() ? "" : ": ", op->spec.summary.c_str());
       PrintFields(op->spec.value, "    ");
     }
   }

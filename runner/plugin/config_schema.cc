@@ -97,7 +97,8 @@ bool Convert(const Json& schema, const std::string& name, FieldSpec* out, std::s
               if (r.is_string() && f.name == r.get<std::string>()) f.required = true;
       }
     } else {
-      *error = at + " has type \"" + type + "\" (streamrun reads string, integer, number, boolean, array, object)";
+      *error =
+          at + " has type \"" + type + "\" (streamrun reads string, integer, number, boolean, array, object)";
       return false;
     }
   }
@@ -226,7 +227,8 @@ bool Write(const ConfNode& node, const FieldSpec& spec, std::string* out, std::s
       break;
     }
   }
-  *error = "'" + (spec.name.empty() ? node.scalar : spec.name) + "' is not of the type the plugin's schema gives";
+  *error =
+      "'" + (spec.name.empty() ? node.scalar : spec.name) + "' is not of the type the plugin's schema gives";
   return false;
 }
 

@@ -25,10 +25,14 @@ constexpr uint32_t kOperatorSizeV1_0 = offsetof(sr_operator, destroy) + sizeof(v
 std::string BuildTagText(uint32_t tag) {
   const uint32_t bits = tag & 0xff, order = tag >> 8;
   return std::to_string(bits) + "-bit " +
-         (order == 1 ? "little-endian" : order == 2 ? "big-endian" : "unknown byte order (" + std::to_string(order) + ")");
+         (order == 1   ? "little-endian"
+          : order == 2 ? "big-endian"
+                       : "unknown byte order (" + std::to_string(order) + ")");
 }
 
-std::string AbiText(uint32_t major, uint32_t minor) { return std::to_string(major) + "." + std::to_string(minor); }
+std::string AbiText(uint32_t major, uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
 
 struct Library {
   std::string path;
@@ -52,7 +56,8 @@ Registry& Loaded() {
 bool ValidName(const char* name) {
   if (!name || !*name || !std::islower(static_cast<unsigned char>(*name))) return false;
   for (const char* p = name; *p; ++p)
-    if (!std::islower(static_cast<unsigned char>(*p)) && !std::isdigit(static_cast<unsigned char>(*p)) && *p != '_')
+    if (!std::islower(static_cast<unsigned char>(*p)) && !std::isdigit(static_cast<unsigned char>(*p)) &&
+        *p != '_')
       return false;
   return true;
 }
@@ -99,8 +104,8 @@ bool Load(const std::string& path, Library** out, std::string* error) {
   } catch (...) {
     plugin = nullptr;
   }
-  const std::string supported = "; this streamrun supports ABI " + AbiText(SR_ABI_MAJOR, SR_ABI_MINOR) + ", " +
-                                BuildTagText(SR_BUILD_TAG);
+  const std::string supported = "; this streamrun supports ABI " + AbiText(SR_ABI_MAJOR, SR_ABI_MINOR) +
+                                ", " + BuildTagText(SR_BUILD_TAG);
   auto refuse = [&](const std::string& why) {
     *error = file + ": " + why + supported;
     // Not unloaded: its entry ran, and may have left threads or handlers behind.
@@ -114,8 +119,7 @@ bool Load(const std::string& path, Library** out, std::string* error) {
   if (plugin->size < kPluginSizeV1_0)
     return refuse("its descriptor is " + std::to_string(plugin->size) + " bytes where ABI 1.0 has " +
                   std::to_string(kPluginSizeV1_0));
-  if (plugin->build_tag != SR_BUILD_TAG)
-    return refuse("it is built for " + BuildTagText(plugin->build_tag));
+  if (plugin->build_tag != SR_BUILD_TAG) return refuse("it is built for " + BuildTagText(plugin->build_tag));
   if (plugin->min_host_minor > SR_ABI_MINOR)
     return refuse("it needs a host of ABI " + AbiText(SR_ABI_MAJOR, plugin->min_host_minor) + " or newer");
   if (plugin->operator_count == 0 || !plugin->operators) return refuse("it offers no operator");
@@ -151,8 +155,8 @@ bool Load(const std::string& path, Library** out, std::string* error) {
     lo.spec.kind = config::ComponentKind::kStep;
     lo.spec.name = name;
     lo.spec.summary = op->summary ? op->summary : "";
-    lo.spec.description = lo.spec.summary + "\n\nFrom the plugin " + plugin_name + " " + plugin_version + " (" +
-                          path + "), operator version " + (op->version ? op->version : "?") + ".";
+    lo.spec.description = lo.spec.summary + "\n\nFrom the plugin " + plugin_name + " " + plugin_version +
+                          " (" + path + "), operator version " + (op->version ? op->version : "?") + ".";
     lo.spec.late_output = lo.late_output();
     std::string why;
     if (!SpecFromJsonSchema(op->config_schema ? op->config_schema : R"({"type":"object"})", &lo.spec.value,

@@ -42,7 +42,7 @@ struct PluginStepConfig {
   // The key_by key: its names and how to read it.
   std::vector<std::string> key_names;
   std::vector<std::unique_ptr<expr::Expression>> key;
-  RecordView in_view;               // how input records look (record_json, builder_begin(row))
+  RecordView in_view;                // how input records look (record_json, builder_begin(row))
   Universe* out_universe = nullptr;  // the rows the operator emits, decoded from their JSON
 };
 

@@ -78,7 +78,8 @@ PluginInstance::PluginInstance(const PluginStepConfig* config, PluginStepConfig*
                                KeyedStateService* keyed, int worker)
     : c_(*config), probe_(probe), op_(config->op->op), worker_(worker), ctx_{this} {
   if (!probe_) {
-    if (c_.op->keyed()) store_ = std::make_unique<Store>(*keyed, PluginKeyCodec{}, TimerLayout::kTimeTagNamespace);
+    if (c_.op->keyed())
+      store_ = std::make_unique<Store>(*keyed, PluginKeyCodec{}, TimerLayout::kTimeTagNamespace);
     out_width_ = static_cast<uint32_t>(c_.out_universe->width);
     out_.Clear(out_width_);
     decoder_ = std::make_unique<JsonDecoder>(c_.out_universe->projection);
@@ -95,14 +96,15 @@ void PluginInstance::Start() {
   instance_ = op_->create(HostTable(), &ctx_, c_.config_json.data(), c_.config_json.size());
   if (!instance_)
     throw Error(probe_ ? ErrorKind::kConfig : ErrorKind::kExternal,
-                "the plugin operator '" + c_.op->spec.name + "' refused its configuration: " +
-                    (error_.empty() ? "no reason given" : error_));
+                "the plugin operator '" + c_.op->spec.name +
+                    "' refused its configuration: " + (error_.empty() ? "no reason given" : error_));
   phase_ = Phase::kOpen;
   if (op_->open) Check(op_->open(instance_, &ctx_), "open");
   if (!probe_ && (declared_fields_ != static_cast<int32_t>(c_.field_paths.size()) ||
                   declared_states_ != static_cast<int32_t>(c_.states.size())))
-    throw ExternalError(c_.where + ": the plugin declared other fields or states in open than when the pipeline "
-                                   "was planned (declarations must depend only on the configuration)");
+    throw ExternalError(c_.where +
+                        ": the plugin declared other fields or states in open than when the pipeline "
+                        "was planned (declarations must depend only on the configuration)");
   phase_ = Phase::kRun;
 }
 
@@ -217,7 +219,8 @@ void PluginInstance::FireProcessingTimers(int64_t now_ms) {
     v->processing_timers.erase(it);
     cur_ = v;
     key_fields_ready_ = false;
-    const sr_status st = op_->on_timer ? op_->on_timer(instance_, &ctx_, SR_PROCESSING_TIME, time, tag) : SR_OK;
+    const sr_status st =
+        op_->on_timer ? op_->on_timer(instance_, &ctx_, SR_PROCESSING_TIME, time, tag) : SR_OK;
     building_ = false;
     ReleaseKey();
     Check(st, "on_timer");
@@ -297,8 +300,8 @@ sr_status PluginInstance::Log(int32_t level, std::string_view message) {
   if (level < SR_LOG_DEBUG || level > SR_LOG_ERROR) return SR_INVALID;
   if (level == SR_LOG_DEBUG) return SR_OK;
   std::fprintf(stderr, "streamrun: %s: %s worker %d: %.*s\n", kLevels[level],
-               probe_ ? c_.op->spec.name.c_str() : c_.where.c_str(), worker_, static_cast<int>(message.size()),
-               message.data());
+               probe_ ? c_.op->spec.name.c_str() : c_.where.c_str(), worker_,
+               static_cast<int>(message.size()), message.data());
   return SR_OK;
 }
 
@@ -306,7 +309,8 @@ sr_status PluginInstance::DeclareField(std::string_view path, int32_t* ref) {
   if (phase_ != Phase::kCreate && phase_ != Phase::kOpen)
     return Fail(SR_WRONG_STATE, "declare_field is for create and open");
   std::vector<std::string> parts;
-  if (!expr::ParseFieldPath(path, &parts)) return Fail(SR_INVALID, "'" + std::string(path) + "' is not a field path");
+  if (!expr::ParseFieldPath(path, &parts))
+    return Fail(SR_INVALID, "'" + std::string(path) + "' is not a field path");
   if (probe_) {
     for (size_t i = 0; i < probe_->field_paths.size(); ++i)
       if (probe_->field_paths[i] == path) {
@@ -324,7 +328,8 @@ sr_status PluginInstance::DeclareField(std::string_view path, int32_t* ref) {
       declared_fields_ = std::max(declared_fields_, *ref + 1);
       return SR_OK;
     }
-  return Fail(SR_INVALID, "the field '" + std::string(path) + "' was not declared when the pipeline was planned");
+  return Fail(SR_INVALID,
+              "the field '" + std::string(path) + "' was not declared when the pipeline was planned");
 }
 
 sr_status PluginInstance::DeclareState(std::string_view name, sr_state_kind kind, int32_t* id) {
@@ -335,7 +340,8 @@ sr_status PluginInstance::DeclareState(std::string_view name, sr_state_kind kind
   const auto& states = probe_ ? probe_->states : c_.states;
   for (size_t i = 0; i < states.size(); ++i)
     if (states[i].first == name) {
-      if (states[i].second != kind) return Fail(SR_INVALID, "state '" + std::string(name) + "' declared twice");
+      if (states[i].second != kind)
+        return Fail(SR_INVALID, "state '" + std::string(name) + "' declared twice");
       *id = static_cast<int32_t>(i);
       declared_states_ = std::max(declared_states_, *id + 1);
       return SR_OK;
@@ -395,7 +401,8 @@ sr_status PluginInstance::RecordMeta(uint32_t row, sr_record_meta* out) {
 
 sr_status PluginInstance::Field(uint32_t row, int32_t ref, sr_value* out) {
   if (!RowOk(row)) return Fail(SR_INVALID, "row " + std::to_string(row) + " is not in the batch");
-  if (ref < 0 || static_cast<size_t>(ref) >= c_.fields.size()) return Fail(SR_INVALID, "unknown field reference");
+  if (ref < 0 || static_cast<size_t>(ref) >= c_.fields.size())
+    return Fail(SR_INVALID, "unknown field reference");
   expr::EvalContext ctx{&batch_->arena(), now_ms_, {}};
   Value v;
   if (!c_.fields[ref]->Eval(batch_->row(base_ + row), ctx, &v)) return Fail(SR_ERROR, ctx.error);
@@ -477,7 +484,8 @@ sr_status PluginInstance::FailRecord(uint32_t row, std::string_view message) {
 }
 
 sr_status PluginInstance::EmitLate(uint32_t row) {
-  if (!c_.op->late_output()) return Fail(SR_WRONG_STATE, "emit_late needs an operator flagged SR_OP_LATE_OUTPUT");
+  if (!c_.op->late_output())
+    return Fail(SR_WRONG_STATE, "emit_late needs an operator flagged SR_OP_LATE_OUTPUT");
   if (!RowOk(row)) return Fail(SR_INVALID, "row " + std::to_string(row) + " is not in the batch");
   late_keep_[base_ + row] = 1;
   any_late_ = true;
@@ -557,8 +565,9 @@ sr_status PluginInstance::StateClear(int32_t state) {
 namespace {
 using MapEntries = std::vector<std::pair<std::string, std::string>>;
 MapEntries::iterator FindIn(MapEntries& map, std::string_view key) {
-  return std::lower_bound(map.begin(), map.end(), key,
-                          [](const std::pair<std::string, std::string>& e, std::string_view k) { return e.first < k; });
+  return std::lower_bound(
+      map.begin(), map.end(), key,
+      [](const std::pair<std::string, std::string>& e, std::string_view k) { return e.first < k; });
 }
 }  // namespace
 
@@ -688,7 +697,8 @@ sr_status PluginInstance::Emit(std::string_view json, int64_t event_time, int64_
   // key's, as key_by made it (also its position, as a window's rows have):
   // rows then order the same at every parallelism.
   uint64_t key_hash = cur_ ? cur_->key_hash : 0;
-  RecordPosition position{-1, 0, cur_ ? static_cast<int64_t>(key_hash) : static_cast<int64_t>(emitted_), 0, -1};
+  RecordPosition position{-1, 0, cur_ ? static_cast<int64_t>(key_hash) : static_cast<int64_t>(emitted_), 0,
+                          -1};
   if (from_row >= 0) {
     position = batch_->position(base_ + static_cast<uint32_t>(from_row));
     key_hash = batch_->key_hash(base_ + static_cast<uint32_t>(from_row));
@@ -708,7 +718,9 @@ sr_status PluginInstance::Emit(std::string_view json, int64_t event_time, int64_
   return SR_OK;
 }
 
-sr_status PluginInstance::EmitJson(std::string_view json, int64_t event_time) { return Emit(json, event_time, -1); }
+sr_status PluginInstance::EmitJson(std::string_view json, int64_t event_time) {
+  return Emit(json, event_time, -1);
+}
 
 sr_status PluginInstance::BuilderBegin(int64_t from_row) {
   if (from_row >= 0 && !RowOk(static_cast<uint32_t>(from_row)))
@@ -738,8 +750,11 @@ sr_status PluginInstance::BuilderSet(std::string_view name, const sr_value& v) {
     case SR_STRING:
     case SR_LIST:
     case SR_OBJECT: {
-      const std::string_view text = build_arena_.Copy(std::string_view(v.str ? v.str : "", v.str ? v.len : 0));
-      x = v.kind == SR_STRING ? Value::String(text) : v.kind == SR_LIST ? Value::List(text) : Value::Object(text);
+      const std::string_view text =
+          build_arena_.Copy(std::string_view(v.str ? v.str : "", v.str ? v.len : 0));
+      x = v.kind == SR_STRING ? Value::String(text)
+          : v.kind == SR_LIST ? Value::List(text)
+                              : Value::Object(text);
       break;
     }
     default:
@@ -855,7 +870,8 @@ class PluginStepPlan : public StepPlan {
   std::unique_ptr<PluginStepConfig> c_;
 };
 
-std::unique_ptr<StepPlan> PlanPluginStep(const LoadedOperator* op, const config::ConfNode& value, PlanContext& ctx) {
+std::unique_ptr<StepPlan> PlanPluginStep(const LoadedOperator* op, const config::ConfNode& value,
+                                         PlanContext& ctx) {
   auto c = std::make_unique<PluginStepConfig>();
   c->op = op;
   c->where = ctx.where();
@@ -879,7 +895,8 @@ std::unique_ptr<StepPlan> PlanPluginStep(const LoadedOperator* op, const config:
   }
   for (const auto& path : c->field_paths) {
     expr::CompileError err;
-    auto e = expr::Compile(path, [&](const std::vector<std::string>& p) { return ctx.Resolve(p); }, &err);
+    auto e = expr::Compile(
+        path, [&](const std::vector<std::string>& p) { return ctx.Resolve(p); }, &err);
     if (!e) {
       ctx.Error(value.mark, "the plugin declared the field '" + path + "': " + err.message);
       return nullptr;

@@ -87,14 +87,14 @@ extern "C" {
 /* Statuses: what every host function and callback returns. */
 typedef int32_t sr_status;
 #define SR_OK 0
-#define SR_ERROR 1          /* failed; host->set_error holds why */
-#define SR_NOT_FOUND 2      /* no such value, entry, field or timer */
-#define SR_INVALID 3        /* a bad argument (unknown state id, row out of range, bad JSON) */
-#define SR_WRONG_STATE 4    /* not allowed now: a declaration after open, state with no key current */
-#define SR_UNSUPPORTED 5    /* the host does not offer this (yet) */
+#define SR_ERROR 1       /* failed; host->set_error holds why */
+#define SR_NOT_FOUND 2   /* no such value, entry, field or timer */
+#define SR_INVALID 3     /* a bad argument (unknown state id, row out of range, bad JSON) */
+#define SR_WRONG_STATE 4 /* not allowed now: a declaration after open, state with no key current */
+#define SR_UNSUPPORTED 5 /* the host does not offer this (yet) */
 
 /* Times are epoch milliseconds. */
-#define SR_NO_TIME INT64_MIN  /* no event time; the watermark before the first one */
+#define SR_NO_TIME INT64_MIN /* no event time; the watermark before the first one */
 #define SR_END_OF_TIME INT64_MAX
 
 /* A value of a record field. Strings, lists and objects are UTF-8 text borrowed
@@ -132,7 +132,7 @@ typedef struct sr_record_meta {
   int32_t topic;      /* Kafka: index among the source's topics; -1 otherwise */
   int32_t partition;  /* Kafka partition, or the file's index in a glob */
   int32_t reserved;
-  int64_t offset; /* Kafka offset, or byte offset in the file */
+  int64_t offset;    /* Kafka offset, or byte offset in the file */
   uint64_t key_hash; /* the key_by key's hash (0 with no key) */
 } sr_record_meta;
 
@@ -302,10 +302,10 @@ typedef struct sr_operator {
 
 /* The plugin: what the entry function returns. Grows only at the end. */
 typedef struct sr_plugin {
-  uint32_t size; /* sizeof(sr_plugin) as the plugin was built */
-  uint16_t abi_major; /* SR_ABI_MAJOR */
-  uint16_t abi_minor; /* SR_ABI_MINOR the plugin was built against */
-  uint32_t build_tag; /* SR_BUILD_TAG */
+  uint32_t size;           /* sizeof(sr_plugin) as the plugin was built */
+  uint16_t abi_major;      /* SR_ABI_MAJOR */
+  uint16_t abi_minor;      /* SR_ABI_MINOR the plugin was built against */
+  uint32_t build_tag;      /* SR_BUILD_TAG */
   uint16_t min_host_minor; /* the oldest host minor version it works with */
   uint16_t reserved;
   const char* name;
