@@ -51,6 +51,7 @@ class BucketTotals : public sdk::Operator {
   // Called for each record with its key current.
   void ProcessRecord(sdk::Record& record, sdk::Context& ctx) override {
     const int64_t t = record.EventTime();
+    if (t == SR_NO_TIME) throw std::runtime_error("the record has no event time");
     const int64_t start = t - (((t % every_) + every_) % every_);
     if (start + every_ <= ctx.Watermark()) {  // its bucket was emitted already
       ctx.Count("late_records_dropped");

@@ -358,6 +358,15 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
         }
       }
     }
+    if (checkpoints.empty() && plan->checkpoint.enabled()) {
+      // A pipeline with checkpoints of its own (pipelines/fraud.yaml) keeps
+      // them in a fresh folder: a case never restores what an earlier run
+      // left, and leaves nothing in its folder.
+      checkpoints = fs::temp_directory_path() / run_name;
+      fs::remove_all(checkpoints);
+      plan->checkpoint.storage = "file://" + checkpoints.string();
+      plan->checkpoint.endpoint.clear();
+    }
     if (exit_code == 0) {
       try {
         Run(*plan, options);

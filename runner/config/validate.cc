@@ -429,7 +429,7 @@ class PipelineValidator {
       if (!ok)
         d_.Add(plugins->IsNull() ? root_.KeyMark("plugins") : plugins->mark,
                "plugins: expected a list of plugin library paths, got " + Got(*plugins),
-               "e.g. `plugins: [build/plugins/libsessionize.so]` (relative to the pipeline file)");
+               "e.g. `plugins: [../build/release/plugins/libsessionize.so]` (relative to the pipeline file)");
     }
   }
 

@@ -13,7 +13,7 @@ namespace streamrun::plugin {
 using config::ConfNode;
 using config::FieldSpec;
 using config::FieldType;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // properties in the order the schema gives them
 
 namespace {
 

@@ -140,6 +140,8 @@ bool Load(const std::string& path, Library** out, std::string* error) {
     const std::string name = op->name;
     if (!op->create || !op->process || !op->destroy)
       return refuse("operator '" + name + "' lacks create, process or destroy");
+    for (const auto& earlier : ops)
+      if (earlier.spec.name == name) return refuse("it offers the operator '" + name + "' twice");
     if (FindStep(name)) {
       bool from_plugin = false;
       for (const auto* o : reg.all) from_plugin |= o->spec.name == name;

@@ -97,7 +97,7 @@ class PluginInstance : public StepInstance {
   void OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) override;
   void Snapshot(StateSnapshot& out) override;
   void Restore(const StateRestore& in) override;
-  void Close();
+  void Close() override;
 
   // ---- the host table's calls (host_table.cc) ----
   sr_status SetError(std::string_view message);
@@ -152,6 +152,7 @@ class PluginInstance : public StepInstance {
   // The key is done with (a key with no state and no timer is erased).
   void ReleaseKey();
   void AdvanceTo(int64_t watermark);
+  void FireEventTimers(int64_t before);
   void FireProcessingTimers(int64_t now_ms);
   void KeyValues();
   // from_row: the input row a built record started from, or -1.

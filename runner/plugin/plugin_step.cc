@@ -160,24 +160,27 @@ void PluginInstance::OnWatermark(int64_t watermark, StepEnv& env, Emitter& out) 
   env_ = &env;
   emitter_ = &out;
   now_ms_ = env.now_ms;
-  if (watermark > watermark_) {
-    AdvanceTo(watermark);
-    if (op_->on_watermark) {
-      row_watermark_ = watermark_;
-      const sr_status st = op_->on_watermark(instance_, &ctx_, watermark);
-      building_ = false;
-      Check(st, "on_watermark");
-    }
-  }
+  AdvanceTo(watermark);
   Flush();
   out.EmitWatermark(watermark);
 }
 
+// Every advance: the timers it makes due, then on_watermark.
 void PluginInstance::AdvanceTo(int64_t watermark) {
   if (watermark <= watermark_) return;
   const int64_t before = watermark_;
   watermark_ = watermark;
-  if (!store_) return;
+  if (store_) FireEventTimers(before);
+  if (op_->on_watermark) {
+    row_watermark_ = watermark_;
+    const sr_status st = op_->on_watermark(instance_, &ctx_, watermark_);
+    building_ = false;
+    Check(st, "on_watermark");
+  }
+}
+
+void PluginInstance::FireEventTimers(int64_t before) {
+  const int64_t watermark = watermark_;
   // Rows a timer emits carry the watermark from before this advance, as a
   // window's do.
   row_watermark_ = before;
@@ -280,6 +283,8 @@ void PluginInstance::Close() {
   for (const auto& [name, value] : counters_)
     std::fprintf(stderr, "streamrun: %s worker %d: %s = %llu\n", c_.where.c_str(), worker_, name.c_str(),
                  static_cast<unsigned long long>(value));
+  for (const auto& [name, value] : gauges_)
+    std::fprintf(stderr, "streamrun: %s worker %d: %s = %g\n", c_.where.c_str(), worker_, name.c_str(), value);
 }
 
 void PluginInstance::Flush() {
@@ -619,7 +624,8 @@ sr_status PluginInstance::MapEntry(int32_t state, uint32_t index, sr_bytes* key,
   sr_status st = SR_OK;
   auto* s = StateOf(state, SR_STATE_MAP, &st);
   if (!s) return st;
-  if (index >= s->map.size()) return SR_NOT_FOUND;
+  if (index >= s->map.size())
+    return Fail(SR_NOT_FOUND, "map state '" + c_.states[state].first + "' has no entry " + std::to_string(index));
   const auto& e = s->map[index];
   *key = sr_bytes{e.first.data(), e.first.size()};
   *value = sr_bytes{e.second.data(), e.second.size()};
@@ -647,7 +653,8 @@ sr_status PluginInstance::ListGet(int32_t state, uint32_t index, sr_bytes* out) 
   sr_status st = SR_OK;
   auto* s = StateOf(state, SR_STATE_LIST, &st);
   if (!s) return st;
-  if (index >= s->list.size()) return SR_NOT_FOUND;
+  if (index >= s->list.size())
+    return Fail(SR_NOT_FOUND, "list state '" + c_.states[state].first + "' has no item " + std::to_string(index));
   *out = sr_bytes{s->list[index].data(), s->list[index].size()};
   return SR_OK;
 }

@@ -5,6 +5,7 @@
 # - sessionize, the session window as a plugin, against the built-in window's
 #   expected rows on every golden session case: parallelism 1 and 3, restored
 #   midway, memory with no hot keys, rocksdb;
+# - pipelines/fraud.yaml (the fraud plugin) on its golden case;
 # - a plugin in plain C and an SDK plugin: a record it fails or throws on goes
 #   through the error policy (dead letter, skip, fail), a fatal status ends the
 #   run, a configuration it refuses is an error at the step's line:col, one its
@@ -87,6 +88,21 @@ for mode in "-p 1" "-p 3" "-p 1 --restore-midway" "-p 3 --restore-midway" "-p 3 
   grep -q "^4 passed, 0 failed" "$dir/out" || fail "sessionize $mode: $(tail -3 "$dir/out")"
 done
 echo "plugins: sessionize equals the built-in session window on 4 golden cases at -p 1 and 3, restored midway, memory and rocksdb"
+
+# The fraud pipeline as shipped (pipelines/fraud.yaml and its model), on a
+# golden case of generated transactions: parallelism 1 and 3, restored midway,
+# rocksdb.
+mkdir -p "$dir/fraud/fraud"
+cp "$src"/tests/plugins/fraud/* "$dir/fraud/fraud/"
+cp "$src/pipelines/fraud.yaml" "$dir/fraud/fraud/pipeline.yaml"
+cp "$src/pipelines/data/fraud_model.json" "$dir/fraud/fraud/"
+for mode in "-p 1" "-p 3" "-p 3 --restore-midway" "-p 2 --state rocksdb --restore-midway"; do
+  # shellcheck disable=SC2086
+  STREAMRUN_PLUGIN_DIR="$build/plugins" "$bin" test "$dir/fraud" $mode >"$dir/out" 2>&1 ||
+    fail "fraud $mode: $(grep -v '^streamrun: transform' "$dir/out" | head -20)"
+  grep -q "^1 passed, 0 failed" "$dir/out" || fail "fraud $mode: $(tail -3 "$dir/out")"
+done
+echo "plugins: pipelines/fraud.yaml gives its golden alerts and dead letters at -p 1 and 3, restored midway, rocksdb"
 
 # Record errors through the error policy.
 cat >"$dir/in.jsonl" <<'JSON'

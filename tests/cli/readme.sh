@@ -5,7 +5,8 @@
 #   `name:` and `sources:`) validates;
 # - every relative Markdown link resolves to a file in the repository, and no
 #   tracked file refers to the planning documents outside it;
-# - the README's scripts: demo (live and file), bench-stateless, bench-windows,
+# - the README's scripts: demo (live and file), the fraud demo (to a folder and
+#   to S3), bench-stateless, bench-windows,
 #   bench-kafka, bench/run.sh, bench/kafka.sh, bench/state_size.sh,
 #   bench/checkpoint_keys.sh, the `streamrun kafka` + `generate --topic` pair,
 #   and the build output path it names.
@@ -80,6 +81,34 @@ status=0
 timeout --preserve-status -s INT 8 scripts/demo.sh file >"$dir/demo-file.out" 2>&1 || status=$?
 [ $status -eq 0 ] || { tail -20 "$dir/demo-file.out"; fail "scripts/demo.sh file exited $status"; }
 grep -q "\"page_url\"" "$dir/demo-file.out" || { tail -20 "$dir/demo-file.out"; fail "scripts/demo.sh file showed no clicks"; }
+
+# The fraud demo: alerts on the terminal, checkpoints to a folder, then to an
+# S3-compatible store (s3rver) when S3_ENDPOINT is set.
+step "scripts/fraud-demo.sh"
+status=0
+CHECKPOINT_STORAGE="file://$dir/fraud-ckpt" timeout --preserve-status -s INT 12 scripts/fraud-demo.sh \
+  >"$dir/fraud.out" 2>&1 || status=$?
+[ $status -eq 0 ] || { tail -20 "$dir/fraud.out"; fail "scripts/fraud-demo.sh exited $status on Ctrl-C"; }
+grep -q '"rule":"model"' "$dir/fraud.out" || { tail -20 "$dir/fraud.out"; fail "scripts/fraud-demo.sh showed no alert"; }
+grep -Eq "checkpoints: [1-9][0-9]* complete, 0 failed" "$dir/fraud.out" ||
+  { tail -20 "$dir/fraud.out"; fail "scripts/fraud-demo.sh completed no checkpoint"; }
+if command -v s3rver >/dev/null; then
+  step "S3_ENDPOINT=... scripts/fraud-demo.sh (s3rver)"
+  s3port=$((20000 + RANDOM % 20000))
+  mkdir -p "$dir/s3"
+  s3rver --directory "$dir/s3" --port "$s3port" --address 127.0.0.1 --configure-bucket streamrun --silent \
+    >"$dir/s3rver.log" 2>&1 &
+  s3server=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+  status=0
+  S3_ENDPOINT="http://127.0.0.1:$s3port" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+    timeout --preserve-status -s INT 10 scripts/fraud-demo.sh >"$dir/fraud-s3.out" 2>&1 || status=$?
+  kill "$s3server" 2>/dev/null || true
+  [ $status -eq 0 ] || { tail -20 "$dir/fraud-s3.out"; fail "scripts/fraud-demo.sh with S3 exited $status"; }
+  grep -Eq "checkpoints: [1-9][0-9]* complete, 0 failed" "$dir/fraud-s3.out" ||
+    { tail -20 "$dir/fraud-s3.out"; fail "scripts/fraud-demo.sh completed no checkpoint in S3"; }
+  find "$dir/s3/streamrun" -path "*fraud/run-*" | grep -q . || fail "no checkpoint reached the S3 store"
+fi
 
 # `streamrun kafka` and `generate --topic` (the README's feed for a real cluster).
 step "streamrun kafka + generate --topic"

@@ -230,7 +230,9 @@ typedef struct sr_host {
   sr_status (*processing_time)(sr_ctx* ctx, int64_t* out);
 
   /* ---- output --------------------------------------------------------------------- */
-  /* Emits a record given as one JSON object. The host copies it. */
+  /* Emits a record given as one JSON object. The host copies it. Text that
+   * is not a JSON object is a failed record (the error policy applies to it,
+   * the text as its raw bytes) and the call returns SR_INVALID. */
   sr_status (*emit_json)(sr_ctx* ctx, const char* json, size_t len, int64_t event_time);
   /* A builder: begin (from_row: start from that input record's fields, or -1
    * for an empty record), set fields (the last set of a name wins; top-level
@@ -239,11 +241,11 @@ typedef struct sr_host {
   sr_status (*builder_set)(sr_ctx* ctx, const char* name, size_t len, const sr_value* value);
   /* Sets the current key's fields, under their key_by names. */
   sr_status (*builder_set_key_fields)(sr_ctx* ctx);
-  sr_status (*builder_emit)(sr_ctx* ctx, int64_t event_time);
+  sr_status (*builder_emit)(sr_ctx* ctx, int64_t event_time); /* SR_INVALID as emit_json */
 
   /* ---- metrics ------------------------------------------------------------------ */
-  /* Counters and gauges of this operator instance, summed over workers
-   * (counters) or per worker (gauges) where streamrun reports metrics. */
+  /* Counters and gauges of this operator instance (per worker). Until
+   * streamrun serves metrics, each worker's are printed when the run ends. */
   sr_status (*counter_add)(sr_ctx* ctx, const char* name, size_t len, uint64_t delta);
   sr_status (*gauge_set)(sr_ctx* ctx, const char* name, size_t len, double value);
 
@@ -286,7 +288,8 @@ typedef struct sr_operator {
    * batches. */
   sr_status (*on_timer)(void* instance, sr_ctx* ctx, sr_time_domain domain, int64_t time, int64_t tag);
   /* The watermark advanced (SR_END_OF_TIME: every input is done), after the
-   * timers it made due fired. The host passes it on after this returns. */
+   * timers it made due fired: every advance, also one that comes with a
+   * batch's records (then between process calls). */
   sr_status (*on_watermark)(void* instance, sr_ctx* ctx, int64_t watermark);
   /* A checkpoint: write state that belongs to no key with
    * host->checkpoint_write (keyed state and timers are the host's). */

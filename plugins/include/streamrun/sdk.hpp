@@ -20,7 +20,9 @@
 // An exception out of ProcessRecord fails that record (the pipeline's error
 // policy applies); out of any other callback it ends the run with its
 // message. A host call that fails throws sdk::HostError, whose message the
-// host already holds. Nothing else crosses: no C++ type, no allocator.
+// host already holds; it ends the run even from ProcessRecord (it is the
+// plugin's mistake, not the record's). Nothing else crosses: no C++ type, no
+// allocator.
 #ifndef STREAMRUN_SDK_HPP
 #define STREAMRUN_SDK_HPP
 
@@ -422,8 +424,13 @@ class Context {
   bool DeleteProcessingTimer(int64_t time, int64_t tag = 0) { return Delete(SR_PROCESSING_TIME, time, tag); }
 
   // Output.
-  void EmitJson(std::string_view json, int64_t event_time) {
-    detail::Check(h_->emit_json(c_, json.data(), json.size(), event_time), "emit_json");
+  // False if the text is not a JSON object: it then went through the error
+  // policy as a failed record.
+  bool EmitJson(std::string_view json, int64_t event_time) {
+    const sr_status s = h_->emit_json(c_, json.data(), json.size(), event_time);
+    if (s == SR_INVALID) return false;
+    detail::Check(s, "emit_json");
+    return true;
   }
   class Builder;
   Builder Build();                 // an empty record
@@ -582,7 +589,13 @@ class Context::Builder {
     return *this;
   }
   // SR_NO_TIME with BuildFrom: the input record's event time.
-  void Emit(int64_t event_time = SR_NO_TIME) { detail::Check(h_->builder_emit(c_, event_time), "builder_emit"); }
+  // False if a list or object value set was not valid JSON (as EmitJson).
+  bool Emit(int64_t event_time = SR_NO_TIME) {
+    const sr_status s = h_->builder_emit(c_, event_time);
+    if (s == SR_INVALID) return false;
+    detail::Check(s, "builder_emit");
+    return true;
+  }
 
  private:
   const sr_host* h_;
@@ -812,7 +825,9 @@ inline sr_plugin MakePlugin(const char* name, const char* version, const sr_oper
   p.abi_major = SR_ABI_MAJOR;
   p.abi_minor = SR_ABI_MINOR;
   p.build_tag = SR_BUILD_TAG;
-  p.min_host_minor = SR_ABI_MINOR;  // the SDK calls every function of its minor
+  // The SDK may call every function of its minor: an older host refuses the
+  // plugin with a message naming both versions.
+  p.min_host_minor = SR_ABI_MINOR;
   p.name = name;
   p.version = version;
   p.operator_count = count;
@@ -829,7 +844,7 @@ inline sr_plugin MakePlugin(const char* name, const char* version, const sr_oper
     static const sr_operator* const kOperators[] = {__VA_ARGS__};                                   \
     static const sr_plugin kPlugin = ::streamrun::sdk::MakePlugin(                                  \
         NAME, VERSION, kOperators, static_cast<uint32_t>(sizeof(kOperators) / sizeof(kOperators[0]))); \
-    if (!host || host->abi_major != SR_ABI_MAJOR || host->size < sizeof(sr_host)) return nullptr;   \
+    if (!host || host->abi_major != SR_ABI_MAJOR) return nullptr;                                   \
     ::streamrun::sdk::detail::HostSlot() = host;                                                    \
     return &kPlugin;                                                                                \
   }

@@ -1,7 +1,8 @@
 /* A plugin written in C against plugin.h alone (no SDK): `c_tagger` passes
- * each record on with `tagged: true` and the value of its configured field
- * doubled; a record whose `action` is "fail" is failed (the pipeline's error
- * policy applies), and one whose action is "fatal" ends the run. */
+ * each record on with `tagged: true` and its `amount` multiplied by the
+ * configured `factor`; a record whose `action` is "fail" is failed (the
+ * pipeline's error policy applies), and one whose action is "fatal" ends the
+ * run. */
 #include <streamrun/plugin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,17 @@ typedef struct {
   int64_t factor;
 } tagger;
 
-static const char* find_int(const char* json, size_t len, const char* key, int64_t* out) {
-  const char* p = strstr(json, key);
-  if (!p) return NULL;
-  p = strchr(p, ':');
-  if (!p) return NULL;
+/* The integer after `key` in the configuration's JSON (which is `len` bytes,
+ * not NUL-terminated: copied first). */
+static int find_int(const char* json, size_t len, const char* key, int64_t* out) {
+  char text[512];
+  if (len >= sizeof text) return 0;
+  memcpy(text, json, len);
+  text[len] = 0;
+  const char* p = strstr(text, key);
+  if (!p || !(p = strchr(p, ':'))) return 0;
   *out = strtoll(p + 1, NULL, 10);
-  return p;
+  return 1;
 }
 
 static void* create(const sr_host* host, sr_ctx* ctx, const char* config, size_t len) {
