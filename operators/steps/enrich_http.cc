@@ -5,18 +5,18 @@
 // checkpoint writes the records still waiting, with the requests' state, so a
 // restore sends their requests again: each record is enriched, retried or
 // failed (error policy) once in the output, whatever crashes between.
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "operators/held_record.h"
+#include "operators/http_client.h"
 #include "operators/steps/steps.h"
 #include "runner/expr/json_util.h"
 #include "runner/record/clock.h"
@@ -90,40 +90,25 @@ struct EnrichConfig {
 
 // One record waiting for its answer.
 struct Request {
-  uint64_t seq = 0;  // arrival order on this worker
-  Batch record;      // the record, one row that owns its bytes
+  uint64_t seq = 0;      // arrival order on this worker
+  Batch record;          // the record, one row that owns its bytes
   std::string url, body;
   int attempts = 0;      // started so far
   int64_t retry_at = 0;  // waiting for a retry until then (ms); 0: not waiting
-  CURL* easy = nullptr;  // running
   std::string answer;    // the body received
   bool done = false;     // answered for good: ok, or failed
   bool ok = false;
   std::string error;  // failed: why
 };
 
-size_t Append(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
 
 class EnrichHttpInstance : public StepInstance {
  public:
   explicit EnrichHttpInstance(const EnrichConfig* c)
-      : c_(*c), width_(static_cast<uint32_t>(c->universe->width)), out_(width_) {
-    multi_ = curl_multi_init();
-    if (!multi_) throw ExternalError("enrich_http: libcurl could not start");
-    // Connections are kept and reused per host across requests.
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS,
-                      static_cast<long>(std::min<int64_t>(c_.max_in_flight, 10000)));
-    for (const auto& h : c_.headers) headers_ = curl_slist_append(headers_, h.c_str());
-  }
-  ~EnrichHttpInstance() override {
-    for (auto& r : waiting_)
-      if (r->easy) Release(r.get());
-    for (CURL* e : idle_) curl_easy_cleanup(e);
-    curl_multi_cleanup(multi_);
-    curl_slist_free_all(headers_);
+      : c_(*c), width_(static_cast<uint32_t>(c->universe->width)), http_(c->max_in_flight), out_(width_) {
+    request_.method = c_.post ? "POST" : "GET";
+    request_.headers = c_.headers;
+    request_.timeout_ms = c_.timeout_ms;
   }
 
   void Process(Batch& batch, StepEnv& env, Emitter& out) override {
@@ -174,7 +159,7 @@ class EnrichHttpInstance : public StepInstance {
   void Snapshot(StateSnapshot& out) override {
     for (const auto& r : waiting_) {
       SnapshotWriter w(&out.groups[KeyGroupOf(r->record.key_hash(0))]);
-      SaveRecord(r->record, w);
+      SaveHeldRecord(r->record, 0, w);
     }
   }
 
@@ -185,7 +170,7 @@ class EnrichHttpInstance : public StepInstance {
       while (!r.done()) {
         auto req = std::make_unique<Request>();
         req->record = Batch(width_);
-        LoadRecord(r, req->record);
+        LoadHeldRecord(r, req->record);
         restored.push_back(std::move(req));
       }
     }
@@ -218,88 +203,56 @@ class EnrichHttpInstance : public StepInstance {
   // `wait_ms` for one), emits what is done, then the watermarks it held.
   void Drive(int wait_ms, StepEnv& env, Emitter& out) {
     const int64_t now = NowMs();
+    int64_t wait = wait_ms;
     for (size_t i = 0; i < restart_.size();) {
       if (restart_[i]->retry_at <= now) {
         Start(restart_[i]);
         restart_.erase(restart_.begin() + static_cast<long>(i));
       } else {
+        wait = std::min<int64_t>(wait, restart_[i]->retry_at - now);
         ++i;
       }
     }
-    int running = 0;
-    curl_multi_perform(multi_, &running);
-    if (wait_ms > 0 && running > 0) {
-      int64_t wait = wait_ms;
-      for (const Request* r : restart_)
-        wait = std::min<int64_t>(wait, std::max<int64_t>(0, r->retry_at - now));
-      curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait), nullptr);
-      curl_multi_perform(multi_, &running);
-    } else if (wait_ms > 0 && !restart_.empty()) {
-      int64_t wait = wait_ms;
-      for (const Request* r : restart_)
-        wait = std::min<int64_t>(wait, std::max<int64_t>(0, r->retry_at - now));
-      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    answers_.clear();
+    if (http_.running() > 0) {
+      http_.Drive(static_cast<int>(wait), &answers_);
+    } else if (wait > 0 && !restart_.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));  // only retries to wait for
     }
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      Request* r = nullptr;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&r));
-      long status = 0;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-      Answered(r, m->data.result, status);
+    for (auto& a : answers_) {
+      auto it = running_.find(a.id);
+      Request* r = it->second;
+      running_.erase(it);
+      Answered(r, a);
     }
     Emit(env, out);
   }
 
   void Start(Request* r) {
     r->retry_at = 0;
-    r->answer.clear();
     ++r->attempts;
-    CURL* e = idle_.empty() ? curl_easy_init() : idle_.back();
-    if (!idle_.empty()) idle_.pop_back();
-    if (!e) throw ExternalError("enrich_http: libcurl could not make a request");
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, r->url.c_str());
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(c_.timeout_ms));
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Append);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->answer);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (headers_) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
-    if (c_.post) {
-      curl_easy_setopt(e, CURLOPT_POST, 1L);
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(r->body.size()));
-      curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body.c_str());
-    }
-    r->easy = e;
-    curl_multi_add_handle(multi_, e);
+    request_.url = r->url;
+    request_.body = r->body;
+    running_[http_.Start(request_)] = r;
   }
 
-  void Release(Request* r) {
-    curl_multi_remove_handle(multi_, r->easy);
-    idle_.push_back(r->easy);
-    r->easy = nullptr;
-  }
-
-  void Answered(Request* r, CURLcode result, long status) {
-    Release(r);
+  void Answered(Request* r, HttpClient::Answer& a) {
     std::string why;
     bool retry = false;
-    if (result != CURLE_OK) {
-      why = curl_easy_strerror(result);
+    if (!a.ok) {
+      why = a.error;
       retry = true;
-    } else if (status >= 200 && status < 300) {
-      const size_t first = r->answer.find_first_not_of(" \t\r\n");
-      if (first != std::string::npos && r->answer[first] == '{' && nlohmann::json::accept(r->answer)) {
+    } else if (a.status >= 200 && a.status < 300) {
+      const size_t first = a.body.find_first_not_of(" \t\r\n");
+      if (first != std::string::npos && a.body[first] == '{' && nlohmann::json::accept(a.body)) {
+        r->answer = std::move(a.body);
         r->done = r->ok = true;
         return;
       }
-      why = "the answer is not a JSON object: " + r->answer.substr(0, 80);
+      why = "the answer is not a JSON object: " + a.body.substr(0, 80);
     } else {
-      why = "HTTP " + std::to_string(status);
-      retry = status == 429 || status >= 500;
+      why = "HTTP " + std::to_string(a.status);
+      retry = a.status == 429 || a.status >= 500;
     }
     if (retry && r->attempts <= c_.retries) {
       r->retry_at = NowMs() + (c_.backoff_ms << std::min(r->attempts - 1, 20));
@@ -358,90 +311,12 @@ class EnrichHttpInstance : public StepInstance {
     out_.Clear(width_);
   }
 
-  static void SaveRecord(const Batch& b, SnapshotWriter& w) {
-    w.Str(b.raw(0));
-    w.I64(b.event_time(0));
-    w.I64(b.watermark(0));
-    const RecordPosition& p = b.position(0);
-    w.I64(p.source);
-    w.I64(p.partition);
-    w.I64(p.offset);
-    w.I64(p.line);
-    w.I64(p.topic);
-    w.U64(b.key_hash(0));
-    w.U64(b.width());
-    for (uint32_t s = 0; s < b.width(); ++s) {
-      const Value& v = b.row(0)[s];
-      w.U64(static_cast<uint64_t>(v.kind));
-      switch (v.kind) {
-        case Kind::kNull:
-          break;
-        case Kind::kBool:
-          w.Bool(v.b);
-          break;
-        case Kind::kInt:
-          w.I64(v.i);
-          break;
-        case Kind::kFloat:
-          w.F64(v.f);
-          break;
-        default:
-          w.Str(v.text());
-      }
-    }
-  }
-
-  static void LoadRecord(SnapshotReader& r, Batch& b) {
-    const std::string_view raw = b.arena().Copy(r.Str(), JsonPadding());
-    const int64_t time = r.I64();
-    const int64_t watermark = r.I64();
-    RecordPosition p;
-    p.source = static_cast<int32_t>(r.I64());
-    p.partition = static_cast<int32_t>(r.I64());
-    p.offset = r.I64();
-    p.line = r.I64();
-    p.topic = static_cast<int32_t>(r.I64());
-    const uint64_t key_hash = r.U64();
-    const uint32_t row = b.AddRow(raw, p, time);
-    b.set_watermark(row, watermark);
-    b.set_key_hash(row, key_hash);
-    if (r.U64() != b.width()) throw SnapshotError("enrich_http: a waiting record of another width");
-    for (uint32_t s = 0; s < b.width(); ++s) {
-      const uint64_t kind = r.U64();
-      Value& v = b.row(row)[s];
-      switch (static_cast<Kind>(kind)) {
-        case Kind::kNull:
-          v = Value::Null();
-          break;
-        case Kind::kBool:
-          v = Value::Bool(r.Bool());
-          break;
-        case Kind::kInt:
-          v = Value::Int(r.I64());
-          break;
-        case Kind::kFloat:
-          v = Value::Float(r.F64());
-          break;
-        case Kind::kString:
-          v = Value::String(b.arena().Copy(r.Str()));
-          break;
-        case Kind::kList:
-          v = Value::List(b.arena().Copy(r.Str()));
-          break;
-        case Kind::kObject:
-          v = Value::Object(b.arena().Copy(r.Str()));
-          break;
-        default:
-          throw SnapshotError("enrich_http: a waiting record's value of unknown kind");
-      }
-    }
-  }
-
   const EnrichConfig& c_;
   const uint32_t width_;
-  CURLM* multi_ = nullptr;
-  curl_slist* headers_ = nullptr;
-  std::vector<CURL*> idle_;
+  HttpClient http_;
+  HttpClient::Request request_;  // method, headers and timeout, set once
+  std::vector<HttpClient::Answer> answers_;
+  std::unordered_map<uint64_t, Request*> running_;  // by the client's id
   std::deque<std::unique_ptr<Request>> waiting_;   // in arrival order
   std::vector<Request*> restart_;                  // to start (again) once their time comes
   std::deque<std::pair<uint64_t, int64_t>> held_;  // (records before it, watermark)
@@ -469,8 +344,6 @@ class EnrichHttpPlan : public StepPlan {
 }  // namespace
 
 std::unique_ptr<StepPlan> PlanEnrichHttp(const config::ConfNode& value, PlanContext& ctx) {
-  static std::once_flag curl_ready;
-  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   const config::Options o = ctx.Options(value, EnrichHttpSpec());
   auto c = std::make_unique<EnrichConfig>();
   const config::ConfNode* url = o.Node("url");
