@@ -22,10 +22,10 @@ class HttpClient {
   };
   struct Answer {
     uint64_t id = 0;
-    bool ok = false;       // a response came (any status)
-    long status = 0;       // its HTTP status
-    std::string body;      // its body
-    std::string error;     // !ok: why (connection refused, timeout...)
+    bool ok = false;    // a response came (any status)
+    long status = 0;    // its HTTP status
+    std::string body;   // its body
+    std::string error;  // !ok: why (connection refused, timeout...)
   };
 
   explicit HttpClient(int64_t max_connections);

@@ -101,6 +101,12 @@ class StepInstance {
   // record in flight anywhere); Restore after the store's restore.
   virtual void Snapshot(StateSnapshot& out) {}
   virtual void Restore(const StateRestore& in) {}
+  // After Restore: the watermark this step's output resumes from. A step
+  // that holds records back (enrich_http, asynchronous plugin operators) had
+  // passed on less than its input's watermark when the checkpoint was taken;
+  // the runtime starts the exchanges after it there, so the records it still
+  // holds are not late downstream. Others: the end of time (no limit).
+  virtual int64_t RestoredWatermark() const { return kEndOfTime; }
   // The run is ending normally (not a crash, not a failure): after the final
   // checkpoint, before the sinks close. Not called on an inert instance.
   virtual void Close() {}

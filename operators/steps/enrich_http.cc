@@ -90,8 +90,8 @@ struct EnrichConfig {
 
 // One record waiting for its answer.
 struct Request {
-  uint64_t seq = 0;      // arrival order on this worker
-  Batch record;          // the record, one row that owns its bytes
+  uint64_t seq = 0;  // arrival order on this worker
+  Batch record;      // the record, one row that owns its bytes
   std::string url, body;
   int attempts = 0;      // started so far
   int64_t retry_at = 0;  // waiting for a retry until then (ms); 0: not waiting
@@ -100,7 +100,6 @@ struct Request {
   bool ok = false;
   std::string error;  // failed: why
 };
-
 
 class EnrichHttpInstance : public StepInstance {
  public:
@@ -157,13 +156,26 @@ class EnrichHttpInstance : public StepInstance {
   // The records still waiting, each in its key group (a restore hands them
   // to the worker that owns the group now, which sends their requests again).
   void Snapshot(StateSnapshot& out) override {
+    SnapshotWriter global(&out.global);
+    global.I64(released_);
     for (const auto& r : waiting_) {
       SnapshotWriter w(&out.groups[KeyGroupOf(r->record.key_hash(0))]);
       SaveHeldRecord(r->record, 0, w);
     }
   }
 
+  // What every worker had passed on: the lowest is where outputs resume.
+  int64_t RestoredWatermark() const override { return released_; }
+
   void Restore(const StateRestore& in) override {
+    bool first = true;
+    for (const auto& global : in.globals) {
+      if (global.empty()) continue;
+      SnapshotReader r(global);
+      const int64_t released = r.I64();
+      released_ = first ? released : std::min(released_, released);
+      first = false;
+    }
     std::vector<std::unique_ptr<Request>> restored;
     for (uint32_t g = 0; g < kKeyGroups; ++g) {
       SnapshotReader r(in.groups[g]);
@@ -286,7 +298,8 @@ class EnrichHttpInstance : public StepInstance {
     uint64_t lowest = oldest;
     for (const auto& r : waiting_) lowest = std::min(lowest, r->seq);
     while (!held_.empty() && held_.front().first <= lowest) {
-      out.EmitWatermark(held_.front().second);
+      released_ = held_.front().second;
+      out.EmitWatermark(released_);
       held_.pop_front();
     }
   }
@@ -294,6 +307,9 @@ class EnrichHttpInstance : public StepInstance {
   void Enrich(Request& r, StepEnv& env) {
     CopyRow(r.record, 0, out_);
     const uint32_t row = out_.size() - 1;
+    // The watermark passed on so far: a record that leaves before one held
+    // from earlier (unordered) must not make that one late downstream.
+    out_.set_watermark(row, std::min(out_.watermark(row), released_));
     Arena& arena = out_.arena();
     const std::string_view answer = arena.Copy(r.answer);
     if (c_.into_slot >= 0) out_.row(row)[c_.into_slot] = Value::Object(answer);
@@ -317,10 +333,11 @@ class EnrichHttpInstance : public StepInstance {
   HttpClient::Request request_;  // method, headers and timeout, set once
   std::vector<HttpClient::Answer> answers_;
   std::unordered_map<uint64_t, Request*> running_;  // by the client's id
-  std::deque<std::unique_ptr<Request>> waiting_;   // in arrival order
-  std::vector<Request*> restart_;                  // to start (again) once their time comes
-  std::deque<std::pair<uint64_t, int64_t>> held_;  // (records before it, watermark)
+  std::deque<std::unique_ptr<Request>> waiting_;    // in arrival order
+  std::vector<Request*> restart_;                   // to start (again) once their time comes
+  std::deque<std::pair<uint64_t, int64_t>> held_;   // (records before it, watermark)
   uint64_t next_seq_ = 0;
+  int64_t released_ = kNoTime;  // the last watermark passed on
   Batch out_;
 };
 

@@ -18,13 +18,12 @@
 // the watermark passes it, then an event-time timer takes it. A card's state
 // expires after `expiry` without a transaction (a timer that each new
 // transaction deletes and registers again).
-#include <streamrun/sdk.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <streamrun/sdk.hpp>
 #include <string>
 
 namespace sdk = streamrun::sdk;
@@ -160,13 +159,14 @@ Model ReadModel(const std::string& path) {
   Model m;
   m.bias = j["bias"].Number();
   for (const auto& [name, w] : j["weights"].Items()) {
-    double* slot = name == "log_amount" ? &m.log_amount
+    double* slot = name == "log_amount"     ? &m.log_amount
                    : name == "amount_ratio" ? &m.amount_ratio
-                   : name == "foreign" ? &m.foreign
-                   : name == "rapid" ? &m.rapid
-                   : name == "new_card" ? &m.new_card
-                                        : nullptr;
-    if (!slot) throw std::runtime_error("the model file '" + path + "' has an unknown feature '" + name + "'");
+                   : name == "foreign"      ? &m.foreign
+                   : name == "rapid"        ? &m.rapid
+                   : name == "new_card"     ? &m.new_card
+                                            : nullptr;
+    if (!slot)
+      throw std::runtime_error("the model file '" + path + "' has an unknown feature '" + name + "'");
     *slot = w.Number();
   }
   return m;
@@ -175,9 +175,9 @@ Model ReadModel(const std::string& path) {
 // A card's history.
 struct CardHistory {
   int64_t count = 0;
-  double mean = 0;       // running average amount
-  int64_t last_ts = 0;   // event time of the last transaction
-  char home[8] = {};     // the country of its first transaction
+  double mean = 0;      // running average amount
+  int64_t last_ts = 0;  // event time of the last transaction
+  char home[8] = {};    // the country of its first transaction
 };
 
 class FraudScore : public sdk::Operator {
@@ -230,14 +230,16 @@ class FraudScore : public sdk::Operator {
     const double ratio = has_history ? t.amount / std::max(h.mean, 1.0) : 1.0;
     const bool foreign = has_history && t.country != h.home;
     const bool rapid = has_history && time - h.last_ts < rapid_ms_;
-    const double z = model_.bias + model_.log_amount * std::log1p(t.amount) + model_.amount_ratio * std::min(ratio, 50.0) +
-                     model_.foreign * foreign + model_.rapid * rapid + model_.new_card * !has_history;
+    const double z = model_.bias + model_.log_amount * std::log1p(t.amount) +
+                     model_.amount_ratio * std::min(ratio, 50.0) + model_.foreign * foreign +
+                     model_.rapid * rapid + model_.new_card * !has_history;
     const double score = 1.0 / (1.0 + std::exp(-z));
     std::string rules;
     if (score >= threshold_) rules += "\"model\"";
-    if (h.count >= min_history_ && ratio >= spike_ratio_) rules += std::string(rules.empty() ? "" : ",") + "\"amount_spike\"";
+    if (h.count >= min_history_ && ratio >= spike_ratio_)
+      rules += std::string(rules.empty() ? "" : ",") + "\"amount_spike\"";
     ctx.EmitJson(WithFields(t.json, ",\"score\":" + Fixed(score, 4) + ",\"amount_ratio\":" + Fixed(ratio, 2) +
-                                         ",\"rules\":[" + rules + "]"),
+                                        ",\"rules\":[" + rules + "]"),
                  time);
     if (!has_history) std::snprintf(h.home, sizeof h.home, "%s", t.country.c_str());
     h.count += 1;
@@ -274,11 +276,11 @@ struct Place {
 };
 // Countries by their centre (the generator's countries, and a few more).
 constexpr Place kPlaces[] = {
-    {"US", 39.8, -98.6}, {"GB", 54.0, -2.0},  {"DE", 51.2, 10.4},  {"FR", 46.6, 2.2},    {"ES", 40.2, -3.7},
-    {"IT", 42.8, 12.6},  {"NL", 52.2, 5.3},   {"SE", 62.0, 15.0},  {"PL", 52.1, 19.4},   {"CA", 56.1, -106.3},
+    {"US", 39.8, -98.6},  {"GB", 54.0, -2.0},   {"DE", 51.2, 10.4},  {"FR", 46.6, 2.2},  {"ES", 40.2, -3.7},
+    {"IT", 42.8, 12.6},   {"NL", 52.2, 5.3},    {"SE", 62.0, 15.0},  {"PL", 52.1, 19.4}, {"CA", 56.1, -106.3},
     {"BR", -14.2, -51.9}, {"MX", 23.6, -102.6}, {"JP", 36.2, 138.3}, {"IN", 20.6, 79.0}, {"AU", -25.3, 133.8},
-    {"CN", 35.9, 104.2}, {"PT", 39.4, -8.2},  {"IE", 53.4, -8.2},  {"CH", 46.8, 8.2},    {"AT", 47.5, 14.6},
-    {"BE", 50.5, 4.5},   {"DK", 56.3, 9.5},   {"NO", 60.5, 8.5},   {"FI", 61.9, 25.7},   {"ZA", -30.6, 22.9}};
+    {"CN", 35.9, 104.2},  {"PT", 39.4, -8.2},   {"IE", 53.4, -8.2},  {"CH", 46.8, 8.2},  {"AT", 47.5, 14.6},
+    {"BE", 50.5, 4.5},    {"DK", 56.3, 9.5},    {"NO", 60.5, 8.5},   {"FI", 61.9, 25.7}, {"ZA", -30.6, 22.9}};
 
 const Place* Find(const std::string& code) {
   for (const auto& p : kPlaces)
@@ -370,9 +372,11 @@ class GeoVelocity : public sdk::Operator {
 };
 
 const sr_operator kFraudScore = sdk::MakeOperator<FraudScore, SR_OP_KEYED>(
-    "fraud_score", "1.0.0", "Scores card transactions with a logistic model over per-card history", kScoreSchema);
+    "fraud_score", "1.0.0", "Scores card transactions with a logistic model over per-card history",
+    kScoreSchema);
 const sr_operator kGeoVelocity = sdk::MakeOperator<GeoVelocity, SR_OP_KEYED>(
-    "geo_velocity", "1.0.0", "Flags a card seen in two places farther apart than travel allows", kVelocitySchema);
+    "geo_velocity", "1.0.0", "Flags a card seen in two places farther apart than travel allows",
+    kVelocitySchema);
 
 }  // namespace
 

@@ -171,6 +171,24 @@ sr_status HostCheckpointWrite(sr_ctx* c, const void* d, size_t n) {
   return Guard(c, [&](PluginInstance& i) { return i.CheckpointWrite(Text(static_cast<const char*>(d), n)); });
 }
 
+sr_status HostAsyncBegin(sr_ctx* c, uint32_t row, uint64_t* id) {
+  SR_NEED(id);
+  return Guard(c, [&](PluginInstance& i) { return i.AsyncBegin(row, id); });
+}
+// From any thread: touches nothing of the instance but its completion queue.
+sr_status HostAsyncComplete(sr_ctx* c, uint64_t id, sr_status status, int64_t code, const void* d, size_t n) {
+  if (!c || !c->self || (!d && n > 0)) return SR_INVALID;
+  try {
+    return c->self->AsyncComplete(id, status, code, Text(static_cast<const char*>(d), n));
+  } catch (...) {
+    return SR_ERROR;
+  }
+}
+sr_status HostHttpRequest(sr_ctx* c, uint32_t row, const sr_http_request* r, uint64_t* id) {
+  SR_NEED(r && id);
+  return Guard(c, [&](PluginInstance& i) { return i.HttpRequest(row, *r, id); });
+}
+
 #undef SR_NEED
 
 sr_host MakeHost() {
@@ -216,6 +234,9 @@ sr_host MakeHost() {
   h.counter_add = HostCounterAdd;
   h.gauge_set = HostGaugeSet;
   h.checkpoint_write = HostCheckpointWrite;
+  h.async_begin = HostAsyncBegin;
+  h.async_complete = HostAsyncComplete;
+  h.http_request = HostHttpRequest;
   return h;
 }
 

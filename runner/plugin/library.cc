@@ -20,7 +20,7 @@ namespace {
 
 // The end of the fields ABI 1.0 has: a struct smaller than this is refused.
 constexpr uint32_t kPluginSizeV1_0 = offsetof(sr_plugin, operators) + sizeof(void*);
-constexpr uint32_t kOperatorSizeV1_0 = offsetof(sr_operator, destroy) + sizeof(void*);
+constexpr uint32_t kOperatorSizeV1_0 = offsetof(sr_operator, on_async_complete) + sizeof(void*);
 
 std::string BuildTagText(uint32_t tag) {
   const uint32_t bits = tag & 0xff, order = tag >> 8;
@@ -140,6 +140,8 @@ bool Load(const std::string& path, Library** out, std::string* error) {
     const std::string name = op->name;
     if (!op->create || !op->process || !op->destroy)
       return refuse("operator '" + name + "' lacks create, process or destroy");
+    if ((op->flags & SR_OP_ASYNC) && !op->on_async_complete)
+      return refuse("operator '" + name + "' is flagged SR_OP_ASYNC but has no on_async_complete");
     for (const auto& earlier : ops)
       if (earlier.spec.name == name) return refuse("it offers the operator '" + name + "' twice");
     if (FindStep(name)) {

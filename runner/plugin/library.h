@@ -22,6 +22,8 @@ struct LoadedOperator {
   config::ComponentSpec spec;       // its step spec, from its JSON Schema
   bool keyed() const { return op->flags & SR_OP_KEYED; }
   bool late_output() const { return op->flags & SR_OP_LATE_OUTPUT; }
+  bool async() const { return op->flags & SR_OP_ASYNC; }
+  bool async_ordered() const { return (op->flags & SR_OP_ASYNC) && (op->flags & SR_OP_ASYNC_ORDERED); }
 };
 
 // Loads the library at `path` and adds its operators as steps. A library

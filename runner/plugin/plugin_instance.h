@@ -3,13 +3,18 @@
 // C functions of the host table (host_table.cc) call into through sr_ctx.
 // Private to runner/plugin.
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "operators/http_client.h"
 #include "operators/operator.h"
 #include "operators/plan_context.h"
 #include "operators/steps/aggregates.h"
@@ -42,8 +47,9 @@ struct PluginStepConfig {
   // The key_by key: its names and how to read it.
   std::vector<std::string> key_names;
   std::vector<std::unique_ptr<expr::Expression>> key;
-  RecordView in_view;                // how input records look (record_json, builder_begin(row))
-  Universe* out_universe = nullptr;  // the rows the operator emits, decoded from their JSON
+  RecordView in_view;                     // how input records look (record_json, builder_begin(row))
+  const Universe* in_universe = nullptr;  // input records' slots (their width is final once planned)
+  Universe* out_universe = nullptr;       // the rows the operator emits, decoded from their JSON
 };
 
 // The state of one key: the states the operator declared, its live timers
@@ -61,12 +67,16 @@ struct PluginKeyState {
   std::vector<Slot> states;
   std::vector<std::pair<int64_t, int64_t>> event_timers;  // (time, tag), ordered
   std::vector<std::pair<int64_t, int64_t>> processing_timers;
+  // Records of this key waiting for an asynchronous call: (call id, the
+  // record as operators/held_record.h writes it). With the key, they move to
+  // the key's worker at a restore.
+  std::vector<std::pair<uint64_t, std::string>> held;
   uint64_t bytes = 0;  // heap bytes of the slots' strings, kept as they change
 
   bool Empty() const {
     for (const auto& s : states)
       if (s.set || !s.map.empty() || !s.list.empty()) return false;
-    return event_timers.empty() && processing_timers.empty();
+    return event_timers.empty() && processing_timers.empty() && held.empty();
   }
 };
 
@@ -85,7 +95,7 @@ class PluginInstance : public StepInstance {
   // `probe`: the planning instance, which records declarations into it and
   // sees no record (keyed is null then).
   PluginInstance(const PluginStepConfig* config, PluginStepConfig* probe, KeyedStateService* keyed,
-                 int worker);
+                 int worker, int workers);
   ~PluginInstance() override;
 
   // create and open; a refusal throws (kConfig while planning, else kExternal).
@@ -98,6 +108,7 @@ class PluginInstance : public StepInstance {
   void Snapshot(StateSnapshot& out) override;
   void Restore(const StateRestore& in) override;
   void Close() override;
+  int64_t RestoredWatermark() const override { return c_.op->async() ? released_watermark_ : kEndOfTime; }
 
   // ---- the host table's calls (host_table.cc) ----
   sr_status SetError(std::string_view message);
@@ -137,9 +148,21 @@ class PluginInstance : public StepInstance {
   sr_status CounterAdd(std::string_view name, uint64_t delta);
   sr_status GaugeSet(std::string_view name, double value);
   sr_status CheckpointWrite(std::string_view data);
+  sr_status AsyncBegin(uint32_t row, uint64_t* id);
+  // From any thread.
+  sr_status AsyncComplete(uint64_t id, sr_status status, int64_t code, std::string_view data);
+  sr_status HttpRequest(uint32_t row, const sr_http_request& request, uint64_t* id);
 
  private:
   enum class Phase { kCreate, kOpen, kRun, kClosed };
+  struct Held {
+    uint64_t id = 0;  // the call's
+    Batch record;     // one row that owns its bytes
+    bool done = false;
+    sr_status status = SR_OK;
+    int64_t code = 0;
+    std::string data;
+  };
   using Store = KeyedStore<PluginKeyState, PluginKeyCodec>;
 
   // A callback's status: an error ends the run with the plugin's message.
@@ -154,6 +177,18 @@ class PluginInstance : public StepInstance {
   void AdvanceTo(int64_t watermark);
   void FireEventTimers(int64_t before);
   void FireProcessingTimers(int64_t now_ms);
+  // The rows of `batch`, split where the watermark moves, through process.
+  void RunBatch(Batch& batch);
+  // Asynchronous calls: collects completions (waiting up to `wait_ms` when
+  // calls are running), hands them to on_async_complete, then passes on the
+  // watermarks no held record is behind any more.
+  void DriveAsync(int wait_ms);
+  void Dispatch(uint64_t id, Held& held);
+  // Every entry point: its env and emitter, and records to give process again.
+  void Begin(StepEnv& env, Emitter& out, int64_t now_ms);
+  // Records held by a key are in its state (the memory and rocksdb backends
+  // alike); a key's held record is found again through its fields.
+  PluginKeyState* KeyOfHeld(const Batch& record);
   void KeyValues();
   // from_row: the input row a built record started from, or -1.
   sr_status Emit(std::string_view json, int64_t event_time, int64_t from_row);
@@ -204,6 +239,32 @@ class PluginInstance : public StepInstance {
 
   // Processing-time timers of every key, by time: (time, group, key, tag).
   std::set<std::tuple<int64_t, uint32_t, std::string, int64_t>> processing_index_;
+
+  // Asynchronous calls (SR_OP_ASYNC), in the order they began (a retry in
+  // the place of the call it retries).
+  struct Completion {
+    uint64_t id = 0;
+    sr_status status = SR_OK;
+    int64_t code = 0;
+    std::string data;
+  };
+  std::map<uint64_t, Held> held_;                  // by their place in the order
+  std::unordered_map<uint64_t, uint64_t> orders_;  // a call's id -> its place
+  uint64_t next_call_ = 1;
+  uint64_t next_order_ = 1;
+  uint64_t dispatching_order_ = 0;
+  std::mutex completions_mutex_;
+  std::vector<Completion> completions_;  // from async_complete, on any thread
+  std::vector<Completion> taken_;
+  std::unique_ptr<HttpClient> http_;
+  std::unordered_map<uint64_t, uint64_t> http_calls_;  // the client's id -> the call's
+  std::vector<HttpClient::Answer> answers_;
+  std::deque<std::pair<uint64_t, int64_t>> held_watermarks_;  // (calls begun before it, watermark)
+  std::unique_ptr<Batch> replay_;  // held at the checkpoint restored from: given to process again
+  bool dispatching_ = false;
+  int64_t released_watermark_ = kNoTime;  // the last watermark passed on
+  int workers_ = 1;
+  std::string held_bytes_;
 
   std::string* checkpoint_out_ = nullptr;
   std::vector<std::pair<std::string, uint64_t>> counters_;

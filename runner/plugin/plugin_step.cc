@@ -5,8 +5,12 @@
 #include "runner/plugin/plugin_step.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstdio>
+#include <thread>
 
+#include "operators/held_record.h"
 #include "runner/plugin/config_schema.h"
 #include "runner/plugin/plugin_instance.h"
 #include "runner/record/json_writer.h"
@@ -14,6 +18,10 @@
 #include "runner/record/value_key.h"
 
 namespace streamrun::plugin {
+
+namespace {
+constexpr size_t kMaxHeld = 1000;  // records waiting per worker before process waits
+}  // namespace
 
 // ---- the key's codec ----------------------------------------------------------
 
@@ -38,6 +46,11 @@ void PluginKeyCodec::Save(const PluginKeyState& v, SnapshotWriter& w) const {
       w.I64(time);
       w.I64(tag);
     }
+  }
+  w.U64(v.held.size());
+  for (const auto& [id, record] : v.held) {
+    w.U64(id);
+    w.Str(record);
   }
 }
 
@@ -70,13 +83,19 @@ void PluginKeyCodec::Load(SnapshotReader& r, PluginKeyState* v, int format) cons
       tag = r.I64();
     }
   }
+  v->held.resize(r.Count());
+  for (auto& [id, record] : v->held) {
+    id = r.U64();
+    record = r.Str();
+    v->bytes += record.size();
+  }
 }
 
 // ---- the instance ---------------------------------------------------------------
 
 PluginInstance::PluginInstance(const PluginStepConfig* config, PluginStepConfig* probe,
-                               KeyedStateService* keyed, int worker)
-    : c_(*config), probe_(probe), op_(config->op->op), worker_(worker), ctx_{this} {
+                               KeyedStateService* keyed, int worker, int workers)
+    : c_(*config), probe_(probe), op_(config->op->op), worker_(worker), ctx_{this}, workers_(workers) {
   if (!probe_) {
     if (c_.op->keyed())
       store_ = std::make_unique<Store>(*keyed, PluginKeyCodec{}, TimerLayout::kTimeTagNamespace);
@@ -122,10 +141,22 @@ sr_status PluginInstance::Fail(sr_status status, std::string message) {
   return status;
 }
 
-void PluginInstance::Process(Batch& batch, StepEnv& env, Emitter& out) {
+void PluginInstance::Begin(StepEnv& env, Emitter& out, int64_t now_ms) {
   env_ = &env;
   emitter_ = &out;
-  now_ms_ = env.now_ms;
+  now_ms_ = now_ms;
+  if (replay_) {
+    const std::unique_ptr<Batch> replay = std::move(replay_);
+    RunBatch(*replay);
+  }
+}
+
+void PluginInstance::Process(Batch& batch, StepEnv& env, Emitter& out) {
+  Begin(env, out, env.now_ms);
+  RunBatch(batch);
+}
+
+void PluginInstance::RunBatch(Batch& batch) {
   late_keep_.assign(batch.size(), 0);
   any_late_ = false;
   const uint32_t n = batch.size();
@@ -146,23 +177,32 @@ void PluginInstance::Process(Batch& batch, StepEnv& env, Emitter& out) {
     batch_ = nullptr;
     count_ = 0;
     Check(st, "process");
+    // At most kMaxHeld records wait: past that, answers first (backpressure).
+    while (held_.size() >= kMaxHeld) DriveAsync(100);
     i = j;
   }
   Flush();
   if (any_late_) {
     Batch late = batch.ShallowCopy();
     late.Compact(late_keep_);
-    out.EmitLate(late);
+    emitter_->EmitLate(late);
   }
+  if (c_.op->async()) DriveAsync(0);
 }
 
 void PluginInstance::OnWatermark(int64_t watermark, StepEnv& env, Emitter& out) {
-  env_ = &env;
-  emitter_ = &out;
-  now_ms_ = env.now_ms;
+  Begin(env, out, env.now_ms);
   AdvanceTo(watermark);
   Flush();
-  out.EmitWatermark(watermark);
+  if (!c_.op->async()) {
+    out.EmitWatermark(watermark);
+    return;
+  }
+  // It passes on once every record before it has left.
+  held_watermarks_.emplace_back(next_order_, watermark);
+  if (watermark == kEndOfTime)
+    while (!held_.empty()) DriveAsync(100);  // the input is done: every call first
+  DriveAsync(0);
 }
 
 // Every advance: the timers it makes due, then on_watermark.
@@ -202,11 +242,10 @@ void PluginInstance::FireEventTimers(int64_t before) {
 }
 
 void PluginInstance::OnProcessingTime(int64_t now_ms, StepEnv& env, Emitter& out) {
-  env_ = &env;
-  emitter_ = &out;
-  now_ms_ = now_ms;
+  Begin(env, out, now_ms);
   FireProcessingTimers(now_ms);
   Flush();
+  if (c_.op->async()) DriveAsync(0);
 }
 
 void PluginInstance::FireProcessingTimers(int64_t now_ms) {
@@ -241,6 +280,7 @@ void PluginInstance::ReleaseKey() {
 void PluginInstance::Snapshot(StateSnapshot& out) {
   SnapshotWriter w(&out.global);
   w.I64(watermark_);
+  w.I64(released_watermark_);
   w.U64(emitted_);
   std::string mine;
   if (op_->on_checkpoint) {
@@ -250,17 +290,37 @@ void PluginInstance::Snapshot(StateSnapshot& out) {
     Check(st, "on_checkpoint");
   }
   w.Str(mine);
+  // Records held by a non-keyed operator (a keyed one's are in their keys' state).
+  w.U64(store_ ? 0 : held_.size());
+  if (!store_)
+    for (const auto& [order, held] : held_) {
+      held_bytes_.clear();
+      SnapshotWriter record(&held_bytes_);
+      SaveHeldRecord(held.record, 0, record);
+      w.Str(held_bytes_);
+    }
 }
 
 void PluginInstance::Restore(const StateRestore& in) {
   std::vector<sr_bytes> parts;
   bool first = true;
-  for (const auto& global : in.globals) {
+  const uint32_t width = static_cast<uint32_t>(c_.in_universe->width);
+  auto replay = std::make_unique<Batch>(width);
+  for (size_t worker = 0; worker < in.globals.size(); ++worker) {
+    const std::string& global = in.globals[worker];
     if (global.empty()) continue;
     SnapshotReader r(global);
     const int64_t watermark = r.I64();
+    const int64_t released = r.I64();
     const uint64_t emitted = r.U64();
     const std::string_view mine = r.Str();
+    if (c_.op->async()) released_watermark_ = first ? released : std::min(released_watermark_, released);
+    // A non-keyed operator's held records: each old worker's go to one worker now.
+    for (uint64_t n = r.Count(); n > 0; --n) {
+      SnapshotReader record(r.Str());
+      if (static_cast<int>(worker % static_cast<size_t>(workers_)) == worker_)
+        LoadHeldRecord(record, *replay);
+    }
     watermark_ = first ? watermark : std::min(watermark_, watermark);
     emitted_ = std::max(emitted_, emitted);
     first = false;
@@ -269,11 +329,34 @@ void PluginInstance::Restore(const StateRestore& in) {
   if (op_->on_restore)
     Check(op_->on_restore(instance_, &ctx_, parts.data(), static_cast<uint32_t>(parts.size())), "on_restore");
   processing_index_.clear();
+  std::vector<std::pair<uint32_t, std::string>> holding;  // keys with held records
   if (store_)
     store_->ForEach([&](std::string_view key, const PluginKeyState& v) {
       for (const auto& [time, tag] : v.processing_timers)
         processing_index_.emplace(time, KeyGroupOf(v.key_hash), std::string(key), tag);
+      if (!v.held.empty()) holding.emplace_back(KeyGroupOf(v.key_hash), std::string(key));
     });
+  // Held records go to process again (in the order they were read): their
+  // calls begin anew. Their keys forget them until then.
+  for (const auto& [group, key] : holding) {
+    PluginKeyState* v = store_->SetCurrentKey(group, key, false);
+    for (const auto& [id, bytes] : v->held) {
+      SnapshotReader record(bytes);
+      LoadHeldRecord(record, *replay);
+      v->bytes -= bytes.size();
+    }
+    v->held.clear();
+    cur_ = v;
+    ReleaseKey();
+  }
+  if (replay->empty()) return;
+  std::vector<uint32_t> order(replay->size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return RecordOrder::Of(*replay, a, 0) < RecordOrder::Of(*replay, b, 0);
+  });
+  replay_ = std::make_unique<Batch>(width);
+  for (uint32_t i : order) CopyRow(*replay, i, *replay_);
 }
 
 void PluginInstance::Close() {
@@ -284,7 +367,8 @@ void PluginInstance::Close() {
     std::fprintf(stderr, "streamrun: %s worker %d: %s = %llu\n", c_.where.c_str(), worker_, name.c_str(),
                  static_cast<unsigned long long>(value));
   for (const auto& [name, value] : gauges_)
-    std::fprintf(stderr, "streamrun: %s worker %d: %s = %g\n", c_.where.c_str(), worker_, name.c_str(), value);
+    std::fprintf(stderr, "streamrun: %s worker %d: %s = %g\n", c_.where.c_str(), worker_, name.c_str(),
+                 value);
 }
 
 void PluginInstance::Flush() {
@@ -492,6 +576,11 @@ sr_status PluginInstance::EmitLate(uint32_t row) {
   if (!c_.op->late_output())
     return Fail(SR_WRONG_STATE, "emit_late needs an operator flagged SR_OP_LATE_OUTPUT");
   if (!RowOk(row)) return Fail(SR_INVALID, "row " + std::to_string(row) + " is not in the batch");
+  if (dispatching_) {  // the record of a completed call
+    Batch late = batch_->ShallowCopy();
+    emitter_->EmitLate(late);
+    return SR_OK;
+  }
   late_keep_[base_ + row] = 1;
   any_late_ = true;
   return SR_OK;
@@ -625,7 +714,8 @@ sr_status PluginInstance::MapEntry(int32_t state, uint32_t index, sr_bytes* key,
   auto* s = StateOf(state, SR_STATE_MAP, &st);
   if (!s) return st;
   if (index >= s->map.size())
-    return Fail(SR_NOT_FOUND, "map state '" + c_.states[state].first + "' has no entry " + std::to_string(index));
+    return Fail(SR_NOT_FOUND,
+                "map state '" + c_.states[state].first + "' has no entry " + std::to_string(index));
   const auto& e = s->map[index];
   *key = sr_bytes{e.first.data(), e.first.size()};
   *value = sr_bytes{e.second.data(), e.second.size()};
@@ -654,7 +744,8 @@ sr_status PluginInstance::ListGet(int32_t state, uint32_t index, sr_bytes* out) 
   auto* s = StateOf(state, SR_STATE_LIST, &st);
   if (!s) return st;
   if (index >= s->list.size())
-    return Fail(SR_NOT_FOUND, "list state '" + c_.states[state].first + "' has no item " + std::to_string(index));
+    return Fail(SR_NOT_FOUND,
+                "list state '" + c_.states[state].first + "' has no item " + std::to_string(index));
   *out = sr_bytes{s->list[index].data(), s->list[index].size()};
   return SR_OK;
 }
@@ -712,7 +803,10 @@ sr_status PluginInstance::Emit(std::string_view json, int64_t event_time, int64_
   }
   const uint32_t r = out_.AddRow(text, position, event_time);
   ++emitted_;
-  out_.set_watermark(r, row_watermark_);
+  // An asynchronous operator's rows carry the watermark it has passed on: a
+  // row may leave before a record held from earlier, which must not be late
+  // for the steps after it.
+  out_.set_watermark(r, c_.op->async() ? released_watermark_ : row_watermark_);
   out_.set_key_hash(r, key_hash);
   std::string why;
   if (!decoder_->Decode(text, out_.row(r), out_.arena(), &why)) {
@@ -854,6 +948,170 @@ sr_status PluginInstance::CheckpointWrite(std::string_view data) {
   return SR_OK;
 }
 
+// ---- asynchronous calls ---------------------------------------------------------
+
+sr_status PluginInstance::AsyncBegin(uint32_t row, uint64_t* id) {
+  if (!c_.op->async()) return Fail(SR_WRONG_STATE, "async_begin needs an operator flagged SR_OP_ASYNC");
+  if (!RowOk(row)) return Fail(SR_INVALID, "row " + std::to_string(row) + " is not in the batch");
+  const uint64_t call = next_call_++;
+  // A call begun for a completed call's record (a retry) takes that call's
+  // place in the order; else it goes last.
+  const uint64_t order = dispatching_ ? dispatching_order_ : next_order_++;
+  orders_[call] = order;
+  Held& held = held_[order];
+  held.id = call;
+  held.record = Batch(batch_->width());
+  CopyRow(*batch_, base_ + row, held.record);
+  if (store_) {
+    // The record waits in its key's state too, which checkpoints keep with
+    // the key (and a restore moves to the key's worker).
+    PluginKeyState* key = KeyOfHeld(held.record);
+    held_bytes_.clear();
+    SnapshotWriter w(&held_bytes_);
+    SaveHeldRecord(held.record, 0, w);
+    key->bytes += held_bytes_.size();
+    key->held.emplace_back(call, held_bytes_);
+  }
+  *id = call;
+  return SR_OK;
+}
+
+// Makes the held record's key current (selecting it as select_key does) and
+// returns its state.
+PluginKeyState* PluginInstance::KeyOfHeld(const Batch& record) {
+  Batch* batch = batch_;
+  const uint32_t base = base_, count = count_;
+  batch_ = const_cast<Batch*>(&record);
+  base_ = 0;
+  count_ = 1;
+  const sr_status st = SelectKey(0);
+  batch_ = batch;
+  base_ = base;
+  count_ = count;
+  if (st != SR_OK) throw ExternalError(c_.where + ": a held record's key: " + error_);
+  return cur_;
+}
+
+sr_status PluginInstance::AsyncComplete(uint64_t id, sr_status status, int64_t code, std::string_view data) {
+  std::lock_guard<std::mutex> lock(completions_mutex_);
+  completions_.push_back(Completion{id, status, code, std::string(data)});
+  return SR_OK;
+}
+
+sr_status PluginInstance::HttpRequest(uint32_t row, const sr_http_request& request, uint64_t* id) {
+  if (request.size < offsetof(sr_http_request, timeout_ms) + sizeof(int64_t))
+    return Fail(SR_INVALID, "http_request: the request struct is too small");
+  if (!request.url) return Fail(SR_INVALID, "http_request: no url");
+  if (request.header_count > 0 && !request.headers) return Fail(SR_INVALID, "http_request: no headers");
+  const sr_status st = AsyncBegin(row, id);
+  if (st != SR_OK) return st;
+  HttpClient::Request r;
+  r.method = request.method ? request.method : "GET";
+  r.url = request.url;
+  for (uint32_t h = 0; h < request.header_count; ++h)
+    if (request.headers[h]) r.headers.emplace_back(request.headers[h]);
+  if (request.body) r.body.assign(request.body, request.body_len);
+  r.timeout_ms = request.timeout_ms > 0 ? request.timeout_ms : 5000;
+  if (!http_) http_ = std::make_unique<HttpClient>(static_cast<int64_t>(kMaxHeld));
+  http_calls_[http_->Start(r)] = *id;
+  return SR_OK;
+}
+
+void PluginInstance::DriveAsync(int wait_ms) {
+  // What completed: the host's requests, and the plugin's calls (queued from any thread).
+  answers_.clear();
+  if (http_ && http_->running() > 0) {
+    bool pending = false;
+    {
+      std::lock_guard<std::mutex> lock(completions_mutex_);
+      pending = !completions_.empty();
+    }
+    http_->Drive(pending ? 0 : wait_ms, &answers_);
+    wait_ms = 0;
+  }
+  for (auto& a : answers_) {
+    auto it = http_calls_.find(a.id);
+    const uint64_t call = it->second;
+    http_calls_.erase(it);
+    Held& held = held_.at(orders_.at(call));
+    held.done = true;
+    held.status = a.ok ? SR_OK : SR_ERROR;
+    held.code = a.ok ? a.status : 0;
+    held.data = a.ok ? std::move(a.body) : std::move(a.error);
+  }
+  taken_.clear();
+  {
+    std::unique_lock<std::mutex> lock(completions_mutex_);
+    taken_.swap(completions_);
+  }
+  if (taken_.empty() && answers_.empty() && wait_ms > 0 && !held_.empty()) {
+    // Only the plugin's own calls run: a short wait for them.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 5)));
+    std::unique_lock<std::mutex> lock(completions_mutex_);
+    taken_.swap(completions_);
+  }
+  for (auto& c : taken_) {
+    auto order = orders_.find(c.id);
+    auto it = order == orders_.end() ? held_.end() : held_.find(order->second);
+    if (it == held_.end() || it->second.id != c.id || it->second.done)
+      throw ExternalError(c_.where + ": the plugin completed call " + std::to_string(c.id) +
+                          ", which is not running (completed twice, or never begun)");
+    it->second.done = true;
+    it->second.status = c.status;
+    it->second.code = c.code;
+    it->second.data = std::move(c.data);
+  }
+  // Hand them over: in the order calls began (ordered), or all that are done.
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (!it->second.done) {
+      if (c_.op->async_ordered()) break;
+      ++it;
+      continue;
+    }
+    const uint64_t order = it->first;
+    Held held = std::move(it->second);
+    it = held_.erase(it);
+    orders_.erase(held.id);
+    dispatching_order_ = order;
+    Dispatch(held.id, held);
+    it = held_.lower_bound(order);  // a retry holds the record again in this place
+  }
+  Flush();
+  const uint64_t oldest = held_.empty() ? next_order_ : held_.begin()->first;
+  while (!held_watermarks_.empty() && held_watermarks_.front().first <= oldest) {
+    released_watermark_ = held_watermarks_.front().second;
+    emitter_->EmitWatermark(released_watermark_);
+    held_watermarks_.pop_front();
+  }
+}
+
+void PluginInstance::Dispatch(uint64_t id, Held& held) {
+  if (store_) {
+    // The key's state no longer holds it.
+    PluginKeyState* key = KeyOfHeld(held.record);
+    for (auto h = key->held.begin(); h != key->held.end(); ++h)
+      if (h->first == id) {
+        key->bytes -= h->second.size();
+        key->held.erase(h);
+        break;
+      }
+  }
+  batch_ = &held.record;
+  base_ = 0;
+  count_ = 1;
+  row_watermark_ = watermark_;
+  dispatching_ = true;
+  const sr_status st = op_->on_async_complete(instance_, &ctx_, id, held.status, held.code, held.data.data(),
+                                              held.data.size());
+  dispatching_ = false;
+  ReleaseKey();
+  building_ = false;
+  batch_ = nullptr;
+  count_ = 0;
+  Check(st, "on_async_complete");
+  if (out_.size() >= kDefaultBatchSize) Flush();
+}
+
 // ---- planning -------------------------------------------------------------------
 
 namespace {
@@ -862,7 +1120,8 @@ class PluginStepPlan : public StepPlan {
  public:
   explicit PluginStepPlan(std::unique_ptr<PluginStepConfig> c) : c_(std::move(c)) {}
   std::unique_ptr<StepInstance> Instantiate(const OperatorContext& context) const override {
-    auto instance = std::make_unique<PluginInstance>(c_.get(), nullptr, context.keyed_state, context.worker);
+    auto instance = std::make_unique<PluginInstance>(c_.get(), nullptr, context.keyed_state, context.worker,
+                                                     context.workers);
     instance->Start();
     return instance;
   }
@@ -894,7 +1153,7 @@ std::unique_ptr<StepPlan> PlanPluginStep(const LoadedOperator* op, const config:
   }
   // A probe instance checks the configuration and declares what it reads.
   try {
-    PluginInstance probe(c.get(), c.get(), nullptr, 0);
+    PluginInstance probe(c.get(), c.get(), nullptr, 0, 1);
     probe.Start();
   } catch (const Error& e) {
     ctx.Error(value.mark, e.what());
@@ -921,6 +1180,7 @@ std::unique_ptr<StepPlan> PlanPluginStep(const LoadedOperator* op, const config:
     c->key.push_back(std::move(e));
   }
   c->in_view = ctx.view();
+  c->in_universe = ctx.universe();
   if (op->late_output()) ctx.MarkLateOutput();
   // What the operator emits is JSON, decoded into a universe of its own for
   // the steps after it. It carries no key: a keyed step after it needs a key_by.

@@ -179,8 +179,6 @@ void Worker::Restore(const std::vector<SavedWorker>& saved) {
             }
           s.channel_watermarks[c] = saved_channel ? low : watermark;
         }
-        for (auto& channels : s.exchange_watermarks) std::fill(channels.begin(), channels.end(), watermark);
-        std::fill(s.exchange_combined.begin(), s.exchange_combined.end(), watermark);
         for (size_t k = 0; k < s.steps.size(); ++k) {
           StateRestore in;
           in.format = saved.front().format;  // one build wrote every worker's
@@ -198,6 +196,14 @@ void Worker::Restore(const std::vector<SavedWorker>& saved) {
           }
           if (KeyedStateBase* store = s.keyed[k]->store()) store->Restore(in);
           s.steps[k]->Restore(in);
+        }
+        // The exchange into step k resumes from the node's watermark, or lower
+        // where a step before k held records back (StepInstance::RestoredWatermark).
+        int64_t floor = watermark;
+        for (size_t k = 0; k < s.exchange_watermarks.size(); ++k) {
+          std::fill(s.exchange_watermarks[k].begin(), s.exchange_watermarks[k].end(), floor);
+          s.exchange_combined[k] = floor;
+          if (k < s.steps.size()) floor = std::min(floor, s.steps[k]->RestoredWatermark());
         }
         break;
       }

@@ -6,6 +6,7 @@
 #   expected rows on every golden session case: parallelism 1 and 3, restored
 #   midway, memory with no hot keys, rocksdb;
 # - pipelines/fraud.yaml (the fraud plugin) on its golden case;
+# - an asynchronous operator whose calls complete on a thread of its own;
 # - a plugin in plain C and an SDK plugin: a record it fails or throws on goes
 #   through the error policy (dead letter, skip, fail), a fatal status ends the
 #   run, a configuration it refuses is an error at the step's line:col, one its
@@ -103,6 +104,16 @@ for mode in "-p 1" "-p 3" "-p 3 --restore-midway" "-p 2 --state rocksdb --restor
   grep -q "^1 passed, 0 failed" "$dir/out" || fail "fraud $mode: $(tail -3 "$dir/out")"
 done
 echo "plugins: pipelines/fraud.yaml gives its golden alerts and dead letters at -p 1 and 3, restored midway, rocksdb"
+
+# An asynchronous operator (tests/plugins/abi/async_lookup.cc, completed from
+# a thread of its own): every record once, a window after it sees none late
+# (the watermark waits for held records), held records across a restore.
+for mode in "-p 1" "-p 3" "-p 3 --restore-midway" "-p 2 --state rocksdb --restore-midway"; do
+  # shellcheck disable=SC2086
+  STREAMRUN_TEST_PLUGINS="$abi" "$bin" test "$src/tests/plugins/async" $mode >"$dir/out" 2>&1 ||
+    fail "async $mode: $(head -20 "$dir/out")"
+done
+echo "plugins: an asynchronous operator at -p 1 and 3, restored midway with records held, rocksdb"
 
 # Record errors through the error policy.
 cat >"$dir/in.jsonl" <<'JSON'

@@ -35,9 +35,9 @@
  * Threading: streamrun makes one instance of an operator per worker (create),
  * and calls an instance only from its worker's thread, one call at a time.
  * Instances of one operator run on several threads at once: a plugin's global
- * data must be read-only or guarded by the plugin. (Async completion, to come
- * in a later minor version, will be callable from any thread and queued to the
- * worker.)
+ * data must be read-only or guarded by the plugin. The plugin calls the host
+ * only from the thread of the callback it is in, with one exception:
+ * async_complete may be called from any thread (it is queued to the worker).
  *
  * The ABI is batch-shaped: process gets a batch, records are named by their
  * index in it, and the host is reached only through sr_host, so a later
@@ -47,7 +47,7 @@
  *
  * The lifecycle of an instance:
  *   create(config) -> open -> { process | on_timer | on_watermark |
- *   on_checkpoint | on_restore }* -> close -> destroy
+ *   on_async_complete | on_checkpoint | on_restore }* -> close -> destroy
  * streamrun also calls create and open once while it plans the pipeline, to
  * check the configuration and learn the fields and state the operator
  * declares in open, then destroy; that instance sees no record. Declarations
@@ -149,6 +149,18 @@ typedef int32_t sr_state_kind;
 typedef int32_t sr_time_domain;
 #define SR_EVENT_TIME 0      /* fires when the watermark reaches its time */
 #define SR_PROCESSING_TIME 1 /* fires when the wall clock does */
+
+/* An HTTP request the host runs (http_request). */
+typedef struct sr_http_request {
+  uint32_t size; /* sizeof(sr_http_request) */
+  uint32_t header_count;
+  const char* method;         /* "GET", "POST", "PUT", ... (NULL: GET) */
+  const char* url;            /* http:// or https:// */
+  const char* const* headers; /* header_count "Name: value" strings */
+  const char* body;           /* NULL: none */
+  size_t body_len;
+  int64_t timeout_ms; /* 0: 5000 */
+} sr_http_request;
 
 /* Log levels. */
 #define SR_LOG_DEBUG 0
@@ -252,11 +264,35 @@ typedef struct sr_host {
   /* ---- checkpoints (on_checkpoint only) -------------------------------------------- */
   /* Appends bytes to the instance's state that belongs to no key. */
   sr_status (*checkpoint_write)(sr_ctx* ctx, const void* data, size_t len);
+
+  /* ---- asynchronous calls (operators flagged SR_OP_ASYNC) ----------------------- */
+  /* Holds input row `row` for an asynchronous call and gives the call's id.
+   * The record waits in the host until the call completes: in checkpoints
+   * too (a restore gives it to process again, so begin the call there and
+   * change state when it completes), and the operator's watermark waits for
+   * it downstream. From process only. At most 1000 records wait per worker:
+   * past that, the host waits for completions before the next process call. */
+  sr_status (*async_begin)(sr_ctx* ctx, uint32_t row, uint64_t* id);
+  /* Completes call `id`, once: from ANY thread (the only host function that
+   * may be called off the worker's thread), until the instance's close
+   * returns. The host copies `data` and queues the completion; the worker
+   * then calls on_async_complete. `status` and `code` are the plugin's. */
+  sr_status (*async_complete)(sr_ctx* ctx, uint64_t id, sr_status status, int64_t code, const void* data,
+                              size_t len);
+  /* An HTTP request the host runs for input row `row` (libcurl, connections
+   * reused): an asynchronous call, holding the record as async_begin does. It
+   * completes with SR_OK, code = the HTTP status and data = the body when an
+   * answer came, or SR_ERROR and data = why (connection refused, timeout...).
+   * Retrying is the operator's: make a new request from on_async_complete's
+   * held row. */
+  sr_status (*http_request)(sr_ctx* ctx, uint32_t row, const sr_http_request* request, uint64_t* id);
 } sr_host;
 
 /* Flags of an operator. */
-#define SR_OP_KEYED 1u       /* needs a key_by before it; has keyed state and timers */
-#define SR_OP_LATE_OUTPUT 2u /* its transform gets a `.late` side output (emit_late) */
+#define SR_OP_KEYED 1u         /* needs a key_by before it; has keyed state and timers */
+#define SR_OP_LATE_OUTPUT 2u   /* its transform gets a `.late` side output (emit_late) */
+#define SR_OP_ASYNC 4u         /* makes asynchronous calls (async_begin, http_request) */
+#define SR_OP_ASYNC_ORDERED 8u /* with SR_OP_ASYNC: completions are handled in the order calls began */
 
 /*
  * One operator: a step named `name` in a pipeline's transforms. Grows only at
@@ -301,6 +337,13 @@ typedef struct sr_operator {
   /* The run is ending normally. */
   sr_status (*close)(void* instance, sr_ctx* ctx);
   void (*destroy)(void* instance);
+  /* An asynchronous call completed (SR_OP_ASYNC), on the worker's thread:
+   * the record it held is row 0 of a one-row batch (field, record_meta,
+   * select_key, builder_begin(0), fail_record, emit_late work on it), and
+   * http_request and async_begin may hold it again (a retry). In the order
+   * calls began with SR_OP_ASYNC_ORDERED, else as they complete. */
+  sr_status (*on_async_complete)(void* instance, sr_ctx* ctx, uint64_t id, sr_status status, int64_t code,
+                                 const void* data, size_t len);
 } sr_operator;
 
 /* The plugin: what the entry function returns. Grows only at the end. */

@@ -366,6 +366,24 @@ struct FieldRef {
   int32_t ref = -1;
 };
 
+// An HTTP request the host runs (Context::HttpRequest).
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+  int64_t timeout_ms = 5000;
+};
+
+// A completed asynchronous call, as OnAsyncComplete gets it.
+struct AsyncResult {
+  uint64_t id = 0;
+  sr_status status = SR_OK;  // for an HTTP request: SR_OK if an answer came
+  int64_t code = 0;          // for an HTTP request: its status, e.g. 200
+  std::string_view data;     // for an HTTP request: the body, or why it failed
+  bool ok() const { return status == SR_OK; }
+};
+
 // A timer as it fires.
 struct Timer {
   sr_time_domain domain = SR_EVENT_TIME;
@@ -435,6 +453,35 @@ class Context {
   class Builder;
   Builder Build();                 // an empty record
   Builder BuildFrom(uint32_t row);  // starting from an input record's fields
+
+  // Asynchronous calls (operators flagged SR_OP_ASYNC): hold input row `row`
+  // until CompleteAsync(id, ...) (from any thread) or, for HttpRequest, the
+  // host's answer; then OnAsyncComplete gets the record back.
+  uint64_t AsyncBegin(uint32_t row) {
+    uint64_t id = 0;
+    detail::Check(h_->async_begin(c_, row, &id), "async_begin");
+    return id;
+  }
+  // The one call that may come from any thread.
+  void CompleteAsync(uint64_t id, sr_status status, int64_t code, std::string_view data) const {
+    detail::Check(h_->async_complete(c_, id, status, code, data.data(), data.size()), "async_complete");
+  }
+  uint64_t HttpRequest(uint32_t row, const sdk::HttpRequest& r) {
+    std::vector<const char*> headers;
+    for (const auto& h : r.headers) headers.push_back(h.c_str());
+    sr_http_request req{};
+    req.size = sizeof req;
+    req.header_count = static_cast<uint32_t>(headers.size());
+    req.method = r.method.c_str();
+    req.url = r.url.c_str();
+    req.headers = headers.data();
+    req.body = r.body.empty() ? nullptr : r.body.data();
+    req.body_len = r.body.size();
+    req.timeout_ms = r.timeout_ms;
+    uint64_t id = 0;
+    detail::Check(h_->http_request(c_, row, &req, &id), "http_request");
+    return id;
+  }
 
   void Log(int32_t level, std::string_view message) { h_->log(c_, level, message.data(), message.size()); }
   void Count(std::string_view name, uint64_t delta = 1) { h_->counter_add(c_, name.data(), name.size(), delta); }
@@ -673,6 +720,9 @@ class Operator {
   }
   virtual void ProcessRecord(Record& record, Context& ctx) {}
   virtual void OnTimer(const Timer& timer, Context& ctx) {}
+  // An asynchronous call completed; `held` is the record it held (row 0).
+  // Throwing fails that record, as from ProcessRecord.
+  virtual void OnAsyncComplete(const AsyncResult& result, Record& held, Context& ctx) {}
   virtual void OnWatermark(int64_t watermark, Context& ctx) {}
   // State that belongs to no key: written at a checkpoint, read back from
   // every worker's at a restore.
@@ -750,6 +800,21 @@ struct Adapter {
     auto* inst = static_cast<Instance*>(p);
     return Guarded(c, [&] { inst->op->OnTimer(Timer{d, time, tag}, inst->ctx); });
   }
+  static sr_status OnAsyncComplete(void* p, sr_ctx* c, uint64_t id, sr_status status, int64_t code,
+                                   const void* data, size_t len) {
+    auto* inst = static_cast<Instance*>(p);
+    return Guarded(c, [&] {
+      Record held(inst->ctx, 0);
+      try {
+        inst->op->OnAsyncComplete(AsyncResult{id, status, code, std::string_view(static_cast<const char*>(data), len)},
+                                  held, inst->ctx);
+      } catch (const HostError&) {
+        throw;
+      } catch (const std::exception& e) {
+        held.Fail(e.what());
+      }
+    });
+  }
   static sr_status OnWatermark(void* p, sr_ctx* c, int64_t w) {
     auto* inst = static_cast<Instance*>(p);
     return Guarded(c, [&] { inst->op->OnWatermark(w, inst->ctx); });
@@ -794,7 +859,7 @@ struct KeyedFlag {
 }  // namespace detail
 
 // The descriptor of operator Op (see the top of this file). `flags`:
-// SR_OP_KEYED, SR_OP_LATE_OUTPUT.
+// SR_OP_KEYED, SR_OP_LATE_OUTPUT, SR_OP_ASYNC, SR_OP_ASYNC_ORDERED.
 template <typename Op, uint32_t Flags>
 sr_operator MakeOperator(const char* name, const char* version, const char* summary, const char* config_schema) {
   static_assert(std::is_base_of_v<Operator, Op>, "an operator derives from streamrun::sdk::Operator");
@@ -816,6 +881,7 @@ sr_operator MakeOperator(const char* name, const char* version, const char* summ
   d.on_restore = detail::Adapter<Op>::OnRestore;
   d.close = detail::Adapter<Op>::Close;
   d.destroy = detail::Adapter<Op>::Destroy;
+  d.on_async_complete = detail::Adapter<Op>::OnAsyncComplete;
   return d;
 }
 

@@ -84,7 +84,7 @@ static const sr_operator op = {
     sizeof(sr_operator), 0, "c_tagger", "0.1.0", "Tags records (a plugin in plain C)",
     "{\"type\":\"object\",\"properties\":{\"factor\":{\"type\":\"integer\",\"default\":2,"
     "\"description\":\"What amount is multiplied by\"}}}",
-    create, open_op, process, NULL, NULL, NULL, NULL, NULL, destroy};
+    create, open_op, process, NULL, NULL, NULL, NULL, NULL, destroy, NULL};
 static const sr_operator* const ops[] = {&op};
 static const sr_plugin plugin = {sizeof(sr_plugin), SR_ABI_MAJOR, SR_ABI_MINOR, SR_BUILD_TAG, 0, 0,
                                  "c_tagger", "0.1.0", 1, ops};

@@ -8,7 +8,7 @@ static sr_status Process(void* i, sr_ctx* c, uint32_t n) { return SR_OK; }
 static void Destroy(void* i) {}
 
 static sr_operator op = {sizeof(sr_operator), 0, "refused_op", "1.0.0", "never runs", "{\"type\":\"object\"}",
-                         Create, NULL, Process, NULL, NULL, NULL, NULL, NULL, Destroy};
+                         Create, NULL, Process, NULL, NULL, NULL, NULL, NULL, Destroy, NULL};
 static const sr_operator* ops[] = {&op};
 static sr_plugin plugin = {sizeof(sr_plugin), SR_ABI_MAJOR, SR_ABI_MINOR, SR_BUILD_TAG, 0, 0,
                            "refused", "1.0.0", 1, ops};
