@@ -1,5 +1,6 @@
 #include "operators/held_record.h"
 
+#include "operators/steps/aggregates.h"
 #include "runner/record/json_decoder.h"
 
 namespace streamrun {
@@ -16,25 +17,7 @@ void SaveHeldRecord(const Batch& b, uint32_t row, SnapshotWriter& w) {
   w.I64(p.topic);
   w.U64(b.key_hash(row));
   w.U64(b.width());
-  for (uint32_t s = 0; s < b.width(); ++s) {
-    const Value& v = b.row(row)[s];
-    w.U64(static_cast<uint64_t>(v.kind));
-    switch (v.kind) {
-      case Kind::kNull:
-        break;
-      case Kind::kBool:
-        w.Bool(v.b);
-        break;
-      case Kind::kInt:
-        w.I64(v.i);
-        break;
-      case Kind::kFloat:
-        w.F64(v.f);
-        break;
-      default:
-        w.Str(v.text());
-    }
-  }
+  for (uint32_t s = 0; s < b.width(); ++s) SaveValue(b.row(row)[s], w);
 }
 
 void LoadHeldRecord(SnapshotReader& r, Batch& b) {
@@ -52,34 +35,13 @@ void LoadHeldRecord(SnapshotReader& r, Batch& b) {
   b.set_watermark(row, watermark);
   b.set_key_hash(row, key_hash);
   if (r.U64() != b.width()) throw SnapshotError("a held record of another width");
+  StoredValue stored;
   for (uint32_t s = 0; s < b.width(); ++s) {
-    const uint64_t kind = r.U64();
-    Value& v = b.row(row)[s];
-    switch (static_cast<Kind>(kind)) {
-      case Kind::kNull:
-        v = Value::Null();
-        break;
-      case Kind::kBool:
-        v = Value::Bool(r.Bool());
-        break;
-      case Kind::kInt:
-        v = Value::Int(r.I64());
-        break;
-      case Kind::kFloat:
-        v = Value::Float(r.F64());
-        break;
-      case Kind::kString:
-        v = Value::String(b.arena().Copy(r.Str()));
-        break;
-      case Kind::kList:
-        v = Value::List(b.arena().Copy(r.Str()));
-        break;
-      case Kind::kObject:
-        v = Value::Object(b.arena().Copy(r.Str()));
-        break;
-      default:
-        throw SnapshotError("a held record with a value of unknown kind");
-    }
+    stored.Load(r);
+    Value v = stored.Get();
+    if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
+      v.str = b.arena().Copy(v.text()).data();
+    b.row(row)[s] = v;
   }
 }
 

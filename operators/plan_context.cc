@@ -47,6 +47,19 @@ std::unique_ptr<expr::Expression> PlanContext::CompileField(const config::ConfNo
   return Compile(node);
 }
 
+bool PlanContext::CompileKey(const config::Mark& mark, std::vector<std::unique_ptr<expr::Expression>>* out) {
+  for (const auto& k : key_) {
+    config::ConfNode field;
+    field.type = config::ConfNode::Type::kScalar;
+    field.scalar = k.path;
+    field.mark = mark;
+    auto e = Compile(field);
+    if (!e) return false;
+    out->push_back(std::move(e));
+  }
+  return true;
+}
+
 void PlanContext::SetField(const std::string& name, int slot) {
   if (!view_.closed) {
     auto& r = view_.removed;

@@ -72,6 +72,10 @@ class PlanContext {
     std::string path;      // as written, e.g. user.id
   };
   const std::vector<KeyField>& key() const { return key_; }
+  // The key's fields compiled over the records here, in order, as a keyed
+  // step reads its key (window, plugin operators); errors reported at `mark`.
+  // False if one does not compile.
+  bool CompileKey(const config::Mark& mark, std::vector<std::unique_ptr<expr::Expression>>* out);
   void SetKey(std::vector<KeyField> key) { key_ = std::move(key); }
 
   // A window step: records it adds to no window leave unchanged by the

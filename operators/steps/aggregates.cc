@@ -64,8 +64,6 @@ void StoredValue::Set(const Value& v) {
   }
 }
 
-namespace {
-
 // A value as StoredValue saves it; the accumulator saves its value the same way.
 void SaveValue(const Value& v, SnapshotWriter& w) {
   w.U64(static_cast<uint64_t>(v.kind));
@@ -89,7 +87,7 @@ void SaveValue(const Value& v, SnapshotWriter& w) {
   }
 }
 
-}  // namespace
+namespace {}  // namespace
 
 void StoredValue::Save(SnapshotWriter& w) const { SaveValue(Get(), w); }
 

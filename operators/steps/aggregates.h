@@ -35,6 +35,10 @@ bool ParseAggregateKind(std::string_view name, bool has_argument, AggregateKind*
 const std::vector<std::string>& AggregateNames();
 
 // A value that owns its text.
+// Writes a value as StoredValue::Save does (its kind, then what the kind
+// holds); StoredValue::Load reads it back.
+void SaveValue(const Value& v, SnapshotWriter& w);
+
 class StoredValue {
  public:
   void Set(const Value& v);

@@ -50,7 +50,7 @@ const config::ComponentSpec& EnrichHttpSpec() {
     s.value = Required(Obj(
         "",
         {Required(Example(Expr("url", "Expression giving the request's URL."),
-                          "concat('http://risk:8080/score?card=', card_id)")),
+                          "\"concat('http://risk:8080/score?card=', card_id)\"")),
          Default(Enum("method", {"GET", "POST"}, "The HTTP method."), "GET"),
          Expr("body", "POST: expression giving the body (an object or list is sent as its JSON)."), headers,
          Field("into", "Put the whole answer on the record under this name."),

@@ -647,15 +647,7 @@ std::unique_ptr<StepPlan> PlanWindow(const config::ConfNode& value, PlanContext&
   }
 
   // The key and the aggregate arguments read the input records.
-  for (const auto& k : ctx.key()) {
-    config::ConfNode field;
-    field.type = config::ConfNode::Type::kScalar;
-    field.scalar = k.path;
-    field.mark = value.mark;
-    auto e = ctx.Compile(field);
-    if (!e) return nullptr;
-    c->key.push_back(std::move(e));
-  }
+  if (!ctx.CompileKey(value.mark, &c->key)) return nullptr;
   const config::ConfNode* aggregate = o.Node("aggregate");
   if (!aggregate || !aggregate->IsMap() || aggregate->entries.empty()) {
     if (aggregate)  // absent: the spec check reported the missing key

@@ -92,6 +92,7 @@ int PluginsCommand(const std::vector<std::string>& libraries) {
       std::string flags;
       if (op->keyed()) flags += " keyed";
       if (op->late_output()) flags += " late-output";
+      if (op->async()) flags += op->async_ordered() ? " async-ordered" : " async";
       std::printf("  %s %s%s%s%s\n", op->spec.name.c_str(), op->op->version ? op->op->version : "?",
                   flags.empty() ? "" : (" [" + flags.substr(1) + "]").c_str(),
                   op->spec.summary.empty() ? "" : ": ", op->spec.summary.c_str());

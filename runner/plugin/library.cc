@@ -140,6 +140,8 @@ bool Load(const std::string& path, Library** out, std::string* error) {
     const std::string name = op->name;
     if (!op->create || !op->process || !op->destroy)
       return refuse("operator '" + name + "' lacks create, process or destroy");
+    if ((op->flags & SR_OP_ASYNC_ORDERED) && !(op->flags & SR_OP_ASYNC))
+      return refuse("operator '" + name + "' is flagged SR_OP_ASYNC_ORDERED without SR_OP_ASYNC");
     if ((op->flags & SR_OP_ASYNC) && !op->on_async_complete)
       return refuse("operator '" + name + "' is flagged SR_OP_ASYNC but has no on_async_complete");
     for (const auto& earlier : ops)

@@ -11,6 +11,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -258,6 +259,7 @@ class PluginInstance : public StepInstance {
   std::vector<Completion> taken_;
   std::unique_ptr<HttpClient> http_;
   std::unordered_map<uint64_t, uint64_t> http_calls_;  // the client's id -> the call's
+  std::unordered_set<uint64_t> http_ids_;              // calls that are HTTP requests
   std::vector<HttpClient::Answer> answers_;
   std::deque<std::pair<uint64_t, int64_t>> held_watermarks_;  // (calls begun before it, watermark)
   std::unique_ptr<Batch> replay_;  // held at the checkpoint restored from: given to process again

@@ -956,7 +956,8 @@ sr_status PluginInstance::AsyncBegin(uint32_t row, uint64_t* id) {
   const uint64_t call = next_call_++;
   // A call begun for a completed call's record (a retry) takes that call's
   // place in the order; else it goes last.
-  const uint64_t order = dispatching_ ? dispatching_order_ : next_order_++;
+  const uint64_t order =
+      dispatching_ && !held_.count(dispatching_order_) ? dispatching_order_ : next_order_++;
   orders_[call] = order;
   Held& held = held_[order];
   held.id = call;
@@ -1014,6 +1015,7 @@ sr_status PluginInstance::HttpRequest(uint32_t row, const sr_http_request& reque
   r.timeout_ms = request.timeout_ms > 0 ? request.timeout_ms : 5000;
   if (!http_) http_ = std::make_unique<HttpClient>(static_cast<int64_t>(kMaxHeld));
   http_calls_[http_->Start(r)] = *id;
+  http_ids_.insert(*id);
   return SR_OK;
 }
 
@@ -1033,6 +1035,7 @@ void PluginInstance::DriveAsync(int wait_ms) {
     auto it = http_calls_.find(a.id);
     const uint64_t call = it->second;
     http_calls_.erase(it);
+    http_ids_.erase(call);
     Held& held = held_.at(orders_.at(call));
     held.done = true;
     held.status = a.ok ? SR_OK : SR_ERROR;
@@ -1051,6 +1054,9 @@ void PluginInstance::DriveAsync(int wait_ms) {
     taken_.swap(completions_);
   }
   for (auto& c : taken_) {
+    if (http_ids_.count(c.id))
+      throw ExternalError(c_.where + ": the plugin completed call " + std::to_string(c.id) +
+                          ", an HTTP request the host runs (its answer completes it)");
     auto order = orders_.find(c.id);
     auto it = order == orders_.end() ? held_.end() : held_.find(order->second);
     if (it == held_.end() || it->second.id != c.id || it->second.done)
@@ -1169,16 +1175,8 @@ std::unique_ptr<StepPlan> PlanPluginStep(const LoadedOperator* op, const config:
     }
     c->fields.push_back(std::move(e));
   }
-  for (const auto& k : ctx.key()) {
-    config::ConfNode field;
-    field.type = config::ConfNode::Type::kScalar;
-    field.scalar = k.path;
-    field.mark = value.mark;
-    auto e = ctx.Compile(field);
-    if (!e) return nullptr;
-    c->key_names.push_back(k.name);
-    c->key.push_back(std::move(e));
-  }
+  if (!ctx.CompileKey(value.mark, &c->key)) return nullptr;
+  for (const auto& k : ctx.key()) c->key_names.push_back(k.name);
   c->in_view = ctx.view();
   c->in_universe = ctx.universe();
   if (op->late_output()) ctx.MarkLateOutput();

@@ -17,6 +17,8 @@ dir=$(mktemp -d)
 pid=""
 server=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$server" ] && kill "$server" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
+# shellcheck source=kill_restart.sh
+. "$here/kill_restart.sh"
 fail() {
   echo "enrich_http: $*"
   exit 1
@@ -125,35 +127,8 @@ normalize "$dir/reference.dlq" | sed -E 's/"error":"[^"]*",//' >"$dir/reference.
 name=crash
 start_server 20
 pipeline "$name"
-run=0
-killed=0
-while true; do
-  p=$((run % 2 == 0 ? 2 : 1))
-  run=$((run + 1))
-  STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p "$p" "$dir/$name.yaml" 2>"$dir/$name.run" &
-  pid=$!
-  if [ $killed -lt "$kills" ]; then
-    for _ in $(seq 200); do
-      grep -q "complete" "$dir/$name.run" 2>/dev/null && break
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    sleep "0.$((RANDOM % 6 + 2))"
-    cat "$dir/$name.run" >>"$dir/$name.err"
-    if kill -9 "$pid" 2>/dev/null; then
-      wait "$pid" 2>/dev/null || true
-      pid=""
-      killed=$((killed + 1))
-      continue
-    fi
-  fi
-  status=0
-  wait "$pid" || status=$?
-  pid=""
-  cat "$dir/$name.run" >>"$dir/$name.err"
-  [ $status -eq 0 ] || fail "run $run exited $status: $(tail -5 "$dir/$name.err")"
-  break
-done
+kill_restart "$bin" "$dir/$name.yaml" "$dir/$name.err" "$kills" 2 1 || fail "the killed job"
+killed=$kill_restart_kills
 normalize "$dir/$name.out" >"$dir/$name.sorted"
 normalize "$dir/$name.dlq" | sed -E 's/"error":"[^"]*",//' >"$dir/$name.dlq.sorted"
 cmp -s "$dir/$name.sorted" "$dir/reference.sorted" ||

@@ -12,6 +12,8 @@ kills="${KILLS:-3}"
 dir=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+# shellcheck source=kill_restart.sh
+. "$(dirname "$0")/kill_restart.sh"
 
 cmake --install "$build" --prefix "$dir/prefix" >"$dir/install.log"
 for f in bin/streamrun include/streamrun/plugin.h include/streamrun/sdk.hpp lib/cmake/streamrun/streamrunConfig.cmake \
@@ -71,38 +73,11 @@ sort "$dir/reference.out" >"$dir/reference.sorted"
 scenario() {
   local name="$1" backend="$2"
   shift 2
-  local plist=("$@") run=0 killed=0 status
   pipeline "$name" "$backend"
-  while true; do
-    local p=${plist[$((run % ${#plist[@]}))]}
-    run=$((run + 1))
-    STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p "$p" "$dir/$name.yaml" 2>"$dir/$name.run" &
-    pid=$!
-    if [ $killed -lt "$kills" ]; then
-      for _ in $(seq 200); do
-        grep -q "complete" "$dir/$name.run" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-      done
-      sleep "0.$((RANDOM % 6 + 2))"
-      cat "$dir/$name.run" >>"$dir/$name.err"
-      if kill -9 "$pid" 2>/dev/null; then
-        wait "$pid" 2>/dev/null || true
-        pid=""
-        killed=$((killed + 1))
-        continue
-      fi
-    fi
-    status=0
-    wait "$pid" || status=$?
-    pid=""
-    cat "$dir/$name.run" >>"$dir/$name.err"
-    [ $status -eq 0 ] || { echo "plugin_install: $name run $run exited $status"; tail -5 "$dir/$name.err"; exit 1; }
-    break
-  done
+  kill_restart "$bin" "$dir/$name.yaml" "$dir/$name.err" "$kills" "$@" || { echo "plugin_install: $name"; exit 1; }
   sort "$dir/$name.out" >"$dir/$name.sorted"
   if ! cmp -s "$dir/$name.sorted" "$dir/reference.sorted"; then
-    echo "plugin_install: $name differs from the uninterrupted run after $killed kills:" \
+    echo "plugin_install: $name differs from the uninterrupted run after $kill_restart_kills kills:" \
       "missing $(comm -13 "$dir/$name.sorted" "$dir/reference.sorted" | wc -l)," \
       "extra $(comm -23 "$dir/$name.sorted" "$dir/reference.sorted" | wc -l)"
     exit 1
@@ -110,7 +85,8 @@ scenario() {
   local restored
   restored=$(grep -c "restored checkpoint" "$dir/$name.err" || true)
   [ "$restored" -ge 1 ] || { echo "plugin_install: $name: no run restored a checkpoint"; tail -5 "$dir/$name.err"; exit 1; }
-  echo "plugin_install: $name: $killed kills, $restored restores, $(wc -l <"$dir/$name.out") rows equal to the uninterrupted run"
+  echo "plugin_install: $name: $kill_restart_kills kills, $restored restores, $(wc -l <"$dir/$name.out") rows" \
+    "equal to the uninterrupted run"
 }
 
 scenario memory-p2-p1 memory 2 1

@@ -166,15 +166,7 @@ std::unique_ptr<StepPlan> PlanCountByKey(const config::ConfNode& value, PlanCont
   }
   auto c = std::make_unique<CountByKeyConfig>();
   c->idle_ms = *idle;
-  for (const auto& k : ctx.key()) {  // as window reads the key: each key_by field, compiled here
-    config::ConfNode node;
-    node.type = config::ConfNode::Type::kScalar;
-    node.scalar = k.path;
-    node.mark = value.mark;
-    auto e = ctx.Compile(node);
-    if (!e) return nullptr;
-    c->key.push_back(std::move(e));
-  }
+  if (!ctx.CompileKey(value.mark, &c->key)) return nullptr;  // as window reads the key
   c->slot = ctx.NewSlot();
   ctx.SetField(*field, c->slot);
   return std::make_unique<CountByKeyPlan>(std::move(c), *field);

@@ -92,6 +92,8 @@ const std::map<std::string, std::string> kOverrides = {
     {"by", "n"},
     {"cache", "64MB"},
     {"properties", "{socket.timeout.ms: '30000'}"},
+    {"fields", "~"},     // enrich_http: `into` or `fields`
+    {"method", "POST"},  // enrich_http: a body goes with POST
 };
 
 // Plans `yaml` and returns what the plan read.

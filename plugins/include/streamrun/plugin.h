@@ -270,12 +270,15 @@ typedef struct sr_host {
    * The record waits in the host until the call completes: in checkpoints
    * too (a restore gives it to process again, so begin the call there and
    * change state when it completes), and the operator's watermark waits for
-   * it downstream. From process only. At most 1000 records wait per worker:
-   * past that, the host waits for completions before the next process call. */
+   * it downstream. From process, or from on_async_complete for its held row
+   * (a retry, which keeps the call's place in the order). About 1000 records
+   * wait per worker: past that, the host waits for completions before the
+   * next process call. */
   sr_status (*async_begin)(sr_ctx* ctx, uint32_t row, uint64_t* id);
   /* Completes call `id`, once: from ANY thread (the only host function that
    * may be called off the worker's thread), until the instance's close
-   * returns. The host copies `data` and queues the completion; the worker
+   * returns (or, for a run that fails, until destroy). The host copies
+   * `data` and queues the completion; the worker
    * then calls on_async_complete. `status` and `code` are the plugin's. */
   sr_status (*async_complete)(sr_ctx* ctx, uint64_t id, sr_status status, int64_t code, const void* data,
                               size_t len);
@@ -339,9 +342,10 @@ typedef struct sr_operator {
   void (*destroy)(void* instance);
   /* An asynchronous call completed (SR_OP_ASYNC), on the worker's thread:
    * the record it held is row 0 of a one-row batch (field, record_meta,
-   * select_key, builder_begin(0), fail_record, emit_late work on it), and
-   * http_request and async_begin may hold it again (a retry). In the order
-   * calls began with SR_OP_ASYNC_ORDERED, else as they complete. */
+   * select_key, builder_begin(0), fail_record, emit_late work on it), its key
+   * current for a keyed operator, and http_request or async_begin may hold
+   * it again (a retry). In the order calls began with SR_OP_ASYNC_ORDERED,
+   * else as they complete. */
   sr_status (*on_async_complete)(void* instance, sr_ctx* ctx, uint64_t id, sr_status status, int64_t code,
                                  const void* data, size_t len);
 } sr_operator;
