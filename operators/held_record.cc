@@ -1,40 +1,58 @@
 #include "operators/held_record.h"
 
+#include <string>
+
 #include "operators/steps/aggregates.h"
 #include "runner/record/json_decoder.h"
 
 namespace streamrun {
 
-void SaveHeldRecord(const Batch& b, uint32_t row, SnapshotWriter& w) {
-  w.Str(b.raw(row));
-  w.I64(b.event_time(row));
-  w.I64(b.watermark(row));
+namespace {
+constexpr uint64_t kMaxWidth = 65536;  // more slots than any pipeline has: a damaged record
+}  // namespace
+
+void SaveHeldPosition(const Batch& b, uint32_t row, SnapshotWriter& w) {
   const RecordPosition& p = b.position(row);
+  w.I64(b.event_time(row));
   w.I64(p.source);
+  w.I64(p.topic);
   w.I64(p.partition);
   w.I64(p.offset);
   w.I64(p.line);
-  w.I64(p.topic);
+}
+
+void SaveHeldBody(const Batch& b, uint32_t row, SnapshotWriter& w) {
   w.U64(b.key_hash(row));
+  w.I64(b.watermark(row));
+  w.Str(b.raw(row));
   w.U64(b.width());
   for (uint32_t s = 0; s < b.width(); ++s) SaveValue(b.row(row)[s], w);
 }
 
-void LoadHeldRecord(SnapshotReader& r, Batch& b) {
-  const std::string_view raw = b.arena().Copy(r.Str(), JsonPadding());
-  const int64_t time = r.I64();
-  const int64_t watermark = r.I64();
-  RecordPosition p;
-  p.source = static_cast<int32_t>(r.I64());
-  p.partition = static_cast<int32_t>(r.I64());
-  p.offset = r.I64();
-  p.line = r.I64();
-  p.topic = static_cast<int32_t>(r.I64());
+HeldPosition LoadHeldPosition(SnapshotReader& r) {
+  HeldPosition at;
+  at.time = r.I64();
+  at.position.source = static_cast<int32_t>(r.I64());
+  at.position.topic = static_cast<int32_t>(r.I64());
+  at.position.partition = static_cast<int32_t>(r.I64());
+  at.position.offset = r.I64();
+  at.position.line = r.I64();
+  return at;
+}
+
+uint32_t LoadHeldBody(SnapshotReader& r, const HeldPosition& at, Batch& b) {
   const uint64_t key_hash = r.U64();
-  const uint32_t row = b.AddRow(raw, p, time);
-  b.set_watermark(row, watermark);
+  const int64_t watermark = r.I64();
+  const std::string_view raw = r.Str();
+  const uint64_t width = r.U64();
+  if (b.width() == 0 && b.empty() && width > 0 && width <= kMaxWidth) b = Batch(static_cast<uint32_t>(width));
+  if (width != b.width())
+    throw SnapshotError("state snapshot: a held record has " + std::to_string(width) +
+                        " fields, this step's " + std::to_string(b.width()));
+  const std::string_view raw_copy = raw.empty() ? raw : b.arena().Copy(raw, JsonPadding());
+  const uint32_t row = b.AddRow(raw_copy, at.position, at.time);
   b.set_key_hash(row, key_hash);
-  if (r.U64() != b.width()) throw SnapshotError("a held record of another width");
+  b.set_watermark(row, watermark);
   StoredValue stored;
   for (uint32_t s = 0; s < b.width(); ++s) {
     stored.Load(r);
@@ -43,6 +61,7 @@ void LoadHeldRecord(SnapshotReader& r, Batch& b) {
       v.str = b.arena().Copy(v.text()).data();
     b.row(row)[s] = v;
   }
+  return row;
 }
 
 }  // namespace streamrun

@@ -38,10 +38,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "operators/steps/aggregates.h"
+#include "operators/held_record.h"
 #include "operators/steps/steps.h"
 #include "runner/config/duration.h"
-#include "runner/record/json_decoder.h"
 #include "runner/record/value_hash.h"
 #include "runner/record/value_key.h"
 #include "runner/state/keyed_store.h"
@@ -252,62 +251,27 @@ class DedupeInstance : public StepInstance {
     state_.RegisterTimer(KeyedTimer{SaturatingAdd(t, within_), 0, 0});
     return true;
   }
+  // A held record as operators/held_record.h writes it, with its key group
+  // and key between the two halves.
   void SaveHeld(const Held& h, SnapshotWriter& w) {
     const Batch& b = Chunk(h.chunk).batch;
-    w.I64(h.order.time);
-    w.I64(h.order.source);
-    w.I64(h.order.topic);
-    w.I64(h.order.partition);
-    w.I64(h.order.offset);
-    w.I64(b.position(h.row).line);
+    SaveHeldPosition(b, h.row, w);
     w.U64(h.group);
     w.Str(h.key);
-    w.U64(b.key_hash(h.row));
-    w.I64(b.watermark(h.row));
-    w.Str(b.raw(h.row));
-    w.U64(b.width());
-    StoredValue stored;
-    for (uint32_t s = 0; s < b.width(); ++s) {
-      stored.Set(b.row(h.row)[s]);
-      stored.Save(w);
-    }
+    SaveHeldBody(b, h.row, w);
   }
 
   void LoadHeld(SnapshotReader& r) {
-    RecordPosition p;
-    const int64_t t = r.I64();
-    p.source = static_cast<int32_t>(r.I64());
-    p.topic = static_cast<int32_t>(r.I64());
-    p.partition = static_cast<int32_t>(r.I64());
-    p.offset = r.I64();
-    p.line = r.I64();
+    const HeldPosition at = LoadHeldPosition(r);
     const uint64_t group = r.U64();
     if (group >= kKeyGroups)
       throw SnapshotError("state snapshot: dedupe: key group " + std::to_string(group));
     scratch_.assign(r.Str());
-    const uint64_t key_hash = r.U64();
-    const int64_t row_watermark = r.I64();
-    const std::string_view raw = r.Str();
-    const uint64_t width = r.U64();
-    if (width > 65536 || (width != width_ && width_ != 0))
-      throw SnapshotError("state snapshot: dedupe: a held record has " + std::to_string(width) +
-                          " fields, this pipeline " + std::to_string(width_));
+    Batch one(width_);
+    const uint32_t row = LoadHeldBody(r, at, one);
     if (width_ == 0) {
-      width_ = static_cast<uint32_t>(width);
+      width_ = one.width();
       out_ = Batch(width_);
-    }
-    Batch one(static_cast<uint32_t>(width));
-    const std::string_view raw_copy = raw.empty() ? raw : one.arena().Copy(raw, JsonPadding());
-    const uint32_t row = one.AddRow(raw_copy, p, t);
-    one.set_key_hash(row, key_hash);
-    one.set_watermark(row, row_watermark);
-    StoredValue stored;
-    for (uint32_t s = 0; s < width; ++s) {
-      stored.Load(r);
-      Value v = stored.Get();
-      if (v.kind == Kind::kString || v.kind == Kind::kList || v.kind == Kind::kObject)
-        v.str = one.arena().Copy(v.text()).data();
-      one.row(row)[s] = v;
     }
     Hold(one, row, static_cast<uint32_t>(group));
   }

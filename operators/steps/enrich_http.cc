@@ -294,9 +294,8 @@ class EnrichHttpInstance : public StepInstance {
       if (out_.size() >= kDefaultBatchSize) Flush(out);
     }
     Flush(out);
-    const uint64_t oldest = waiting_.empty() ? next_seq_ : waiting_.front()->seq;
-    uint64_t lowest = oldest;
-    for (const auto& r : waiting_) lowest = std::min(lowest, r->seq);
+    // Records wait in arrival order: the front is the oldest still here.
+    const uint64_t lowest = waiting_.empty() ? next_seq_ : waiting_.front()->seq;
     while (!held_.empty() && held_.front().first <= lowest) {
       released_ = held_.front().second;
       out.EmitWatermark(released_);

@@ -157,7 +157,6 @@ bool Load(const std::string& path, Library** out, std::string* error) {
     lo.plugin = plugin_name;
     lo.plugin_version = plugin_version;
     lo.op = op;
-    lo.op_size = op->size;
     lo.spec.kind = config::ComponentKind::kStep;
     lo.spec.name = name;
     lo.spec.summary = op->summary ? op->summary : "";

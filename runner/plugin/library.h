@@ -17,8 +17,7 @@ struct LoadedOperator {
   std::string library;  // the path it was loaded from, as given
   std::string plugin;   // the plugin's name and version
   std::string plugin_version;
-  const sr_operator* op = nullptr;  // lives as long as the process
-  uint32_t op_size = 0;             // op->size: which fields it has
+  const sr_operator* op = nullptr;  // lives as long as the process; ABI 1.0's fields, checked
   config::ComponentSpec spec;       // its step spec, from its JSON Schema
   bool keyed() const { return op->flags & SR_OP_KEYED; }
   bool late_output() const { return op->flags & SR_OP_LATE_OUTPUT; }

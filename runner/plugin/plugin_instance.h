@@ -234,8 +234,12 @@ class PluginInstance : public StepInstance {
   bool building_ = false;
   int64_t build_from_ = -1;
   Arena build_arena_;
-  std::vector<std::pair<std::string, Value>> build_fields_;
-  RecordView build_view_;
+  std::vector<std::pair<std::string_view, Value>> build_fields_;  // names and text in build_arena_
+  RecordView build_view_;  // for the names in build_view_names_ (see BuilderEmit)
+  std::vector<std::string> build_view_names_;
+  bool build_view_ready_ = false;
+  bool build_view_from_row_ = false;
+  uint32_t build_view_width_ = 0;
   std::vector<Value> build_row_;
 
   // Processing-time timers of every key, by time: (time, group, key, tag).

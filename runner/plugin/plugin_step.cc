@@ -866,7 +866,7 @@ sr_status PluginInstance::BuilderSet(std::string_view name, const sr_value& v) {
       value = x;
       return SR_OK;
     }
-  build_fields_.emplace_back(std::string(name), x);
+  build_fields_.emplace_back(build_arena_.Copy(name), x);
   return SR_OK;
 }
 
@@ -886,37 +886,46 @@ sr_status PluginInstance::BuilderEmit(int64_t event_time) {
   if (!building_) return Fail(SR_WRONG_STATE, "builder_emit before builder_begin");
   building_ = false;
   // The fields set, over the input record's own (from_row) or alone, written
-  // by the same encoder sinks use.
-  std::string_view raw;
-  if (build_from_ >= 0) {
-    const uint32_t r = base_ + static_cast<uint32_t>(build_from_);
-    build_view_ = c_.in_view;
-    const uint32_t width = batch_->width();
-    build_row_.assign(batch_->row(r), batch_->row(r) + width);
-    raw = batch_->raw(r);
-    for (const auto& [name, v] : build_fields_) {
-      build_row_.push_back(v);
-      const int slot = static_cast<int>(build_row_.size() - 1);
+  // by the same encoder sinks use: a view whose added fields are slots after
+  // the record's. The view depends only on the names set (and the record's
+  // width), so records built alike reuse it.
+  const bool from_row = build_from_ >= 0;
+  const uint32_t r = from_row ? base_ + static_cast<uint32_t>(build_from_) : 0;
+  const uint32_t width = from_row ? batch_->width() : 0;
+  bool same = build_view_ready_ && build_view_from_row_ == from_row && build_view_width_ == width &&
+              build_view_names_.size() == build_fields_.size();
+  for (size_t f = 0; same && f < build_fields_.size(); ++f)
+    same = build_view_names_[f] == build_fields_[f].first;
+  if (!same) {
+    build_view_ = from_row ? c_.in_view : RecordView{};
+    build_view_.closed = !from_row;
+    build_view_names_.clear();
+    for (size_t f = 0; f < build_fields_.size(); ++f) {
+      const std::string_view name = build_fields_[f].first;
+      const int slot = static_cast<int>(width + f);
       bool replaced = false;
-      for (auto& f : build_view_.fields)
-        if (f.name == name) {
-          f.slot = slot;
+      for (auto& field : build_view_.fields)
+        if (field.name == name) {
+          field.slot = slot;
           replaced = true;
         }
-      if (!replaced) build_view_.fields.push_back(ViewField{name, slot});
+      if (!replaced) build_view_.fields.push_back(ViewField{std::string(name), slot});
       auto& removed = build_view_.removed;
       removed.erase(std::remove(removed.begin(), removed.end(), name), removed.end());
+      build_view_names_.emplace_back(name);
     }
-    if (event_time == SR_NO_TIME) event_time = batch_->event_time(r);
-  } else {
-    build_view_ = RecordView{};
-    build_view_.closed = true;
-    build_row_.clear();
-    for (const auto& [name, v] : build_fields_) {
-      build_row_.push_back(v);
-      build_view_.fields.push_back(ViewField{name, static_cast<int>(build_row_.size() - 1)});
-    }
+    build_view_ready_ = true;
+    build_view_from_row_ = from_row;
+    build_view_width_ = width;
   }
+  build_row_.clear();
+  std::string_view raw;
+  if (from_row) {
+    build_row_.assign(batch_->row(r), batch_->row(r) + width);
+    raw = batch_->raw(r);
+    if (event_time == SR_NO_TIME) event_time = batch_->event_time(r);
+  }
+  for (const auto& [name, v] : build_fields_) build_row_.push_back(v);
   json_.clear();
   EncodeJson(build_view_, build_row_.data(), raw, &json_);
   return Emit(json_, event_time, build_from_);

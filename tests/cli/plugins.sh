@@ -112,6 +112,7 @@ for mode in "-p 1" "-p 3" "-p 3 --restore-midway" "-p 2 --state rocksdb --restor
   # shellcheck disable=SC2086
   STREAMRUN_TEST_PLUGINS="$abi" "$bin" test "$src/tests/plugins/async" $mode >"$dir/out" 2>&1 ||
     fail "async $mode: $(head -20 "$dir/out")"
+  grep -q "^1 passed, 0 failed" "$dir/out" || fail "async $mode: $(tail -3 "$dir/out")"
 done
 echo "plugins: an asynchronous operator at -p 1 and 3, restored midway with records held, rocksdb"
 

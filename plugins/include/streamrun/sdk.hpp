@@ -770,7 +770,7 @@ sr_status Guarded(sr_ctx* c, Body&& body) {
   }
 }
 
-template <typename Op>
+template <typename Op, uint32_t Flags>
 struct Adapter {
   static void* Create(const sr_host* host, sr_ctx* c, const char* config, size_t len) {
     Instance* inst = nullptr;
@@ -779,6 +779,7 @@ struct Adapter {
       try {
         const Json json = Json::Parse(std::string_view(config, len));
         holder->op = new Op(json, holder->ctx);
+        holder->op->set_keyed((Flags & SR_OP_KEYED) != 0);
       } catch (...) {
         delete holder;
         throw;
@@ -847,15 +848,6 @@ struct Adapter {
   }
 };
 
-template <typename Op>
-struct KeyedFlag {
-  static void* Create(const sr_host* host, sr_ctx* c, const char* config, size_t len, bool keyed) {
-    void* p = Adapter<Op>::Create(host, c, config, len);
-    if (p) static_cast<Instance*>(p)->op->set_keyed(keyed);
-    return p;
-  }
-};
-
 }  // namespace detail
 
 // The descriptor of operator Op (see the top of this file). `flags`:
@@ -870,18 +862,17 @@ sr_operator MakeOperator(const char* name, const char* version, const char* summ
   d.version = version;
   d.summary = summary;
   d.config_schema = config_schema;
-  d.create = [](const sr_host* host, sr_ctx* c, const char* config, size_t len) -> void* {
-    return detail::KeyedFlag<Op>::Create(host, c, config, len, (Flags & SR_OP_KEYED) != 0);
-  };
-  d.open = detail::Adapter<Op>::Open;
-  d.process = detail::Adapter<Op>::Process;
-  d.on_timer = detail::Adapter<Op>::OnTimer;
-  d.on_watermark = detail::Adapter<Op>::OnWatermark;
-  d.on_checkpoint = detail::Adapter<Op>::OnCheckpoint;
-  d.on_restore = detail::Adapter<Op>::OnRestore;
-  d.close = detail::Adapter<Op>::Close;
-  d.destroy = detail::Adapter<Op>::Destroy;
-  d.on_async_complete = detail::Adapter<Op>::OnAsyncComplete;
+  using A = detail::Adapter<Op, Flags>;
+  d.create = A::Create;
+  d.open = A::Open;
+  d.process = A::Process;
+  d.on_timer = A::OnTimer;
+  d.on_watermark = A::OnWatermark;
+  d.on_checkpoint = A::OnCheckpoint;
+  d.on_restore = A::OnRestore;
+  d.close = A::Close;
+  d.destroy = A::Destroy;
+  d.on_async_complete = A::OnAsyncComplete;
   return d;
 }
 
