@@ -16,6 +16,10 @@
 
 namespace streamrun {
 
+namespace metrics {
+class OperatorMetrics;  // runner/metrics/registry.h
+}
+
 // A record that failed: its raw bytes, where it came from and why. Steps and
 // sources report these; the runtime applies the error policy (docs/errors.md).
 struct RecordError {
@@ -74,6 +78,10 @@ struct OperatorContext {
   // it (runner/state/keyed_store.h) and the runtime checkpoints that store.
   // Never null for a step in a run.
   KeyedStateService* keyed_state = nullptr;
+  // The instance's own metrics (a Kafka source's consumer lag, a plugin's
+  // counters); what every operator counts (records, bytes, watermarks) the
+  // runtime counts itself. Never null in a run.
+  metrics::OperatorMetrics* metrics = nullptr;
 };
 
 // Per-batch facts every step may need.

@@ -11,10 +11,14 @@ PACKAGES=(
   librdkafka-dev kcat python3-confluent-kafka
   librocksdb-dev
   libcurl4-openssl-dev libssl-dev curl
+  prometheus-cpp-dev libcivetweb-dev
+  prometheus docker-compose chromium
 )
-# npm tools the tests use: s3rver, an S3-compatible server (checkpoints to s3://).
-# npm itself comes with the machine's Node.js (not the Debian package).
-NPM_TOOLS=(s3rver)
+# npm tools the tests use: s3rver, an S3-compatible server (checkpoints to s3://);
+# playwright-core, which drives Debian's chromium in the web-view test (it
+# downloads no browser of its own). npm itself comes with the machine's Node.js
+# (not the Debian package).
+NPM_TOOLS=(s3rver playwright-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs every test:
-# unit tests, the golden pipeline cases, the generated-files check, the
+# unit tests, the golden pipeline cases, the local stack's files, the generated-files check, the
 # sanitizer build of all of it, and a short run of each fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,9 @@ ctest --test-dir build/release --output-on-failure -j2
 step "formatting"
 scripts/format.sh --check
 
+step "local stack (docker-compose config, promtool, the dashboard, the Dockerfile's packages)"
+bash tests/stack/validate.sh
+
 step "generated files are fresh"
 scripts/generate.sh --check build/release/runner/streamrun
 
@@ -29,9 +32,10 @@ step "sanitizer tests"
 # cases every state backend shares on one backend (the rocksdb-only ones stay).
 # The plugin package test (cmake --install, a build outside the tree) runs in
 # the release pass only: it checks packaging, and its plugin is not built with
-# the sanitizers anyway.
+# the sanitizers anyway. The web-view test too: it checks the page in a
+# browser; cli_metrics, which scrapes the same counters, runs in both passes.
 KILLS=3 COMPOSE_COUNT=40 STREAMRUN_FUZZ_RUNS=100 TAMPER_BACKENDS=memory ASAN_OPTIONS=detect_leaks=1 \
-  ctest --test-dir build/debug --output-on-failure -j2 -E "cli_readme|cli_plugin_install"
+  ctest --test-dir build/debug --output-on-failure -j2 -E "cli_readme|cli_plugin_install|cli_webview"
 
 step "ThreadSanitizer build"
 scripts/build.sh tsan streamrun

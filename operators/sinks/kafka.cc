@@ -17,6 +17,7 @@
 #include "runner/config/duration.h"
 #include "runner/kafka/client.h"
 #include "runner/kafka/transaction.h"
+#include "runner/log/log.h"
 #include "runner/record/clock.h"
 
 namespace streamrun {
@@ -199,10 +200,9 @@ class KafkaSinkInstance : public SinkInstance {
     const uint64_t before = shared_->txn->stats().committed;
     const uint64_t records = shared_->txn->stats().records;
     shared_->txn->Commit(id);
-    if (shared_->txn->stats().committed != before && std::getenv("STREAMRUN_LOG_CHECKPOINTS"))
-      std::fprintf(stderr, "streamrun: transaction %s committed for checkpoint %lld: %llu records\n",
-                   shared_->txn->transactional_id().c_str(), static_cast<long long>(id),
-                   static_cast<unsigned long long>(shared_->txn->stats().records - records));
+    if (shared_->txn->stats().committed != before)
+      log::Debug(log::OperatorOf(config_.name), "transaction {} committed for checkpoint {}: {} records",
+                 shared_->txn->transactional_id(), id, shared_->txn->stats().records - records);
   }
 
   void Write(const Batch& batch, const RecordView& view, RecordErrors& errors) override {

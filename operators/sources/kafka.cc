@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -27,6 +28,8 @@
 #include "runner/config/duration.h"
 #include "runner/generate/generators.h"
 #include "runner/kafka/client.h"
+#include "runner/log/log.h"
+#include "runner/metrics/registry.h"
 #include "runner/record/clock.h"
 #include "runner/record/json_writer.h"
 
@@ -379,8 +382,10 @@ class Simulator {
 class KafkaSourceInstance : public SourceInstance {
  public:
   KafkaSourceInstance(const KafkaSourceConfig& config, std::shared_ptr<SourceGroup> group,
-                      const Universe& universe, int source_index, int worker, int workers)
+                      const Universe& universe, int source_index, int worker, int workers,
+                      metrics::OperatorMetrics* metrics)
       : config_(config),
+        metrics_(metrics),
         group_(std::move(group)),
         decoder_(config.line, universe.projection),
         fields_(FindMetaSlots(universe.projection), config.topics),
@@ -405,8 +410,13 @@ class KafkaSourceInstance : public SourceInstance {
       defaults.emplace_back("session.timeout.ms", "6000");
       defaults.emplace_back("heartbeat.interval.ms", "500");
     }
+    // librdkafka's statistics every second give each partition's high
+    // watermark: the consumer lag metric (OnStatistics). A configured
+    // statistics.interval.ms wins.
+    if (metrics_ != nullptr) defaults.emplace_back("statistics.interval.ms", "1000");
     rd_kafka_conf_t* conf = kafka::MakeConf(defaults, config.properties);
     rd_kafka_conf_set_opaque(conf, this);
+    if (metrics_ != nullptr) rd_kafka_conf_set_stats_cb(conf, &KafkaSourceInstance::OnStatistics);
     if (!config.bounded) rd_kafka_conf_set_rebalance_cb(conf, &KafkaSourceInstance::OnRebalance);
     char error[512];
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
@@ -737,7 +747,7 @@ class KafkaSourceInstance : public SourceInstance {
       // Transient (a broker down, a rebalance in progress): librdkafka retries.
       if (now - last_warning_ >= 5000) {
         last_warning_ = now;
-        std::fprintf(stderr, "streamrun: %s: %s\n", config_.name.c_str(), rd_kafka_message_errstr(m));
+        log::Warn(log::OperatorOf(config_.name), "{}", rd_kafka_message_errstr(m));
       }
       return;
     }
@@ -801,8 +811,36 @@ class KafkaSourceInstance : public SourceInstance {
         break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    std::fprintf(stderr, "streamrun: %s: committing positions failed (%s); their records may be read again\n",
-                 config_.name.c_str(), rd_kafka_err2str(err));
+    log::Warn(log::OperatorOf(config_.name),
+              "committing positions failed ({}); their records may be read again", rd_kafka_err2str(err));
+  }
+
+  // librdkafka's statistics (served on this worker's thread, by its polls):
+  // per partition this instance reads, the records after its position.
+  static int OnStatistics(rd_kafka_t*, char* json, size_t len, void* opaque) {
+    static_cast<KafkaSourceInstance*>(opaque)->Statistics(std::string_view(json, len));
+    return 0;  // librdkafka frees the text
+  }
+  void Statistics(std::string_view text) {
+    const auto stats = nlohmann::json::parse(text, nullptr, false);
+    if (stats.is_discarded() || !stats.contains("topics")) return;
+    for (const auto& p : parts_) {
+      if (!p.assigned) continue;
+      const std::string& topic = config_.topics[static_cast<size_t>(p.topic)];
+      const auto t = stats["topics"].find(topic);
+      if (t == stats["topics"].end() || !t->contains("partitions")) continue;
+      const auto& parts = (*t)["partitions"];
+      const auto it = parts.find(std::to_string(p.partition));
+      if (it == parts.end()) continue;
+      const int64_t high = it->value("hi_offset", int64_t{-1});
+      if (high < 0) continue;
+      // Before the first record: from where reading began, or librdkafka's own figure.
+      int64_t lag = p.next >= 0    ? high - p.next
+                    : p.start >= 0 ? high - p.start
+                                   : it->value("consumer_lag", int64_t{-1});
+      if (lag < 0) lag = p.next >= 0 || p.start >= 0 ? 0 : high - it->value("lo_offset", int64_t{0});
+      metrics_->SetConsumerLag(topic, p.partition, std::max<int64_t>(0, lag));
+    }
   }
 
   void LogLag() {
@@ -819,8 +857,7 @@ class KafkaSourceInstance : public SourceInstance {
       line += " " + topic + "/" + std::to_string(p.partition) + "=" + std::to_string(lag);
     }
     if (line.empty()) return;
-    std::fprintf(stderr, "streamrun: %s worker %d consumer lag %lld:%s\n", config_.name.c_str(), worker_,
-                 static_cast<long long>(total), line.c_str());
+    log::Info(log::OperatorOf(config_.name), "consumer lag {}:{}", total, line);
   }
 
   int32_t TopicIndex(const char* topic) const {
@@ -858,6 +895,7 @@ class KafkaSourceInstance : public SourceInstance {
   }
 
   const KafkaSourceConfig& config_;
+  metrics::OperatorMetrics* metrics_;  // null outside a run
   std::shared_ptr<SourceGroup> group_;
   LineDecoder decoder_;
   MessageFields fields_;
@@ -896,8 +934,7 @@ class KafkaSourcePlan : public SourcePlan {
         run->simulator = std::make_shared<Simulator>(config_);
         run->simulator->Start();
       } else {
-        std::fprintf(stderr, "streamrun: %s: brokers are not embedded; `simulate` is not used\n",
-                     config_.name.c_str());
+        log::Warn(log::OperatorOf(config_.name), "brokers are not embedded; `simulate` is not used");
       }
     }
     return run;
@@ -906,8 +943,8 @@ class KafkaSourcePlan : public SourcePlan {
   std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe& universe,
                                               int source_index) const override {
     auto& run = static_cast<RunGroup&>(*context.shared);
-    auto instance =
-        std::make_unique<Holder>(config_, run.group, universe, source_index, context.worker, context.workers);
+    auto instance = std::make_unique<Holder>(config_, run.group, universe, source_index, context.worker,
+                                             context.workers, context.metrics);
     if (context.worker == 0) instance->simulator = run.simulator;
     return instance;
   }

@@ -3,12 +3,14 @@
 // first (tests/operators/main.cc, operators/registry.h AddStep).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
+#include "runner/log/log.h"
 #include "runner/plan/plan.h"
 
 #ifndef STREAMRUN_VERSION
@@ -137,6 +139,19 @@ int Main(int argc, char** argv) {
   for (auto* command : {run, validate, explain, test, schema})
     command->add_option("--plugin", plugin_paths, "Load this operator plugin library first (repeatable)");
 
+  // The log (docs/metrics.md "Logs") of commands that run a pipeline or talk
+  // to a running one; their results and final error stay plain output.
+  std::string log_level = "info", log_format = "text";
+  for (auto* command : {run, test, savepoint}) {
+    command
+        ->add_option("--log-level", log_level,
+                     "Log lines at this level and above: trace, debug, info (default), warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    command
+        ->add_option("--log-format", log_format, "Log lines as text (default) or json, one object per line")
+        ->check(CLI::IsMember({"text", "json"}));
+  }
+
   std::vector<const char*> cargv;
   for (const auto& a : args) cargv.push_back(a.c_str());
   try {
@@ -145,6 +160,13 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitConfigError;
   }
+
+  log::Configure(log::ParseLevel(log_level).value_or(log::Level::kInfo),
+                 log::ParseFormat(log_format).value_or(log::Format::kText));
+  // Credentials the process holds in its environment never reach a log line
+  // (those in the pipeline file: RegisterSecrets, as it is loaded).
+  for (const char* name : {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"})
+    if (const char* value = std::getenv(name)) log::AddSecret(value);
 
   if (plugins->parsed()) return PluginsCommand(plugins_libs);
   if (!LoadPluginOptions(plugin_paths)) return kExitConfigError;

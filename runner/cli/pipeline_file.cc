@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "runner/log/log.h"
 #include "runner/plugin/library.h"
 
 namespace streamrun::cli {
@@ -24,11 +25,38 @@ void LoadListedPlugins(const config::ConfNode& root, const std::string& path, co
   }
 }
 
+namespace {
+
+// Every scalar under a credential's key: the whole value, and for a header
+// such as `Bearer TOKEN` its last word too.
+void AddSecretValues(const config::ConfNode& node) {
+  if (node.IsScalar()) {
+    log::AddSecret(node.scalar);
+    if (const size_t space = node.scalar.find_last_of(' '); space != std::string::npos)
+      log::AddSecret(node.scalar.substr(space + 1));
+  }
+  for (const auto& item : node.items) AddSecretValues(item);
+  for (const auto& [key, value] : node.entries) AddSecretValues(value);
+}
+
+}  // namespace
+
+void RegisterSecrets(const config::ConfNode& root) {
+  for (const auto& item : root.items) RegisterSecrets(item);
+  for (const auto& [key, value] : root.entries) {
+    if (key.IsScalar() && log::IsSecretKey(key.scalar))
+      AddSecretValues(value);
+    else
+      RegisterSecrets(value);
+  }
+}
+
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
                             const PlanOptions& options) {
   LoadedPipeline out;
   out.root = config::LoadYamlFile(path, env, out.diags);
   if (!out.root) return out;
+  RegisterSecrets(*out.root);
   LoadListedPlugins(*out.root, path, out.diags);
   // Validation continues past interpolation errors so one run shows them all.
   config::Diagnostics plan_diags;

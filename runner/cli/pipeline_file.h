@@ -25,6 +25,12 @@ LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& en
 // by then; a library refused is an error at its line.
 void LoadListedPlugins(const config::ConfNode& root, const std::string& path, config::Diagnostics& diags);
 
+// Registers with the log (log::AddSecret) the value of every key of the tree
+// that names a credential (log::IsSecretKey: sasl.password, a header's
+// Authorization, an api_key...), at any depth, as interpolated. LoadPipeline
+// does it for the file it loads.
+void RegisterSecrets(const config::ConfNode& root);
+
 // Loads the libraries given with --plugin (before the command plans
 // anything); prints why one is refused and returns false.
 bool LoadPluginOptions(const std::vector<std::string>& paths);

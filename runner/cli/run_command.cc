@@ -9,6 +9,7 @@
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
+#include "runner/log/log.h"
 #include "runner/runtime/runtime.h"
 
 namespace streamrun::cli {
@@ -40,6 +41,19 @@ extern "C" void OnStopSignal(int) {
   if (now - g_first_stop_ms.load() >= 1000) _exit(130);
 }
 
+// The tree as `path=value` pairs ("sinks.out.properties.sasl.password=..."),
+// for a debug line that shows the configuration as interpolated.
+void Flatten(const config::ConfNode& node, const std::string& path, std::string* out) {
+  if (node.IsScalar() || node.IsNull()) {
+    *out += (out->empty() ? "" : ", ") + path + "=" + node.scalar;
+    return;
+  }
+  for (size_t i = 0; i < node.items.size(); ++i)
+    Flatten(node.items[i], path + "[" + std::to_string(i) + "]", out);
+  for (const auto& [key, value] : node.entries)
+    Flatten(value, path.empty() ? key.scalar : path + "." + key.scalar, out);
+}
+
 std::string Rate(double n, double seconds) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.0f", seconds > 0 ? n / seconds : 0.0);
@@ -55,6 +69,12 @@ int RunCommand(const RunArgs& args) {
     std::fprintf(stderr, "%zu configuration error%s in %s\n", loaded.diags.size(),
                  loaded.diags.size() == 1 ? "" : "s", args.pipeline.c_str());
     return kExitConfigError;
+  }
+  log::SetPipeline(loaded.plan->name);
+  if (log::Enabled(log::Level::kDebug)) {
+    std::string flat;  // secrets in it are masked as every line's (pipeline_file.h RegisterSecrets)
+    Flatten(*loaded.root, "", &flat);
+    log::Debug("", "pipeline file {}: {}", args.pipeline, flat);
   }
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
@@ -102,6 +122,10 @@ int RunCommand(const RunArgs& args) {
   options.parallelism = args.parallelism;
   options.restore_from = args.from;
   options.savepoint_requests = &g_savepoints;
+  options.serve_endpoints = true;
+#ifdef STREAMRUN_VERSION
+  options.version = STREAMRUN_VERSION;
+#endif
   try {
     RunStats stats = Run(*loaded.plan, options);
     if (!args.quiet) {

@@ -23,6 +23,7 @@
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
 #include "runner/config/scalars.h"
+#include "runner/log/log.h"
 #include "runner/runtime/runtime.h"
 
 namespace streamrun::cli {
@@ -299,7 +300,10 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
   int exit_code = 0;
   std::string error_text;
   std::unique_ptr<PipelinePlan> plan;
-  if (root) LoadListedPlugins(*root, pipeline, diags);
+  if (root) {
+    RegisterSecrets(*root);
+    LoadListedPlugins(*root, pipeline, diags);
+  }
   if (root && ReplaceSources(*root, dir, &problem)) {
     PlanOptions options;
     options.sink_override = [&captured](const std::string& sink) {
@@ -316,6 +320,7 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
     exit_code = kExitConfigError;
     error_text = diags.ToString();
   } else {
+    log::SetPipeline(plan->name);
     RunOptions options;
     options.parallelism = cc.parallelism > 0 ? cc.parallelism : parallelism;
     static int serial = 0;

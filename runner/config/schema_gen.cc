@@ -193,6 +193,9 @@ json ComponentSchema(const ComponentSpec& c, bool is_sink) {
                            {"items", json{{"type", "string"}}},
                            {"minItems", 1},
                            {"description", "The nodes this sink reads (merged)."}};
+    props["preview"] = json{{"type", "boolean"},
+                            {"default", false},
+                            {"description", "Show the latest rows in the web view (runtime.ui)."}};
   }
   j["properties"] = props;
   j["required"] = required;
@@ -335,6 +338,7 @@ void ComponentSection(const ComponentSpec& c, std::string& out) {
     if (c.kind == ComponentKind::kSink) {
       out += "| `input` | string | no | | The node this sink reads (a source or transform). |\n";
       out += "| `inputs` | list of string | no | | Several nodes, merged. |\n";
+      out += "| `preview` | bool | no | false | Show the latest rows in the web view (`runtime.ui`). |\n";
     }
     if (c.value.type == FieldType::kObject)
       for (const auto& f : c.value.fields) FieldRows(f, f.name, out, 0);

@@ -436,15 +436,7 @@ class PipelineValidator {
   void CheckRuntime() {
     const ConfNode* rt = root_.Find("runtime");
     if (rt == nullptr) return;
-    if (rt->IsMap())
-      for (const char* future : {"metrics", "ui"})
-        if (rt->Find(future) != nullptr)
-          d_.Add(rt->KeyMark(future),
-                 std::string("runtime.") + future + ": " +
-                     (std::string(future) == "metrics" ? "Prometheus metrics are" : "the web view is") +
-                     " not built yet",
-                 std::string("remove `") + future + ":`; the run summary on stderr counts records per node");
-    Check(*rt, RuntimeSpec(), Ctx{"runtime", ""}, d_, {"metrics", "ui"});
+    Check(*rt, RuntimeSpec(), Ctx{"runtime", ""}, d_);
     if (!rt->IsMap()) return;
     auto scalar = [](const ConfNode* n, std::string_view key) -> const ConfNode* {
       if (n == nullptr || !n->IsMap()) return nullptr;
@@ -454,6 +446,18 @@ class PipelineValidator {
     if (const ConfNode* p = scalar(rt, "parallelism")) {
       auto v = ParseInt(p->scalar);
       if (v && *v < 1) d_.Add(p->mark, "runtime.parallelism: must be at least 1, got " + Got(*p));
+    }
+    for (const char* server : {"metrics", "ui"}) {
+      const ConfNode* listen = scalar(rt->Find(server), "listen");
+      if (listen == nullptr) continue;
+      const std::string what = std::string("runtime.") + server + ".listen: " + Quote(listen->scalar);
+      const size_t colon = listen->scalar.rfind(':');
+      auto port = colon == std::string::npos ? std::nullopt : ParseInt(listen->scalar.substr(colon + 1));
+      if (colon == std::string::npos)
+        d_.Add(listen->mark, what + " is not host:port",
+               "e.g. 127.0.0.1:9249, or 0.0.0.0:9249 for every address");
+      else if (!port || *port < 0 || *port > 65535)
+        d_.Add(listen->mark, what + " has no valid port", "a port from 0 (any free one) to 65535");
     }
     const ConfNode* state = rt->Find("state");
     if (const ConfNode* backend = scalar(state, "backend")) {
@@ -617,6 +621,13 @@ class PipelineValidator {
     if (kind == ComponentKind::kSink) {
       extra.push_back("input");
       extra.push_back("inputs");
+      extra.push_back("preview");
+      if (const ConfNode* preview = value.Find("preview");
+          preview != nullptr &&
+          !(preview->IsScalar() && (preview->scalar == "true" || preview->scalar == "false")))
+        d_.Add(preview->IsNull() ? value.KeyMark("preview") : preview->mark,
+               where + ": preview: expected true or false, got " + Got(*preview),
+               "preview: true shows the sink's latest rows in the web view (runtime.ui)");
     }
     if (spec->value.type == FieldType::kObject) {
       Check(value, spec->value, Ctx{where, ""}, d_, extra);
@@ -895,6 +906,25 @@ const FieldSpec& RuntimeSpec() {
               },
               "Periodic consistent snapshots of source offsets and operator state. Absent: no "
               "checkpoints."),
+          Obj("metrics",
+              {
+                  Example(Default(Str("listen",
+                                      "Where /metrics is served, host:port (port 0: any free port). "
+                                      "Loopback unless you name another address."),
+                                  "127.0.0.1:9249"),
+                          "127.0.0.1:9249"),
+              },
+              "Prometheus metrics in text format at /metrics (docs/metrics.md). Absent: not served."),
+          Obj("ui",
+              {
+                  Example(Default(Str("listen",
+                                      "Where the web view is served, host:port (port 0: any free port). "
+                                      "Loopback unless you name another address."),
+                                  "127.0.0.1:8081"),
+                          "127.0.0.1:8081"),
+              },
+              "The live web view: the operator graph with rates, watermarks and lag, checkpoints, and "
+              "charts of `preview` sinks (docs/metrics.md). Absent: not served."),
           Obj("errors",
               {
                   Default(Enum("policy", {"fail", "skip", "dead_letter"},

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runner/log/log.h"
 #include "runner/state/snapshot.h"
 
 namespace streamrun::kafka {
@@ -145,7 +146,7 @@ void Transaction::Log(const std::string& line) const {
   if (options_.log)
     options_.log(text);
   else
-    std::fprintf(stderr, "streamrun: %s\n", text.c_str());
+    log::Warn("", "{}", text);  // repairs, aborts and restores: each one is worth a look
 }
 
 void Transaction::Fail(const std::string& what) const {

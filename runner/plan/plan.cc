@@ -93,6 +93,8 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       c.retain = static_cast<int>(std::max<int64_t>(1, ckpt.Int("retain")));
       c.exactly_once = ckpt.Enum("mode") == "exactly_once";
     }
+    if (rt.Has("metrics")) plan->metrics_listen = rt.Object("metrics").String("listen");
+    if (rt.Has("ui")) plan->ui_listen = rt.Object("ui").String("listen");
     const config::Options errors = rt.Object("errors");
     const std::string policy = errors.Enum("policy");
     plan->error_policy = policy == "skip"          ? ErrorPolicy::kSkip
@@ -211,6 +213,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       n.name = key.scalar;
       n.type = TypeOf(node);
       n.mark = key.mark;
+      if (const ConfNode* preview = node.Find("preview")) n.preview = preview->scalar == "true";
       for (const auto& in : InputNames(node)) {
         auto [id, port] = FindInput(*plan, in);
         if (id < 0) continue;

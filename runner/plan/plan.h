@@ -50,6 +50,7 @@ struct PlanNode {
   // (as they came into the window step).
   std::vector<PlanContext::KeyField> key;  // the key_by key in effect at the output (for a window downstream)
   bool has_late_output = false;
+  bool preview = false;  // sinks: `preview: true`, its latest rows shown in the web view
   Universe* late_universe = nullptr;
   RecordView late_view;
 
@@ -82,6 +83,8 @@ struct PipelinePlan {
   std::optional<uint64_t> state_cache_bytes;
   ErrorPolicy error_policy = ErrorPolicy::kFail;
   int dead_letter_sink = -1;       // node index of the dead-letter sink
+  std::string metrics_listen;      // runtime.metrics.listen; empty: no /metrics
+  std::string ui_listen;           // runtime.ui.listen; empty: no web view
   std::vector<PlanNode> nodes;     // sources, then transforms in dependency order, then sinks
   std::deque<Universe> universes;  // stable addresses
   int FindNode(const std::string& name) const {

@@ -20,6 +20,7 @@
 #include "operators/plan_context.h"
 #include "operators/steps/aggregates.h"
 #include "runner/expr/expr.h"
+#include "runner/metrics/registry.h"
 #include "runner/plugin/library.h"
 #include "runner/record/json_decoder.h"
 #include "runner/state/keyed_store.h"
@@ -96,7 +97,7 @@ class PluginInstance : public StepInstance {
   // `probe`: the planning instance, which records declarations into it and
   // sees no record (keyed is null then).
   PluginInstance(const PluginStepConfig* config, PluginStepConfig* probe, KeyedStateService* keyed,
-                 int worker, int workers);
+                 int worker, int workers, metrics::OperatorMetrics* metrics = nullptr);
   ~PluginInstance() override;
 
   // create and open; a refusal throws (kConfig while planning, else kExternal).
@@ -273,8 +274,11 @@ class PluginInstance : public StepInstance {
   std::string held_bytes_;
 
   std::string* checkpoint_out_ = nullptr;
-  std::vector<std::pair<std::string, uint64_t>> counters_;
-  std::vector<std::pair<std::string, double>> gauges_;
+  // The operator's own metrics (/metrics: streamrun_plugin_events_total and
+  // streamrun_plugin_value), their cells found once by name; null: the probe.
+  metrics::OperatorMetrics* metrics_ = nullptr;
+  std::vector<std::pair<std::string, metrics::Counter*>> counters_;
+  std::vector<std::pair<std::string, metrics::Gauge<double>*>> gauges_;
 };
 
 }  // namespace streamrun::plugin

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "operators/held_record.h"
+#include "runner/log/log.h"
 #include "runner/plugin/config_schema.h"
 #include "runner/plugin/plugin_instance.h"
 #include "runner/record/json_writer.h"
@@ -94,8 +95,10 @@ void PluginKeyCodec::Load(SnapshotReader& r, PluginKeyState* v, int format) cons
 // ---- the instance ---------------------------------------------------------------
 
 PluginInstance::PluginInstance(const PluginStepConfig* config, PluginStepConfig* probe,
-                               KeyedStateService* keyed, int worker, int workers)
+                               KeyedStateService* keyed, int worker, int workers,
+                               metrics::OperatorMetrics* metrics)
     : c_(*config), probe_(probe), op_(config->op->op), worker_(worker), ctx_{this}, workers_(workers) {
+  metrics_ = metrics;
   if (!probe_) {
     if (c_.op->keyed())
       store_ = std::make_unique<Store>(*keyed, PluginKeyCodec{}, TimerLayout::kTimeTagNamespace);
@@ -363,12 +366,6 @@ void PluginInstance::Close() {
   if (phase_ != Phase::kRun) return;
   phase_ = Phase::kClosed;
   if (op_->close) Check(op_->close(instance_, &ctx_), "close");
-  for (const auto& [name, value] : counters_)
-    std::fprintf(stderr, "streamrun: %s worker %d: %s = %llu\n", c_.where.c_str(), worker_, name.c_str(),
-                 static_cast<unsigned long long>(value));
-  for (const auto& [name, value] : gauges_)
-    std::fprintf(stderr, "streamrun: %s worker %d: %s = %g\n", c_.where.c_str(), worker_, name.c_str(),
-                 value);
 }
 
 void PluginInstance::Flush() {
@@ -385,12 +382,27 @@ sr_status PluginInstance::SetError(std::string_view message) {
 }
 
 sr_status PluginInstance::Log(int32_t level, std::string_view message) {
-  static const char* kLevels[] = {"debug", "info", "warn", "error"};
+  static const log::Level kLevels[] = {log::Level::kDebug, log::Level::kInfo, log::Level::kWarn,
+                                       log::Level::kError};
   if (level < SR_LOG_DEBUG || level > SR_LOG_ERROR) return SR_INVALID;
-  if (level == SR_LOG_DEBUG) return SR_OK;
-  std::fprintf(stderr, "streamrun: %s: %s worker %d: %.*s\n", kLevels[level],
-               probe_ ? c_.op->spec.name.c_str() : c_.where.c_str(), worker_,
-               static_cast<int>(message.size()), message.data());
+  const log::Level at = kLevels[level];
+  if (!log::Enabled(at)) return SR_OK;
+  if (probe_) {
+    log::Write(at, -1, c_.op->spec.name, message);
+    return SR_OK;
+  }
+  // "transform 'x' step 2 (sessionize)": the line names operator x, and its
+  // message starts with "step 2 (sessionize): ". The instance's worker,
+  // whichever thread calls (an asynchronous operator's own).
+  const std::string_view where = c_.where;
+  const std::string_view op = log::OperatorOf(where);
+  std::string_view step;
+  if (op.size() != where.size())
+    step =
+        where.substr(std::min(where.size(), static_cast<size_t>(op.data() - where.data()) + op.size() + 1));
+  while (!step.empty() && step.front() == ' ') step.remove_prefix(1);
+  log::Write(at, worker_, op,
+             step.empty() ? std::string(message) : std::string(step) + ": " + std::string(message));
   return SR_OK;
 }
 
@@ -932,22 +944,28 @@ sr_status PluginInstance::BuilderEmit(int64_t event_time) {
 }
 
 sr_status PluginInstance::CounterAdd(std::string_view name, uint64_t delta) {
-  for (auto& [n, v] : counters_)
+  if (metrics_ == nullptr) return SR_OK;  // the probe counts nothing
+  for (auto& [n, cell] : counters_)
     if (n == name) {
-      v += delta;
+      *cell += delta;
       return SR_OK;
     }
-  counters_.emplace_back(std::string(name), delta);
+  metrics::Counter& cell = metrics_->CounterNamed(name);
+  counters_.emplace_back(std::string(name), &cell);
+  cell += delta;
   return SR_OK;
 }
 
 sr_status PluginInstance::GaugeSet(std::string_view name, double value) {
-  for (auto& [n, v] : gauges_)
+  if (metrics_ == nullptr) return SR_OK;
+  for (auto& [n, cell] : gauges_)
     if (n == name) {
-      v = value;
+      cell->set(value);
       return SR_OK;
     }
-  gauges_.emplace_back(std::string(name), value);
+  metrics::Gauge<double>& cell = metrics_->GaugeNamed(name);
+  gauges_.emplace_back(std::string(name), &cell);
+  cell.set(value);
   return SR_OK;
 }
 
@@ -1136,7 +1154,7 @@ class PluginStepPlan : public StepPlan {
   explicit PluginStepPlan(std::unique_ptr<PluginStepConfig> c) : c_(std::move(c)) {}
   std::unique_ptr<StepInstance> Instantiate(const OperatorContext& context) const override {
     auto instance = std::make_unique<PluginInstance>(c_.get(), nullptr, context.keyed_state, context.worker,
-                                                     context.workers);
+                                                     context.workers, context.metrics);
     instance->Start();
     return instance;
   }

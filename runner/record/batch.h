@@ -62,6 +62,11 @@ class Batch {
   uint64_t key_hash(uint32_t i) const { return key_hash_[i]; }
   void set_key_hash(uint32_t i, uint64_t h) { key_hash_[i] = h; }
 
+  // When a source read these records (epoch ms), for the ingestion-time
+  // latency at the sinks; kNoTime for rows a step made (a window's).
+  int64_t read_ms() const { return read_ms_; }
+  void set_read_ms(int64_t ms) { read_ms_ = ms; }
+
   Arena& arena() { return *arena_; }
   const std::shared_ptr<Arena>& shared_arena() const { return arena_; }
 
@@ -122,6 +127,7 @@ class Batch {
     event_time_.clear();
     key_hash_.clear();
     watermark_.clear();
+    read_ms_ = kNoTime;
     if (arena_.use_count() == 1) {
       arena_->Reset();
     } else {
@@ -139,6 +145,7 @@ class Batch {
     b.event_time_ = event_time_;
     b.key_hash_ = key_hash_;
     b.watermark_ = watermark_;
+    b.read_ms_ = read_ms_;
     b.arena_ = arena_;
     return b;
   }
@@ -161,6 +168,7 @@ class Batch {
   std::vector<int64_t> event_time_;
   std::vector<uint64_t> key_hash_;
   std::vector<int64_t> watermark_;
+  int64_t read_ms_ = kNoTime;
   std::shared_ptr<Arena> arena_;
 };
 

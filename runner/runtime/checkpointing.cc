@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "runner/log/log.h"
 #include "runner/record/checksum.h"
 #include "runner/record/clock.h"
 #include "runner/state/keyed_service.h"
@@ -30,8 +31,7 @@ void MaybeCrash(const char* point, int64_t id) {
   if (!spec) return;
   const std::string want = std::string(point) + ":" + std::to_string(id);
   if (want == spec) {
-    std::fprintf(stderr, "streamrun: crash point %s reached\n", spec);
-    std::fflush(stderr);
+    log::Warn("", "crash point {} reached", spec);
     ::_exit(137);
   }
 }
@@ -180,29 +180,31 @@ bool WriteCheckpoint(Shared& shared, int64_t id, const std::string& kind) {
     MaybeCrash("after_manifest", id);
     ckpt.store->Retain(ckpt.retain);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "streamrun: checkpoint %lld failed: %s; the job goes on\n",
-                 static_cast<long long>(id), e.what());
+    log::Warn("", "checkpoint {} failed: {}; the job goes on", id, e.what());
     ckpt.failures.fetch_add(1);
+    shared.metrics->CheckpointEnded(
+        {id, kind, false, ckpt.started_ms, static_cast<double>(NowMs() - ckpt.started_ms), 0});
     done(false);
     return false;
   }
   done(true);
   ckpt.completed.fetch_add(1);
-  if (std::getenv("STREAMRUN_LOG_CHECKPOINTS")) {
-    uint64_t bytes = 0, files = 0;
-    for (const auto& st : ckpt.states) bytes += st.size();
-    for (const auto& list : ckpt.db_files)
-      for (const auto& f : list) bytes += f.size, ++files;
+  uint64_t bytes = 0, files = 0;
+  for (const auto& st : ckpt.states) bytes += st.size();
+  for (const auto& list : ckpt.db_files)
+    for (const auto& f : list) bytes += f.size, ++files;
+  shared.metrics->CheckpointEnded(
+      {id, kind, true, ckpt.started_ms, static_cast<double>(NowMs() - ckpt.started_ms), bytes});
+  if (log::Enabled(log::Level::kInfo)) {
     // Written in: the store's part. Since the request: draining the queues,
     // the snapshots (the job is paused for all of it) and the writing.
-    std::fprintf(
-        stderr,
-        "streamrun: checkpoint %lld complete: %llu bytes (%llu state files, %llu bytes uploaded), written "
-        "in %.1f ms, %lld ms since the request\n",
-        static_cast<long long>(id), static_cast<unsigned long long>(bytes),
-        static_cast<unsigned long long>(files), static_cast<unsigned long long>(uploaded),
+    log::Info(
+        "",
+        "{} {} complete: {} bytes ({} state files, {} bytes uploaded), written in {:.1f} ms, {} ms since "
+        "the request",
+        kind, id, bytes, files, uploaded,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
-        static_cast<long long>(NowMs() - ckpt.started_ms));
+        NowMs() - ckpt.started_ms);
   }
   return true;
 }
@@ -220,6 +222,7 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
     if (!store) throw RunError(ErrorKind::kExternal, error);
     ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
     ckpt.enabled = true;
+    shared.metrics->EnableCheckpoints();
     ckpt.exactly_once = config.exactly_once;
     ckpt.interval_ms = config.interval_ms;
     ckpt.timeout_ms = config.timeout_ms;
@@ -250,8 +253,8 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
           *saved = std::move(parsed);
         } catch (const std::exception& e) {
           const bool more = std::next(id) != complete.rend();
-          std::fprintf(stderr, "streamrun: checkpoint %lld is damaged: %s; %s\n", static_cast<long long>(*id),
-                       e.what(), more ? "trying the one before it" : "no older one is left");
+          log::Warn("", "checkpoint {} is damaged: {}; {}", *id, e.what(),
+                    more ? "trying the one before it" : "no older one is left");
           reasons += std::string(reasons.empty() ? "" : "; ") + "checkpoint " + std::to_string(*id) + ": " +
                      e.what();
         }
@@ -266,13 +269,11 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
         for (const auto& n : plan.nodes)
           if (n.kind == PlanNode::Kind::kSink && !n.sink->TakesBackOutput())
             keep += (keep.empty() ? "" : ", ") + n.name;
-        std::fprintf(stderr, "streamrun: restoring checkpoint %lld, older than the newest (%lld)%s\n",
-                     static_cast<long long>(loaded->id), static_cast<long long>(complete.back()),
-                     keep.empty() ? ": the sinks are cut back to this checkpoint"
-                                  : ("; sinks " + keep +
+        log::Warn("", "restoring checkpoint {}, older than the newest ({}){}", loaded->id, complete.back(),
+                  keep.empty() ? ": the sinks are cut back to this checkpoint"
+                               : "; sinks " + keep +
                                      " publish again what the newer checkpoints committed (at least once for "
-                                     "that span); file sinks are cut back to this checkpoint")
-                                        .c_str());
+                                     "that span); file sinks are cut back to this checkpoint");
       }
       return loaded;
     }

@@ -48,14 +48,17 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
                                                    ", offset " + std::to_string(e.position.offset) + ")";
     switch (plan_.error_policy) {
       case ErrorPolicy::kFail:
+        ++stats_.nodes[node].failed;
         throw RunError(ErrorKind::kRecord,
                        "record error in " + NodeLabel(n) + " at " + full + ": " + e.message);
       case ErrorPolicy::kSkip:
         ++stats_.records_skipped;
+        ++stats_.nodes[node].skipped;
         break;
       case ErrorPolicy::kDeadLetter:
         dead_letters_.push_back(DeadLetterJson(e, source_name, where, n.name));
         ++stats_.records_dead_lettered;
+        ++stats_.nodes[node].dead_lettered;
         break;
     }
   }

@@ -34,11 +34,15 @@ bool Exchange::Scatter(ExchangeKind kind, int node, int step, const Batch& batch
   for (uint32_t i = 0; i < batch.size(); ++i) {
     const int to = kind == ExchangeKind::kGather ? 0 : WorkerOfKey(batch.key_hash(i), workers);
     if (to == self_) {
-      if (!any_local) *local = Batch(batch.width());
+      if (!any_local) {
+        *local = Batch(batch.width());
+        local->set_read_ms(batch.read_ms());
+      }
       any_local = true;
       CopyRow(batch, i, *local);
     } else {
       if (parts_[to].width() != batch.width()) parts_[to] = Batch(batch.width());
+      parts_[to].set_read_ms(batch.read_ms());
       CopyRow(batch, i, parts_[to]);
     }
   }

@@ -20,7 +20,7 @@ namespace streamrun::runtime {
 class Exchange {
  public:
   // `queue_full` counts sends that found their queue full (backpressure).
-  Exchange(Shared& shared, int self, uint64_t* queue_full)
+  Exchange(Shared& shared, int self, metrics::Counter* queue_full)
       : shared_(shared), self_(self), queue_full_(queue_full) {}
 
   void Send(int to, Message m);
@@ -28,6 +28,11 @@ class Exchange {
   bool Flush();
   // True while a message waits for room in a full queue.
   bool holding() const { return !held_.empty(); }
+  // The node whose records wait first in line (-1: none, or dead letters).
+  int held_node() const {
+    if (held_.empty() || held_.front().second.kind == Message::Kind::kDeadLetters) return -1;
+    return held_.front().second.node;
+  }
 
   // Takes in up to 16 messages from each other worker, calling
   // receive(from, message) for each; true if any arrived.
@@ -59,7 +64,7 @@ class Exchange {
  private:
   Shared& shared_;
   const int self_;
-  uint64_t* queue_full_;
+  metrics::Counter* queue_full_;
   std::deque<std::pair<int, Message>> held_;  // (receiver, message) waiting for room
   std::vector<Batch> parts_;                  // Scatter's rows per receiver
 };

@@ -10,12 +10,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <thread>
 
+#include "runner/log/log.h"
+#include "runner/metrics/prometheus_server.h"
 #include "runner/record/clock.h"
 #include "runner/runtime/checkpointing.h"
 #include "runner/runtime/worker.h"
+#include "runner/ui/ui_server.h"
 
 namespace streamrun {
 namespace runtime {
@@ -40,9 +42,8 @@ int64_t RestoreCheckpoint(const PipelinePlan& plan, Shared& shared,
       throw RunError(e.kind(), "checkpoint " + loaded->location + " cannot be restored: " + e.what());
     }
     ckpt.next_id = std::max(ckpt.next_id, loaded->id + 1);
-    std::fprintf(stderr, "streamrun: restored checkpoint %lld from %s (%zu workers then, %d now)\n",
-                 static_cast<long long>(loaded->id), loaded->location.c_str(), loaded->workers.size(),
-                 shared.workers);
+    log::Info("", "restored checkpoint {} from {} ({} workers then, {} now)", loaded->id, loaded->location,
+              loaded->workers.size(), shared.workers);
   }
   if (ckpt.enabled && ckpt.exactly_once)
     for (auto& w : pool) w->BeginExactlyOnce();
@@ -75,6 +76,25 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   } catch (const std::exception& e) {
     throw RunError(KindOf(e), e.what());
   }
+  // /metrics and the web view, while the run runs: declared after the pool,
+  // so they stop before the workers whose counts they read go away.
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  std::unique_ptr<ui::UiServer> ui_server;
+  if (options.serve_endpoints) {
+    try {
+      if (!plan.metrics_listen.empty()) {
+        metrics_server =
+            std::make_unique<metrics::MetricsServer>(plan.metrics_listen, shared.metrics, options.version);
+        log::Info("", "metrics at http://{}/metrics", metrics_server->address());
+      }
+      if (!plan.ui_listen.empty()) {
+        ui_server = std::make_unique<ui::UiServer>(plan.ui_listen, shared.metrics);
+        log::Info("", "web view at http://{}/", ui_server->address());
+      }
+    } catch (const std::exception& e) {
+      throw RunError(ErrorKind::kExternal, e.what());
+    }
+  }
   shared.active_sources.store(sources * workers);
   // However the run ends (but SIGKILL), it no longer runs: `streamrun savepoint`
   // must not find its pid.
@@ -100,10 +120,19 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   } catch (const std::exception& e) {
     throw RunError(KindOf(e), e.what());
   }
-  auto body = [&shared](Worker* worker) {
+  // Each worker's thread names its worker in its log lines; worker 0 runs on
+  // this thread, which names none again once its loop is over.
+  auto body = [&shared](Worker* worker, int index) {
+    log::SetThreadWorker(index);
+    struct ClearWorker {
+      ~ClearWorker() { log::SetThreadWorker(-1); }
+    } clear_worker;
+    log::Debug("", "worker started");
     try {
       worker->Run();
+      log::Debug("", "worker finished");
     } catch (const std::exception& e) {
+      log::Debug("", "worker failed: {}", e.what());
       std::lock_guard<std::mutex> lock(shared.error_mutex);
       if (!shared.failed.exchange(true)) {
         shared.error = e.what();
@@ -111,9 +140,11 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
       }
     }
   };
+  log::Debug("", "running on {} worker{}{}", workers, workers == 1 ? "" : "s",
+             restored_from > 0 ? ", from checkpoint " + std::to_string(restored_from) : std::string());
   std::vector<std::thread> threads;
-  for (int w = 1; w < workers; ++w) threads.emplace_back(body, pool[w].get());
-  body(pool[0].get());
+  for (int w = 1; w < workers; ++w) threads.emplace_back(body, pool[w].get(), w);
+  body(pool[0].get(), 0);
   for (auto& t : threads) t.join();
   if (shared.failed.load()) throw RunError(shared.error_kind, shared.error);
   for (auto& w : pool) {

@@ -8,29 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "runner/metrics/run_stats.h"
 #include "runner/plan/plan.h"
 #include "runner/record/status.h"
 
 namespace streamrun {
-
-struct NodeStats {
-  uint64_t records_in = 0;
-  uint64_t records_out = 0;
-  uint64_t errors = 0;  // record errors raised at this node (skipped or dead-lettered)
-};
-
-struct RunStats {
-  std::vector<NodeStats> nodes;  // by plan node index
-  uint64_t records_skipped = 0;
-  uint64_t records_dead_lettered = 0;
-  uint64_t records_late_dropped = 0;  // late records no node takes as `name.late`
-  uint64_t queue_full = 0;            // sends that found the queue to another worker full (backpressure)
-  int workers = 1;
-  double seconds = 0;
-  int64_t restored_from = 0;  // checkpoint id the run resumed from; 0: none
-  uint64_t checkpoints = 0;   // completed (the final one included)
-  uint64_t checkpoints_failed = 0;
-};
 
 struct RunOptions {
   // Set (e.g. by a signal handler) to stop the sources; the run then drains and ends cleanly.
@@ -55,6 +37,10 @@ struct RunOptions {
   // Overrides runtime.state when not empty (`streamrun test --state rocksdb`).
   std::string state_backend;
   std::string state_path;
+  // Serve runtime.metrics and runtime.ui when the pipeline asks for them (the
+  // run command; `streamrun test` runs serve nothing).
+  bool serve_endpoints = false;
+  std::string version = "dev";  // for streamrun_build_info
 };
 
 // Thrown for a failure that ends the run: a record error under the `fail`

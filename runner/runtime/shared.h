@@ -16,6 +16,8 @@
 
 #include "operators/run_scope.h"
 #include "runner/checkpoint/checkpoints.h"
+#include "runner/metrics/registry.h"
+#include "runner/record/clock.h"
 #include "runner/runtime/message_queue.h"
 #include "runner/runtime/routing.h"
 #include "runner/runtime/runtime.h"
@@ -47,8 +49,41 @@ inline ErrorKind KindOf(const std::exception& e) {
   return ErrorKind::kExternal;
 }
 
+// The operator graph as the metrics and the web view name it.
+inline std::vector<metrics::GraphNode> MetricsGraph(const PipelinePlan& plan) {
+  std::vector<metrics::GraphNode> graph;
+  for (const PlanNode& n : plan.nodes) {
+    metrics::GraphNode g;
+    g.name = n.name;
+    switch (n.kind) {
+      case PlanNode::Kind::kSource:
+        g.kind = "source";
+        g.describe = n.source->Describe();
+        break;
+      case PlanNode::Kind::kTransform:
+        g.kind = "transform";
+        for (const auto& step : n.steps) g.steps.push_back(step.plan->Describe());
+        break;
+      case PlanNode::Kind::kSink:
+        g.kind = "sink";
+        g.describe = n.sink->Describe();
+        break;
+    }
+    g.consumers = n.consumers;
+    g.late_consumers = n.late_consumers;
+    g.preview = n.preview;
+    graph.push_back(std::move(g));
+  }
+  return graph;
+}
+
 struct Shared {
-  Shared(const PipelinePlan& p, const RunOptions& o, int w) : plan(p), options(o), workers(w), routing(p, w) {
+  Shared(const PipelinePlan& p, const RunOptions& o, int w)
+      : plan(p),
+        options(o),
+        workers(w),
+        routing(p, w),
+        metrics(std::make_shared<metrics::Registry>(p.name, MetricsGraph(p), w, NowMs())) {
     queues.resize(w);
     for (int from = 0; from < w; ++from)
       for (int to = 0; to < w; ++to) queues[from].push_back(std::make_unique<MessageQueue>(kQueueCapacity));
@@ -79,6 +114,8 @@ struct Shared {
   const RunOptions& options;
   const int workers;
   const Routing routing;  // where records are at each step, and their exchanges
+  // What /metrics and the web view read (made for every run; served only when asked).
+  const std::shared_ptr<metrics::Registry> metrics;
   std::vector<std::vector<std::unique_ptr<MessageQueue>>> queues;  // [from][to]
   std::atomic<int> active_sources{0};                              // (worker, source) pairs still reading
   std::atomic<int64_t> inflight{0};                                // messages sent and not yet processed

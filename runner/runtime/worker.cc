@@ -21,9 +21,22 @@ namespace {
 
 Batch DeepCopy(const Batch& src) {
   Batch dst(src.width());
+  dst.set_read_ms(src.read_ms());
   dst.Reserve(src.size());
   for (uint32_t i = 0; i < src.size(); ++i) CopyRow(src, i, dst);
   return dst;
+}
+
+uint64_t RawBytes(const Batch& batch) {
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < batch.size(); ++i) bytes += batch.raw(i).size();
+  return bytes;
+}
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -36,6 +49,7 @@ Worker::Worker(Shared& shared, int index)
       exchange_(shared, index, &stats_.queue_full) {
   const int workers = shared.workers;
   stats_.nodes.resize(plan_.nodes.size());
+  shared.metrics->SetWorkerStats(index, &stats_);
   nodes_.resize(plan_.nodes.size());
   for (size_t i = 0; i < plan_.nodes.size(); ++i) {
     const PlanNode& n = plan_.nodes[i];
@@ -93,6 +107,7 @@ OperatorContext Worker::Context(size_t node, size_t step) const {
   c.workers = shared_.workers;
   c.shared = shared_.run_shared[node][step].get();
   c.scope = &shared_.scope;
+  c.metrics = shared_.metrics->Operator(static_cast<int>(node), self_);
   return c;
 }
 
@@ -107,7 +122,18 @@ void Worker::Run() {
   int64_t last_tick = 0;
   bool& stopped = stopped_;
   auto& ckpt = shared_.checkpointing;
+  int64_t turn_start = SteadyNs();
   while (!shared_.failed.load(std::memory_order_relaxed)) {
+    // Each turn's time counts as busy (it did something), blocked (it held
+    // records a full queue would not take, so it read nothing) or idle.
+    const int64_t turn_end = SteadyNs();
+    const int64_t turn = turn_end - turn_start;
+    turn_start = turn_end;
+    if (exchange_.holding()) {
+      stats_.blocked_ns += static_cast<uint64_t>(turn);
+      const int held = exchange_.held_node();
+      if (held >= 0) stats_.nodes[static_cast<size_t>(held)].blocked_ns += static_cast<uint64_t>(turn);
+    }
     bool progress = exchange_.Flush();
     progress |= DrainIncoming();
     if (ckpt.enabled) {
@@ -146,7 +172,9 @@ void Worker::Run() {
     if (now - last_tick >= 50) {
       last_tick = now;
       ProcessingTime(now);
+      if (now - last_gauges_ms_ >= 1000) UpdateGauges();
     }
+    if (progress) stats_.busy_ns += static_cast<uint64_t>(SteadyNs() - turn_start);
     if (!progress) {
       if (!exchange_.holding() && shared_.active_sources.load() == 0 && shared_.inflight.load() == 0) {
         ckpt.exited.fetch_add(1);
@@ -192,7 +220,10 @@ bool Worker::ReadSource(int node, bool* read) {
   if (!batch.empty()) {
     *read = true;
     shared_.records_read.fetch_add(batch.size(), std::memory_order_relaxed);
-    stats_.nodes[node].records_out += batch.size();
+    NodeStats& ns = stats_.nodes[node];
+    ns.records_out += batch.size();
+    ns.bytes_out += RawBytes(batch);
+    batch.set_read_ms(NowMs());
     Push(node, kMainPort, batch);
   }
   int64_t watermark = more ? nodes_[node].source->Watermark(NowMs()) : kEndOfTime;
@@ -229,6 +260,7 @@ void Worker::Push(int node, int port, Batch& batch) {
   const auto& consumers = port == kLatePort ? n.late_consumers : n.consumers;
   if (port == kLatePort && consumers.empty()) {
     stats_.records_late_dropped += batch.size();
+    stats_.nodes[node].late_dropped += batch.size();
     return;
   }
   for (size_t c = 0; c < consumers.size(); ++c) {
@@ -272,6 +304,7 @@ void Worker::Deliver(int node, int from, int port, Batch& batch) {
     return;
   }
   stats_.nodes[node].records_in += batch.size();
+  stats_.nodes[node].bytes_in += RawBytes(batch);
   if (n.inputs.size() > 1)
     CombineWatermarks(nodes_[node].channel_watermarks, Channel(node, from, port), batch);
   if (n.rebase) {
@@ -283,11 +316,57 @@ void Worker::Deliver(int node, int from, int port, Batch& batch) {
 }
 
 void Worker::WriteSink(int node, int from, int port, const Batch& batch) {
-  stats_.nodes[node].records_in += batch.size();
+  NodeStats& ns = stats_.nodes[node];
+  ns.records_in += batch.size();
+  const uint64_t bytes = RawBytes(batch);
+  ns.bytes_in += bytes;
   RecordErrors errors;
-  nodes_[node].sink->Write(batch, plan_.nodes[from].OutputView(port), errors);
-  stats_.nodes[node].records_out += batch.size() - errors.list().size();
+  const RecordView& view = plan_.nodes[from].OutputView(port);
+  nodes_[node].sink->Write(batch, view, errors);
+  ns.records_out += batch.size() - errors.list().size();
+  if (errors.empty()) ns.bytes_out += bytes;
+  SinkWrote(node, view, batch, errors);
   if (!errors.empty()) HandleErrors(node, errors);
+}
+
+void Worker::SinkWrote(int node, const RecordView& view, const Batch& batch, const RecordErrors& errors) {
+  NodeStats& ns = stats_.nodes[node];
+  const int64_t now = NowMs();
+  for (uint32_t i = 0; i < batch.size(); ++i) {
+    const int64_t t = batch.event_time(i);
+    if (t != kNoTime) ns.latency_event.Observe(static_cast<double>(now - t) / 1000);
+  }
+  if (batch.read_ms() != kNoTime) {
+    ns.latency_ingestion.Observe(static_cast<double>(now - batch.read_ms()) / 1000, batch.size());
+  }
+  if (!plan_.nodes[node].preview || batch.empty()) return;
+  // The web view's rows (runner/ui): the last Registry::kPreviewRows of the batch.
+  const uint32_t first =
+      batch.size() > metrics::Registry::kPreviewRows ? batch.size() - metrics::Registry::kPreviewRows : 0;
+  for (uint32_t i = first; i < batch.size(); ++i) {
+    std::string text;
+    EncodeJson(view, batch.row(i), batch.raw(i), &text);
+    preview_rows_.push_back(std::move(text));
+  }
+  shared_.metrics->AddPreviewRows(node, preview_rows_);
+  preview_rows_.clear();
+}
+
+void Worker::UpdateGauges() {
+  last_gauges_ms_ = NowMs();
+  size_t queued = 0, capacity = 0;
+  for (int from = 0; from < shared_.workers; ++from) {
+    if (from == self_) continue;
+    queued += shared_.queues[from][self_]->SizeApprox();
+    capacity += kQueueCapacity;
+  }
+  stats_.queue_fill.set(capacity == 0 ? 0.0 : static_cast<double>(queued) / static_cast<double>(capacity));
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    uint64_t bytes = 0;
+    for (const auto& keyed : nodes_[i].keyed)
+      if (keyed->store() != nullptr) bytes += keyed->store()->MemoryBytes();
+    stats_.nodes[i].state_bytes.set(bytes);
+  }
 }
 
 void Worker::ToStep(int node, int step, Batch& batch) {
@@ -314,6 +393,7 @@ void Worker::RunSteps(int node, int step, Batch& batch) {
   const PlanNode& n = plan_.nodes[node];
   if (step == static_cast<int>(n.steps.size())) {
     stats_.nodes[node].records_out += batch.size();
+    stats_.nodes[node].bytes_out += RawBytes(batch);
     if (!batch.empty()) Push(node, kMainPort, batch);
     return;
   }
@@ -325,6 +405,7 @@ void Worker::RunSteps(int node, int step, Batch& batch) {
 
 void Worker::PushWatermark(int node, int64_t watermark) {
   const PlanNode& n = plan_.nodes[node];
+  stats_.nodes[node].output_watermark.set(watermark);
   for (int c : n.consumers) DeliverWatermark(c, node, kMainPort, watermark);
   for (int c : n.late_consumers) DeliverWatermark(c, node, kLatePort, watermark);
 }
@@ -338,6 +419,7 @@ void Worker::DeliverWatermark(int node, int from, int port, int64_t watermark) {
   int64_t combined = *std::min_element(s.channel_watermarks.begin(), s.channel_watermarks.end());
   if (combined <= s.watermark) return;
   s.watermark = combined;
+  stats_.nodes[node].input_watermark.set(combined);
   WatermarkToStep(node, 0, combined);
 }
 

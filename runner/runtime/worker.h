@@ -176,6 +176,14 @@ class Worker {
 
   void ProcessingTime(int64_t now);
 
+  // ---- metrics ---------------------------------------------------------------
+
+  // About once a second: gauges the record path does not keep (queue fill,
+  // state size).
+  void UpdateGauges();
+  // A sink wrote `batch`: latency, and the rows of a `preview` sink.
+  void SinkWrote(int node, const RecordView& view, const Batch& batch, const RecordErrors& errors);
+
   // Re-encodes records through the producer's view and decodes them into
   // `node`'s own slots.
   Batch Rebase(int node, const RecordView& view, const Batch& batch);
@@ -208,6 +216,8 @@ class Worker {
   int64_t checkpoint_snapshotted_ = 0;                          // ... snapshotted for
   int64_t checkpoint_done_ = 0;                                 // ... is done with
   int savepoints_taken_ = 0;                                    // worker 0: savepoint requests served
+  int64_t last_gauges_ms_ = 0;
+  std::vector<std::string> preview_rows_;
 };
 
 }  // namespace streamrun::runtime

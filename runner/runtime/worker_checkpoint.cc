@@ -4,9 +4,9 @@
 // sinks once worker 0 has written the checkpoint. Also the restore of a
 // worker's share of a checkpoint, at any parallelism.
 #include <algorithm>
-#include <cstdio>
 #include <map>
 
+#include "runner/log/log.h"
 #include "runner/record/clock.h"
 #include "runner/runtime/checkpointing.h"
 #include "runner/runtime/worker.h"
@@ -65,9 +65,11 @@ bool Worker::CheckpointStep(int64_t id) {
     } else if (ckpt.exited.load() > 0 || NowMs() - ckpt.started_ms > ckpt.timeout_ms) {
       // A worker left its loop (its sources are done: the final checkpoint
       // will cover it), or the checkpoint took too long: give this one up.
-      if (ckpt.exited.load() == 0)
-        std::fprintf(stderr, "streamrun: checkpoint %lld timed out; the job goes on\n",
-                     static_cast<long long>(id));
+      if (ckpt.exited.load() == 0) {
+        log::Warn("", "checkpoint {} timed out; the job goes on", id);
+        shared_.metrics->CheckpointEnded(
+            {id, ckpt.kind, false, ckpt.started_ms, static_cast<double>(NowMs() - ckpt.started_ms), 0});
+      }
       ckpt.failures.fetch_add(ckpt.exited.load() == 0 ? 1 : 0);
       ckpt.ok.store(false);
       ckpt.finished_ms = NowMs();

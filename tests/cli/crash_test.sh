@@ -69,7 +69,7 @@ scenario() {
   while true; do
     local p=${plist[$((run % ${#plist[@]}))]}
     run=$((run + 1))
-    STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p "$p" "$dir/$name.yaml" 2>"$dir/$name.run" &
+    "$bin" run -q -p "$p" "$dir/$name.yaml" 2>"$dir/$name.run" &
     pid=$!
     if [ $killed -lt "$kills" ]; then
       # Every other run is killed only after its first checkpoint (a slow

@@ -10,7 +10,7 @@ dir=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cd "$repo"
-env -u KAFKA_BROKERS "$bin" pipelines/clickstream_top10.yaml >"$dir/out" 2>"$dir/err" &
+METRICS_LISTEN=127.0.0.1:0 UI_LISTEN=127.0.0.1:0 env -u KAFKA_BROKERS "$bin" pipelines/clickstream_top10.yaml >"$dir/out" 2>"$dir/err" &
 pid=$!
 # The first window is partial (the demo starts mid-window); wait for two more.
 for _ in $(seq 300); do

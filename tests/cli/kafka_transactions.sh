@@ -67,7 +67,7 @@ sinks:
   out: { input: clicks, type: kafka, brokers: "$brokers", topic: dlq_out, key: user_id }
   bad: { type: kafka, brokers: "$brokers", topic: dlq_bad }
 EOF
-STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/dlq.yaml" 2>"$dir/dlq.err" || fail "the dead-letter run failed"
+"$bin" run -q -p 1 --log-level debug "$dir/dlq.yaml" 2>"$dir/dlq.err" || fail "the dead-letter run failed"
 grep -q "transaction streamrun-txn-dlq-0 committed for checkpoint 1: 6025 records" "$dir/dlq.err" ||
   fail "results and dead letters were not one transaction of 6025 records"
 [ "$(grep -c 'committed for checkpoint' "$dir/dlq.err")" -eq 1 ] || fail "more than one transaction committed"
@@ -111,7 +111,7 @@ EOF
 reference_run fenced fenced
 echo "fail 26 90" >&3  # the next EndTxn: PRODUCER_FENCED
 for _ in $(seq 50); do grep -q "requests of API 26 fail" "$dir/broker.err" && break; sleep 0.1; done
-STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/fenced.yaml" 2>"$dir/fenced.err" || fail "the fenced run failed"
+"$bin" run -q -p 1 --log-level debug "$dir/fenced.yaml" 2>"$dir/fenced.err" || fail "the fenced run failed"
 grep -q "a new producer takes over" "$dir/fenced.err" || fail "the fenced commit did not get a new producer"
 [ "$(grep -c 'committed for checkpoint' "$dir/fenced.err")" -ge 2 ] || fail "no commits after the new producer"
 read_topic fenced | sort -u | cmp -s - <(sort -u "$dir/fenced.ref") || fail "rows are missing after the fenced commit"
@@ -120,7 +120,7 @@ echo "kafka_transactions: a fenced commit was redone by a new producer; no row m
 # ---- 5. at least once ----------------------------------------------------------
 sed -e 's/storage:/mode: at_least_once, storage:/' -e 's/txn-fenced/txn-alo/' -e 's/topic: fenced/topic: alo/' \
   "$dir/fenced.yaml" >"$dir/alo.yaml"
-STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p 1 "$dir/alo.yaml" 2>"$dir/alo.err" || fail "the at_least_once run failed"
+"$bin" run -q -p 1 --log-level debug "$dir/alo.yaml" 2>"$dir/alo.err" || fail "the at_least_once run failed"
 grep -q "transaction" "$dir/alo.err" && fail "at_least_once used transactions"
 read_topic alo | sort | cmp -s - <(sort "$dir/fenced.ref") || fail "at_least_once output differs"
 echo "kafka_transactions: at_least_once writes without transactions"

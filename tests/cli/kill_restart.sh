@@ -15,7 +15,7 @@ kill_restart() {
   while true; do
     p=${plist[$((run % ${#plist[@]}))]}
     run=$((run + 1))
-    STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q -p "$p" "$yaml" 2>"$log.run" &
+    "$bin" run -q -p "$p" "$yaml" 2>"$log.run" &
     pid=$!
     if [ $killed -lt "$kills" ]; then
       for _ in $(seq 200); do

@@ -21,6 +21,9 @@ broker=""
 trap '[ -z "$broker" ] || kill "$broker" 2>/dev/null; rm -rf "$dir"' EXIT
 fail() { echo "readme: $*"; exit 1; }
 step() { echo "readme: $*"; }
+# The demos serve /metrics and the web view: on free ports, so a pipeline of
+# the developer's (or another test) on the default ones is no obstacle.
+export METRICS_LISTEN=127.0.0.1:0 UI_LISTEN=127.0.0.1:0
 
 # The build output the README names is there.
 grep -q "build/release/runner/streamrun" README.md || fail "README does not name build/release/runner/streamrun"

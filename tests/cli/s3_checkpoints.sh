@@ -95,7 +95,7 @@ grep -q "s3://ckpt/jobs/s3-killed/chk-" "$dir/list.txt" || { echo "s3: checkpoin
 
 # (2) The store fails mid-run and comes back.
 pipeline outage
-STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run -q "$dir/outage.yaml" 2>"$dir/outage.err" &
+"$bin" run -q "$dir/outage.yaml" 2>"$dir/outage.err" &
 pid=$!
 sleep 1.2
 stop_server

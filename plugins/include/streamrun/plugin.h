@@ -258,8 +258,10 @@ typedef struct sr_host {
   sr_status (*builder_emit)(sr_ctx* ctx, int64_t event_time); /* SR_INVALID as emit_json */
 
   /* ---- metrics ------------------------------------------------------------------ */
-  /* Counters and gauges of this operator instance (per worker). Until
-   * streamrun serves metrics, each worker's are printed when the run ends. */
+  /* Counters and gauges of this operator instance (per worker), served at
+   * /metrics as streamrun_plugin_events_total and streamrun_plugin_value with
+   * labels operator, worker and name (docs/metrics.md). Look-up is by name:
+   * use a few fixed names, not one per key. */
   sr_status (*counter_add)(sr_ctx* ctx, const char* name, size_t len, uint64_t delta);
   sr_status (*gauge_set)(sr_ctx* ctx, const char* name, size_t len, double value);
 

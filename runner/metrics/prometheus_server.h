@@ -1,0 +1,33 @@
+#pragma once
+// `runtime.metrics.listen`: the run's metrics in Prometheus text format at
+// /metrics (docs/metrics.md), served by prometheus-cpp's exposer. The values
+// are read from the registry at each scrape; nothing is kept in between.
+#include <memory>
+#include <string>
+
+#include "runner/metrics/registry.h"
+
+namespace streamrun::metrics {
+
+class MetricsServer {
+ public:
+  // Listens on `address` (host:port; port 0 picks one). Throws
+  // std::runtime_error when it cannot.
+  MetricsServer(const std::string& address, std::shared_ptr<const Registry> registry, std::string version);
+  ~MetricsServer();
+  // Where it listens, host:port.
+  const std::string& address() const { return address_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string address_;
+};
+
+// The text a scrape returns now (tests, and `streamrun` without a listener).
+std::string ScrapeText(const Registry& registry, const std::string& version);
+
+// "host:port" split; throws std::runtime_error with a message naming `what`.
+std::pair<std::string, int> SplitListen(const std::string& address, const std::string& what);
+
+}  // namespace streamrun::metrics
