@@ -53,7 +53,7 @@ start=$(date +%s.%N)
 mkfifo "$dir/input"
 (cat "$dir/keys.jsonl"; touch "$dir/fed"; exec sleep 100000) >"$dir/input" &
 feeder=$!
-STREAMRUN_LOG_CHECKPOINTS=1 "$bin" run "$dir/job.yaml" <"$dir/input" 2>"$dir/run.err" &
+"$bin" run "$dir/job.yaml" <"$dir/input" 2>"$dir/run.err" &
 pid=$!
 while [ ! -e "$dir/fed" ]; do sleep 1; done
 fed=$(date +%s.%N)

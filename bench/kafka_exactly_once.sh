@@ -58,7 +58,7 @@ for variant in none at_least_once exactly_once; do
   : >"$dir/times"
   for run in $(seq "$runs"); do
     rm -rf "$dir/ckpt"
-    STREAMRUN_LOG_CHECKPOINTS=1 /usr/bin/time -f "%e %U %S %M" -o "$dir/time" \
+    /usr/bin/time -f "%e %U %S %M" -o "$dir/time" \
       "$bin" run -q "$dir/$variant.yaml" 2>"$dir/run.err"
     read -r wall user sys rss <"$dir/time"
     largest=$( (grep -o 'complete: [0-9]* bytes' "$dir/run.err" || true) | awk '{print $2}' | sort -n | tail -1)

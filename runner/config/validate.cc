@@ -623,8 +623,7 @@ class PipelineValidator {
       extra.push_back("inputs");
       extra.push_back("preview");
       if (const ConfNode* preview = value.Find("preview");
-          preview != nullptr &&
-          !(preview->IsScalar() && (preview->scalar == "true" || preview->scalar == "false")))
+          preview != nullptr && !(preview->IsScalar() && ParseBool(preview->scalar)))
         d_.Add(preview->IsNull() ? value.KeyMark("preview") : preview->mark,
                where + ": preview: expected true or false, got " + Got(*preview),
                "preview: true shows the sink's latest rows in the web view (runtime.ui)");

@@ -5,7 +5,22 @@
 #include <set>
 #include <stdexcept>
 
+#include "runner/log/log.h"
+
 namespace streamrun::kafka {
+
+// librdkafka's own lines (a broker down, a rebalance) go to streamrun's log:
+// syslog levels 0-3 error, 4 warn, 5-6 info, 7 debug. Called on librdkafka's
+// threads; the log is safe from any thread.
+void LogFromLibrdkafka(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  const log::Level ours = level <= 3   ? log::Level::kError
+                          : level == 4 ? log::Level::kWarn
+                          : level <= 6 ? log::Level::kInfo
+                                       : log::Level::kDebug;
+  if (!log::Enabled(ours)) return;
+  log::Write(ours, "",
+             std::string("librdkafka ") + (rk ? rd_kafka_name(rk) : "") + " " + facility + ": " + text);
+}
 
 namespace {
 std::mutex g_broker_mutex;
@@ -31,6 +46,7 @@ std::string ResolveBrokers(const std::string& brokers) {
 
 rd_kafka_conf_t* MakeConf(const Properties& defaults, const Properties& properties) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, &LogFromLibrdkafka);
   char error[512];
   for (const auto* list : {&defaults, &properties}) {
     for (const auto& [key, value] : *list) {

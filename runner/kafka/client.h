@@ -28,6 +28,10 @@ std::string ResolveBrokers(const std::string& brokers);
 // (which win). Throws std::runtime_error naming the property librdkafka refused.
 rd_kafka_conf_t* MakeConf(const Properties& defaults, const Properties& properties);
 
+// A librdkafka log callback (rd_kafka_conf_set_log_cb) writing to streamrun's
+// log; MakeConf sets it on every configuration it makes.
+void LogFromLibrdkafka(const rd_kafka_t* rk, int level, const char* facility, const char* text);
+
 // Produces one message (value and key copied; key null: none; timestamp -1:
 // now) to librdkafka's queue. While the queue is full it serves delivery
 // reports and waits: the producer's backpressure. Any other error is returned.

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runner/kafka/client.h"
+
 namespace streamrun::kafka {
 
 struct EmbeddedBroker::Impl {
@@ -17,6 +19,7 @@ struct EmbeddedBroker::Impl {
 EmbeddedBroker::EmbeddedBroker(int brokers) : impl_(std::make_unique<Impl>()), brokers_(brokers) {
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, &LogFromLibrdkafka);
   // The handle only hosts the cluster; keep it quiet.
   rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
   impl_->handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);

@@ -4,6 +4,7 @@
 
 #include "operators/registry.h"
 #include "runner/config/duration.h"
+#include "runner/config/scalars.h"
 #include "runner/config/validate.h"
 
 namespace streamrun {
@@ -213,7 +214,8 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       n.name = key.scalar;
       n.type = TypeOf(node);
       n.mark = key.mark;
-      if (const ConfNode* preview = node.Find("preview")) n.preview = preview->scalar == "true";
+      if (const ConfNode* preview = node.Find("preview"))
+        n.preview = config::ParseBool(preview->scalar).value_or(false);
       for (const auto& in : InputNames(node)) {
         auto [id, port] = FindInput(*plan, in);
         if (id < 0) continue;

@@ -600,7 +600,7 @@ TEST_CASE("RuntimeSpec") {
     CHECK_MESSAGE(!f.description.empty(), f.name);
     for (const auto& sub : f.fields) CHECK_MESSAGE(!sub.description.empty(), sub.name);
   }
-  CHECK(names == std::vector<std::string>{"parallelism", "state", "checkpoint", "errors"});
+  CHECK(names == std::vector<std::string>{"parallelism", "state", "checkpoint", "metrics", "ui", "errors"});
   CHECK(Check("{parallelism: 4, state: {backend: rocksdb, path: /tmp/s}, checkpoint: {interval: "
               "5s, storage: \"s3://b/p\", mode: at_least_once, retain: 2, timeout: 1m}, "
               "errors: {policy: skip}}",
@@ -661,10 +661,15 @@ TEST_CASE("pipeline: top level") {
   CHECK(Has(ValidateText("name: x\nplugins: lib.so\nsources: {a: {type: file, path: x}}\n"
                          "sinks: {b: {type: stdout, input: a}}\n"),
             "plugins: expected a list of plugin library paths"));
+  // A listen address with no host is every address (0.0.0.0); without a port it is refused.
+  CHECK(ValidateText(
+            "name: x\nruntime: {metrics: {listen: ':9249'}, ui: {listen: '127.0.0.1:0'}}\n"
+            "sources: {a: {type: file, path: x}}\nsinks: {b: {type: stdout, input: a, preview: True}}\n")
+            .empty());
   CHECK(
-      Has(ValidateText("name: x\nruntime: {metrics: {listen: ':9249'}}\nsources: {a: {type: file, path: x}}\n"
+      Has(ValidateText("name: x\nruntime: {ui: {listen: 'localhost'}}\nsources: {a: {type: file, path: x}}\n"
                        "sinks: {b: {type: stdout, input: a}}\n"),
-          "runtime.metrics: Prometheus metrics are not built yet"));
+          "runtime.ui.listen: 'localhost' is not host:port"));
 }
 
 TEST_CASE("pipeline: components") {

@@ -182,8 +182,8 @@ typedef struct sr_host {
   /* ---- errors and logs ---------------------------------------------------- */
   /* The message for the error status the current callback returns. */
   sr_status (*set_error)(sr_ctx* ctx, const char* message, size_t len);
-  /* A line on stderr naming the step and worker (SR_LOG_DEBUG lines are
-   * dropped until streamrun has a log level to ask for them). */
+  /* A log line naming the pipeline, the step and the worker, at the level
+   * given (SR_LOG_DEBUG lines show with --log-level debug). */
   sr_status (*log)(sr_ctx* ctx, int32_t level, const char* message, size_t len);
 
   /* ---- declarations (create and open only) -------------------------------- */
