@@ -514,6 +514,7 @@ class KafkaSourceInstance : public SourceInstance {
     int64_t start = -1;  // where reading began at the assignment (-1: a logical start)
     bool assigned = false;
     bool finished = false;
+    int64_t lag = -1;  // records after the position, from the last statistics (-1: not known)
   };
 
   // ---- checkpoints ----------------------------------------------------------
@@ -726,6 +727,8 @@ class KafkaSourceInstance : public SourceInstance {
       Partition& part = PartitionAt(TopicIndex(list->elems[i].topic), list->elems[i].partition);
       if (part.next >= 0) group_->SetPosition(list->elems[i].topic, part.partition, part.next);
       part.assigned = false;
+      part.lag = -1;
+      if (metrics_ != nullptr) metrics_->ClearConsumerLag(list->elems[i].topic, part.partition);
       decoder_.watermarks().Remove(IndexOf(part), now);
     }
     if (cooperative)
@@ -821,10 +824,15 @@ class KafkaSourceInstance : public SourceInstance {
     static_cast<KafkaSourceInstance*>(opaque)->Statistics(std::string_view(json, len));
     return 0;  // librdkafka frees the text
   }
+  // The lag of a partition: librdkafka's own figure (its end, the last
+  // stable offset under read_committed, past transaction markers, minus the
+  // offset after the last record handed to us) once a record was handed
+  // over; before that, what lies beyond the fetch position (0 when a `latest`
+  // start is caught up). Not known before the position is.
   void Statistics(std::string_view text) {
     const auto stats = nlohmann::json::parse(text, nullptr, false);
     if (stats.is_discarded() || !stats.contains("topics")) return;
-    for (const auto& p : parts_) {
+    for (auto& p : parts_) {
       if (!p.assigned) continue;
       const std::string& topic = config_.topics[static_cast<size_t>(p.topic)];
       const auto t = stats["topics"].find(topic);
@@ -832,27 +840,41 @@ class KafkaSourceInstance : public SourceInstance {
       const auto& parts = (*t)["partitions"];
       const auto it = parts.find(std::to_string(p.partition));
       if (it == parts.end()) continue;
+      const int64_t app = it->value("app_offset", int64_t{-1});
+      const int64_t lag = it->value("consumer_lag", int64_t{-1});
       const int64_t high = it->value("hi_offset", int64_t{-1});
-      if (high < 0) continue;
-      // Before the first record: from where reading began, or librdkafka's own figure.
-      int64_t lag = p.next >= 0    ? high - p.next
-                    : p.start >= 0 ? high - p.start
-                                   : it->value("consumer_lag", int64_t{-1});
-      if (lag < 0) lag = p.next >= 0 || p.start >= 0 ? 0 : high - it->value("lo_offset", int64_t{0});
-      metrics_->SetConsumerLag(topic, p.partition, std::max<int64_t>(0, lag));
+      const int64_t stable = it->value("ls_offset", int64_t{-1});
+      const int64_t fetch = it->value("next_offset", int64_t{-1});
+      const int64_t end = stable >= 0 ? std::min(stable, high) : high;
+      if (app >= 0 && lag >= 0) {
+        p.lag = lag;
+      } else if (p.next >= 0 && high >= 0) {
+        p.lag = std::max<int64_t>(0, end - p.next);
+      } else if (fetch >= 0 && end >= 0) {
+        p.lag = std::max<int64_t>(0, end - fetch);
+      } else {
+        continue;
+      }
+      metrics_->SetConsumerLag(topic, p.partition, p.lag);
     }
   }
 
+  // Every `lag_log_interval`: the lag per partition, from the last statistics
+  // (or from the broker's high watermark when statistics are off).
   void LogLag() {
     std::string line;
     int64_t total = 0;
     for (const auto& p : parts_) {
       if (!p.assigned) continue;
       const std::string& topic = config_.topics[static_cast<size_t>(p.topic)];
-      int64_t low = 0, high = 0;
-      if (rd_kafka_get_watermark_offsets(consumer_, topic.c_str(), p.partition, &low, &high) != 0 || high < 0)
-        continue;
-      int64_t lag = std::max<int64_t>(0, high - (p.next >= 0 ? p.next : low));
+      int64_t lag = p.lag;
+      if (lag < 0) {
+        int64_t low = 0, high = 0;
+        if (rd_kafka_get_watermark_offsets(consumer_, topic.c_str(), p.partition, &low, &high) != 0 ||
+            high < 0)
+          continue;
+        lag = std::max<int64_t>(0, high - (p.next >= 0 ? p.next : low));
+      }
       total += lag;
       line += " " + topic + "/" + std::to_string(p.partition) + "=" + std::to_string(lag);
     }

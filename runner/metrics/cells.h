@@ -63,13 +63,32 @@ class Histogram {
     sum_micros_ = o.sum_micros_;
     return *this;
   }
+  // Observations gathered without touching the shared cells (a batch's
+  // rows), added with Add: one store per bucket per batch, not per row.
+  struct Local {
+    std::array<uint64_t, kBounds.size() + 1> counts{};
+    uint64_t sum_micros = 0;
+    bool any = false;
+    void Observe(double seconds, uint64_t n = 1) {
+      if (!(seconds >= 0)) seconds = 0;  // a clock step back, or NaN
+      size_t b = 0;
+      while (b < kBounds.size() && seconds > kBounds[b]) ++b;
+      counts[b] += n;
+      sum_micros += static_cast<uint64_t>(seconds * 1e6) * n;
+      any = true;
+    }
+  };
   // `n` observations of `seconds`.
   void Observe(double seconds, uint64_t n = 1) {
-    if (!(seconds >= 0)) seconds = 0;  // a clock step back, or NaN
-    size_t b = 0;
-    while (b < kBounds.size() && seconds > kBounds[b]) ++b;
-    buckets_[b] += n;
-    sum_micros_ += static_cast<uint64_t>(seconds * 1e6) * n;
+    Local local;
+    local.Observe(seconds, n);
+    Add(local);
+  }
+  void Add(const Local& local) {
+    if (!local.any) return;
+    for (size_t b = 0; b < buckets_.size(); ++b)
+      if (local.counts[b] != 0) buckets_[b] += local.counts[b];
+    sum_micros_ += local.sum_micros;
   }
   // Count in bucket b alone (not cumulative); b == kBounds.size() is +Inf.
   uint64_t bucket(size_t b) const { return buckets_[b]; }

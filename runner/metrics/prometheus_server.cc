@@ -67,8 +67,8 @@ class Families {
     m.histogram.sample_count = cumulative;
     m.histogram.sample_sum = h.sum();
   }
-  // Every family, also those with no series yet, is declared in a fixed
-  // order, so a scrape always lists the same names.
+  // The families in the order their first series came (a family with no
+  // series, such as consumer lag without a Kafka source, is left out).
   std::vector<MetricFamily> Take() { return std::move(families_); }
 
  private:

@@ -23,6 +23,11 @@ void OperatorMetrics::SetConsumerLag(std::string_view topic, int32_t partition, 
   lag_[{std::string(topic), partition}] = lag;
 }
 
+void OperatorMetrics::ClearConsumerLag(std::string_view topic, int32_t partition) {
+  std::lock_guard<std::mutex> lock(*mutex_);
+  lag_.erase({std::string(topic), partition});
+}
+
 Registry::Registry(std::string pipeline, std::vector<GraphNode> graph, int workers, int64_t start_ms)
     : pipeline_(std::move(pipeline)),
       graph_(std::move(graph)),

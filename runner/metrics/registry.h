@@ -53,6 +53,8 @@ class OperatorMetrics {
   Gauge<double>& GaugeNamed(std::string_view name);
   // Records after the source's position in `topic`/`partition`.
   void SetConsumerLag(std::string_view topic, int32_t partition, int64_t lag);
+  // The partition went to another instance (a rebalance): it reports it now.
+  void ClearConsumerLag(std::string_view topic, int32_t partition);
 
   int node() const { return node_; }
   int worker() const { return worker_; }
@@ -94,6 +96,10 @@ class Registry {
   // Worker 0, as checkpoints end.
   void CheckpointEnded(const CheckpointRecord& record);
 
+  // The web view runs: preview sinks keep their latest rows (else they
+  // spend nothing on it).
+  void ServePreviews() { previews_served_.store(true); }
+  bool previews_served() const { return previews_served_.load(std::memory_order_relaxed); }
   // Rows a preview sink wrote (JSON objects), oldest first.
   void AddPreviewRows(int node, std::vector<std::string>& rows);
 
@@ -122,6 +128,7 @@ class Registry {
   const int64_t start_ms_;
   mutable std::mutex mutex_;
   std::atomic<bool> checkpoints_enabled_{false};
+  std::atomic<bool> previews_served_{false};
   std::vector<const RunStats*> workers_stats_;
   std::deque<OperatorMetrics> operators_;  // stable addresses
   std::deque<CheckpointRecord> history_;

@@ -89,6 +89,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
       }
       if (!plan.ui_listen.empty()) {
         ui_server = std::make_unique<ui::UiServer>(plan.ui_listen, shared.metrics);
+        shared.metrics->ServePreviews();
         log::Info("", "web view at http://{}/", ui_server->address());
       }
     } catch (const std::exception& e) {

@@ -122,18 +122,25 @@ void Worker::Run() {
   int64_t last_tick = 0;
   bool& stopped = stopped_;
   auto& ckpt = shared_.checkpointing;
+  // Each turn's time counts once: blocked (it held records a full queue
+  // would not take, so it read nothing: backpressure, charged also to the
+  // node whose records wait first), busy (it did something) or idle. One
+  // clock reading ends a turn and starts the next.
+  enum class Turn { kIdle, kBusy, kBlocked };
+  Turn turn = Turn::kIdle;
+  int held_node = -1;
   int64_t turn_start = SteadyNs();
   while (!shared_.failed.load(std::memory_order_relaxed)) {
-    // Each turn's time counts as busy (it did something), blocked (it held
-    // records a full queue would not take, so it read nothing) or idle.
     const int64_t turn_end = SteadyNs();
-    const int64_t turn = turn_end - turn_start;
+    const auto took = static_cast<uint64_t>(turn_end - turn_start);
     turn_start = turn_end;
-    if (exchange_.holding()) {
-      stats_.blocked_ns += static_cast<uint64_t>(turn);
-      const int held = exchange_.held_node();
-      if (held >= 0) stats_.nodes[static_cast<size_t>(held)].blocked_ns += static_cast<uint64_t>(turn);
+    if (turn == Turn::kBusy) {
+      stats_.busy_ns += took;
+    } else if (turn == Turn::kBlocked) {
+      stats_.blocked_ns += took;
+      if (held_node >= 0) stats_.nodes[static_cast<size_t>(held_node)].blocked_ns += took;
     }
+    turn = Turn::kIdle;
     bool progress = exchange_.Flush();
     progress |= DrainIncoming();
     if (ckpt.enabled) {
@@ -143,6 +150,7 @@ void Worker::Run() {
         // A checkpoint is in progress: read nothing, fire no timers.
         progress |= CheckpointStep(requested);
         if (!progress) std::this_thread::sleep_for(std::chrono::microseconds(50));
+        turn = progress ? Turn::kBusy : Turn::kIdle;
         continue;
       }
     }
@@ -155,7 +163,9 @@ void Worker::Run() {
     bool read = false;
     // A worker with messages it could not hand on reads nothing new: that is
     // how a full queue pushes back on the sources.
-    if (!exchange_.holding()) {
+    const bool blocked = exchange_.holding();
+    held_node = blocked ? exchange_.held_node() : -1;
+    if (!blocked) {
       for (size_t k = 0; k < active.size();) {
         int node = active[k];
         bool more = ReadSource(node, &read);
@@ -174,7 +184,7 @@ void Worker::Run() {
       ProcessingTime(now);
       if (now - last_gauges_ms_ >= 1000) UpdateGauges();
     }
-    if (progress) stats_.busy_ns += static_cast<uint64_t>(SteadyNs() - turn_start);
+    turn = blocked ? Turn::kBlocked : progress ? Turn::kBusy : Turn::kIdle;
     if (!progress) {
       if (!exchange_.holding() && shared_.active_sources.load() == 0 && shared_.inflight.load() == 0) {
         ckpt.exited.fetch_add(1);
@@ -332,14 +342,16 @@ void Worker::WriteSink(int node, int from, int port, const Batch& batch) {
 void Worker::SinkWrote(int node, const RecordView& view, const Batch& batch, const RecordErrors& errors) {
   NodeStats& ns = stats_.nodes[node];
   const int64_t now = NowMs();
+  metrics::Histogram::Local event;
   for (uint32_t i = 0; i < batch.size(); ++i) {
     const int64_t t = batch.event_time(i);
-    if (t != kNoTime) ns.latency_event.Observe(static_cast<double>(now - t) / 1000);
+    if (t != kNoTime) event.Observe(static_cast<double>(now - t) / 1000);
   }
+  ns.latency_event.Add(event);
   if (batch.read_ms() != kNoTime) {
     ns.latency_ingestion.Observe(static_cast<double>(now - batch.read_ms()) / 1000, batch.size());
   }
-  if (!plan_.nodes[node].preview || batch.empty()) return;
+  if (!plan_.nodes[node].preview || batch.empty() || !shared_.metrics->previews_served()) return;
   // The web view's rows (runner/ui): the last Registry::kPreviewRows of the batch.
   const uint32_t first =
       batch.size() > metrics::Registry::kPreviewRows ? batch.size() - metrics::Registry::kPreviewRows : 0;
@@ -471,6 +483,7 @@ void Worker::ProcessingTime(int64_t now) {
 Batch Worker::Rebase(int node, const RecordView& view, const Batch& batch) {
   const PlanNode& n = plan_.nodes[node];
   Batch out(static_cast<uint32_t>(n.input_universe->width));
+  out.set_read_ms(batch.read_ms());
   out.Reserve(batch.size());
   std::string& text = nodes_[node].scratch;
   std::string error;

@@ -126,7 +126,8 @@ UiServer::UiServer(const std::string& address, std::shared_ptr<const metrics::Re
   const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "2", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = LogNothing;
-  mg_init_library(0);
+  static std::once_flag civetweb_ready;  // once per process; never undone (the exposer uses it too)
+  std::call_once(civetweb_ready, [] { mg_init_library(0); });
   impl_->ctx = mg_start(&callbacks, nullptr, options);
   if (impl_->ctx == nullptr)
     throw std::runtime_error("runtime.ui.listen: cannot listen on " + address +
@@ -169,14 +170,14 @@ std::string UiServer::Status() {
   const auto& graph = r.graph();
   Sample now = Take(r);
   // Rates over the last two seconds or so (records come in batches: one
-  // second jumps about): against the newest sample at least that old (the
-  // page asks every second), else against the start.
+  // second jumps about): against the newest sample at least that old, else
+  // the oldest kept (a young run, or the first asks), else the start.
   Sample base;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     auto& samples = impl_->samples;
     while (samples.size() > 1 && now.time_ms - samples[1].time_ms >= 2000) samples.pop_front();
-    if (!samples.empty() && now.time_ms - samples.front().time_ms >= 1000) {
+    if (!samples.empty() && now.time_ms - samples.front().time_ms >= 200) {
       base = samples.front();
     } else {
       base.time_ms = r.start_ms();
@@ -187,7 +188,7 @@ std::string UiServer::Status() {
       base.worker_blocked_ns.assign(now.worker_blocked_ns.size(), 0);
     }
     samples.push_back(now);
-    while (samples.size() > 16) samples.pop_front();
+    while (samples.size() > 1024) samples.pop_front();  // many readers at once
   }
   const double dt = std::max<double>(1, static_cast<double>(now.time_ms - base.time_ms)) / 1000;
   const double workers = std::max(1, r.workers());
