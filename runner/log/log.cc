@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "runner/record/json_writer.h"
+
 namespace streamrun::log {
 
 namespace {
@@ -116,72 +118,6 @@ void MaskSecrets(std::string& text, const std::vector<std::string>& secrets) {
   MaskUrlPasswords(text);
 }
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else {
-          out += c;  // UTF-8 passes as is
-        }
-    }
-  }
-  out += '"';
-}
-
-// Bytes that are not valid UTF-8 would make a JSON line unreadable: each is
-// replaced by U+FFFD.
-std::string ValidUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len > 0 && i + len <= text.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
-    if (ok && len > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
-      const auto next = static_cast<unsigned char>(text[i + 1]);
-      ok = (len != 2 || c >= 0xc2) && (c != 0xe0 || next >= 0xa0) && (c != 0xed || next < 0xa0) &&
-           (c != 0xf0 || next >= 0x90) && (c != 0xf4 || next < 0x90) && c <= 0xf4;
-    }
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";
-      ++i;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void Configure(Level level, Format format) {
@@ -230,15 +166,15 @@ std::string FormatLine(Level level, int worker, std::string_view op, std::string
     line += '"';
     if (!pipeline.empty()) {
       line += ",\"pipeline\":";
-      AppendJsonString(line, ValidUtf8(pipeline));
+      AppendJsonString(pipeline, &line);
     }
     if (worker >= 0) line += ",\"worker\":" + std::to_string(worker);
     if (!where.empty()) {
       line += ",\"operator\":";
-      AppendJsonString(line, ValidUtf8(where));
+      AppendJsonString(where, &line);
     }
     line += ",\"message\":";
-    AppendJsonString(line, ValidUtf8(text));
+    AppendJsonString(text, &line);  // invalid UTF-8 becomes U+FFFD
     line += '}';
     return line;
   }
