@@ -16,9 +16,9 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 fail() { echo "sink_restore: $*"; exit 1; }
 
-"$bin" generate clicks --count 400000 --seed 3 -o clicks.jsonl
+"$bin" generate clicks --count 1000000 --seed 3 -o clicks.jsonl
 # pipeline NAME OUTPUT: per-page 1 s counts into OUTPUT, checkpoints every 50 ms
-# (the input takes a few of them: the crash points are at the second).
+# (the input takes several; the crash points are at the fourth, once output exists).
 pipeline() {
   cat >"$1.yaml" <<YAML
 name: $1
@@ -58,7 +58,7 @@ if grep -q "held back" inspect.txt; then fail "inspect after a complete run repo
 
 # 2. Crash after a checkpoint, move the output away: the restore refuses and says why.
 pipeline moved moved/out.jsonl
-STREAMRUN_CRASH_AT=after_commit:2 "$bin" run -q moved.yaml 2>/dev/null && fail "the crash point was not reached"
+STREAMRUN_CRASH_AT=after_commit:4 "$bin" run -q moved.yaml 2>/dev/null && fail "the crash point was not reached"
 [ -s moved/out.jsonl ] || fail "nothing was published before the crash"
 mv moved/out.jsonl away.jsonl
 if "$bin" run -q moved.yaml 2>err.txt; then fail "a restore into a missing output succeeded"; fi
@@ -82,7 +82,7 @@ no_nul moved/out.jsonl
 
 # 3. The sink's path changed between the checkpoint and the restore.
 pipeline renamed renamed/a.jsonl
-STREAMRUN_CRASH_AT=after_commit:2 "$bin" run -q renamed.yaml 2>/dev/null && fail "the crash point was not reached"
+STREAMRUN_CRASH_AT=after_commit:4 "$bin" run -q renamed.yaml 2>/dev/null && fail "the crash point was not reached"
 sed -i 's#renamed/a.jsonl#renamed/b.jsonl#' renamed.yaml
 if "$bin" run -q renamed.yaml 2>err.txt; then fail "a restore with a changed path succeeded"; fi
 grep -q "wrote to 'renamed/a.jsonl', this pipeline's writes to 'renamed/b.jsonl'" err.txt ||
