@@ -16,7 +16,9 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 fail() { echo "sink_restore: $*"; exit 1; }
 
-"$bin" generate clicks --count 1000000 --seed 3 -o clicks.jsonl
+# SINK_RESTORE_RECORDS: enough for several checkpoints before the end at this build's speed
+# (the sanitizer pass, several times slower, sets fewer).
+"$bin" generate clicks --count "${SINK_RESTORE_RECORDS:-1000000}" --seed 3 -o clicks.jsonl
 # pipeline NAME OUTPUT: per-page 1 s counts into OUTPUT, checkpoints every 50 ms
 # (the input takes several; the crash points are at the fourth, once output exists).
 pipeline() {
