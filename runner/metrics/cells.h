@@ -107,4 +107,9 @@ class Histogram {
 // No watermark yet, for a Gauge<int64_t> that holds one.
 inline constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
 
+// A watermark worth showing: set, and not the end of time of a finished input.
+inline bool FiniteWatermark(int64_t ms) {
+  return ms > std::numeric_limits<int64_t>::min() / 2 && ms < std::numeric_limits<int64_t>::max() / 2;
+}
+
 }  // namespace streamrun::metrics

@@ -8,9 +8,10 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include <chrono>
 #include <limits>
 #include <stdexcept>
+
+#include "runner/record/clock.h"
 
 namespace streamrun::metrics {
 namespace {
@@ -19,18 +20,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A watermark worth showing: set, and not the end of time of a finished input.
-bool Finite(int64_t watermark_ms) {
-  return watermark_ms != kNoWatermark && watermark_ms < std::numeric_limits<int64_t>::max() / 2 &&
-         watermark_ms > std::numeric_limits<int64_t>::min() / 2;
-}
 
 class Families {
  public:
@@ -108,11 +97,11 @@ std::vector<MetricFamily> Collect(const Registry& r, const std::string& version)
                     ns.late_dropped.load());
         if (g.kind != "sink") {
           const int64_t in = ns.input_watermark.load(), outw = ns.output_watermark.load();
-          if (g.kind == "transform" && Finite(in))
+          if (g.kind == "transform" && FiniteWatermark(in))
             out.Gauge("streamrun_operator_input_watermark_seconds",
                       "The watermark the operator's input has reached, in epoch seconds.", op,
                       static_cast<double>(in) / 1000);
-          if (Finite(outw)) {
+          if (FiniteWatermark(outw)) {
             out.Gauge("streamrun_operator_output_watermark_seconds",
                       "The watermark the operator has passed on, in epoch seconds.", op,
                       static_cast<double>(outw) / 1000);

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "runner/metrics/prometheus_server.h"
+#include "runner/record/clock.h"
 
 namespace streamrun::ui {
 
@@ -20,16 +21,6 @@ extern const std::string_view kPage;  // page.cc, made from assets/index.html
 namespace {
 
 using nlohmann::json;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-bool Finite(int64_t w) {
-  return w > std::numeric_limits<int64_t>::min() / 2 && w < std::numeric_limits<int64_t>::max() / 2;
-}
 
 // The counts rates are made of, summed over workers.
 struct Sample {
@@ -207,8 +198,8 @@ std::string UiServer::Status() {
         if (s == nullptr || i >= s->nodes.size()) continue;
         const NodeStats& ns = s->nodes[i];
         const int64_t a = ns.input_watermark.load(), b = ns.output_watermark.load();
-        if (Finite(a)) any_in = true, in_wm = std::min(in_wm, a);
-        if (Finite(b)) any_out = true, out_wm = std::min(out_wm, b);
+        if (metrics::FiniteWatermark(a)) any_in = true, in_wm = std::min(in_wm, a);
+        if (metrics::FiniteWatermark(b)) any_out = true, out_wm = std::min(out_wm, b);
         errors += ns.errors.load();
         late += ns.late_dropped.load();
         state += ns.state_bytes.load();
@@ -224,7 +215,8 @@ std::string UiServer::Status() {
           for (const RunStats* s : v.workers) {
             if (s == nullptr || from >= s->nodes.size()) continue;
             const int64_t w = s->nodes[from].output_watermark.load();
-            if (Finite(w)) any_in = any_out = true, in_wm = std::min(in_wm, w), out_wm = std::min(out_wm, w);
+            if (metrics::FiniteWatermark(w))
+              any_in = any_out = true, in_wm = std::min(in_wm, w), out_wm = std::min(out_wm, w);
           }
         }
       }
