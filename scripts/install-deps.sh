@@ -13,12 +13,13 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev curl
   prometheus-cpp-dev libcivetweb-dev
   prometheus docker-compose chromium
+  libprotobuf-dev libprotoc-dev protobuf-compiler libavro-dev python3-protobuf
 )
 # npm tools the tests use: s3rver, an S3-compatible server (checkpoints to s3://);
 # playwright-core, which drives Debian's chromium in the web-view test (it
 # downloads no browser of its own). npm itself comes with the machine's Node.js
 # (not the Debian package).
-NPM_TOOLS=(s3rver playwright-core)
+NPM_TOOLS=(s3rver playwright-core @confluentinc/schemaregistry)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -36,5 +37,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 for tool in "${NPM_TOOLS[@]}"; do
-  command -v "$tool" >/dev/null || { echo "install-deps: npm install -g $tool"; $SUDO npm install -g --silent "$tool"; }
+  npm ls -g --depth=0 "$tool" >/dev/null 2>&1 || { echo "install-deps: npm install -g $tool"; $SUDO npm install -g --silent "$tool"; }
 done

@@ -1,6 +1,6 @@
 // console sink: records for a person at a terminal (docs/operators.md).
 #include "operators/sinks/console_table.h"
-#include "operators/sinks/line_writer.h"
+#include "operators/sinks/record_writer.h"
 #include "operators/sinks/sinks.h"
 
 namespace streamrun {
@@ -53,7 +53,7 @@ class ConsoleSinkInstance : public SinkInstance {
     writer_.WriteEncoded(line);
   }
   std::string title_;
-  JsonLineWriter writer_{STDOUT_FILENO, "console"};
+  RecordWriter writer_{STDOUT_FILENO, "console"};
 };
 
 class ConsoleTableSinkInstance : public SinkInstance {

@@ -7,7 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "operators/sinks/line_writer.h"
+#include "operators/record_format.h"
+#include "operators/sinks/record_writer.h"
 #include "operators/sinks/sinks.h"
 #include "runner/record/checksum.h"
 
@@ -19,18 +20,24 @@ const config::ComponentSpec& FileSinkSpec() {
     ComponentSpec s;
     s.kind = ComponentKind::kSink;
     s.name = "file";
-    s.summary = "Write records to a file, one JSON object per line.";
+    s.summary = "Write records to a file: JSON lines, CSV, or length-prefixed Protobuf or Avro records.";
     s.description =
         "A `path` ending in `/` is a directory of part files `part-W-NNNNN.jsonl` (W: the "
-        "worker), a new part started when one reaches `part_size` bytes. The file (or part) "
-        "is created or truncated when the pipeline starts, unless `append: true`.";
-    s.value = Obj("",
-                  {Required(Str("path", "The output file, or a directory ending in `/`.")),
-                   Default(Enum("format", {"json"}, "Output format."), "json"),
-                   Default(Bool("append", "Append to an existing file instead of truncating it."), "false"),
-                   Default(Int("part_size", "Bytes after which a directory sink starts a new part file."),
-                           "134217728")},
-                  "");
+        "worker; `.csv`, `.pb` or `.avro` in those formats), a new part started when one reaches "
+        "`part_size` bytes. The file (or part) is created or truncated when the pipeline starts, "
+        "unless `append: true`.";
+    std::vector<FieldSpec> fields = {Required(Str("path", "The output file, or a directory ending in `/`."))};
+    for (auto& f :
+         RecordFormatFields({"json", "csv", "protobuf", "avro"}, false,
+                            "json: one object per line; csv: a header line (the first record's "
+                            "fields), then a line per record; protobuf, avro: each record after its "
+                            "length as a varint, with `schema:`."))
+      fields.push_back(f);
+    fields.push_back(
+        Default(Bool("append", "Append to an existing file instead of truncating it."), "false"));
+    fields.push_back(
+        Default(Int("part_size", "Bytes after which a directory sink starts a new part file."), "134217728"));
+    s.value = Obj("", fields, "");
     s.example = "archive:\n  type: file\n  input: cleaned\n  path: out/cleaned.jsonl";
     return s;
   }();
@@ -38,6 +45,20 @@ const config::ComponentSpec& FileSinkSpec() {
 }
 
 namespace {
+
+// A part file's extension in a directory sink.
+std::string PartExtension(format::RecordFormat f) {
+  switch (f) {
+    case format::RecordFormat::kCsv:
+      return ".csv";
+    case format::RecordFormat::kProtobuf:
+      return ".pb";
+    case format::RecordFormat::kAvro:
+      return ".avro";
+    default:
+      return ".jsonl";
+  }
+}
 
 // What a checkpoint holds for an exactly-once file sink. It names no file: a
 // restore derives every name from the pipeline's own `path`, the part number
@@ -118,8 +139,8 @@ struct FileSinkState {
 // an error that says what it expected.
 class FileSinkInstance : public SinkInstance {
  public:
-  FileSinkInstance(std::string path, bool append, int64_t part_size)
-      : path_(std::move(path)), append_(append), part_size_(part_size) {
+  FileSinkInstance(std::string path, bool append, int64_t part_size, RecordFormatOptions format)
+      : path_(std::move(path)), append_(append), part_size_(part_size), format_(std::move(format)) {
     directory_ = !path_.empty() && path_.back() == '/';
   }
   ~FileSinkInstance() override {
@@ -129,9 +150,9 @@ class FileSinkInstance : public SinkInstance {
     }
   }
 
-  void Write(const Batch& batch, const RecordView& view, RecordErrors&) override {
+  void Write(const Batch& batch, const RecordView& view, RecordErrors& errors) override {
     EnsureOpen();
-    writer_->Write(batch, view);
+    writer_->Write(batch, view, &errors);
     MaybeRoll();
   }
   void WriteEncoded(const std::vector<std::string>& records) override {
@@ -227,8 +248,8 @@ class FileSinkInstance : public SinkInstance {
   std::string PartName(int64_t part) const {
     if (!directory_) return path_;
     char name[64];
-    std::snprintf(name, sizeof name, "part-0-%05lld.jsonl", static_cast<long long>(part));
-    return path_ + name;
+    std::snprintf(name, sizeof name, "part-0-%05lld", static_cast<long long>(part));
+    return path_ + name + PartExtension(format_.format);
   }
   std::string PendingName(int64_t part, int64_t id) const {
     return PartName(part) + ".pending-" + std::to_string(id);
@@ -241,7 +262,9 @@ class FileSinkInstance : public SinkInstance {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
     fd_ = ::open(current_.c_str(), flags, 0644);
     if (fd_ < 0) throw std::runtime_error("cannot open " + current_ + ": " + std::strerror(errno));
-    writer_ = std::make_unique<JsonLineWriter>(fd_, current_);
+    writer_ = std::make_unique<RecordWriter>(
+        fd_, current_, format_.format,
+        format_.schema && format_.binary() ? format_.schema->NewEncoder() : nullptr);
     if (exactly_once_) writer_->TrackCrc();
     written_ = 0;
   }
@@ -473,6 +496,7 @@ class FileSinkInstance : public SinkInstance {
   std::string path_;
   bool append_;
   int64_t part_size_;
+  RecordFormatOptions format_;
   bool resume_ = false;  // at least once, restored: the output goes on
   bool directory_ = false;
   bool closed_ = false;
@@ -481,7 +505,7 @@ class FileSinkInstance : public SinkInstance {
   int fd_ = -1;
   int64_t written_ = 0;  // bytes in the current file (in progress, when exactly once)
   std::string current_;
-  std::unique_ptr<JsonLineWriter> writer_;
+  std::unique_ptr<RecordWriter> writer_;
   std::vector<PendingFile> pending_;  // prepared, not yet published
   int64_t published_length_ = 0;      // a single file: its length with everything published
   uint32_t tail_crc_ = 0;             // CRC-32 of its last bytes (FileSinkState)
@@ -489,13 +513,13 @@ class FileSinkInstance : public SinkInstance {
 
 class FileSinkPlan : public SinkPlan {
  public:
-  FileSinkPlan(std::string path, bool append, int64_t part_size)
-      : path_(std::move(path)), append_(append), part_size_(part_size) {}
+  FileSinkPlan(std::string path, bool append, int64_t part_size, RecordFormatOptions format)
+      : path_(std::move(path)), append_(append), part_size_(part_size), format_(std::move(format)) {}
   std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
-    return std::make_unique<FileSinkInstance>(path_, append_, part_size_);
+    return std::make_unique<FileSinkInstance>(path_, append_, part_size_, format_);
   }
   std::string Describe() const override {
-    return "file " + path_ + (append_ ? " (json, append)" : " (json)");
+    return "file " + path_ + " (" + format_.Describe() + (append_ ? ", append)" : ")");
   }
   std::string DescribeState(std::string_view state) const override {
     if (state.empty()) return {};
@@ -510,8 +534,9 @@ class FileSinkPlan : public SinkPlan {
     uint64_t held = 0, held_bytes = 0, published = 0;
     for (const auto& p : s.pending) {
       char part[64];
-      std::snprintf(part, sizeof part, "part-0-%05lld.jsonl", static_cast<long long>(p.part));
-      const std::string name = (IsDirectory() ? path_ + part : path_) + ".pending-" + std::to_string(p.id);
+      std::snprintf(part, sizeof part, "part-0-%05lld", static_cast<long long>(p.part));
+      const std::string name = (IsDirectory() ? path_ + part + PartExtension(format_.format) : path_) +
+                               ".pending-" + std::to_string(p.id);
       if (std::filesystem::exists(name)) {
         ++held;
         held_bytes += static_cast<uint64_t>(p.bytes);
@@ -537,6 +562,7 @@ class FileSinkPlan : public SinkPlan {
   std::string path_;
   bool append_;
   int64_t part_size_;
+  RecordFormatOptions format_;
 };
 
 }  // namespace
@@ -548,13 +574,14 @@ std::unique_ptr<SinkPlan> PlanFileSink(const config::ConfNode& node, PlanContext
     ctx.Error(node.mark, "missing 'path'");
     return nullptr;
   }
-  o.Enum("format");  // json: the only format so far
+  RecordFormatOptions format;
+  if (!ParseRecordFormat(o, ctx, /*sink=*/true, "", &format)) return nullptr;
   const int64_t part_size = o.Int("part_size");
   if (part_size <= 0) {
     ctx.Error(o.Node("part_size")->mark, "part_size must be a positive number of bytes");
     return nullptr;
   }
-  return std::make_unique<FileSinkPlan>(path, o.Bool("append"), part_size);
+  return std::make_unique<FileSinkPlan>(path, o.Bool("append"), part_size, std::move(format));
 }
 
 }  // namespace streamrun

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "operators/kafka_properties.h"
+#include "operators/record_format.h"
 #include "operators/run_scope.h"
 #include "operators/sinks/sinks.h"
 #include "runner/config/duration.h"
@@ -19,6 +20,7 @@
 #include "runner/kafka/transaction.h"
 #include "runner/log/log.h"
 #include "runner/record/clock.h"
+#include "runner/record/json_decoder.h"
 
 namespace streamrun {
 
@@ -49,7 +51,14 @@ const config::ComponentSpec& KafkaSinkSpec() {
         {Required(Str("brokers", "Bootstrap servers `host:port,...`, or `embedded`.")),
          Required(Str("topic", "The topic to write.")),
          Expr("key", "The message key, e.g. `user_id`; absent: no key (partitions chosen by librdkafka)."),
-         Default(Enum("format", {"json"}, "Message value format."), "json"),
+         Default(Enum("format", {"json", "protobuf", "avro"},
+                      "Message value format: json, or protobuf/avro with `schema:`; with `registry:` each "
+                      "value carries the registry framing."),
+                 "json"),
+         Str("schema",
+             "protobuf: the .proto file; avro: the .avsc file; json with `registry:`: the JSON "
+             "Schema file it registers."),
+         Str("message", "protobuf: the message type's full name (default: the file's first message)."),
          Default(Int("batch_size", "Most messages in one produce request (batch.num.messages)."), "10000"),
          Default(Dur("linger", "How long the producer waits to fill a batch (linger.ms)."), "5ms"),
          Default(Enum("compression", {"none", "gzip", "snappy", "lz4", "zstd"}, "Batch compression."),
@@ -73,6 +82,8 @@ const config::ComponentSpec& KafkaSinkSpec() {
     s.example =
         "alerts:\n  type: kafka\n  input: scored\n  brokers: ${KAFKA_BROKERS:-embedded}\n  topic: alerts\n  "
         "key: card_id";
+    for (auto& f : RecordFormatFields({"json"}, /*registry=*/true, ""))
+      if (f.name == "registry") s.value.fields.push_back(f);
     return s;
   }();
   return spec;
@@ -92,6 +103,7 @@ struct KafkaSinkConfig {
   kafka::Properties defaults;  // from batch_size, linger, compression, idempotent
   kafka::Properties properties;
   std::shared_ptr<expr::Expression> key;  // null: no key
+  RecordFormatOptions format;
 };
 
 // One worker's transaction, shared by the Kafka sinks of that worker that have
@@ -126,6 +138,18 @@ class KafkaSinkInstance : public SinkInstance {
         transactions_(context.scope->Get<TransactionTable>("kafka sink transactions",
                                                            [] { return new TransactionTable; })) {
     kafka::EnsureEmbeddedTopic(config.brokers, config.topic, config.partitions);
+    const RecordFormatOptions& f = config.format;
+    if (f.registry) {
+      // The schema is registered (or found) once per worker at start; a
+      // registry that refuses it stops the run with the registry's reason.
+      int32_t id = 0;
+      std::string error;
+      if (!f.registry->Register(f.subject, f.schema->RegistryType(), f.schema->RegistryText(), &id, &error))
+        throw std::runtime_error(config.name + ": " + error);
+      encoder_ = format::NewFramedEncoder(f.schema, id);
+    } else if (f.binary()) {
+      encoder_ = f.schema->NewEncoder();
+    }
     rd_kafka_conf_t* conf = kafka::MakeConf(ProducerDefaults(), config.properties);
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSinkInstance::OnDelivery);
@@ -212,12 +236,27 @@ class KafkaSinkInstance : public SinkInstance {
     ctx.now_ms = NowMs();
     for (uint32_t i = 0; i < batch.size(); ++i) {
       std::string_view value;
-      if (modified) {
+      if (modified || encoder_) {
         buf_.clear();
-        EncodeJson(view, batch.row(i), batch.raw(i), &buf_);
+        if (modified) {
+          EncodeJson(view, batch.row(i), batch.raw(i), &buf_);
+        } else {
+          buf_.assign(batch.raw(i));
+        }
         value = buf_;
       } else {
         value = batch.raw(i);
+      }
+      if (encoder_) {
+        buf_.reserve(buf_.size() + JsonPadding());
+        encoded_.clear();
+        if (!encoder_->Encode(buf_, &encoded_, &encode_error_)) {
+          errors.Fail(batch, i,
+                      config_.name + ": cannot write as " +
+                          std::string(format::FormatName(config_.format.format)) + ": " + encode_error_);
+          continue;
+        }
+        value = encoded_;
       }
       std::string_view key;
       bool has_key = false;
@@ -236,7 +275,20 @@ class KafkaSinkInstance : public SinkInstance {
   }
 
   void WriteEncoded(const std::vector<std::string>& records) override {
-    for (const auto& r : records) Produce(r, nullptr);
+    for (const auto& r : records) {
+      if (!encoder_) {
+        Produce(r, nullptr);
+        continue;
+      }
+      buf_.assign(r);
+      buf_.reserve(buf_.size() + JsonPadding());
+      encoded_.clear();
+      if (!encoder_->Encode(buf_, &encoded_, &encode_error_))
+        throw std::runtime_error(config_.name + ": a dead letter cannot be written as " +
+                                 std::string(format::FormatName(config_.format.format)) + ": " +
+                                 encode_error_);
+      Produce(encoded_, nullptr);
+    }
     Flush();
   }
 
@@ -335,6 +387,8 @@ class KafkaSinkInstance : public SinkInstance {
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* topic_ = nullptr;
   std::string buf_;
+  std::string encoded_, encode_error_;
+  std::unique_ptr<format::RecordEncoder> encoder_;
   std::string key_buf_;
   uint64_t failed_ = 0;  // delivery reports come on this thread (rd_kafka_poll/flush)
   std::string first_failure_;
@@ -376,7 +430,7 @@ std::unique_ptr<SinkPlan> PlanKafkaSink(const config::ConfNode& node, PlanContex
     ctx.Error(node.mark, "needs 'brokers' and 'topic'");
     ok = false;
   }
-  o.Enum("format");  // json: the only message format so far
+  if (!ParseRecordFormat(o, ctx, /*sink=*/true, config.topic, &config.format)) ok = false;
   config.client_id =
       "streamrun-" + (ctx.pipeline_name().empty() ? std::string("pipeline") : ctx.pipeline_name());
   if (const auto* k = o.Node("key")) {

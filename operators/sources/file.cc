@@ -91,7 +91,11 @@ class FileSourceInstance : public SourceInstance {
                                    " bytes); its first bytes are kept"});
         continue;
       }
-      if (IsBlank(line)) continue;
+      if (status == LineReader::Status::kBad) {
+        errors.Add(RecordError{std::string(line), pos, error});
+        continue;
+      }
+      if (!decoder_.binary() && IsBlank(line)) continue;
       if (decoder_.needs_header() && !have_header_) {
         if (!decoder_.SetCsvHeader(line, &error)) {
           throw std::runtime_error(files_[current_] + ": " + error);
@@ -199,6 +203,7 @@ class FileSourceInstance : public SourceInstance {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
     reader_ = std::make_unique<LineReader>(fd_, max_record_bytes_);
+    reader_->set_delimited(decoder_.binary());
     have_header_ = false;
     return true;
   }

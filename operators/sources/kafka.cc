@@ -31,6 +31,7 @@
 #include "runner/log/log.h"
 #include "runner/metrics/registry.h"
 #include "runner/record/clock.h"
+#include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 
 namespace streamrun {
@@ -85,11 +86,12 @@ const config::ComponentSpec& KafkaSourceSpec() {
             "With `brokers: embedded`: a producer in the process writes generated events to the "
             "topics (`rate` for a live stream, `count` for a fixed set)."),
     };
-    for (auto& f : LineSourceFields()) {
+    for (auto& f : LineSourceFields(/*registry=*/true)) {
       if (f.name == "format")
-        f = Default(Enum("format", {"json", "raw"},
+        f = Default(Enum("format", {"json", "raw", "protobuf", "avro"},
                          "json: each message value is one JSON object; raw: the value is a record "
-                         "{\"value\": TEXT}."),
+                         "{\"value\": TEXT}; protobuf, avro: one binary record "
+                         "with `schema:`, or read by each writer's schema with `registry:`."),
                     "json");
       fields.push_back(f);
     }
@@ -325,6 +327,23 @@ class Simulator {
     std::string error;
     generator_ = generate::Make(options, &error);
     if (!generator_) Throw(config_, "simulate: " + error);
+    // In the source's format: protobuf and avro encoded with its schema, and
+    // with a registry framed as a registry client's producer would.
+    const RecordFormatOptions& f = config_.line.record_format;
+    if (f.binary()) {
+      if (!f.schema)
+        Throw(config_, "simulate: format " + std::string(format::FormatName(f.format)) +
+                           " needs `schema:` to write the events");
+      if (f.registry) {
+        int32_t id = 0;
+        if (!f.registry->Register(config_.topics.front() + "-value", f.schema->RegistryType(),
+                                  f.schema->RegistryText(), &id, &error))
+          Throw(config_, "simulate: " + error);
+        encoder_ = format::NewFramedEncoder(f.schema, id);
+      } else {
+        encoder_ = f.schema->NewEncoder();
+      }
+    }
     if (sim.rate <= 0) {
       // A fixed set, all in the topics before any worker looks for end offsets.
       while (Produce()) {
@@ -361,6 +380,13 @@ class Simulator {
     line_.clear();
     int64_t t;
     if (!generator_->Next(&line_, &t)) return false;
+    if (encoder_) {
+      line_.reserve(line_.size() + JsonPadding());
+      encoded_.clear();
+      std::string error;
+      if (!encoder_->Encode(line_, &encoded_, &error)) Throw(config_, "simulate: " + error);
+      line_.swap(encoded_);
+    }
     rd_kafka_topic_t* topic = topics_[static_cast<size_t>(next_topic_++) % topics_.size()];
     rd_kafka_resp_err_t err = kafka::Produce(producer_, topic, line_, nullptr, t);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) Throw(config_, std::string("simulate: ") + rd_kafka_err2str(err));
@@ -371,7 +397,8 @@ class Simulator {
   rd_kafka_t* producer_ = nullptr;
   std::vector<rd_kafka_topic_t*> topics_;  // the source's topics, in order
   std::unique_ptr<generate::Generator> generator_;
-  std::string line_;
+  std::unique_ptr<format::RecordEncoder> encoder_;  // protobuf, avro: the source's format
+  std::string line_, encoded_;
   uint64_t next_topic_ = 0;
   std::atomic<bool> stop_{false};
   std::mutex failure_mutex_;
@@ -1060,7 +1087,8 @@ std::unique_ptr<SourcePlan> PlanKafkaSource(const config::ConfNode& node, PlanCo
     }
     config.simulate = s;
   }
-  if (!ParseLineSourceOptions(o, ctx, &config.line)) ok = false;
+  if (!ParseLineSourceOptions(o, ctx, &config.line, config.topics.empty() ? "" : config.topics.front()))
+    ok = false;
   if (!ok) return nullptr;
   return std::make_unique<KafkaSourcePlan>(std::move(config));
 }

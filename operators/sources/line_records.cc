@@ -15,7 +15,7 @@ namespace streamrun {
 
 using config::ConfNode;
 
-std::vector<config::FieldSpec> LineSourceFields() {
+std::vector<config::FieldSpec> LineSourceFields(bool registry) {
   using namespace config;
   FieldSpec watermark =
       Obj("watermark",
@@ -34,21 +34,43 @@ std::vector<config::FieldSpec> LineSourceFields() {
   event_time.example =
       "event_time:\n  field: ts\n  format: epoch_millis\n  watermark: { max_out_of_orderness: 2s, "
       "idle_timeout: 30s }";
-  return {
-      Default(Enum("format", {"json", "csv", "raw"},
-                   "json: one object per line; csv: a header line, then one record per line; raw: each line "
-                   "is a record {\"value\": LINE}."),
-              "json"),
-      event_time,
-      Default(Int("max_record_size", "Longest record in bytes; a longer one is a record error."), "67108864"),
-  };
+  std::vector<FieldSpec> fields = RecordFormatFields(
+      {"json", "csv", "raw", "protobuf", "avro"}, registry,
+      "json: one object per line; csv: a header line, then one record per line; raw: each line is a record "
+      "{\"value\": LINE}; protobuf, avro: binary records with `schema:` (in a file, each after its length "
+      "as a varint).");
+  fields.push_back(event_time);
+  fields.push_back(Default(Int("max_record_size", "Longest record in bytes; a longer one is a record error."),
+                           "67108864"));
+  return fields;
 }
 
-bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, LineSourceOptions* out) {
-  bool ok = true;
-  if (options.Declares("format")) {
-    const std::string format = options.Enum("format");
-    out->format = format == "csv" ? LineFormat::kCsv : format == "raw" ? LineFormat::kRaw : LineFormat::kJson;
+bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, LineSourceOptions* out,
+                            const std::string& topic) {
+  bool ok = ParseRecordFormat(options, ctx, /*sink=*/false, topic, &out->record_format);
+  switch (out->record_format.format) {
+    case format::RecordFormat::kCsv:
+      out->format = LineFormat::kCsv;
+      break;
+    case format::RecordFormat::kRaw:
+      out->format = LineFormat::kRaw;
+      break;
+    case format::RecordFormat::kProtobuf:
+      out->format = LineFormat::kProtobuf;
+      break;
+    case format::RecordFormat::kAvro:
+      out->format = LineFormat::kAvro;
+      break;
+    default:
+      out->format = LineFormat::kJson;
+      break;
+  }
+  const RecordFormatOptions& f = out->record_format;
+  if (f.binary() && (f.schema || f.registry)) {
+    out->transcoder = format::NewTranscoder([f]() -> std::unique_ptr<format::RecordDecoder> {
+      if (f.registry) return format::NewRegistryDecoder(f.format, f.schema, ProjectionNode{}, f.registry);
+      return f.schema->NewDecoder(ProjectionNode{});
+    });
   }
   if (options.Declares("max_record_size")) {
     const int64_t max = options.Int("max_record_size");
@@ -82,7 +104,7 @@ bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, Li
 }
 
 std::string DescribeLineSourceOptions(const LineSourceOptions& o) {
-  std::string d = o.format == LineFormat::kJson ? "json" : o.format == LineFormat::kCsv ? "csv" : "raw";
+  std::string d = o.record_format.Describe();
   if (o.event_time) {
     d += ", event time " + o.event_time->field;
     if (o.event_time->max_out_of_orderness_ms > 0)
@@ -246,8 +268,63 @@ bool LineReader::Fill(std::string* error) {
   return true;
 }
 
+LineReader::Status LineReader::NextDelimited(std::string_view* record, int64_t* offset, int64_t* number,
+                                             std::string* error) {
+  while (true) {
+    const auto* p = reinterpret_cast<const uint8_t*>(buf_.data()) + start_;
+    const auto* end = reinterpret_cast<const uint8_t*>(buf_.data()) + buf_.size();
+    if (p < end) {
+      uint64_t len = 0;
+      const uint8_t* q = p;
+      bool have_len = false;
+      for (int shift = 0; q < end && shift < 70; shift += 7) {
+        const uint8_t b = *q++;
+        len |= static_cast<uint64_t>(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+          have_len = true;
+          break;
+        }
+      }
+      const bool complete_varint = have_len || (end - p) >= 10;
+      if (complete_varint) {
+        *offset = consumed_ + static_cast<int64_t>(start_);
+        *number = ++line_no_;
+        if (!have_len || len > max_) {
+          *record = std::string_view(buf_.data() + start_, std::min<size_t>(16, buf_.size() - start_));
+          *error = !have_len ? "malformed record length (not a varint)"
+                             : "record length " + std::to_string(len) + " is more than max_record_size (" +
+                                   std::to_string(max_) + " bytes)";
+          *error += "; the rest of the file cannot be framed and is not read";
+          start_ = buf_.size();
+          eof_ = true;
+          ::lseek(fd_, 0, SEEK_END);
+          return Status::kBad;
+        }
+        const size_t header = static_cast<size_t>(q - p);
+        if (static_cast<uint64_t>(end - q) >= len) {
+          *record = std::string_view(reinterpret_cast<const char*>(q), len);
+          start_ += header + len;
+          return Status::kLine;
+        }
+        --line_no_;
+      }
+    }
+    if (eof_) {
+      if (start_ >= buf_.size()) return Status::kEnd;
+      *offset = consumed_ + static_cast<int64_t>(start_);
+      *number = ++line_no_;
+      *record = std::string_view(buf_.data() + start_, std::min<size_t>(16, buf_.size() - start_));
+      *error = "the file ends inside a record (" + std::to_string(buf_.size() - start_) + " bytes left)";
+      start_ = buf_.size();
+      return Status::kBad;
+    }
+    if (!Fill(error)) return Status::kError;
+  }
+}
+
 LineReader::Status LineReader::Next(std::string_view* line, int64_t* offset, int64_t* line_no,
                                     std::string* error) {
+  if (delimited_) return NextDelimited(line, offset, line_no, error);
   while (true) {
     size_t nl = buf_.find('\n', start_);
     if (nl == std::string::npos && skipping_ && buf_.size() - start_ > 0) {
@@ -290,9 +367,23 @@ LineReader::Status LineReader::Next(std::string_view* line, int64_t* offset, int
 
 // ---- lines to rows --------------------------------------------------------
 
+namespace {
+
+std::unique_ptr<format::RecordDecoder> BinaryDecoder(const LineSourceOptions& options,
+                                                     const ProjectionNode& projection) {
+  const RecordFormatOptions& f = options.record_format;
+  if (f.registry && f.format != format::RecordFormat::kJson)
+    return format::NewRegistryDecoder(f.format, f.schema, projection, f.registry);
+  if (f.binary() && f.schema) return f.schema->NewDecoder(projection);
+  return nullptr;
+}
+
+}  // namespace
+
 LineDecoder::LineDecoder(const LineSourceOptions& options, ProjectionNode projection)
     : options_(options),
-      json_(std::move(projection)),
+      json_(projection),
+      binary_(BinaryDecoder(options, projection)),
       watermarks_(options.event_time ? options.event_time->max_out_of_orderness_ms : 0,
                   options.event_time ? options.event_time->idle_timeout_ms : 0) {}
 
@@ -310,10 +401,31 @@ bool LineDecoder::SetCsvHeader(std::string_view line, std::string* error) {
 bool LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& batch, RecordErrors& errors,
                       int64_t now_ms, int32_t watermark_partition, const RowExtras* extras) {
   const int32_t partition = watermark_partition >= 0 ? watermark_partition : pos.partition;
+  uint32_t row;
+  if (binary_) {
+    // Protobuf and Avro: the row keeps the record's bytes and only its
+    // projected fields are decoded; its JSON text is made if a step or sink
+    // asks for it (RawTranscoder).
+    const std::string_view bytes = batch.arena().Copy(line);
+    row = batch.AddRow({}, pos);
+    if (!binary_->DecodeSlots(bytes, batch.row(row), batch.arena(), &error_)) {
+      batch.PopRow();
+      errors.Add(RecordError{
+          std::string(line), pos,
+          "cannot decode " + std::string(format::FormatName(options_.record_format.format)) + ": " + error_});
+      return false;
+    }
+    batch.set_binary(row, bytes, options_.transcoder.get());
+    return Finish(line, pos, batch, row, errors, now_ms, partition, extras);
+  }
   // A UTF-8 byte order mark (editors put one at the start of a file) is not
   // part of the record.
   if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
   std::string_view json = line;
+  if (options_.record_format.registry && !format::UnframeJson(line, &json, &error_)) {
+    errors.Add(RecordError{std::string(line), pos, "cannot decode JSON: " + error_});
+    return false;
+  }
   if (options_.format != LineFormat::kJson) {
     scratch_.clear();
     if (options_.format == LineFormat::kCsv) {
@@ -329,12 +441,17 @@ bool LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& b
     json = scratch_;
   }
   std::string_view raw = batch.arena().Copy(json, JsonPadding());
-  uint32_t row = batch.AddRow(raw, pos);
+  row = batch.AddRow(raw, pos);
   if (!json_.Decode(raw, batch.row(row), batch.arena(), &error_)) {
     batch.PopRow();
     errors.Add(RecordError{std::string(line), pos, "cannot decode JSON: " + error_});
     return false;
   }
+  return Finish(line, pos, batch, row, errors, now_ms, partition, extras);
+}
+
+bool LineDecoder::Finish(std::string_view line, const RecordPosition& pos, Batch& batch, uint32_t row,
+                         RecordErrors& errors, int64_t now_ms, int32_t partition, const RowExtras* extras) {
   if (extras) extras->Fill(batch.row(row), batch.arena());
   if (options_.event_time) {
     const EventTimeOptions& et = *options_.event_time;

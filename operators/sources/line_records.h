@@ -10,13 +10,16 @@
 
 #include "operators/operator.h"
 #include "operators/plan_context.h"
+#include "operators/record_format.h"
 #include "operators/sources/watermarks.h"
 #include "runner/config/spec.h"
 #include "runner/record/json_decoder.h"
 
 namespace streamrun {
 
-enum class LineFormat { kJson, kCsv, kRaw };
+// How a source's records are written: lines (json, csv, raw) or, for
+// protobuf and avro, length-prefixed binary records (a message each on Kafka).
+enum class LineFormat { kJson, kCsv, kRaw, kProtobuf, kAvro };
 
 enum class TimeFormat { kEpochMillis, kEpochSeconds, kIso8601 };
 
@@ -30,14 +33,19 @@ struct EventTimeOptions {
 
 struct LineSourceOptions {
   LineFormat format = LineFormat::kJson;
+  RecordFormatOptions record_format;  // the schema and registry behind `format`
+  // protobuf, avro: what turns a row's bytes into its text when needed.
+  std::shared_ptr<RawTranscoder> transcoder;
   std::optional<EventTimeOptions> event_time;
   size_t max_record_bytes = 64 << 20;
 };
 
-// The spec fields every line source has (format, event_time, max_record_size).
-std::vector<config::FieldSpec> LineSourceFields();
+// The spec fields every line source has (format, schema, message, event_time,
+// max_record_size; with `registry`, Kafka's registry framing too).
+std::vector<config::FieldSpec> LineSourceFields(bool registry = false);
 // Reads them from a source's node; errors go to ctx. False on error.
-bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, LineSourceOptions* out);
+bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, LineSourceOptions* out,
+                            const std::string& topic = "");
 std::string DescribeLineSourceOptions(const LineSourceOptions& o);
 
 // Event time from a value; false with a reason.
@@ -53,7 +61,12 @@ bool ParseIso8601(std::string_view s, int64_t* ms);
 class LineReader {
  public:
   LineReader(int fd, size_t max_record_bytes) : fd_(fd), max_(max_record_bytes) {}
-  enum class Status { kLine, kTooLong, kEnd, kError };
+  enum class Status { kLine, kTooLong, kEnd, kError, kBad };
+  // Length-prefixed records (a varint length before each) instead of lines:
+  // files of Protobuf or Avro records. kBad: a length that cannot be right (past
+  // max_record_size, or the file ends inside a record), reported as a record
+  // error in `error`; the rest of such a file cannot be framed and is not read.
+  void set_delimited(bool on) { delimited_ = on; }
   // On kLine, `line` is valid until the next call; `offset` is its byte offset and
   // `line_no` its 1-based number. kTooLong: the line was skipped (its first bytes
   // are in `line`). kError: errno text in `error`.
@@ -61,7 +74,9 @@ class LineReader {
   // With `follow`, reaching the end of the file waits for more (like tail -f).
   bool at_eof() const { return eof_; }
   // True when the next line can be returned without reading (and so blocking).
-  bool HasBufferedLine() const { return buf_.find('\n', start_) != std::string::npos; }
+  bool HasBufferedLine() const {
+    return delimited_ ? buf_.size() > start_ : buf_.find('\n', start_) != std::string::npos;
+  }
   void ClearEof() { eof_ = false; }
   // Checkpoints: where the next line starts, the number of the last line, and
   // whether the reader is inside an over-long line it is skipping.
@@ -80,6 +95,8 @@ class LineReader {
 
  private:
   bool Fill(std::string* error);
+  Status NextDelimited(std::string_view* record, int64_t* offset, int64_t* number, std::string* error);
+  bool delimited_ = false;
   int fd_;
   size_t max_;
   std::string buf_;
@@ -106,6 +123,8 @@ class LineDecoder {
   // For CSV: the header line of the current file.
   bool SetCsvHeader(std::string_view line, std::string* error);
   bool needs_header() const { return options_.format == LineFormat::kCsv; }
+  // True when records are length-prefixed binary ones, not lines (in files).
+  bool binary() const { return binary_ != nullptr && !options_.record_format.registry; }
   // Appends the line to `batch`, or reports it to `errors`. Without event_time,
   // a record's time is `now_ms`, the processing time it was read at. The
   // watermark counts it for partition `watermark_partition` (-1: pos.partition);
@@ -128,8 +147,13 @@ class LineDecoder {
   }
 
  private:
+  // Extras, event time and the watermark of a decoded row.
+  bool Finish(std::string_view line, const RecordPosition& pos, Batch& batch, uint32_t row,
+              RecordErrors& errors, int64_t now_ms, int32_t partition, const RowExtras* extras);
+
   const LineSourceOptions& options_;
   JsonDecoder json_;
+  std::unique_ptr<format::RecordDecoder> binary_;  // protobuf, avro (framed or not)
   WatermarkTracker watermarks_;
   std::vector<std::string> csv_header_;
   std::string scratch_;

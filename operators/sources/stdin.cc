@@ -35,7 +35,9 @@ class StdinSourceInstance : public SourceInstance {
       : reader_(STDIN_FILENO, options.max_record_bytes),
         decoder_(options, std::move(projection)),
         source_index_(source_index),
-        max_record_bytes_(options.max_record_bytes) {}
+        max_record_bytes_(options.max_record_bytes) {
+    reader_.set_delimited(decoder_.binary());
+  }
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
     if (done_) return false;
@@ -66,7 +68,11 @@ class StdinSourceInstance : public SourceInstance {
             "record longer than max_record_size (" + std::to_string(max_record_bytes_) + " bytes)"});
         continue;
       }
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      if (status == LineReader::Status::kBad) {
+        errors.Add(RecordError{std::string(line), pos, error});
+        continue;
+      }
+      if (!decoder_.binary() && line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
       if (decoder_.needs_header() && !have_header_) {
         if (!decoder_.SetCsvHeader(line, &error)) throw std::runtime_error("stdin: " + error);
         have_header_ = true;

@@ -55,6 +55,10 @@ struct GenerateArgs {
   std::string topic;            // Kafka topic instead of a file (with brokers)
   std::string brokers;          // bootstrap servers for --topic
   std::string start_time;       // event time of the first event: epoch ms or `now`; empty: 2026-01-01
+  std::string format = "json";  // json, csv, protobuf, avro
+  std::string schema;           // protobuf/avro: default schemas/<kind>.proto|.avsc
+  std::string message;          // protobuf: the message's full name (default: the file's first)
+  std::string registry;         // with --topic: registry URL; values carry its framing
 };
 
 int RunCommand(const RunArgs& args);

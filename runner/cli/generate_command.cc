@@ -1,18 +1,24 @@
-// `streamrun generate KIND`: synthetic events as JSON lines, or produced to a
-// Kafka topic (docs/commands.md).
+// `streamrun generate KIND`: synthetic events as JSON lines (or CSV, or
+// length-prefixed Protobuf or Avro records), or produced to a Kafka topic
+// (docs/commands.md).
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "operators/sources/sources.h"
 #include "runner/cli/commands.h"
 #include "runner/config/duration.h"
+#include "runner/format/codec.h"
+#include "runner/format/registry_client.h"
+#include "runner/format/varint.h"
 #include "runner/generate/generators.h"
 #include "runner/kafka/client.h"
 #include "runner/record/clock.h"
+#include "runner/record/csv.h"
 
 namespace streamrun::cli {
 
@@ -29,8 +35,15 @@ class EventOutput {
 
 class FileOutput : public EventOutput {
  public:
-  explicit FileOutput(FILE* out) : out_(out) {}
+  // `delimited`: binary records, each after its length as a varint (else lines).
+  explicit FileOutput(FILE* out, bool delimited = false) : out_(out), delimited_(delimited) {}
   bool Write(const std::string& event, int64_t) override {
+    if (delimited_) {
+      std::string len;
+      format::PutVarint(event.size(), &len);
+      return std::fwrite(len.data(), 1, len.size(), out_) == len.size() &&
+             std::fwrite(event.data(), 1, event.size(), out_) == event.size();
+    }
     return std::fwrite(event.data(), 1, event.size(), out_) == event.size() && std::fputc('\n', out_) != EOF;
   }
   void Pause() override { std::fflush(out_); }
@@ -38,6 +51,117 @@ class FileOutput : public EventOutput {
 
  private:
   FILE* out_;
+  bool delimited_;
+};
+
+// Turns the generator's JSON events into the chosen format.
+class EventFormat {
+ public:
+  bool Open(const GenerateArgs& args, std::string* error) {
+    format_ = args.format == "csv"        ? format::RecordFormat::kCsv
+              : args.format == "protobuf" ? format::RecordFormat::kProtobuf
+              : args.format == "avro"     ? format::RecordFormat::kAvro
+                                          : format::RecordFormat::kJson;
+    if (!args.registry.empty() && args.topic.empty()) {
+      *error = "--registry goes with --topic";
+      return false;
+    }
+    if (format_ == format::RecordFormat::kCsv && !args.topic.empty()) {
+      *error = "--format csv writes files (a header line first), not Kafka messages";
+      return false;
+    }
+    if (!format::IsBinary(format_)) {
+      if (!args.registry.empty()) {
+        *error = "--registry needs --format protobuf or avro";
+        return false;
+      }
+      return true;
+    }
+    const std::string path =
+        !args.schema.empty()
+            ? args.schema
+            : "schemas/" + args.kind + (format_ == format::RecordFormat::kProtobuf ? ".proto" : ".avsc");
+    schema_ = format_ == format::RecordFormat::kProtobuf
+                  ? format::LoadProtobufSchema(path, args.message, error)
+                  : format::LoadAvroSchema(path, error);
+    if (!schema_) return false;
+    if (!args.registry.empty()) {
+      format::RegistryConfig rc;
+      rc.url = args.registry;
+      format::RegistryClient client(rc);
+      int32_t id = 0;
+      if (!client.Register(args.topic + "-value", schema_->RegistryType(), schema_->RegistryText(), &id,
+                           error))
+        return false;
+      encoder_ = format::NewFramedEncoder(schema_, id);
+    } else {
+      encoder_ = schema_->NewEncoder();
+    }
+    return true;
+  }
+
+  bool delimited() const { return format::IsBinary(format_); }
+
+  // The event as it is written; false with a reason.
+  bool Convert(std::string* event, std::string* error) {
+    if (format_ == format::RecordFormat::kJson) return true;
+    if (format_ == format::RecordFormat::kCsv) return ToCsv(event, error);
+    const size_t n = event->size();
+    event->append(64, '\0');  // the encoder reads JSON with padding after it
+    event->resize(n);
+    out_.clear();
+    if (!encoder_->Encode(*event, &out_, error)) return false;
+    event->swap(out_);
+    return true;
+  }
+
+ private:
+  // CSV: the first event's fields are the header; nested objects (Nexmark)
+  // are written as their JSON text.
+  bool ToCsv(std::string* event, std::string* error) {
+    auto j = nlohmann::ordered_json::parse(*event, nullptr, false);
+    if (!j.is_object()) {
+      *error = "not an object";
+      return false;
+    }
+    std::string line;
+    if (columns_.empty()) {
+      for (auto& [k, v] : j.items()) {
+        columns_.push_back(k);
+        if (!line.empty()) line.push_back(',');
+        AppendCsvField(k, &line);
+      }
+      line.push_back('\n');
+    }
+    bool first = true;
+    for (const auto& c : columns_) {
+      if (!first) line.push_back(',');
+      first = false;
+      auto it = j.find(c);
+      if (it == j.end() || it->is_null()) continue;
+      if (it->is_string()) {
+        const std::string s = it->get<std::string>();
+        line.push_back('"');
+        for (char ch : s) {
+          if (ch == '"') line.push_back('"');
+          line.push_back(ch);
+        }
+        line.push_back('"');
+      } else if (it->is_structured()) {
+        AppendCsvField(it->dump(), &line);
+      } else {
+        line += it->dump();
+      }
+    }
+    *event = std::move(line);
+    return true;
+  }
+
+  format::RecordFormat format_ = format::RecordFormat::kJson;
+  std::shared_ptr<const format::Schema> schema_;
+  std::unique_ptr<format::RecordEncoder> encoder_;
+  std::vector<std::string> columns_;
+  std::string out_;
 };
 
 class KafkaOutput : public EventOutput {
@@ -149,6 +273,11 @@ int GenerateCommand(const GenerateArgs& args) {
     std::fprintf(stderr, "streamrun generate: %s\n", error.c_str());
     return kExitConfigError;
   }
+  EventFormat event_format;
+  if (!event_format.Open(args, &error)) {
+    std::fprintf(stderr, "streamrun generate: %s\n", error.c_str());
+    return kExitConfigError;
+  }
   std::unique_ptr<EventOutput> out;
   try {
     if (!args.topic.empty()) {
@@ -159,9 +288,9 @@ int GenerateCommand(const GenerateArgs& args) {
         std::perror(("streamrun generate: " + args.out).c_str());
         return kExitRunFailure;
       }
-      out = std::make_unique<FileOutput>(f);
+      out = std::make_unique<FileOutput>(f, event_format.delimited());
     } else {
-      out = std::make_unique<FileOutput>(stdout);
+      out = std::make_unique<FileOutput>(stdout, event_format.delimited());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "streamrun generate: %s\n", e.what());
@@ -183,6 +312,11 @@ int GenerateCommand(const GenerateArgs& args) {
     }
     event.clear();
     if (!generator->Next(&event, &t)) break;
+    if (!event_format.Convert(&event, &error)) {
+      std::fprintf(stderr, "streamrun generate: event %lld cannot be written as %s: %s\n",
+                   static_cast<long long>(produced), args.format.c_str(), error.c_str());
+      return kExitRunFailure;
+    }
     if (!out->Write(event, t)) {
       std::fprintf(stderr, "streamrun generate: write failed\n");
       return kExitRunFailure;

@@ -105,6 +105,15 @@ int Main(int argc, char** argv) {
                        "Events per second of event time, without pacing (default: --rate, or 1000/s)");
   generate->add_option("--out-of-order", generate_args.out_of_order, "FRACTION:MAX_DELAY, e.g. 0.1:5s");
   generate->add_option("-o,--out", generate_args.out, "Write to this file instead of stdout");
+  generate->add_option("--format", generate_args.format, "json (default), csv, protobuf or avro")
+      ->check(CLI::IsMember({"json", "csv", "protobuf", "avro"}));
+  generate->add_option("--schema", generate_args.schema,
+                       "protobuf/avro: the schema file (default: schemas/KIND.proto or schemas/KIND.avsc)");
+  generate->add_option("--message", generate_args.message,
+                       "protobuf: the message type (default: the file's first)");
+  generate->add_option("--registry", generate_args.registry,
+                       "With --topic: a schema registry URL; the schema is registered under TOPIC-value and "
+                       "every value carries the registry framing");
   generate->add_option("--topic", generate_args.topic,
                        "Produce to this Kafka topic instead (needs --brokers)");
   generate->add_option("--brokers", generate_args.brokers, "Kafka bootstrap servers for --topic");

@@ -177,9 +177,14 @@ bool ReplaceSources(ConfNode& root, const fs::path& dir, std::string* problem) {
     size_t dot = rest.rfind('.');
     if (dot == std::string::npos) continue;
     std::string source = rest.substr(0, dot), ext = rest.substr(dot + 1);
-    std::string format = ext == "jsonl" ? "json" : ext == "csv" ? "csv" : ext == "txt" ? "raw" : "";
+    std::string format = ext == "jsonl"  ? "json"
+                         : ext == "csv"  ? "csv"
+                         : ext == "txt"  ? "raw"
+                         : ext == "pb"   ? "protobuf"
+                         : ext == "avro" ? "avro"
+                                         : "";
     if (format.empty()) {
-      *problem = file + ": input files end in .jsonl, .csv or .txt";
+      *problem = file + ": input files end in .jsonl, .csv, .txt, .pb or .avro";
       return false;
     }
     ConfNode* node = nullptr;
@@ -199,7 +204,9 @@ bool ReplaceSources(ConfNode& root, const fs::path& dir, std::string* problem) {
     replaced.entries.emplace_back(Scalar("format", node->mark), Scalar(format, node->mark));
     if (node->IsMap())
       for (const auto& [k, v] : node->entries)
-        if (k.scalar == "event_time" || k.scalar == "max_record_size") replaced.entries.emplace_back(k, v);
+        if (k.scalar == "event_time" || k.scalar == "max_record_size" ||
+            ((k.scalar == "schema" || k.scalar == "message") && (format == "protobuf" || format == "avro")))
+          replaced.entries.emplace_back(k, v);
     *node = std::move(replaced);
   }
   return true;
@@ -265,11 +272,38 @@ class InDirectory {
   fs::path previous_;
 };
 
+// Records in a file of length-prefixed binary records.
+int64_t DelimitedRecords(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int64_t n = 0;
+  size_t p = 0;
+  while (p < bytes.size()) {
+    uint64_t len = 0;
+    int shift = 0;
+    while (p < bytes.size() && shift < 70) {
+      const auto b = static_cast<uint8_t>(bytes[p++]);
+      len |= static_cast<uint64_t>(b & 0x7f) << shift;
+      shift += 7;
+      if (!(b & 0x80)) break;
+    }
+    p += len;
+    ++n;
+  }
+  return n;
+}
+
 // Records in the case's input files (lines), for --restore-midway.
 int64_t InputRecords(const fs::path& dir) {
   int64_t n = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().filename().string().rfind("input.", 0) != 0) continue;
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("input.", 0) != 0) continue;
+    if (name.size() > 3 &&
+        (name.substr(name.size() - 3) == ".pb" || name.substr(name.size() - 5) == ".avro")) {
+      n += DelimitedRecords(entry.path());
+      continue;
+    }
     for (const auto& line : ReadLines(entry.path())) n += !line.empty();
   }
   return n;

@@ -1,13 +1,30 @@
 #include "runner/record/batch.h"
 
 #include "runner/record/json_decoder.h"
+#include "runner/record/json_writer.h"
 
 namespace streamrun {
 
+void Batch::Materialize(uint32_t i) const {
+  // The text lives in the arena, after the bytes (which slots may point into).
+  thread_local std::string text, error;
+  text.clear();
+  if (!transcoder_[i]->ToJson(raw_[i], &text, &error)) {
+    // Unreachable for bytes the source decoded; never an invalid record text.
+    text = "{\"_undecodable\":";
+    AppendJsonString(error, &text);
+    text += "}";
+  }
+  raw_[i] = arena_->Copy(text, JsonPadding());
+  transcoder_[i] = nullptr;
+}
+
 void CopyRow(const Batch& src, uint32_t i, Batch& dst) {
-  std::string_view raw = src.raw(i);
+  // A binary record moves as its bytes; its text is made only where needed.
+  std::string_view raw = src.stored(i);
   std::string_view raw_copy = raw.empty() ? raw : dst.arena().Copy(raw, JsonPadding());
   uint32_t r = dst.AddRow(raw_copy, src.position(i), src.event_time(i));
+  if (src.transcoder(i)) dst.set_binary(r, raw_copy, src.transcoder(i));
   dst.set_key_hash(r, src.key_hash(i));
   dst.set_watermark(r, src.watermark(i));
   const Value* in = src.row(i);

@@ -6,6 +6,7 @@
 // per record. All strings live in the batch's arena or in the raw bytes.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,21 @@ inline int64_t SaturatingAdd(int64_t a, int64_t b) {
   return r;
 }
 inline constexpr size_t kDefaultBatchSize = 1024;
+
+// Turns a binary record (Protobuf, Avro) into its JSON object text. Rows of a
+// binary source keep their bytes as read, with only the projected fields
+// decoded; the text is made when something needs it (a sink writing the whole
+// record, a held record's state), so a job that reads a few fields never pays
+// for writing all of them (docs/architecture.md "Records, slots and views").
+// Owned by the source's plan; callable from any worker.
+class RawTranscoder {
+ public:
+  virtual ~RawTranscoder() = default;
+  // Appends the text to `out` (invalid UTF-8 in a string is replaced, as
+  // in every JSON this engine writes); false with a reason on bytes that are
+  // not a record, which the source's decoding has ruled out.
+  virtual bool ToJson(std::string_view bytes, std::string* out, std::string* error) const = 0;
+};
 
 // Where a record came from, for errors and the dead-letter sink. A row a step
 // made (a window's) has no source (-1); its offset then orders it among rows of
@@ -48,8 +64,25 @@ class Batch {
 
   Value* row(uint32_t i) { return slots_.data() + static_cast<size_t>(i) * width_; }
   const Value* row(uint32_t i) const { return slots_.data() + static_cast<size_t>(i) * width_; }
-  std::string_view raw(uint32_t i) const { return raw_[i]; }
-  void set_raw(uint32_t i, std::string_view r) { raw_[i] = r; }
+  // The record's JSON text (made now from a binary record's bytes, once).
+  std::string_view raw(uint32_t i) const {
+    if (transcoder_[i]) Materialize(i);
+    return raw_[i];
+  }
+  // The record's bytes as they are held: the JSON text, or a binary record's
+  // bytes (see RawTranscoder), for counting bytes and moving rows.
+  std::string_view stored(uint32_t i) const { return raw_[i]; }
+  const RawTranscoder* transcoder(uint32_t i) const { return transcoder_[i]; }
+  void set_raw(uint32_t i, std::string_view r) {
+    raw_[i] = r;
+    transcoder_[i] = nullptr;
+  }
+  // A binary record's bytes (in this batch's arena), turned into JSON text by
+  // `t` when raw(i) is first asked for.
+  void set_binary(uint32_t i, std::string_view bytes, const RawTranscoder* t) {
+    raw_[i] = bytes;
+    transcoder_[i] = t;
+  }
   int64_t event_time(uint32_t i) const { return event_time_[i]; }
   // The watermark in effect when the record was read, before it (docs/time-and-windows.md:
   // a record is judged against the watermark of the records before it).
@@ -74,6 +107,7 @@ class Batch {
   uint32_t AddRow(std::string_view raw, const RecordPosition& pos, int64_t event_time = kNoTime) {
     slots_.resize(slots_.size() + width_);
     raw_.push_back(raw);
+    transcoder_.push_back(nullptr);
     position_.push_back(pos);
     event_time_.push_back(event_time);
     key_hash_.push_back(0);
@@ -86,6 +120,7 @@ class Batch {
     --size_;
     slots_.resize(slots_.size() - width_);
     raw_.pop_back();
+    transcoder_.pop_back();
     position_.pop_back();
     event_time_.pop_back();
     key_hash_.pop_back();
@@ -100,6 +135,7 @@ class Batch {
       if (out != i) {
         for (uint32_t s = 0; s < width_; ++s) row(out)[s] = row(i)[s];
         raw_[out] = raw_[i];
+        transcoder_[out] = transcoder_[i];
         position_[out] = position_[i];
         event_time_[out] = event_time_[i];
         key_hash_[out] = key_hash_[i];
@@ -110,6 +146,7 @@ class Batch {
     size_ = out;
     slots_.resize(static_cast<size_t>(out) * width_);
     raw_.resize(out);
+    transcoder_.resize(out);
     position_.resize(out);
     event_time_.resize(out);
     key_hash_.resize(out);
@@ -123,6 +160,7 @@ class Batch {
     size_ = 0;
     slots_.clear();
     raw_.clear();
+    transcoder_.clear();
     position_.clear();
     event_time_.clear();
     key_hash_.clear();
@@ -141,6 +179,7 @@ class Batch {
     b.size_ = size_;
     b.slots_ = slots_;
     b.raw_ = raw_;
+    b.transcoder_ = transcoder_;
     b.position_ = position_;
     b.event_time_ = event_time_;
     b.key_hash_ = key_hash_;
@@ -153,6 +192,7 @@ class Batch {
   void Reserve(size_t rows) {
     slots_.reserve(rows * width_);
     raw_.reserve(rows);
+    transcoder_.reserve(rows);
     position_.reserve(rows);
     event_time_.reserve(rows);
     key_hash_.reserve(rows);
@@ -160,10 +200,15 @@ class Batch {
   }
 
  private:
+  void Materialize(uint32_t i) const;
+
   uint32_t width_ = 0;
   uint32_t size_ = 0;
   std::vector<Value> slots_;
-  std::vector<std::string_view> raw_;
+  // Mutable: raw() turns a binary record into text in place (one worker owns
+  // a batch at a time).
+  mutable std::vector<std::string_view> raw_;
+  mutable std::vector<const RawTranscoder*> transcoder_;
   std::vector<RecordPosition> position_;
   std::vector<int64_t> event_time_;
   std::vector<uint64_t> key_hash_;

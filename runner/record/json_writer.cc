@@ -52,6 +52,13 @@ inline bool NeedsAttention(uint64_t w) {
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    // ASCII, the common case, 8 bytes at a time.
+    for (uint64_t w; i + 8 <= s.size(); i += 8) {
+      std::memcpy(&w, s.data() + i, 8);
+      if (w & 0x8080808080808080ull) break;
+    }
+    while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+    if (i >= s.size()) break;
     size_t n = Utf8SequenceLength(s, i);
     if (n == 0) return false;
     i += n;
@@ -157,6 +164,68 @@ void AppendJsonValue(const Value& v, std::string* out) {
       out->append(v.text());
       return;
   }
+}
+
+namespace {
+const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+void AppendBase64(std::string_view bytes, std::string* out) {
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                       static_cast<uint8_t>(bytes[i + 2]);
+    out->push_back(kBase64[v >> 18]);
+    out->push_back(kBase64[(v >> 12) & 63]);
+    out->push_back(kBase64[(v >> 6) & 63]);
+    out->push_back(kBase64[v & 63]);
+  }
+  if (i + 1 == bytes.size()) {
+    const uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    out->push_back(kBase64[v >> 18]);
+    out->push_back(kBase64[(v >> 12) & 63]);
+    out->append("==");
+  } else if (i + 2 == bytes.size()) {
+    const uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
+    out->push_back(kBase64[v >> 18]);
+    out->push_back(kBase64[(v >> 12) & 63]);
+    out->push_back(kBase64[(v >> 6) & 63]);
+    out->push_back('=');
+  }
+}
+
+bool DecodeBase64(std::string_view text, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t pad = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+' || c == '-') {
+      v = 62;
+    } else if (c == '/' || c == '_') {
+      v = 63;
+    } else if (c == '=') {
+      ++pad;
+      continue;
+    } else {
+      return false;
+    }
+    if (pad) return false;  // data after padding
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return pad <= 2;
 }
 
 }  // namespace streamrun

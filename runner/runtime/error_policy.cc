@@ -22,8 +22,14 @@ std::string DeadLetterJson(const RecordError& error, const std::string& source_n
     out += ",\"offset\":" + std::to_string(error.position.offset);
   }
   if (error.position.line > 0) out += ",\"line\":" + std::to_string(error.position.line);
-  out += ",\"raw\":";
-  AppendJsonString(error.raw, &out);
+  if (IsValidUtf8(error.raw)) {
+    out += ",\"raw\":";
+    AppendJsonString(error.raw, &out);
+  } else {  // a binary record (Protobuf, Avro) keeps its bytes exactly
+    out += ",\"raw_base64\":\"";
+    AppendBase64(error.raw, &out);
+    out += "\"";
+  }
   out += "}";
   return out;
 }

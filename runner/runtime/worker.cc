@@ -29,7 +29,7 @@ Batch DeepCopy(const Batch& src) {
 
 uint64_t RawBytes(const Batch& batch) {
   uint64_t bytes = 0;
-  for (uint32_t i = 0; i < batch.size(); ++i) bytes += batch.raw(i).size();
+  for (uint32_t i = 0; i < batch.size(); ++i) bytes += batch.stored(i).size();
   return bytes;
 }
 

@@ -94,6 +94,9 @@ const std::map<std::string, std::string> kOverrides = {
     {"properties", "{socket.timeout.ms: '30000'}"},
     {"fields", "~"},     // enrich_http: `into` or `fields`
     {"method", "POST"},  // enrich_http: a body goes with POST
+    {"schema", "~"},     // formats: protobuf and avro only
+    {"message", "~"},
+    {"registry", "~"},
 };
 
 // Plans `yaml` and returns what the plan read.
