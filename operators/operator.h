@@ -26,6 +26,9 @@ struct RecordError {
   std::string raw;
   RecordPosition position;
   std::string message;
+  // The raw bytes are a binary record (Protobuf, Avro): the dead letter keeps
+  // them as base64, whatever bytes they happen to be.
+  bool binary = false;
 };
 
 // Failed records of one batch. A step that reports a row must also leave it out

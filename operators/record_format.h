@@ -17,6 +17,7 @@ namespace streamrun {
 struct RecordFormatOptions {
   format::RecordFormat format = format::RecordFormat::kJson;
   std::shared_ptr<const format::Schema> schema;      // protobuf, avro; json with a registry on a sink
+  std::shared_ptr<const format::Schema> writer;      // avro files: the schema records were written with
   std::shared_ptr<format::RegistryClient> registry;  // Kafka with registry framing
   std::string subject;                               // the sink's registry subject
 

@@ -92,7 +92,7 @@ class FileSourceInstance : public SourceInstance {
         continue;
       }
       if (status == LineReader::Status::kBad) {
-        errors.Add(RecordError{std::string(line), pos, error});
+        errors.Add(RecordError{std::string(line), pos, error, /*binary=*/true});
         continue;
       }
       if (!decoder_.binary() && IsBlank(line)) continue;

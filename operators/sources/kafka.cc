@@ -796,7 +796,8 @@ class KafkaSourceInstance : public SourceInstance {
         errors.Add(RecordError{std::string(value.substr(0, 1024)), pos,
                                "record longer than max_record_size (" +
                                    std::to_string(config_.line.max_record_bytes) +
-                                   " bytes); its first bytes are kept"});
+                                   " bytes); its first bytes are kept",
+                               config_.line.record_format.binary()});
       } else {
         fields_.Set(m, part->topic);
         decoder_.Add(value, pos, batch, errors, now, IndexOf(*part), fields_.any() ? &fields_ : nullptr);

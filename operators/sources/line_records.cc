@@ -39,6 +39,9 @@ std::vector<config::FieldSpec> LineSourceFields(bool registry) {
       "json: one object per line; csv: a header line, then one record per line; raw: each line is a record "
       "{\"value\": LINE}; protobuf, avro: binary records with `schema:` (in a file, each after its length "
       "as a varint).");
+  fields.push_back(Str("writer_schema",
+                       "avro without a registry: the .avsc the records were written with, when it is not "
+                       "`schema` (an older or newer version); they are resolved to `schema`."));
   fields.push_back(event_time);
   fields.push_back(Default(Int("max_record_size", "Longest record in bytes; a longer one is a record error."),
                            "67108864"));
@@ -65,11 +68,32 @@ bool ParseLineSourceOptions(const config::Options& options, PlanContext& ctx, Li
       out->format = LineFormat::kJson;
       break;
   }
+  if (options.Declares("writer_schema")) {
+    const std::string writer = options.String("writer_schema");
+    if (!writer.empty()) {
+      const config::Mark& at = options.Node("writer_schema")->mark;
+      std::string error;
+      if (out->format != LineFormat::kAvro) {
+        ctx.Error(
+            at,
+            out->format == LineFormat::kProtobuf
+                ? "writer_schema is for avro: protobuf reads any compatible writer's records by field number"
+                : "writer_schema applies to format: avro only");
+        ok = false;
+      } else if (out->record_format.registry) {
+        ctx.Error(at, "with registry: each record's writer schema comes from the registry");
+        ok = false;
+      } else if (!(out->record_format.writer = format::LoadAvroSchema(writer, &error))) {
+        ctx.Error(at, error);
+        ok = false;
+      }
+    }
+  }
   const RecordFormatOptions& f = out->record_format;
   if (f.binary() && (f.schema || f.registry)) {
     out->transcoder = format::NewTranscoder([f]() -> std::unique_ptr<format::RecordDecoder> {
       if (f.registry) return format::NewRegistryDecoder(f.format, f.schema, ProjectionNode{}, f.registry);
-      return f.schema->NewDecoder(ProjectionNode{});
+      return f.schema->NewDecoder(ProjectionNode{}, f.writer.get());
     });
   }
   if (options.Declares("max_record_size")) {
@@ -374,7 +398,7 @@ std::unique_ptr<format::RecordDecoder> BinaryDecoder(const LineSourceOptions& op
   const RecordFormatOptions& f = options.record_format;
   if (f.registry && f.format != format::RecordFormat::kJson)
     return format::NewRegistryDecoder(f.format, f.schema, projection, f.registry);
-  if (f.binary() && f.schema) return f.schema->NewDecoder(projection);
+  if (f.binary() && f.schema) return f.schema->NewDecoder(projection, f.writer.get());
   return nullptr;
 }
 
@@ -412,7 +436,8 @@ bool LineDecoder::Add(std::string_view line, const RecordPosition& pos, Batch& b
       batch.PopRow();
       errors.Add(RecordError{
           std::string(line), pos,
-          "cannot decode " + std::string(format::FormatName(options_.record_format.format)) + ": " + error_});
+          "cannot decode " + std::string(format::FormatName(options_.record_format.format)) + ": " + error_,
+          /*binary=*/true});
       return false;
     }
     batch.set_binary(row, bytes, options_.transcoder.get());
@@ -459,12 +484,14 @@ bool LineDecoder::Finish(std::string_view line, const RecordPosition& pos, Batch
     int64_t t;
     if (v.is_null()) {
       batch.PopRow();
-      errors.Add(RecordError{std::string(line), pos, "missing event time field '" + et.field + "'"});
+      errors.Add(RecordError{std::string(line), pos, "missing event time field '" + et.field + "'",
+                             binary_ != nullptr});
       return false;
     }
     if (!ReadEventTime(v, et.format, &t, &error_)) {
       batch.PopRow();
-      errors.Add(RecordError{std::string(line), pos, "event time field '" + et.field + "' " + error_});
+      errors.Add(RecordError{std::string(line), pos, "event time field '" + et.field + "' " + error_,
+                             binary_ != nullptr});
       return false;
     }
     batch.set_event_time(row, t);

@@ -69,7 +69,7 @@ class StdinSourceInstance : public SourceInstance {
         continue;
       }
       if (status == LineReader::Status::kBad) {
-        errors.Add(RecordError{std::string(line), pos, error});
+        errors.Add(RecordError{std::string(line), pos, error, /*binary=*/true});
         continue;
       }
       if (!decoder_.binary() && line.find_first_not_of(" \t\r") == std::string_view::npos) continue;

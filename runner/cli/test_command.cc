@@ -205,7 +205,8 @@ bool ReplaceSources(ConfNode& root, const fs::path& dir, std::string* problem) {
     if (node->IsMap())
       for (const auto& [k, v] : node->entries)
         if (k.scalar == "event_time" || k.scalar == "max_record_size" ||
-            ((k.scalar == "schema" || k.scalar == "message") && (format == "protobuf" || format == "avro")))
+            ((k.scalar == "schema" || k.scalar == "message" || k.scalar == "writer_schema") &&
+             (format == "protobuf" || format == "avro")))
           replaced.entries.emplace_back(k, v);
     *node = std::move(replaced);
   }

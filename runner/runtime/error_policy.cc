@@ -22,7 +22,7 @@ std::string DeadLetterJson(const RecordError& error, const std::string& source_n
     out += ",\"offset\":" + std::to_string(error.position.offset);
   }
   if (error.position.line > 0) out += ",\"line\":" + std::to_string(error.position.line);
-  if (IsValidUtf8(error.raw)) {
+  if (!error.binary && IsValidUtf8(error.raw)) {
     out += ",\"raw\":";
     AppendJsonString(error.raw, &out);
   } else {  // a binary record (Protobuf, Avro) keeps its bytes exactly

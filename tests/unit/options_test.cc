@@ -97,6 +97,7 @@ const std::map<std::string, std::string> kOverrides = {
     {"schema", "~"},     // formats: protobuf and avro only
     {"message", "~"},
     {"registry", "~"},
+    {"writer_schema", "~"},
 };
 
 // Plans `yaml` and returns what the plan read.
