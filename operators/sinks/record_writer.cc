@@ -1,6 +1,5 @@
 #include "operators/sinks/record_writer.h"
 
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,25 +9,14 @@
 #include "runner/format/varint.h"
 #include "runner/record/checksum.h"
 #include "runner/record/csv.h"
+#include "runner/record/json_decoder.h"
 
 namespace streamrun {
-
-namespace od = simdjson::ondemand;
-
-// CSV: the columns are the first record's fields, written as the header line.
-// A later record's field that is not a column is left out; a column the record
-// lacks is empty (null).
-struct RecordWriter::Csv {
-  std::vector<std::string> columns;
-  std::vector<std::string> cells;
-  std::vector<bool> filled;
-  od::parser parser;
-};
 
 RecordWriter::RecordWriter(int fd, std::string name, format::RecordFormat format,
                            std::unique_ptr<format::RecordEncoder> encoder)
     : fd_(fd), name_(std::move(name)), format_(format), encoder_(std::move(encoder)) {
-  if (format_ == format::RecordFormat::kCsv) csv_ = std::make_unique<Csv>();
+  if (format_ == format::RecordFormat::kCsv) csv_ = std::make_unique<CsvWriter>();
 }
 
 RecordWriter::~RecordWriter() = default;
@@ -77,9 +65,9 @@ void RecordWriter::WriteEncoded(const std::vector<std::string>& records) {
 }
 
 bool RecordWriter::Append(std::string& json, std::string* error) {
-  json.reserve(json.size() + simdjson::SIMDJSON_PADDING);
+  json.reserve(json.size() + JsonPadding());
   if (format_ == format::RecordFormat::kCsv) {
-    if (!AppendCsv(json, error)) return false;
+    if (!csv_->Append(json, &buf_, error)) return false;
     ++records_;
     return true;
   }
@@ -88,103 +76,6 @@ bool RecordWriter::Append(std::string& json, std::string* error) {
   format::PutVarint(encoded_.size(), &buf_);
   buf_.append(encoded_);
   ++records_;
-  return true;
-}
-
-bool RecordWriter::AppendCsv(std::string_view json, std::string* error) {
-  Csv& c = *csv_;
-  od::document doc;
-  od::object obj;
-  if (c.parser
-          .iterate(simdjson::padded_string_view(json.data(), json.size(),
-                                                json.size() + simdjson::SIMDJSON_PADDING))
-          .get(doc) ||
-      doc.get_object().get(obj)) {
-    *error = "not a JSON object";
-    return false;
-  }
-  const bool header = c.columns.empty();
-  c.filled.assign(c.columns.size(), false);
-  c.cells.resize(c.columns.size());
-  for (auto member : obj) {
-    std::string_view key;
-    od::value v;
-    if (member.unescaped_key().get(key) || member.value().get(v)) {
-      *error = "malformed JSON";
-      return false;
-    }
-    size_t col = 0;
-    while (col < c.columns.size() && c.columns[col] != key) ++col;
-    if (col == c.columns.size()) {
-      if (!header) continue;  // not a column of this file
-      c.columns.emplace_back(key);
-      c.cells.emplace_back();
-      c.filled.push_back(false);
-    }
-    std::string& cell = c.cells[col];
-    cell.clear();
-    od::json_type type;
-    if (v.type().get(type)) {
-      *error = "malformed JSON";
-      return false;
-    }
-    switch (type) {
-      case od::json_type::null:
-        break;  // an empty cell
-      case od::json_type::string: {
-        std::string_view s;
-        if (v.get_string().get(s)) {
-          *error = "malformed JSON";
-          return false;
-        }
-        cell.assign(s);
-        // Quoted even when it need not be: a reader types unquoted cells, so
-        // the text "42" stays a string.
-        c.filled[col] = true;
-        cell.insert(0, 1, '\x01');  // marks "always quote"
-        continue;
-      }
-      default: {
-        std::string_view raw;
-        const bool nested = type == od::json_type::array || type == od::json_type::object;
-        if (!nested) raw = v.raw_json_token();
-        if (nested && simdjson::to_json_string(v).get(raw)) {
-          *error = "malformed JSON";
-          return false;
-        }
-        while (!raw.empty() &&
-               (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\t' || raw.back() == '\r'))
-          raw.remove_suffix(1);
-        cell.assign(raw);
-        if (type == od::json_type::array || type == od::json_type::object) cell.insert(0, 1, '\x01');
-        break;
-      }
-    }
-    c.filled[col] = true;
-  }
-  if (header) {
-    for (size_t k = 0; k < c.columns.size(); ++k) {
-      if (k) buf_.push_back(',');
-      AppendCsvField(c.columns[k], &buf_);
-    }
-    buf_.append("\n");
-  }
-  for (size_t k = 0; k < c.columns.size(); ++k) {
-    if (k) buf_.push_back(',');
-    if (!c.filled[k]) continue;
-    const std::string& cell = c.cells[k];
-    if (!cell.empty() && cell[0] == '\x01') {
-      buf_.push_back('"');
-      for (size_t q = 1; q < cell.size(); ++q) {
-        if (cell[q] == '"') buf_.push_back('"');
-        buf_.push_back(cell[q]);
-      }
-      buf_.push_back('"');
-    } else {
-      buf_.append(cell);
-    }
-  }
-  buf_.append("\n");
   return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include "operators/operator.h"
 #include "runner/format/codec.h"
+#include "runner/record/csv.h"
 
 namespace streamrun {
 
@@ -37,14 +38,12 @@ class RecordWriter {
  private:
   // Appends one record given as JSON (with room for padding after it).
   bool Append(std::string& json, std::string* error);
-  bool AppendCsv(std::string_view json, std::string* error);
 
   int fd_;
   std::string name_;
   format::RecordFormat format_;
   std::unique_ptr<format::RecordEncoder> encoder_;
-  struct Csv;
-  std::unique_ptr<Csv> csv_;
+  std::unique_ptr<CsvWriter> csv_;
   std::string buf_, json_, encoded_, error_;
   uint64_t records_ = 0;
   uint64_t bytes_written_ = 0;

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "operators/sources/sources.h"
@@ -119,48 +118,20 @@ class EventFormat {
   // CSV: the first event's fields are the header; nested objects (Nexmark)
   // are written as their JSON text.
   bool ToCsv(std::string* event, std::string* error) {
-    auto j = nlohmann::ordered_json::parse(*event, nullptr, false);
-    if (!j.is_object()) {
-      *error = "not an object";
-      return false;
-    }
-    std::string line;
-    if (columns_.empty()) {
-      for (auto& [k, v] : j.items()) {
-        columns_.push_back(k);
-        if (!line.empty()) line.push_back(',');
-        AppendCsvField(k, &line);
-      }
-      line.push_back('\n');
-    }
-    bool first = true;
-    for (const auto& c : columns_) {
-      if (!first) line.push_back(',');
-      first = false;
-      auto it = j.find(c);
-      if (it == j.end() || it->is_null()) continue;
-      if (it->is_string()) {
-        const std::string s = it->get<std::string>();
-        line.push_back('"');
-        for (char ch : s) {
-          if (ch == '"') line.push_back('"');
-          line.push_back(ch);
-        }
-        line.push_back('"');
-      } else if (it->is_structured()) {
-        AppendCsvField(it->dump(), &line);
-      } else {
-        line += it->dump();
-      }
-    }
-    *event = std::move(line);
+    const size_t n = event->size();
+    event->append(64, '\0');  // the writer reads JSON with padding after it
+    event->resize(n);
+    out_.clear();
+    if (!csv_.Append(*event, &out_, error)) return false;
+    out_.pop_back();  // FileOutput ends each event with a newline
+    event->swap(out_);
     return true;
   }
 
   format::RecordFormat format_ = format::RecordFormat::kJson;
   std::shared_ptr<const format::Schema> schema_;
   std::unique_ptr<format::RecordEncoder> encoder_;
-  std::vector<std::string> columns_;
+  CsvWriter csv_;
   std::string out_;
 };
 

@@ -427,31 +427,22 @@ class Decoder : public RecordDecoder {
   }
 
   bool Decode(std::string_view bytes, RecordBuilder& out, std::string* error) override {
-    Cursor c{reinterpret_cast<const uint8_t*>(bytes.data()),
-             reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size()};
-    free_items_ = kMaxFreeItems;
-    path_.clear();
+    Cursor c = Begin(bytes);
     text_.Start(&out.text());
-    const bool ok = Read(*root_, c, out, 0);
+    const bool ok = Read<true>(*root_, c, out, 0);
     text_.End();
-    if (!ok) {
-      if (path_.empty()) {
-        *error = std::move(message_);
-      } else {
-        *error = "field ";
-        for (size_t i = path_.size(); i-- > 0;) {
-          error->append(path_[i]);
-          if (i) error->push_back('.');
-        }
-        *error += ": " + message_;
-      }
-      return false;
-    }
-    if (c.p != c.end) {
-      *error = std::to_string(c.end - c.p) + " bytes after the end of the record";
-      return false;
-    }
-    return true;
+    return Done(ok, c, error);
+  }
+
+  // The same walk without the text: values the record does not project are
+  // stepped over (still checked as Decode checks them, so that Decode accepts
+  // whatever this accepts), projected ones go straight into `row`.
+  bool DecodeSlots(std::string_view bytes, Value* row, Arena& arena, std::string* error) override {
+    Cursor c = Begin(bytes);
+    row_ = row;
+    arena_ = &arena;
+    from_default_ = false;
+    return Done(Read<false>(*root_, c, nested_, 0), c, error);
   }
 
  private:
@@ -471,7 +462,42 @@ class Decoder : public RecordDecoder {
   std::string message_;                 // what went wrong
   std::vector<std::string_view> path_;  // the fields it is in, innermost first
   std::string scratch_;
+  std::string number_;  // DecodeSlots: a decimal's or base64 text
   int64_t free_items_ = 0;
+  // DecodeSlots: where the slots go, and a record, list or map read whole
+  // (its text and the slots inside it).
+  Value* row_ = nullptr;
+  Arena* arena_ = nullptr;
+  RecordBuilder nested_;
+  bool from_default_ = false;  // reading a reader-only field's default: strings are the schema's, copied
+
+  Cursor Begin(std::string_view bytes) {
+    free_items_ = kMaxFreeItems;
+    path_.clear();
+    return Cursor{reinterpret_cast<const uint8_t*>(bytes.data()),
+                  reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size()};
+  }
+
+  bool Done(bool ok, const Cursor& c, std::string* error) {
+    if (!ok) {
+      if (path_.empty()) {
+        *error = std::move(message_);
+      } else {
+        *error = "field ";
+        for (size_t i = path_.size(); i-- > 0;) {
+          error->append(path_[i]);
+          if (i) error->push_back('.');
+        }
+        *error += ": " + message_;
+      }
+      return false;
+    }
+    if (c.p != c.end) {
+      *error = std::to_string(c.end - c.p) + " bytes after the end of the record";
+      return false;
+    }
+    return true;
+  }
 
   bool Fail(std::string message) {
     message_ = std::move(message);
@@ -526,9 +552,30 @@ class Decoder : public RecordDecoder {
     return true;
   }
 
-  // A JSON string of `s` (which must be UTF-8); the slot points at its text
-  // when it needed no escaping, else at the bytes read.
+  // A value that points nowhere, into its slot (if any).
+  template <bool kText>
+  void SetScalar(int slot, const Value& v, RecordBuilder& out) {
+    if (slot < 0) return;
+    if constexpr (kText) {
+      out.SetScalar(slot, v);
+    } else {
+      row_[slot] = v;
+    }
+  }
+
+  // A string of the record. One in a slot must be UTF-8 (the engine's
+  // strings are text); elsewhere, bad bytes are written as U+FFFD, as all
+  // JSON here is, so that a record DecodeSlots took always has a text.
+  // With the text, the slot points at its text when it needed no escaping,
+  // else at the bytes read; without it, at the bytes read.
+  template <bool kText>
   bool PutString(std::string_view s, int slot, RecordBuilder& out) {
+    if constexpr (!kText) {
+      if (slot < 0) return true;
+      if (!IsValidUtf8(s)) return Fail("invalid UTF-8 in a string");
+      row_[slot] = Value::String(from_default_ ? arena_->Copy(s) : s);
+      return true;
+    }
     size_t i = 0;
     for (uint64_t w; i + 8 <= s.size(); i += 8) {
       std::memcpy(&w, s.data() + i, 8);
@@ -540,7 +587,10 @@ class Decoder : public RecordDecoder {
       multibyte |= ch >= 0x80;
       escape |= ch < 0x20 || ch == '"' || ch == '\\';
     }
-    if (multibyte && !IsValidUtf8(s)) return Fail("invalid UTF-8 in a string");
+    if (multibyte && !IsValidUtf8(s)) {
+      if (slot >= 0) return Fail("invalid UTF-8 in a string");
+      escape = true;  // AppendJsonString replaces the bad bytes
+    }
     if (!escape) {
       char* p = text_.Reserve(s.size() + 2);
       *p = '"';
@@ -557,7 +607,15 @@ class Decoder : public RecordDecoder {
   }
 
   // Base64 (never escaped).
+  template <bool kText>
   void PutBase64(std::string_view s, int slot, RecordBuilder& out) {
+    if constexpr (!kText) {
+      if (slot < 0) return;
+      number_.clear();
+      AppendBase64(s, &number_);
+      row_[slot] = Value::String(arena_->Copy(number_));
+      return;
+    }
     text_.Put('"');
     const size_t begin = text_.Size();
     AppendBase64(s, text_.Borrow());
@@ -566,16 +624,33 @@ class Decoder : public RecordDecoder {
     text_.Put('"');
   }
 
+  template <bool kText>
   void PutInt(int64_t v, int slot, RecordBuilder& out) {
-    char* p = text_.Reserve(24);
-    text_.Advance(static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p));
-    if (slot >= 0) out.SetScalar(slot, Value::Int(v));
+    if constexpr (kText) {
+      char* p = text_.Reserve(24);
+      text_.Advance(static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p));
+    }
+    SetScalar<kText>(slot, Value::Int(v), out);
   }
 
   // Shortest text that reads back as the same float or double, kept a float
   // ("2.0"); non-finite values are null, as the JSON writer has them.
-  template <typename F>
+  template <bool kText, typename F>
   void PutFloat(F v, int slot, RecordBuilder& out) {
+    if constexpr (!kText) {
+      if (slot < 0) return;
+      if (!std::isfinite(v)) {
+        row_[slot] = Value::Null();
+        return;
+      }
+      double d = static_cast<double>(v);
+      if constexpr (sizeof(F) == sizeof(float)) {
+        char buf[40];
+        std::from_chars(buf, std::to_chars(buf, buf + sizeof buf, v).ptr, d);  // as the text reads back
+      }
+      row_[slot] = Value::Float(d);
+      return;
+    }
     if (!std::isfinite(v)) {
       text_.Put("null");
       if (slot >= 0) out.SetScalar(slot, Value::Null());
@@ -595,31 +670,62 @@ class Decoder : public RecordDecoder {
     out.SetScalar(slot, Value::Float(d));
   }
 
+  // A decimal's bytes as a number. Without the text it is only written (to
+  // a scratch buffer) when it goes in a slot or may be too large.
+  template <bool kText>
+  bool PutDecimal(std::string_view s, int slot, int scale, RecordBuilder& out) {
+    // Beyond 10^308 the text would be a number no JSON reader takes.
+    if (s.size() > 128)
+      return Fail("decimal of " + std::to_string(s.size()) + " bytes is too large for a number");
+    std::string_view number;
+    if constexpr (kText) {
+      const size_t begin = text_.Size();
+      AppendDecimal(s, scale, text_.Borrow(), &scratch_);
+      text_.Return();
+      number = std::string_view(text_.Data() + begin, text_.Size() - begin);
+    } else {
+      // Fewer than 128 bytes hold at most 2^1015 in magnitude: 306 digits.
+      if (slot < 0 && s.size() < 128) return true;
+      number_.clear();
+      AppendDecimal(s, scale, &number_, &scratch_);
+      number = number_;
+    }
+    if (number.find('.') - (number[0] == '-' ? 1 : 0) > 308)
+      return Fail("decimal " + std::string(number.substr(0, 20)) + "... is too large for a number");
+    if (slot >= 0) {
+      double d = 0;
+      std::from_chars(number.data(), number.data() + number.size(), d);
+      SetScalar<kText>(slot, Value::Float(d), out);
+    }
+    return true;
+  }
+
+  template <bool kText>
   bool Read(const Plan& plan, Cursor& c, RecordBuilder& out, int depth) {
     switch (plan.op) {
       case Op::kNull:
-        text_.Put("null");
-        if (plan.slot >= 0) out.SetScalar(plan.slot, Value::Null());
+        if constexpr (kText) text_.Put("null");
+        SetScalar<kText>(plan.slot, Value::Null(), out);
         return true;
       case Op::kBoolean: {
         if (c.p >= c.end) return Fail("truncated");
         const uint8_t b = *c.p++;
         if (b > 1) return Fail("boolean byte " + std::to_string(b) + " is neither 0 nor 1");
-        text_.Put(b ? std::string_view("true") : std::string_view("false"));
-        if (plan.slot >= 0) out.SetScalar(plan.slot, Value::Bool(b));
+        if constexpr (kText) text_.Put(b ? std::string_view("true") : std::string_view("false"));
+        SetScalar<kText>(plan.slot, Value::Bool(b), out);
         return true;
       }
       case Op::kInt: {
         int64_t v;
         if (!ReadInt(c, &v)) return false;
-        PutInt(v, plan.slot, out);
+        PutInt<kText>(v, plan.slot, out);
         return true;
       }
       case Op::kLong: {
         int64_t v;
         if (plan.from == Type::kInt ? !ReadInt(c, &v) : !ReadLong(c, &v)) return false;
         if (plan.micros) v = v / 1000 - (v % 1000 < 0 ? 1 : 0);  // floor
-        PutInt(v, plan.slot, out);
+        PutInt<kText>(v, plan.slot, out);
         return true;
       }
       case Op::kFloat32:
@@ -640,46 +746,32 @@ class Decoder : public RecordDecoder {
           if (plan.from == Type::kInt ? !ReadInt(c, &v) : !ReadLong(c, &v)) return false;
           d = static_cast<double>(v);
           if (plan.op == Op::kFloat32) {
-            PutFloat(static_cast<float>(v), plan.slot, out);
+            PutFloat<kText>(static_cast<float>(v), plan.slot, out);
             return true;
           }
         }
         if (plan.op == Op::kFloat32) {
-          PutFloat(static_cast<float>(d), plan.slot, out);
+          PutFloat<kText>(static_cast<float>(d), plan.slot, out);
         } else {
-          PutFloat(d, plan.slot, out);
+          PutFloat<kText>(d, plan.slot, out);
         }
         return true;
       }
       case Op::kString: {
         std::string_view s;
-        return ReadBytes(c, &s) && PutString(s, plan.slot, out);
+        return ReadBytes(c, &s) && PutString<kText>(s, plan.slot, out);
       }
       case Op::kBytes:
       case Op::kFixed: {
         std::string_view s;
         if (plan.op == Op::kBytes ? !ReadBytes(c, &s) : !ReadFixed(c, plan.size, &s)) return false;
-        PutBase64(s, plan.slot, out);
+        PutBase64<kText>(s, plan.slot, out);
         return true;
       }
       case Op::kDecimal: {
         std::string_view s;
         if (plan.fixed ? !ReadFixed(c, plan.size, &s) : !ReadBytes(c, &s)) return false;
-        // Beyond 10^308 the text would be a number no JSON reader takes.
-        if (s.size() > 128)
-          return Fail("decimal of " + std::to_string(s.size()) + " bytes is too large for a number");
-        const size_t begin = text_.Size();
-        AppendDecimal(s, plan.scale, text_.Borrow(), &scratch_);
-        text_.Return();
-        const std::string_view number(text_.Data() + begin, text_.Size() - begin);
-        if (number.find('.') - (number[0] == '-' ? 1 : 0) > 308)
-          return Fail("decimal " + std::string(number.substr(0, 20)) + "... is too large for a number");
-        if (plan.slot >= 0) {
-          double d = 0;
-          std::from_chars(text_.Data() + begin, text_.Data() + text_.Size(), d);
-          out.SetScalar(plan.slot, Value::Float(d));
-        }
-        return true;
+        return PutDecimal<kText>(s, plan.slot, plan.scale, out);
       }
       case Op::kEnum: {
         int64_t i;
@@ -693,9 +785,15 @@ class Decoder : public RecordDecoder {
           return Fail("symbol '" + plan.unknown[static_cast<size_t>(i)] +
                       "' is not in the reader's enum, which has no default");
         }
-        text_.Put(symbol);
-        if (plan.slot >= 0)
-          out.SetRange(plan.slot, Kind::kString, text_.Size() - symbol.size() + 1, text_.Size() - 1);
+        if constexpr (kText) {
+          text_.Put(symbol);
+          if (plan.slot >= 0)
+            out.SetRange(plan.slot, Kind::kString, text_.Size() - symbol.size() + 1, text_.Size() - 1);
+        } else if (plan.slot >= 0) {
+          // A copy: the plan is the decoder's, which the row may outlive.
+          row_[plan.slot] =
+              Value::String(arena_->Copy(std::string_view(symbol).substr(1, symbol.size() - 2)));
+        }
         return true;
       }
       case Op::kUnion: {
@@ -705,39 +803,65 @@ class Decoder : public RecordDecoder {
           return Fail("union branch " + std::to_string(i) + " out of range (" +
                       std::to_string(plan.branches.size()) + " branches)");
         }
-        return Read(*plan.branches[static_cast<size_t>(i)], c, out, depth);
+        return Read<kText>(*plan.branches[static_cast<size_t>(i)], c, out, depth);
       }
       case Op::kRecord:
-        return ReadRecord(plan, c, out, depth);
+        if constexpr (!kText)
+          if (plan.slot >= 0) return Whole(plan, c, depth);
+        return ReadRecord<kText>(plan, c, out, depth);
       case Op::kArray:
       case Op::kMap:
-        return ReadBlocks(plan, c, out, depth);
+        if constexpr (!kText)
+          if (plan.slot >= 0) return Whole(plan, c, depth);
+        return ReadBlocks<kText>(plan, c, out, depth);
       case Op::kError:
         return Fail(plan.error);
     }
     return Fail("unknown plan");
   }
 
+  // DecodeSlots: a record, list or map that goes in a slot whole, with its
+  // text (written into the arena) and the slots inside it, as Decode has them.
+  bool Whole(const Plan& plan, Cursor& c, int depth) {
+    nested_.Reset();
+    text_.Start(&nested_.text());
+    const bool ok = Read<true>(plan, c, nested_, depth);
+    text_.End();
+    if (ok) nested_.Finish(row_, *arena_);
+    return ok;
+  }
+
+  template <bool kText>
   bool ReadRecord(const Plan& plan, Cursor& c, RecordBuilder& out, int depth) {
     if (++depth > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
-    const size_t begin = text_.Size();
-    text_.Put('{');
+    size_t begin = 0;
+    if constexpr (kText) {
+      begin = text_.Size();
+      text_.Put('{');
+    }
     for (const Step& step : plan.steps) {
       if (!step.plan) {
         if (!Skip(*step.skip, c, depth)) return Note(step.name);
         continue;
       }
-      text_.Put(step.key);
-      if (!Read(*step.plan, c, out, depth)) return Note(step.name);
+      if constexpr (kText) text_.Put(step.key);
+      if (!Read<kText>(*step.plan, c, out, depth)) return Note(step.name);
     }
-    for (const Default& d : plan.defaults) {
-      text_.Put(d.key);
-      Cursor dc{reinterpret_cast<const uint8_t*>(d.bytes.data()),
-                reinterpret_cast<const uint8_t*>(d.bytes.data()) + d.bytes.size()};
-      if (!Read(*d.plan, dc, out, depth)) return Note(d.name);
+    if (!plan.defaults.empty()) {
+      const bool was = from_default_;
+      from_default_ = true;
+      for (const Default& d : plan.defaults) {
+        if constexpr (kText) text_.Put(d.key);
+        Cursor dc{reinterpret_cast<const uint8_t*>(d.bytes.data()),
+                  reinterpret_cast<const uint8_t*>(d.bytes.data()) + d.bytes.size()};
+        if (!Read<kText>(*d.plan, dc, out, depth)) return Note(d.name);
+      }
+      from_default_ = was;
     }
-    text_.Put('}');
-    if (plan.slot >= 0) out.SetRange(plan.slot, Kind::kObject, begin, text_.Size());
+    if constexpr (kText) {
+      text_.Put('}');
+      if (plan.slot >= 0) out.SetRange(plan.slot, Kind::kObject, begin, text_.Size());
+    }
     return true;
   }
 
@@ -762,11 +886,15 @@ class Decoder : public RecordDecoder {
     return true;
   }
 
+  template <bool kText>
   bool ReadBlocks(const Plan& plan, Cursor& c, RecordBuilder& out, int depth) {
     if (++depth > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
     const bool map = plan.op == Op::kMap;
-    const size_t begin = text_.Size();
-    text_.Put(map ? '{' : '[');
+    size_t begin = 0;
+    if constexpr (kText) {
+      begin = text_.Size();
+      text_.Put(map ? '{' : '[');
+    }
     uint64_t index = 0;
     // A map key is a string: one byte at least.
     const size_t min_size = plan.item_min_size + (map ? 1 : 0);
@@ -775,23 +903,29 @@ class Decoder : public RecordDecoder {
       if (!ReadCount(c, min_size, &count)) return false;
       if (count == 0) break;
       for (int64_t k = 0; k < count; ++k, ++index) {
-        if (index > 0) text_.Put(',');
+        if constexpr (kText)
+          if (index > 0) text_.Put(',');
         const Plan* item = plan.item;
         if (map) {
           std::string_view key;
-          if (!ReadBytes(c, &key) || !PutString(key, -1, out)) return false;
-          text_.Put(':');
+          if (!ReadBytes(c, &key)) return false;
+          if constexpr (kText) {
+            PutString<true>(key, -1, out);  // never fails: a key is in no slot
+            text_.Put(':');
+          }
           for (const auto& [name, p] : plan.by_key)
             if (name == key) item = p;
         } else {
           for (const auto& [i, p] : plan.by_index)
             if (i == index) item = p;
         }
-        if (!Read(*item, c, out, depth)) return false;
+        if (!Read<kText>(*item, c, out, depth)) return false;
       }
     }
-    text_.Put(map ? '}' : ']');
-    if (plan.slot >= 0) out.SetRange(plan.slot, map ? Kind::kObject : Kind::kList, begin, text_.Size());
+    if constexpr (kText) {
+      text_.Put(map ? '}' : ']');
+      if (plan.slot >= 0) out.SetRange(plan.slot, map ? Kind::kObject : Kind::kList, begin, text_.Size());
+    }
     return true;
   }
 

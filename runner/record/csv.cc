@@ -1,5 +1,7 @@
 #include "runner/record/csv.h"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <cstdint>
 
@@ -130,6 +132,115 @@ void AppendCsvField(std::string_view text, std::string* out) {
     out->push_back(c);
   }
   out->push_back('"');
+}
+
+namespace od = simdjson::ondemand;
+
+struct CsvWriter::State {
+  std::vector<std::string> columns;
+  std::vector<std::string> cells;
+  std::vector<bool> filled;
+  od::parser parser;
+};
+
+CsvWriter::CsvWriter() : state_(std::make_unique<State>()) {}
+CsvWriter::~CsvWriter() = default;
+
+bool CsvWriter::Append(std::string_view json, std::string* out, std::string* error) {
+  State& c = *state_;
+  od::document doc;
+  od::object obj;
+  if (c.parser
+          .iterate(simdjson::padded_string_view(json.data(), json.size(),
+                                                json.size() + simdjson::SIMDJSON_PADDING))
+          .get(doc) ||
+      doc.get_object().get(obj)) {
+    *error = "not a JSON object";
+    return false;
+  }
+  const bool header = c.columns.empty();
+  c.filled.assign(c.columns.size(), false);
+  c.cells.resize(c.columns.size());
+  for (auto member : obj) {
+    std::string_view key;
+    od::value v;
+    if (member.unescaped_key().get(key) || member.value().get(v)) {
+      *error = "malformed JSON";
+      return false;
+    }
+    size_t col = 0;
+    while (col < c.columns.size() && c.columns[col] != key) ++col;
+    if (col == c.columns.size()) {
+      if (!header) continue;  // not a column of this file
+      c.columns.emplace_back(key);
+      c.cells.emplace_back();
+      c.filled.push_back(false);
+    }
+    std::string& cell = c.cells[col];
+    cell.clear();
+    od::json_type type;
+    if (v.type().get(type)) {
+      *error = "malformed JSON";
+      return false;
+    }
+    switch (type) {
+      case od::json_type::null:
+        break;  // an empty cell
+      case od::json_type::string: {
+        std::string_view s;
+        if (v.get_string().get(s)) {
+          *error = "malformed JSON";
+          return false;
+        }
+        cell.assign(s);
+        // Quoted even when it need not be: a reader types unquoted cells, so
+        // the text "42" stays a string.
+        c.filled[col] = true;
+        cell.insert(0, 1, '\x01');  // marks "always quote"
+        continue;
+      }
+      default: {
+        std::string_view raw;
+        const bool nested = type == od::json_type::array || type == od::json_type::object;
+        if (!nested) raw = v.raw_json_token();
+        if (nested && simdjson::to_json_string(v).get(raw)) {
+          *error = "malformed JSON";
+          return false;
+        }
+        while (!raw.empty() &&
+               (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\t' || raw.back() == '\r'))
+          raw.remove_suffix(1);
+        cell.assign(raw);
+        if (type == od::json_type::array || type == od::json_type::object) cell.insert(0, 1, '\x01');
+        break;
+      }
+    }
+    c.filled[col] = true;
+  }
+  if (header) {
+    for (size_t k = 0; k < c.columns.size(); ++k) {
+      if (k) (*out).push_back(',');
+      AppendCsvField(c.columns[k], &(*out));
+    }
+    (*out).append("\n");
+  }
+  for (size_t k = 0; k < c.columns.size(); ++k) {
+    if (k) (*out).push_back(',');
+    if (!c.filled[k]) continue;
+    const std::string& cell = c.cells[k];
+    if (!cell.empty() && cell[0] == '\x01') {
+      (*out).push_back('"');
+      for (size_t q = 1; q < cell.size(); ++q) {
+        if (cell[q] == '"') (*out).push_back('"');
+        (*out).push_back(cell[q]);
+      }
+      (*out).push_back('"');
+    } else {
+      (*out).append(cell);
+    }
+  }
+  (*out).append("\n");
+  return true;
 }
 
 }  // namespace streamrun

@@ -3,6 +3,7 @@
 // object text so the rest of the pipeline sees one record model. Unquoted values
 // are typed: empty -> null, integers -> int, decimals -> float, true/false -> bool;
 // quoted values are always strings.
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,5 +26,23 @@ bool CsvToJson(const std::vector<std::string>& header, std::string_view line, st
 
 // Appends one value as a CSV field, quoted when needed.
 void AppendCsvField(std::string_view text, std::string* out);
+
+// Writes records, given as JSON object text (with JsonPadding() readable
+// bytes after it), as CSV lines. The columns are the first record's fields,
+// written as the header line before it. Strings are always quoted (a reader
+// types unquoted cells, so the text "42" stays a string); null is an empty
+// cell; numbers and bools are bare; lists and objects are quoted JSON text. A
+// later record's field that is not a column is left out; a column it lacks is
+// empty. One writer per output file.
+class CsvWriter {
+ public:
+  CsvWriter();
+  ~CsvWriter();
+  bool Append(std::string_view json, std::string* out, std::string* error);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace streamrun
