@@ -34,7 +34,7 @@ RUN apt-get update \
       libyaml-cpp0.7 libspdlog1.10 libfmt9 libsimdjson14 libabsl20220623 libre2-9 \
       librdkafka1 librocksdb7.8 libcurl4 libssl3 zlib1g \
       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1 \
-      libprotobuf32 libprotoc32 libavro23 \
+      libprotobuf32 libavro23 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /opt/streamrun --no-create-home streamrun
 WORKDIR /opt/streamrun

@@ -88,9 +88,11 @@ block = re.search(r"^PACKAGES=\((.*?)^\)", text, re.S | re.M).group(1)
 host = set(re.sub(r"#.*", "", block).split())
 # Tools the image does not need to build streamrun: compilers for sanitizers and
 # fuzzing, format/lint, the compiler cache, test clients and servers, the web-view
-# browser, unit-test framework (tests are off in the image), git.
+# browser, unit-test framework (tests are off in the image), git, protoc and
+# Python's protobuf (the format tests' Confluent client side).
 LEFT_OUT = {"clang", "libclang-rt-14-dev", "clang-format", "clang-tidy", "ccache", "git", "doctest-dev",
-            "kcat", "python3-confluent-kafka", "curl", "prometheus", "docker-compose", "chromium"}
+            "kcat", "python3-confluent-kafka", "curl", "prometheus", "docker-compose", "chromium",
+            "protobuf-compiler", "python3-protobuf"}
 # Named in the image only: TLS roots, and zlib1g-dev (find_package(ZLIB); on the
 # host it comes with librocksdb-dev).
 EXTRA = {"ca-certificates", "zlib1g-dev"}

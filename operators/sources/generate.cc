@@ -8,6 +8,7 @@
 #include "runner/config/duration.h"
 #include "runner/generate/generators.h"
 #include "runner/record/clock.h"
+#include "runner/record/json_decoder.h"
 
 namespace streamrun {
 
@@ -41,8 +42,15 @@ const config::ComponentSpec& GenerateSourceSpec() {
                     "partitions), generated in parallel by the workers; together they are the same events."),
                 "1"),
     };
-    for (auto& f : LineSourceFields())
-      if (f.name == "event_time") fields.push_back(f);
+    for (auto& f : LineSourceFields()) {
+      if (f.name == "format")
+        f = Default(Enum("format", {"json", "protobuf", "avro"},
+                         "The events' bytes: json, or protobuf/avro with `schema:` (each event is encoded, "
+                         "then read as a Protobuf or Avro source reads it; to measure or test that path)."),
+                    "json");
+      if (f.name == "event_time" || f.name == "format" || f.name == "schema" || f.name == "message")
+        fields.push_back(f);
+    }
     s.value = Obj("", fields, "");
     s.example = "clicks:\n  type: generate\n  kind: clicks\n  rate: 2000/s\n  out_of_order: 0.05:2s";
     return s;
@@ -80,6 +88,7 @@ class GenerateSourceInstance : public SourceInstance {
         partitions_(std::move(partitions)),
         rate_(rate),
         decoder_(options, std::move(projection)),
+        encoder_(options.record_format.binary() ? options.record_format.schema->NewEncoder() : nullptr),
         source_index_(source_index),
         produced_per_partition_(generators_.size(), 0) {
     const int64_t now = NowMs();
@@ -117,6 +126,14 @@ class GenerateSourceInstance : public SourceInstance {
       const int64_t n = produced_per_partition_[k]++;
       RecordPosition pos{source_index_, partitions_[k], n, n + 1};
       ++produced_;
+      if (encoder_) {
+        line_.reserve(line_.size() + JsonPadding());
+        encoded_.clear();
+        if (!encoder_->Encode(line_, &encoded_, &error_))
+          throw std::runtime_error("generate: an event does not fit the schema: " + error_);
+        decoder_.Add(encoded_, pos, batch, errors, now);
+        continue;
+      }
       decoder_.Add(line_, pos, batch, errors, now);
     }
     return live_ > 0 || !batch.empty();
@@ -173,6 +190,8 @@ class GenerateSourceInstance : public SourceInstance {
   std::vector<int> partitions_;
   double rate_;
   LineDecoder decoder_;
+  std::unique_ptr<format::RecordEncoder> encoder_;  // protobuf, avro: events encoded, then decoded
+  std::string encoded_, error_;
   int source_index_;
   std::vector<int64_t> produced_per_partition_;
   size_t live_ = generators_.size();

@@ -361,6 +361,18 @@ inline bool NeedsCare(uint64_t w) {
           zero_byte(w ^ (kOnes * '\\'))) != 0;
 }
 
+// True if no byte of `s` has its high bit set.
+inline bool IsAscii(std::string_view s) {
+  uint64_t high = 0;
+  size_t i = 0;
+  for (uint64_t w; i + 8 <= s.size(); i += 8) {
+    std::memcpy(&w, s.data() + i, 8);
+    high |= w;
+  }
+  for (; i < s.size(); ++i) high |= static_cast<unsigned char>(s[i]);
+  return (high & 0x8080808080808080ULL) == 0;
+}
+
 // The record's text as it is written: RecordBuilder::text() held at its full
 // capacity while a record is decoded, so a write is a bounds check and a
 // copy rather than a call into std::string.
@@ -504,7 +516,7 @@ class Decoder : public RecordDecoder {
     return false;
   }
 
-  bool ReadLong(Cursor& c, int64_t* v) {
+  [[gnu::always_inline]] bool ReadLong(Cursor& c, int64_t* v) {
     if (c.p < c.end && *c.p < 0x80) [[likely]] {
       *v = UnZigZag(*c.p++);
       return true;
@@ -528,18 +540,19 @@ class Decoder : public RecordDecoder {
   }
 
   // A length-prefixed byte string.
-  bool ReadBytes(Cursor& c, std::string_view* s) {
+  [[gnu::always_inline]] bool ReadBytes(Cursor& c, std::string_view* s) {
     int64_t n;
     if (!ReadLong(c, &n)) return false;
-    if (n < 0) [[unlikely]]
-      return Fail("negative length " + std::to_string(n));
-    if (static_cast<uint64_t>(n) > c.Left()) [[unlikely]] {
-      return Fail("length " + std::to_string(n) + " past the end (" + std::to_string(c.Left()) +
-                  " bytes left)");
-    }
+    if (static_cast<uint64_t>(n) > c.Left()) [[unlikely]]
+      return BadLength(n, c.Left());
     *s = std::string_view(reinterpret_cast<const char*>(c.p), static_cast<size_t>(n));
     c.p += n;
     return true;
+  }
+
+  [[gnu::noinline]] bool BadLength(int64_t n, size_t left) {
+    if (n < 0) return Fail("negative length " + std::to_string(n));
+    return Fail("length " + std::to_string(n) + " past the end (" + std::to_string(left) + " bytes left)");
   }
 
   bool ReadFixed(Cursor& c, size_t size, std::string_view* s) {
@@ -572,7 +585,7 @@ class Decoder : public RecordDecoder {
   bool PutString(std::string_view s, int slot, RecordBuilder& out) {
     if constexpr (!kText) {
       if (slot < 0) return true;
-      if (!IsValidUtf8(s)) return Fail("invalid UTF-8 in a string");
+      if (!IsAscii(s) && !IsValidUtf8(s)) return Fail("invalid UTF-8 in a string");
       row_[slot] = Value::String(from_default_ ? arena_->Copy(s) : s);
       return true;
     }
