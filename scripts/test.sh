@@ -36,10 +36,12 @@ step "sanitizer tests"
 # the release pass only: it checks packaging, and its plugin is not built with
 # the sanitizers anyway. The web-view test and cli_metrics too: they check the
 # page in a browser and the metrics in Prometheus; cli_metrics_scrape reads the
-# same servers under ASan here and under ThreadSanitizer below.
+# same servers under ASan here and under ThreadSanitizer below. The Avro
+# interop test too: it checks bytes against Confluent's npm client, and
+# cli_formats runs the same Avro and registry paths under ASan here.
 KILLS=2 COMPOSE_COUNT=40 STREAMRUN_FUZZ_RUNS=100 TAMPER_BACKENDS=memory SINK_RESTORE_RECORDS=400000 \
   ASAN_OPTIONS=detect_leaks=1 \
-  ctest --test-dir build/debug --output-on-failure -j2 -E "cli_readme|cli_plugin_install|cli_webview|cli_metrics$"
+  ctest --test-dir build/debug --output-on-failure -j2 -E "cli_readme|cli_plugin_install|cli_webview|cli_metrics$|cli_formats_avro_interop"
 
 step "ThreadSanitizer build"
 scripts/build.sh tsan streamrun

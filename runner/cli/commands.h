@@ -77,6 +77,10 @@ struct TestArgs {
 };
 int TestCommand(const TestArgs& args);
 int SchemaCommand(const std::string& what);
+// `schema check OLD NEW`: 0 if the change is compatible in `mode` (backward,
+// forward or full), 1 if not, 2 for unreadable or mismatched schemas.
+int SchemaCheckCommand(const std::vector<std::string>& files, const std::string& message,
+                       const std::string& mode);
 // `checkpoints list PIPELINE` / `checkpoints inspect PIPELINE [ID|FOLDER]`.
 int CheckpointsCommand(const std::string& action, const std::string& pipeline, const std::string& which);
 // `savepoint PIPELINE DIR`: asks the running job (SIGUSR1) for a savepoint and copies it to DIR.

@@ -73,11 +73,20 @@ int Main(int argc, char** argv) {
                  "Write each case's expected.<sink>.jsonl from this run instead of comparing (review the "
                  "change before committing it)");
 
-  std::string schema_what;
-  auto* schema = app.add_subcommand("schema", "Print a file generated from the operator specs");
-  schema->add_option("what", schema_what, "json-schema or reference")
+  std::string schema_what, schema_message, schema_mode = "full";
+  std::vector<std::string> schema_files;
+  auto* schema = app.add_subcommand(
+      "schema", "Print a file generated from the operator specs, or check a schema change (check OLD NEW)");
+  schema->add_option("what", schema_what, "json-schema, reference or check")
       ->required()
-      ->check(CLI::IsMember({"json-schema", "reference"}));
+      ->check(CLI::IsMember({"json-schema", "reference", "check"}));
+  schema->add_option("files", schema_files, "check: the OLD and NEW .avsc or .proto files");
+  schema->add_option("--message", schema_message,
+                     "check, protobuf: the message type (default: the file's first)");
+  schema
+      ->add_option("--mode", schema_mode,
+                   "check: what must hold for exit 0: backward, forward or full (default)")
+      ->check(CLI::IsMember({"backward", "forward", "full"}));
 
   KafkaArgs kafka_args;
   auto* kafka =
@@ -183,7 +192,9 @@ int Main(int argc, char** argv) {
   if (validate->parsed()) return ValidateCommand(validate_file);
   if (explain->parsed()) return ExplainCommand(explain_file, explain_format);
   if (test->parsed()) return TestCommand(test_args);
-  if (schema->parsed()) return SchemaCommand(schema_what);
+  if (schema->parsed())
+    return schema_what == "check" ? SchemaCheckCommand(schema_files, schema_message, schema_mode)
+                                  : SchemaCommand(schema_what);
   if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (generate->parsed()) return GenerateCommand(generate_args);
   if (savepoint->parsed()) return SavepointCommand(savepoint_pipeline, savepoint_dir);

@@ -491,6 +491,13 @@ class Decoder : public RecordDecoder {
   }
 
   bool Done(bool ok, const Cursor& c, std::string* error) {
+    if (ok && c.p == c.end) [[likely]]
+      return true;
+    return Refuse(ok, c, error);
+  }
+
+  // The reason a record was refused.
+  [[gnu::noinline]] bool Refuse(bool ok, const Cursor& c, std::string* error) {
     if (!ok) {
       if (path_.empty()) {
         *error = std::move(message_);
@@ -504,11 +511,8 @@ class Decoder : public RecordDecoder {
       }
       return false;
     }
-    if (c.p != c.end) {
-      *error = std::to_string(c.end - c.p) + " bytes after the end of the record";
-      return false;
-    }
-    return true;
+    *error = std::to_string(c.end - c.p) + " bytes after the end of the record";
+    return false;
   }
 
   bool Fail(std::string message) {
@@ -812,10 +816,8 @@ class Decoder : public RecordDecoder {
       case Op::kUnion: {
         int64_t i;
         if (!ReadLong(c, &i)) return false;
-        if (i < 0 || static_cast<size_t>(i) >= plan.branches.size()) {
-          return Fail("union branch " + std::to_string(i) + " out of range (" +
-                      std::to_string(plan.branches.size()) + " branches)");
-        }
+        if (i < 0 || static_cast<size_t>(i) >= plan.branches.size()) [[unlikely]]
+          return BadBranch(i, plan.branches.size());
         return Read<kText>(*plan.branches[static_cast<size_t>(i)], c, out, depth);
       }
       case Op::kRecord:
@@ -831,6 +833,43 @@ class Decoder : public RecordDecoder {
         return Fail(plan.error);
     }
     return Fail("unknown plan");
+  }
+
+  // DecodeSlots: one field of a record. The common values (a string, a long,
+  // null, a union of those) without a call through Read's switch.
+  [[gnu::always_inline]] bool SlotsField(const Plan* p, Cursor& c, int depth) {
+    if (p->op == Op::kUnion) {
+      int64_t i;
+      if (!ReadLong(c, &i)) return false;
+      if (i < 0 || static_cast<size_t>(i) >= p->branches.size()) [[unlikely]]
+        return BadBranch(i, p->branches.size());
+      p = p->branches[static_cast<size_t>(i)];
+    }
+    switch (p->op) {
+      case Op::kNull:
+        if (p->slot >= 0) row_[p->slot] = Value::Null();
+        return true;
+      case Op::kString: {
+        std::string_view s;
+        return ReadBytes(c, &s) && PutString<false>(s, p->slot, nested_);
+      }
+      case Op::kLong:
+        if (p->from == Type::kLong && !p->micros) {
+          int64_t v;
+          if (!ReadLong(c, &v)) return false;
+          if (p->slot >= 0) row_[p->slot] = Value::Int(v);
+          return true;
+        }
+        break;
+      default:
+        break;
+    }
+    return Read<false>(*p, c, nested_, depth);
+  }
+
+  [[gnu::noinline]] bool BadBranch(int64_t i, size_t branches) {
+    return Fail("union branch " + std::to_string(i) + " out of range (" + std::to_string(branches) +
+                " branches)");
   }
 
   // DecodeSlots: a record, list or map that goes in a slot whole, with its
@@ -858,6 +897,10 @@ class Decoder : public RecordDecoder {
         continue;
       }
       if constexpr (kText) text_.Put(step.key);
+      if constexpr (!kText) {
+        if (!SlotsField(step.plan, c, depth)) return Note(step.name);
+        continue;
+      }
       if (!Read<kText>(*step.plan, c, out, depth)) return Note(step.name);
     }
     if (!plan.defaults.empty()) {

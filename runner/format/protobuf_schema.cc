@@ -18,6 +18,7 @@
 #include <map>
 
 #include "runner/format/codec.h"
+#include "runner/format/compatibility.h"
 #include "runner/format/protobuf_codec.h"
 
 namespace streamrun::format {
@@ -218,6 +219,7 @@ class ProtobufSchema : public Schema, public std::enable_shared_from_this<Protob
   }
 
   RecordFormat format() const override { return RecordFormat::kProtobuf; }
+  const pb::Message& root() const { return *compiled_.root; }
 
   std::unique_ptr<RecordDecoder> NewDecoder(const ProjectionNode& projection, const Schema*) const override {
     return NewProtobufDecoder(*compiled_.root, projection);
@@ -391,6 +393,11 @@ std::shared_ptr<const Schema> ParseProtobufSchema(std::string_view text, const s
   const gp::Descriptor* d = PickMessage(file, *pool->pool, message, error);
   if (!d) return nullptr;
   return std::make_shared<ProtobufSchema>(pool, d, "the registry");
+}
+
+const pb::Message* ProtobufRoot(const Schema& s) {
+  const auto* p = dynamic_cast<const ProtobufSchema*>(&s);
+  return p ? &p->root() : nullptr;
 }
 
 }  // namespace streamrun::format

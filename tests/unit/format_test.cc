@@ -234,11 +234,13 @@ TEST_CASE("registry framing: Confluent's byte layout") {
   CHECK(out == Bytes({0, 1, 2, 3, 4}));  // Avro and JSON: no indexes
   Frame f;
   std::string error;
-  REQUIRE(ReadFrame(Bytes({0, 0, 0, 1, 2, 4, 2, 4, 'x'}), true, &f, &error));
+  const std::string two = Bytes({0, 0, 0, 1, 2, 4, 2, 4, 'x'});  // the payload points into it
+  REQUIRE(ReadFrame(two, true, &f, &error));
   CHECK(f.schema_id == 258);
   CHECK(f.message_index == std::vector<int>{1, 2});
   CHECK(f.payload == "x");
-  REQUIRE(ReadFrame(Bytes({0, 0, 0, 0, 7, 0, 'y'}), true, &f, &error));
+  const std::string first = Bytes({0, 0, 0, 0, 7, 0, 'y'});
+  REQUIRE(ReadFrame(first, true, &f, &error));
   CHECK(f.message_index == std::vector<int>{0});
   CHECK(f.payload == "y");
   CHECK_FALSE(ReadFrame(Bytes({1, 0, 0, 0, 7}), false, &f, &error));
