@@ -7,6 +7,13 @@
 // The resolution is compiled once per decoder into a tree of plans, one per
 // (writer type, reader type, projection node); the per-record walk only reads
 // bytes and appends text, into buffers kept from record to record.
+//
+// DecodeSlots is the same walk without the text (Read<false>): it checks
+// every value as Decode does, so that a record it takes always has a text
+// later, but only projected values are made, strings pointing into the bytes.
+// A projected string must be UTF-8 in both; any other string with bad bytes
+// is written with U+FFFD, so the transcoder's Decode (with no projection)
+// never refuses what DecodeSlots took.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -896,12 +903,12 @@ class Decoder : public RecordDecoder {
         if (!Skip(*step.skip, c, depth)) return Note(step.name);
         continue;
       }
-      if constexpr (kText) text_.Put(step.key);
-      if constexpr (!kText) {
+      if constexpr (kText) {
+        text_.Put(step.key);
+        if (!Read<true>(*step.plan, c, out, depth)) return Note(step.name);
+      } else {
         if (!SlotsField(step.plan, c, depth)) return Note(step.name);
-        continue;
       }
-      if (!Read<kText>(*step.plan, c, out, depth)) return Note(step.name);
     }
     if (!plan.defaults.empty()) {
       const bool was = from_default_;

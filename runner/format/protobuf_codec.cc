@@ -69,6 +69,12 @@ struct Level {
 struct Projection {
   std::vector<int> slot;
   std::vector<const Projection*> child;
+  // Every field read is a singular scalar (the common case): DecodeSlots
+  // reads such a message in one pass, without listing its fields first.
+  bool flat = true;
+  // flat: the slots of fields without presence and their default, set first
+  // and overwritten by the field when it is on the wire.
+  std::vector<std::pair<int, Value>> defaults;
 };
 
 // Reads a field's scalar value from a submessage (wrappers, Timestamp):
@@ -167,6 +173,11 @@ class ProtobufDecoder : public RecordDecoder {
       const Field& f = m.fields[it->second];
       proj->slot[it->second] = c.slot;
       if (!c.children.empty() && f.message && !f.repeated) proj->child[it->second] = Build(*f.message, c);
+      if (f.repeated || f.map || f.type == Type::kMessage) {
+        proj->flat = false;
+      } else if (c.slot >= 0 && !f.presence) {
+        proj->defaults.emplace_back(c.slot, DefaultValue(f));
+      }
     }
     owned_.push_back(std::move(proj));
     return owned_.back().get();
@@ -175,6 +186,66 @@ class ProtobufDecoder : public RecordDecoder {
   Level& LevelAt(int depth) {
     while (static_cast<int>(levels_.size()) <= depth) levels_.push_back(std::make_unique<Level>());
     return *levels_[depth];
+  }
+
+  // Reads one field's tag and value at *p (the bytes of a length-delimited
+  // one are left in place).
+  static bool ReadOccurrence(const uint8_t** p, const uint8_t* end, uint64_t* number, Occurrence* o,
+                             std::string* error) {
+    uint64_t tag;
+    if (!GetVarint(p, end, &tag)) {
+      *error = "truncated tag";
+      return false;
+    }
+    *number = tag >> 3;
+    *o = Occurrence{static_cast<int>(tag & 7), 0, nullptr, 0, -1};
+    if (*number == 0 || *number > 536870911) {
+      *error = "invalid field number " + std::to_string(*number);
+      return false;
+    }
+    switch (o->wire_type) {
+      case 0:
+        if (!GetVarint(p, end, &o->number)) {
+          *error = "truncated varint in field " + std::to_string(*number);
+          return false;
+        }
+        break;
+      case 1:
+        if (end - *p < 8) {
+          *error = "truncated fixed64 in field " + std::to_string(*number);
+          return false;
+        }
+        std::memcpy(&o->number, *p, 8);
+        *p += 8;
+        break;
+      case 5: {
+        if (end - *p < 4) {
+          *error = "truncated fixed32 in field " + std::to_string(*number);
+          return false;
+        }
+        uint32_t v32;
+        std::memcpy(&v32, *p, 4);
+        o->number = v32;
+        *p += 4;
+        break;
+      }
+      case 2: {
+        uint64_t n;
+        if (!GetVarint(p, end, &n) || n > static_cast<uint64_t>(end - *p)) {
+          *error = "truncated length-delimited field " + std::to_string(*number);
+          return false;
+        }
+        o->data = *p;
+        o->len = static_cast<uint32_t>(n);
+        *p += n;
+        break;
+      }
+      default:
+        *error = "wire type " + std::to_string(o->wire_type) + " (field " + std::to_string(*number) +
+                 ") is not supported (groups are proto2's deprecated encoding)";
+        return false;
+    }
+    return true;
   }
 
   // Lists the fields of one message present on the wire into `level`
@@ -191,59 +262,9 @@ class ProtobufDecoder : public RecordDecoder {
     level.head.assign(m.fields.size(), -1);
     level.tail.assign(m.fields.size(), -1);
     while (p < end) {
-      uint64_t tag;
-      if (!GetVarint(&p, end, &tag)) {
-        *error = "truncated tag";
-        return false;
-      }
-      const uint64_t number = tag >> 3;
-      Occurrence o{static_cast<int>(tag & 7), 0, nullptr, 0, -1};
-      if (number == 0 || number > 536870911) {
-        *error = "invalid field number " + std::to_string(number);
-        return false;
-      }
-      switch (o.wire_type) {
-        case 0:
-          if (!GetVarint(&p, end, &o.number)) {
-            *error = "truncated varint in field " + std::to_string(number);
-            return false;
-          }
-          break;
-        case 1:
-          if (end - p < 8) {
-            *error = "truncated fixed64 in field " + std::to_string(number);
-            return false;
-          }
-          std::memcpy(&o.number, p, 8);
-          p += 8;
-          break;
-        case 5: {
-          if (end - p < 4) {
-            *error = "truncated fixed32 in field " + std::to_string(number);
-            return false;
-          }
-          uint32_t v32;
-          std::memcpy(&v32, p, 4);
-          o.number = v32;
-          p += 4;
-          break;
-        }
-        case 2: {
-          uint64_t n;
-          if (!GetVarint(&p, end, &n) || n > static_cast<uint64_t>(end - p)) {
-            *error = "truncated length-delimited field " + std::to_string(number);
-            return false;
-          }
-          o.data = p;
-          o.len = static_cast<uint32_t>(n);
-          p += n;
-          break;
-        }
-        default:
-          *error = "wire type " + std::to_string(o.wire_type) + " (field " + std::to_string(number) +
-                   ") is not supported (groups are proto2's deprecated encoding)";
-          return false;
-      }
+      uint64_t number;
+      Occurrence o;
+      if (!ReadOccurrence(&p, end, &number, &o, error)) return false;
       const int index = m.IndexOfNumber(static_cast<uint32_t>(number));
       if (index < 0) continue;  // a field this schema does not know
       // Checked for every known field, read or not, so a record that decodes
@@ -252,8 +273,7 @@ class ProtobufDecoder : public RecordDecoder {
       const int want = known.map ? 2 : pb::WireTypeOf(known.type);
       if (o.wire_type != want && !(known.repeated && o.wire_type == 2 && pb::IsPackable(known.type)))
         return WrongWire(known, o.wire_type, want, error);
-      if (filter && m.fields[index].type != Type::kMessage &&
-          (!only || (only->slot[index] < 0 && !only->child[index])))
+      if (filter && !NeedsCheck(known, o) && (!only || (only->slot[index] < 0 && !only->child[index])))
         continue;
       const int at = static_cast<int>(level.seen.size());
       level.seen.push_back(o);
@@ -267,22 +287,50 @@ class ProtobufDecoder : public RecordDecoder {
     return true;
   }
 
-  // Checks that the nested messages of a scanned message are messages too (so
-  // its text can always be made later), for fields not decoded otherwise.
+  // True for an occurrence whose bytes hold more to check than its tag and
+  // length: a nested message, a Timestamp, Duration or wrapper, a packed list.
+  static bool NeedsCheck(const Field& field, const Occurrence& o) {
+    return o.wire_type == 2 &&
+           (field.type == Type::kMessage || field.type == Type::kTimestamp || field.type == Type::kDuration ||
+            field.type == Type::kWrapper || (field.repeated && pb::IsPackable(field.type)));
+  }
+
+  // Checks what Decode would check inside one such occurrence, for a field
+  // not decoded otherwise.
+  bool CheckOccurrence(const Field& field, const Occurrence& o, int depth, std::string* error) {
+    if (!NeedsCheck(field, o)) return true;
+    if (field.type == Type::kMessage) {
+      Level& inner = LevelAt(depth + 1);
+      return Scan(*field.message, o.data, o.data + o.len, depth + 1, inner, error, nullptr,
+                  /*filter=*/true) &&
+             CheckNested(*field.message, inner, nullptr, depth + 1, error);
+    }
+    if (field.repeated && pb::IsPackable(field.type)) {
+      const uint8_t* p = o.data;
+      const uint8_t* end = p + o.len;
+      const int wt = pb::WireTypeOf(field.type);
+      while (p < end) {
+        uint64_t v;
+        if (wt == 0 ? !GetVarint(&p, end, &v) : end - p < (wt == 1 ? 8 : 4)) {
+          *error = "truncated packed field '" + field.name + "'";
+          return false;
+        }
+        if (wt != 0) p += wt == 1 ? 8 : 4;
+      }
+      return true;
+    }
+    Value unused;  // Timestamp, Duration, wrapper: read as Decode reads them
+    return ScalarValue(field, field.type, o.wire_type, o.number, o.data, o.len, &unused, nullptr, error);
+  }
+
+  // Checks that what a scanned message holds beyond tags and lengths is sound
+  // (so its text can always be made later), for fields not decoded otherwise.
   bool CheckNested(const Message& m, const Level& level, const Projection* proj, int depth,
                    std::string* error) {
     for (size_t f = 0; f < m.fields.size(); ++f) {
-      const Field& field = m.fields[f];
-      if (field.type != Type::kMessage || (proj && (proj->slot[f] >= 0 || proj->child[f]))) continue;
-      for (int o = level.head[f]; o >= 0; o = level.seen[o].next) {
-        const Occurrence& occ = level.seen[o];
-        if (occ.wire_type != 2) return WrongWire(field, occ.wire_type, 2, error);
-        Level& inner = LevelAt(depth + 1);
-        if (!Scan(*field.message, occ.data, occ.data + occ.len, depth + 1, inner, error, nullptr,
-                  /*filter=*/true) ||
-            !CheckNested(*field.message, inner, nullptr, depth + 1, error))
-          return false;
-      }
+      if (proj && (proj->slot[f] >= 0 || proj->child[f])) continue;
+      for (int o = level.head[f]; o >= 0; o = level.seen[o].next)
+        if (!CheckOccurrence(m.fields[f], level.seen[o], depth, error)) return false;
     }
     return true;
   }
@@ -290,6 +338,7 @@ class ProtobufDecoder : public RecordDecoder {
   // The projected slots of one message, without its text.
   bool Slots(const Message& m, const uint8_t* p, const uint8_t* end, const Projection* proj, int depth,
              Value* row, Arena& arena, std::string* error) {
+    if (proj && proj->flat) return FlatSlots(m, p, end, *proj, depth, row, arena, error);
     Level& level = LevelAt(depth);
     if (!Scan(m, p, end, depth, level, error, proj, /*filter=*/true) ||
         !CheckNested(m, level, proj, depth, error))
@@ -324,6 +373,36 @@ class ProtobufDecoder : public RecordDecoder {
       }
       if (!ScalarValue(field, field.type, occ.wire_type, occ.number, occ.data, occ.len, &row[slot], &arena,
                        error))
+        return false;
+    }
+    return true;
+  }
+
+  // Slots of a message whose fields read are all singular scalars, in one
+  // pass: the last occurrence of a field wins, as in Decode.
+  bool FlatSlots(const Message& m, const uint8_t* p, const uint8_t* end, const Projection& proj, int depth,
+                 Value* row, Arena& arena, std::string* error) {
+    if (depth > kMaxDepth) {
+      *error = "messages nested more than " + std::to_string(kMaxDepth) + " deep";
+      return false;
+    }
+    for (const auto& [slot, v] : proj.defaults) row[slot] = v;
+    while (p < end) {
+      uint64_t number;
+      Occurrence o;
+      if (!ReadOccurrence(&p, end, &number, &o, error)) return false;
+      const int index = m.IndexOfNumber(static_cast<uint32_t>(number));
+      if (index < 0) continue;  // a field this schema does not know
+      const Field& known = m.fields[index];
+      const int want = known.map ? 2 : pb::WireTypeOf(known.type);
+      if (o.wire_type != want && !(known.repeated && o.wire_type == 2 && pb::IsPackable(known.type)))
+        return WrongWire(known, o.wire_type, want, error);
+      const int slot = proj.slot[index];
+      if (slot < 0) {  // not read: checked, so its text can be made later
+        if (!CheckOccurrence(known, o, depth, error)) return false;
+        continue;
+      }
+      if (!ScalarValue(known, known.type, o.wire_type, o.number, o.data, o.len, &row[slot], &arena, error))
         return false;
     }
     return true;
