@@ -248,6 +248,15 @@ class ProtobufDecoder : public RecordDecoder {
     return true;
   }
 
+  // A known field's wire type, checked for every field, read or not, so a
+  // record that decodes here always has a text (RawTranscoder).
+  bool CheckWireType(const Field& known, const Occurrence& o, std::string* error) {
+    const int want = known.map ? 2 : pb::WireTypeOf(known.type);
+    if (o.wire_type == want || (known.repeated && o.wire_type == 2 && pb::IsPackable(known.type)))
+      return true;
+    return WrongWire(known, o.wire_type, want, error);
+  }
+
   // Lists the fields of one message present on the wire into `level`
   // (unknown field numbers skipped). False on bytes that are not a message.
   // With `only` (DecodeSlots), fields neither read nor nested messages are
@@ -267,12 +276,8 @@ class ProtobufDecoder : public RecordDecoder {
       if (!ReadOccurrence(&p, end, &number, &o, error)) return false;
       const int index = m.IndexOfNumber(static_cast<uint32_t>(number));
       if (index < 0) continue;  // a field this schema does not know
-      // Checked for every known field, read or not, so a record that decodes
-      // here always has a text (RawTranscoder).
       const Field& known = m.fields[index];
-      const int want = known.map ? 2 : pb::WireTypeOf(known.type);
-      if (o.wire_type != want && !(known.repeated && o.wire_type == 2 && pb::IsPackable(known.type)))
-        return WrongWire(known, o.wire_type, want, error);
+      if (!CheckWireType(known, o, error)) return false;
       if (filter && !NeedsCheck(known, o) && (!only || (only->slot[index] < 0 && !only->child[index])))
         continue;
       const int at = static_cast<int>(level.seen.size());
@@ -394,9 +399,7 @@ class ProtobufDecoder : public RecordDecoder {
       const int index = m.IndexOfNumber(static_cast<uint32_t>(number));
       if (index < 0) continue;  // a field this schema does not know
       const Field& known = m.fields[index];
-      const int want = known.map ? 2 : pb::WireTypeOf(known.type);
-      if (o.wire_type != want && !(known.repeated && o.wire_type == 2 && pb::IsPackable(known.type)))
-        return WrongWire(known, o.wire_type, want, error);
+      if (!CheckWireType(known, o, error)) return false;
       const int slot = proj.slot[index];
       if (slot < 0) {  // not read: checked, so its text can be made later
         if (!CheckOccurrence(known, o, depth, error)) return false;

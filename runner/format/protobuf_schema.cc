@@ -20,6 +20,7 @@
 #include "runner/format/codec.h"
 #include "runner/format/compatibility.h"
 #include "runner/format/protobuf_codec.h"
+#include "runner/record/json_writer.h"
 
 namespace streamrun::format {
 
@@ -300,31 +301,6 @@ bool LooksLikeBase64(std::string_view s) {
   return true;
 }
 
-std::string DecodeBase64(std::string_view s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    const int v = val(c);
-    if (v < 0) break;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::shared_ptr<const Schema> LoadProtobufSchema(const std::string& path, const std::string& message,
@@ -366,8 +342,8 @@ std::shared_ptr<const Schema> ParseProtobufSchema(std::string_view text, const s
   Errors errors;
   bool parsed = false;
   if (LooksLikeBase64(text)) {
-    const std::string bytes = DecodeBase64(text);
-    parsed = proto.ParseFromString(bytes) && proto.message_type_size() > 0;
+    std::string bytes;
+    parsed = DecodeBase64(text, &bytes) && proto.ParseFromString(bytes) && proto.message_type_size() > 0;
   }
   if (!parsed) {
     gp::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
