@@ -257,6 +257,21 @@ class ProtobufDecoder : public RecordDecoder {
     return WrongWire(known, o.wire_type, want, error);
   }
 
+  // Reads fields at *p up to one this schema knows (*index, its wire type
+  // checked) or the end (*index = -1); fields it does not know are skipped,
+  // as a reader of an older schema does. False on bytes that are not a message.
+  bool NextKnown(const Message& m, const uint8_t** p, const uint8_t* end, int* index, Occurrence* o,
+                 std::string* error) {
+    while (*p < end) {
+      uint64_t number;
+      if (!ReadOccurrence(p, end, &number, o, error)) return false;
+      *index = m.IndexOfNumber(static_cast<uint32_t>(number));
+      if (*index >= 0) return CheckWireType(m.fields[*index], *o, error);
+    }
+    *index = -1;
+    return true;
+  }
+
   // Lists the fields of one message present on the wire into `level`
   // (unknown field numbers skipped). False on bytes that are not a message.
   // With `only` (DecodeSlots), fields neither read nor nested messages are
@@ -270,14 +285,12 @@ class ProtobufDecoder : public RecordDecoder {
     level.seen.clear();
     level.head.assign(m.fields.size(), -1);
     level.tail.assign(m.fields.size(), -1);
-    while (p < end) {
-      uint64_t number;
+    while (true) {
+      int index;
       Occurrence o;
-      if (!ReadOccurrence(&p, end, &number, &o, error)) return false;
-      const int index = m.IndexOfNumber(static_cast<uint32_t>(number));
-      if (index < 0) continue;  // a field this schema does not know
+      if (!NextKnown(m, &p, end, &index, &o, error)) return false;
+      if (index < 0) break;
       const Field& known = m.fields[index];
-      if (!CheckWireType(known, o, error)) return false;
       if (filter && !NeedsCheck(known, o) && (!only || (only->slot[index] < 0 && !only->child[index])))
         continue;
       const int at = static_cast<int>(level.seen.size());
@@ -392,14 +405,12 @@ class ProtobufDecoder : public RecordDecoder {
       return false;
     }
     for (const auto& [slot, v] : proj.defaults) row[slot] = v;
-    while (p < end) {
-      uint64_t number;
+    while (true) {
+      int index;
       Occurrence o;
-      if (!ReadOccurrence(&p, end, &number, &o, error)) return false;
-      const int index = m.IndexOfNumber(static_cast<uint32_t>(number));
-      if (index < 0) continue;  // a field this schema does not know
+      if (!NextKnown(m, &p, end, &index, &o, error)) return false;
+      if (index < 0) break;
       const Field& known = m.fields[index];
-      if (!CheckWireType(known, o, error)) return false;
       const int slot = proj.slot[index];
       if (slot < 0) {  // not read: checked, so its text can be made later
         if (!CheckOccurrence(known, o, depth, error)) return false;
