@@ -838,12 +838,14 @@ class ProtobufEncoder : public RecordEncoder {
     return *buffers_[depth];
   }
 
+  // The field a record's key names (its name or its JSON camelCase name),
+  // trying the one after the previous key first: records usually list fields
+  // in declaration order. No allocation, even for keys the schema lacks.
   static int FindField(const Message& m, std::string_view name, int hint) {
     if (hint < static_cast<int>(m.fields.size()) && m.fields[hint].name == name) return hint;
     for (size_t i = 0; i < m.fields.size(); ++i)
-      if (m.fields[i].name == name) return static_cast<int>(i);
-    auto it = m.by_name.find(std::string(name));  // a JSON (camelCase) name
-    return it == m.by_name.end() ? -1 : it->second;
+      if (m.fields[i].name == name || m.fields[i].json_name == name) return static_cast<int>(i);
+    return -1;
   }
 
   bool Fail(const Field& f, const std::string& what, std::string* error) {

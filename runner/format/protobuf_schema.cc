@@ -126,6 +126,7 @@ class Compiler {
       const gp::FieldDescriptor* fd = d->field(i);
       pb::Field f;
       f.name = fd->name();
+      f.json_name = fd->json_name();
       f.key = "\"" + f.name + "\":";
       f.number = static_cast<uint32_t>(fd->number());
       f.type = ScalarType(fd);

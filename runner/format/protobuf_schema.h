@@ -38,7 +38,8 @@ struct Message;
 
 struct Field {
   std::string name;
-  std::string key;  // `"name":`, written before the value
+  std::string json_name;  // protobuf's camelCase JSON name (often `name` itself)
+  std::string key;        // `"name":`, written before the value
   uint32_t number = 0;
   Type type = Type::kInt32;
   Type wrapped = Type::kInt32;  // kWrapper: the scalar inside
