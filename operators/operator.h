@@ -85,6 +85,11 @@ struct OperatorContext {
   // counters); what every operator counts (records, bytes, watermarks) the
   // runtime counts itself. Never null in a run.
   metrics::OperatorMetrics* metrics = nullptr;
+  // Sources: the runtime can put the records of this source back in order
+  // wherever order matters (runner/runtime/pieces.h), so the instances may
+  // read one input in ordered pieces at once (a file in chunks). False at
+  // parallelism 1, or when a step before the first exchange needs order.
+  bool ordered_pieces = false;
 };
 
 // Per-batch facts every step may need.
@@ -142,6 +147,11 @@ class StepPlan {
   // True if the step sends records it could not use to the transform's
   // `.late` output (window).
   virtual bool EmitsLate() const { return false; }
+  // True if the step looks at each record on its own, at once: no state, no
+  // watermark, no processing time, no order (filter, set, select, drop,
+  // key_by). Records of a source read in pieces may pass such steps out of
+  // order; they are put back in order at the next exchange.
+  virtual bool OrderFree() const { return false; }
 };
 
 class SourceInstance {
@@ -174,6 +184,16 @@ class SourceInstance {
   };
   virtual void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const {}
   virtual void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) {}
+  // Ordered pieces (OperatorContext::ordered_pieces): every batch Next
+  // returns holds records of one piece (Batch::piece). After the batch that
+  // ends a piece, this gives the piece's end once: its index and the
+  // watermark its records reach on their own (the highest event time in it
+  // minus max_out_of_orderness), which orders the pieces after it.
+  struct PieceEnd {
+    int64_t piece = -1;
+    int64_t watermark = kNoTime;
+  };
+  virtual bool TakePieceEnd(PieceEnd* end) { return false; }
 };
 
 class SinkInstance {

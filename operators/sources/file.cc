@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "operators/sources/file_chunks.h"
 #include "operators/sources/line_records.h"
 #include "operators/sources/sources.h"
 #include "runner/record/clock.h"
@@ -27,11 +28,18 @@ const config::ComponentSpec& FileSourceSpec() {
         "Files matching `path` are read in name order, each as one partition (its index in "
         "the sorted list). A bounded source ends after the last file, sending the final "
         "watermark so every open window fires. With `bounded: false` the last file is "
-        "followed like `tail -f` and the source never ends on its own.";
+        "followed like `tail -f` and the source never ends on its own. At parallelism 2 or more, "
+        "bounded JSON, CSV and raw files are cut into chunks of `chunk_size` bytes at line ends "
+        "and every worker reads chunks at once; records are put back in the files' order "
+        "wherever order matters, so results are those of one reader.";
     std::vector<FieldSpec> fields = {
         Required(Str("path", "A file path or a glob such as `data/clicks-*.jsonl`.")),
         Default(Bool("bounded", "End after the last file (true) or follow it for new lines (false)."),
                 "true"),
+        Default(Int("chunk_size",
+                    "Bytes per chunk when several workers read the files at once (see above); 0 reads "
+                    "each file whole on one worker."),
+                "1048576"),
     };
     for (auto& f : LineSourceFields()) fields.push_back(f);
     s.value = Obj("", fields, "");
@@ -228,23 +236,46 @@ class FileSourceInstance : public SourceInstance {
   std::string header_;  // the CSV header line, for checkpoints
 };
 
+std::vector<std::string> Glob(const std::string& pattern) {
+  std::vector<std::string> files;
+  glob_t g{};
+  int rc = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  if (files.empty()) throw std::runtime_error("no file matches '" + pattern + "'");
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 class FileSourcePlan : public SourcePlan {
  public:
-  FileSourcePlan(std::string path, bool bounded, LineSourceOptions options)
-      : path_(std::move(path)), bounded_(bounded), options_(std::move(options)) {}
+  FileSourcePlan(std::string path, bool bounded, int64_t chunk_bytes, LineSourceOptions options)
+      : path_(std::move(path)), bounded_(bounded), chunk_bytes_(chunk_bytes), options_(std::move(options)) {}
+
+  // Several workers read the files in chunks when the runtime can put their
+  // records back in order (OperatorContext::ordered_pieces), the files end
+  // (a followed file has no last chunk) and records are lines (a
+  // length-prefixed binary file cannot be cut without reading it).
+  bool Chunked(int workers) const {
+    return workers > 1 && bounded_ && options_.format != LineFormat::kProtobuf &&
+           options_.format != LineFormat::kAvro;
+  }
+
+  std::unique_ptr<RunShared> MakeRunShared(int workers) const override {
+    if (!Chunked(workers)) return nullptr;
+    return std::make_unique<FileChunks>(Glob(path_), chunk_bytes_, options_.format == LineFormat::kCsv,
+                                        options_.max_record_bytes);
+  }
 
   std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe& universe,
                                               int source_index) const override {
     const int worker = context.worker, workers = context.workers;
-    std::vector<std::string> files;
-    glob_t g{};
-    int rc = ::glob(path_.c_str(), GLOB_NOSORT, nullptr, &g);
-    if (rc == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
-    }
-    globfree(&g);
-    if (files.empty()) throw std::runtime_error("no file matches '" + path_ + "'");
-    std::sort(files.begin(), files.end());
+    if (context.ordered_pieces && context.shared)
+      return NewChunkedFileSource(static_cast<FileChunks*>(context.shared), options_, universe.projection,
+                                  source_index, worker, workers);
+    std::vector<std::string> files = Glob(path_);
     // File i belongs to worker i % workers; positions use the index in the full list.
     std::vector<size_t> mine;
     for (size_t i = 0; i < files.size(); ++i)
@@ -259,6 +290,7 @@ class FileSourcePlan : public SourcePlan {
  private:
   std::string path_;
   bool bounded_;
+  int64_t chunk_bytes_;
   LineSourceOptions options_;
 };
 
@@ -273,7 +305,12 @@ std::unique_ptr<SourcePlan> PlanFileSource(const config::ConfNode& node, PlanCon
     ctx.Error(node.mark, "missing 'path'");
     return nullptr;
   }
-  return std::make_unique<FileSourcePlan>(path, options.Bool("bounded"), line);
+  const int64_t chunk_bytes = options.Int("chunk_size");
+  if (chunk_bytes < 0) {
+    ctx.Error(options.Node("chunk_size")->mark, "chunk_size must be 0 or a positive number of bytes");
+    return nullptr;
+  }
+  return std::make_unique<FileSourcePlan>(path, options.Bool("bounded"), chunk_bytes, line);
 }
 
 }  // namespace streamrun

@@ -34,6 +34,7 @@ class DropPlan : public StepPlan {
   std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<PassThroughInstance>();
   }
+  bool OrderFree() const override { return true; }
   std::string Describe() const override {
     std::string d = "drop";
     for (const auto& f : fields_) d += " " + f;

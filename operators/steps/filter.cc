@@ -55,6 +55,7 @@ class FilterPlan : public StepPlan {
   std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<FilterInstance>(predicate_.get());
   }
+  bool OrderFree() const override { return true; }
   std::string Describe() const override { return "filter " + predicate_->text(); }
 
  private:

@@ -66,6 +66,7 @@ class KeyByPlan : public StepPlan {
     return std::make_unique<KeyByInstance>(&parts_);
   }
   bool Rekeys() const override { return true; }
+  bool OrderFree() const override { return true; }
   std::string Describe() const override {
     std::string d = "key_by";
     for (const auto& p : parts_) d += " " + p.name;

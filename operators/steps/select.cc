@@ -39,6 +39,7 @@ class SelectPlan : public StepPlan {
     if (!computed_) return std::make_unique<PassThroughInstance>();
     return std::make_unique<ComputeFieldsInstance>(&outputs_, "select");
   }
+  bool OrderFree() const override { return true; }
   std::string Describe() const override {
     std::string d = "select";
     for (const auto& o : outputs_) {

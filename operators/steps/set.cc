@@ -33,6 +33,7 @@ class SetPlan : public StepPlan {
   std::unique_ptr<StepInstance> Instantiate(const OperatorContext&) const override {
     return std::make_unique<ComputeFieldsInstance>(&fields_, "set");
   }
+  bool OrderFree() const override { return true; }
   std::string Describe() const override {
     std::string d = "set";
     for (const auto& f : fields_) d += " " + f.name + "=" + f.expression->text();

@@ -74,6 +74,7 @@ struct TestArgs {
   bool restore_midway = false;
   std::string state_backend;
   bool update = false;  // write expected.<sink>.jsonl from this run instead of comparing
+  int64_t file_chunk_size = 0;  // > 0: the input files' chunk_size (file source)
 };
 int TestCommand(const TestArgs& args);
 int SchemaCommand(const std::string& what);

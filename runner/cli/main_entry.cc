@@ -69,6 +69,10 @@ int Main(int argc, char** argv) {
                    "Run every case with this state backend and no hot keys: every key is encoded "
                    "after each use and decoded again (rocksdb: through the database)")
       ->check(CLI::IsMember({"memory", "rocksdb"}));
+  test->add_option("--file-chunk-size", test_args.file_chunk_size,
+                   "Read the cases' input files in chunks of this many bytes (the file source's "
+                   "chunk_size), so that at parallelism 2 or more every worker reads a part of them")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   test->add_flag("--update", test_args.update,
                  "Write each case's expected.<sink>.jsonl from this run instead of comparing (review the "
                  "change before committing it)");

@@ -9,6 +9,8 @@
 //   env: {NAME: value}     environment for ${NAME} in the pipeline
 //   parallelism: 1         run only at this parallelism, whatever --parallelism says
 //   restore_midway: false  --restore-midway runs it without the interruption
+// With --file-chunk-size N the input files are read in chunks of N bytes, every
+// worker reading some at parallelism > 1 (the file source's chunk_size).
 // Every sink is captured in memory, so a case never writes files.
 #include <unistd.h>
 
@@ -166,7 +168,7 @@ bool ReadCaseConfig(const fs::path& dir, CaseConfig* c, std::string* problem) {
 }
 
 // Points each replaced source at its input file.
-bool ReplaceSources(ConfNode& root, const fs::path& dir, std::string* problem) {
+bool ReplaceSources(ConfNode& root, const fs::path& dir, int64_t chunk_size, std::string* problem) {
   ConfNode* sources = nullptr;
   for (auto& [k, v] : root.entries)
     if (k.scalar == "sources") sources = &v;
@@ -202,6 +204,9 @@ bool ReplaceSources(ConfNode& root, const fs::path& dir, std::string* problem) {
     // Relative: cases run inside their folder, so positions in errors are stable.
     replaced.entries.emplace_back(Scalar("path", node->mark), Scalar(file, node->mark));
     replaced.entries.emplace_back(Scalar("format", node->mark), Scalar(format, node->mark));
+    if (chunk_size > 0)
+      replaced.entries.emplace_back(Scalar("chunk_size", node->mark),
+                                    Scalar(std::to_string(chunk_size), node->mark));
     if (node->IsMap())
       for (const auto& [k, v] : node->entries)
         if (k.scalar == "event_time" || k.scalar == "max_record_size" ||
@@ -339,7 +344,7 @@ CaseResult RunCase(const fs::path& case_dir, const TestArgs& args) {
     RegisterSecrets(*root);
     LoadListedPlugins(*root, pipeline, diags);
   }
-  if (root && ReplaceSources(*root, dir, &problem)) {
+  if (root && ReplaceSources(*root, dir, args.file_chunk_size, &problem)) {
     PlanOptions options;
     options.sink_override = [&captured](const std::string& sink) {
       return std::make_unique<CaptureSinkPlan>(&captured[sink]);

@@ -100,6 +100,22 @@ class Batch {
   int64_t read_ms() const { return read_ms_; }
   void set_read_ms(int64_t ms) { read_ms_ = ms; }
 
+  // A source that reads its input in ordered pieces (a large file cut into
+  // chunks read by every worker at once) marks each batch with its piece's
+  // index; the runtime (runner/runtime/pieces.h) then lets the records of
+  // piece k reach a step that holds state only after every piece before k,
+  // so they arrive there in the input's own order. -1: not part of a piece.
+  int64_t piece() const { return piece_; }
+  int32_t piece_source() const { return piece_source_; }
+  void set_piece(int32_t source_node, int64_t piece) {
+    piece_source_ = source_node;
+    piece_ = piece;
+  }
+  void CopyPieceFrom(const Batch& other) {
+    piece_source_ = other.piece_source_;
+    piece_ = other.piece_;
+  }
+
   Arena& arena() { return *arena_; }
   const std::shared_ptr<Arena>& shared_arena() const { return arena_; }
 
@@ -166,6 +182,8 @@ class Batch {
     key_hash_.clear();
     watermark_.clear();
     read_ms_ = kNoTime;
+    piece_ = -1;
+    piece_source_ = -1;
     if (arena_.use_count() == 1) {
       arena_->Reset();
     } else {
@@ -185,6 +203,8 @@ class Batch {
     b.key_hash_ = key_hash_;
     b.watermark_ = watermark_;
     b.read_ms_ = read_ms_;
+    b.piece_ = piece_;
+    b.piece_source_ = piece_source_;
     b.arena_ = arena_;
     return b;
   }
@@ -214,6 +234,8 @@ class Batch {
   std::vector<uint64_t> key_hash_;
   std::vector<int64_t> watermark_;
   int64_t read_ms_ = kNoTime;
+  int64_t piece_ = -1;
+  int32_t piece_source_ = -1;
   std::shared_ptr<Arena> arena_;
 };
 

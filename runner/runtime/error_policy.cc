@@ -53,10 +53,29 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
                                              : where + " (partition " + std::to_string(e.position.partition) +
                                                    ", offset " + std::to_string(e.position.offset) + ")";
     switch (plan_.error_policy) {
-      case ErrorPolicy::kFail:
+      case ErrorPolicy::kFail: {
         ++stats_.nodes[node].failed;
-        throw RunError(ErrorKind::kRecord,
-                       "record error in " + NodeLabel(n) + " at " + full + ": " + e.message);
+        std::string failure = "record error in " + NodeLabel(n) + " at " + full + ": " + e.message;
+        const int point =
+            current_piece_ >= 0 ? PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, -1, 0) : -1;
+        if (point < 0) throw RunError(ErrorKind::kRecord, failure);
+        // A record of a piece: the run fails once the pieces before it have
+        // passed, so the error is the first in the input's order (pieces.h).
+        PieceItem item;
+        item.failure = std::move(failure);
+        if (self_ == 0) {
+          PieceArrives(current_piece_source_, point, current_piece_, std::move(item));
+        } else {
+          Message m;
+          m.kind = Message::Kind::kDeadLetters;
+          m.from = current_piece_source_;
+          m.piece = current_piece_;
+          m.dead_letters.push_back(std::move(item.failure));
+          m.port = 1;  // the one entry is the failure
+          exchange_.Send(0, std::move(m));
+        }
+        break;
+      }
       case ErrorPolicy::kSkip:
         ++stats_.records_skipped;
         ++stats_.nodes[node].skipped;
@@ -69,6 +88,26 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
     }
   }
   errors.Clear();
+  if (!dead_letters_.empty() && current_piece_ >= 0) {
+    // Dead letters of a piece keep the file's order too (pieces.h).
+    const int point = PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
+    if (point >= 0) {
+      if (self_ == 0) {
+        PieceItem item;
+        item.dead_letters = std::move(dead_letters_);
+        PieceArrives(current_piece_source_, point, current_piece_, std::move(item));
+      } else {
+        Message m;
+        m.kind = Message::Kind::kDeadLetters;
+        m.from = current_piece_source_;
+        m.piece = current_piece_;
+        m.dead_letters = std::move(dead_letters_);
+        exchange_.Send(0, std::move(m));
+      }
+      dead_letters_.clear();
+      return;
+    }
+  }
   if (!dead_letters_.empty()) {
     if (self_ == 0) {
       WriteDeadLetters(dead_letters_);

@@ -37,12 +37,14 @@ bool Exchange::Scatter(ExchangeKind kind, int node, int step, const Batch& batch
       if (!any_local) {
         *local = Batch(batch.width());
         local->set_read_ms(batch.read_ms());
+        local->CopyPieceFrom(batch);
       }
       any_local = true;
       CopyRow(batch, i, *local);
     } else {
       if (parts_[to].width() != batch.width()) parts_[to] = Batch(batch.width());
       parts_[to].set_read_ms(batch.read_ms());
+      parts_[to].CopyPieceFrom(batch);
       CopyRow(batch, i, parts_[to]);
     }
   }

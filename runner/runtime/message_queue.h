@@ -16,6 +16,7 @@ struct Message {
     kWatermark,    // the sender's watermark at (node, step)
     kSinkBatch,    // records for sink `node`, produced by `from` on `port`
     kDeadLetters,  // dead-letter records for the dead-letter sink (on worker 0)
+    kPieceEnd,     // source `node`'s piece `piece` ended, for its piece point `step` (pieces.h)
   };
   Kind kind = Kind::kBatch;
   int node = 0;
@@ -23,6 +24,7 @@ struct Message {
   int from = 0;
   int port = 0;
   int64_t watermark = 0;
+  int64_t piece = -1;  // kPieceEnd; kDeadLetters of a piece (its source node in `from`)
   Batch batch;
   std::vector<std::string> dead_letters;
 };

@@ -35,6 +35,42 @@ Routing::Routing(const PipelinePlan& plan, int workers) : workers_(workers), nod
     }
     r.on_worker0[n.steps.size()] = here;
   }
+  pieces_.resize(plan.nodes.size());
+  if (workers > 1) {
+    for (size_t i = 0; i < plan.nodes.size(); ++i) {
+      if (plan.nodes[i].kind != PlanNode::Kind::kSource) continue;
+      SourcePieces& p = pieces_[i];
+      p.ordered = CollectPieces(plan, static_cast<int>(i), &p.points);
+      if (p.ordered && (plan.dead_letter_sink >= 0 || plan.error_policy == ErrorPolicy::kFail))
+        p.points.push_back(PiecePoint{PiecePoint::Kind::kDeadLetters, plan.dead_letter_sink, 0,
+                                      ExchangeKind::kNone});
+      if (!p.ordered) p.points.clear();
+    }
+  }
+}
+
+bool Routing::CollectPieces(const PipelinePlan& plan, int node, std::vector<PiecePoint>* points) const {
+  for (int c : plan.nodes[static_cast<size_t>(node)].consumers) {
+    const PlanNode& n = plan.nodes[static_cast<size_t>(c)];
+    if (n.kind == PlanNode::Kind::kSink) {
+      if (n.sink->PerWorker()) return false;
+      points->push_back(PiecePoint{PiecePoint::Kind::kSink, c, 0, ExchangeKind::kNone});
+      continue;
+    }
+    if (n.kind != PlanNode::Kind::kTransform || n.inputs.size() != 1 || n.rebase) return false;
+    bool exchanged = false;
+    for (size_t k = 0; k <= n.steps.size() && !exchanged; ++k) {
+      const ExchangeKind e = exchange(static_cast<size_t>(c), k);
+      if (e != ExchangeKind::kNone) {
+        points->push_back(PiecePoint{PiecePoint::Kind::kStep, c, static_cast<int>(k), e});
+        exchanged = true;
+      } else if (k < n.steps.size() && !n.steps[k].plan->OrderFree()) {
+        return false;
+      }
+    }
+    if (!exchanged && !CollectPieces(plan, c, points)) return false;
+  }
+  return true;
 }
 
 bool Routing::OnWorker0(size_t node, size_t step) const {

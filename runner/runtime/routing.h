@@ -27,6 +27,18 @@ struct NodeRouting {
   bool output_on_worker0() const { return !on_worker0.empty() && on_worker0.back(); }
 };
 
+// Where the records of a source read in ordered pieces are put back in
+// order (runner/runtime/pieces.h): the first exchange on each path from the
+// source, a sink fed straight from it (on worker 0), and the dead-letter sink
+// (or, with `error_policy: fail`, the failure: the first in the input's order).
+struct PiecePoint {
+  enum class Kind { kStep, kSink, kDeadLetters };
+  Kind kind = Kind::kStep;
+  int node = 0;
+  int step = 0;                                // kStep: the step the exchange leads to
+  ExchangeKind exchange = ExchangeKind::kNone;  // kStep: keyed (every worker) or gather (worker 0)
+};
+
 class Routing {
  public:
   Routing(const PipelinePlan& plan, int workers);
@@ -38,10 +50,26 @@ class Routing {
   // True if step `step` of transform `node` sees its records on worker 0 only
   // (always with one worker): its state belongs to worker 0 at a restore.
   bool OnWorker0(size_t node, size_t step) const;
+  // Source `node` may be read in ordered pieces: the points where its
+  // records are put back in order. Null when it may not: parallelism 1 (one
+  // worker reads in order anyway), or a path from it reaches a step that
+  // needs order (a window, a plugin) before any exchange, a transform with
+  // several inputs, or a sink every worker writes on its own.
+  const std::vector<PiecePoint>* piece_points(size_t node) const {
+    return node < pieces_.size() && pieces_[node].ordered ? &pieces_[node].points : nullptr;
+  }
 
  private:
+  struct SourcePieces {
+    bool ordered = false;
+    std::vector<PiecePoint> points;
+  };
+  // Adds the points on the paths from `node`'s output; false if one cannot be ordered.
+  bool CollectPieces(const PipelinePlan& plan, int node, std::vector<PiecePoint>* points) const;
+
   int workers_;
   std::vector<NodeRouting> nodes_;
+  std::vector<SourcePieces> pieces_;
 };
 
 }  // namespace streamrun

@@ -22,6 +22,7 @@ namespace {
 Batch DeepCopy(const Batch& src) {
   Batch dst(src.width());
   dst.set_read_ms(src.read_ms());
+  dst.CopyPieceFrom(src);
   dst.Reserve(src.size());
   for (uint32_t i = 0; i < src.size(); ++i) CopyRow(src, i, dst);
   return dst;
@@ -107,6 +108,7 @@ OperatorContext Worker::Context(size_t node, size_t step) const {
   c.workers = shared_.workers;
   c.shared = shared_.run_shared[node][step].get();
   c.scope = &shared_.scope;
+  c.ordered_pieces = shared_.routing.piece_points(node) != nullptr;
   c.metrics = shared_.metrics->Operator(static_cast<int>(node), self_);
   return c;
 }
@@ -225,7 +227,13 @@ bool Worker::ReadSource(int node, bool* read) {
   Batch batch(static_cast<uint32_t>(plan_.nodes[node].universe->width));
   batch.Reserve(options_.batch_size);
   errors_.Clear();
-  bool more = nodes_[node].source->Next(batch, options_.batch_size, errors_);
+  SourceInstance& source = *nodes_[node].source;
+  bool more = source.Next(batch, options_.batch_size, errors_);
+  if (batch.piece() >= 0) {
+    batch.set_piece(node, batch.piece());
+    current_piece_source_ = node;
+    current_piece_ = batch.piece();
+  }
   if (!errors_.empty()) HandleErrors(node, errors_);
   if (!batch.empty()) {
     *read = true;
@@ -236,7 +244,14 @@ bool Worker::ReadSource(int node, bool* read) {
     batch.set_read_ms(NowMs());
     Push(node, kMainPort, batch);
   }
-  int64_t watermark = more ? nodes_[node].source->Watermark(NowMs()) : kEndOfTime;
+  current_piece_source_ = -1;
+  current_piece_ = -1;
+  SourceInstance::PieceEnd end;
+  while (source.TakePieceEnd(&end)) {
+    EndPiece(node, end);
+    *read = true;
+  }
+  int64_t watermark = more ? source.Watermark(NowMs()) : kEndOfTime;
   if (watermark > nodes_[node].watermark) {
     nodes_[node].watermark = watermark;
     PushWatermark(node, watermark);
@@ -257,10 +272,34 @@ void Worker::Receive(int from, Message& m) {
       WatermarkArrives(m.node, m.step, from, m.watermark);
       break;
     case Message::Kind::kSinkBatch:
+      if (m.batch.piece() >= 0) {
+        const int point = PointOf(m.batch.piece_source(), PiecePoint::Kind::kSink, m.node, 0);
+        if (point >= 0) {
+          const int source = m.batch.piece_source();
+          const int64_t piece = m.batch.piece();
+          PieceArrives(source, point, piece, PieceItem{m.from, m.port, std::move(m.batch), {}, {}});
+          break;
+        }
+      }
       WriteSink(m.node, m.from, m.port, m.batch);
       break;
     case Message::Kind::kDeadLetters:
+      if (m.piece >= 0) {
+        const int point = PointOf(m.from, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
+        if (point >= 0) {
+          PieceItem item;
+          if (m.port == 1)
+            item.failure = std::move(m.dead_letters.front());
+          else
+            item.dead_letters = std::move(m.dead_letters);
+          PieceArrives(m.from, point, m.piece, std::move(item));
+          break;
+        }
+      }
       WriteDeadLetters(m.dead_letters);
+      break;
+    case Message::Kind::kPieceEnd:
+      PieceEnds(m.node, m.step, m.piece, m.watermark);
       break;
   }
 }
@@ -301,6 +340,13 @@ void Worker::Deliver(int node, int from, int port, Batch& batch) {
   const PlanNode& n = plan_.nodes[node];
   if (n.kind == PlanNode::Kind::kSink) {
     if (self_ == 0 || n.sink->PerWorker()) {
+      const int point = batch.piece() >= 0 ? PointOf(batch.piece_source(), PiecePoint::Kind::kSink, node, 0) : -1;
+      if (point >= 0) {
+        const int source = batch.piece_source();
+        const int64_t piece = batch.piece();
+        PieceArrives(source, point, piece, PieceItem{from, port, std::move(batch), {}, {}});
+        return;
+      }
       WriteSink(node, from, port, batch);
     } else {
       Message m;
@@ -397,6 +443,15 @@ void Worker::ToStep(int node, int step, Batch& batch) {
 }
 
 void Worker::ArriveAtStep(int node, int step, int from_worker, Batch& batch) {
+  if (batch.piece() >= 0) {
+    const int point = PointOf(batch.piece_source(), PiecePoint::Kind::kStep, node, step);
+    if (point >= 0) {
+      const int source = batch.piece_source();
+      const int64_t piece = batch.piece();
+      PieceArrives(source, point, piece, PieceItem{from_worker, 0, std::move(batch), {}, {}});
+      return;
+    }
+  }
   CombineWatermarks(nodes_[node].exchange_watermarks[step], static_cast<size_t>(from_worker), batch);
   RunSteps(node, step, batch);
 }

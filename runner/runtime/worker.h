@@ -12,6 +12,7 @@
 
 #include "runner/record/json_decoder.h"
 #include "runner/runtime/exchange.h"
+#include "runner/runtime/pieces.h"
 #include "runner/runtime/shared.h"
 #include "runner/runtime/worker_state.h"
 
@@ -188,6 +189,18 @@ class Worker {
   // `node`'s own slots.
   Batch Rebase(int node, const RecordView& view, const Batch& batch);
 
+  // ---- sources read in ordered pieces (pieces.cc, pieces.h) -----------------
+
+  // Source `source` ended a piece: every worker with a point of it hears so,
+  // after the piece's records (the queues keep each sender's order).
+  void EndPiece(int source, const SourceInstance::PieceEnd& end);
+  // The index of the point (kind, node, step) among source `source`'s, or -1.
+  int PointOf(int source, PiecePoint::Kind kind, int node, int step) const;
+  // An item of `piece` reached point `point` of `source`: it passes now, or waits.
+  void PieceArrives(int source, int point, int64_t piece, PieceItem item);
+  void PieceEnds(int source, int point, int64_t piece, int64_t watermark);
+  void PassPiece(int source, int point, PieceItem& item, int64_t watermark);
+
   // ---- record errors (error_policy.cc) --------------------------------------
 
   void WriteDeadLetters(const std::vector<std::string>& records);
@@ -218,6 +231,11 @@ class Worker {
   int savepoints_taken_ = 0;                                    // worker 0: savepoint requests served
   int64_t last_gauges_ms_ = 0;
   std::vector<std::string> preview_rows_;
+  std::map<std::pair<int, int>, PieceOrder> piece_orders_;  // (source node, point) on this worker
+  // While a piece's records go from its source to its points: errors they
+  // cause are dead letters of that piece (the source node, the piece).
+  int current_piece_source_ = -1;
+  int64_t current_piece_ = -1;
 };
 
 }  // namespace streamrun::runtime
