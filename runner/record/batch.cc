@@ -1,5 +1,7 @@
 #include "runner/record/batch.h"
 
+#include <algorithm>
+
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
 
@@ -40,6 +42,14 @@ void CopyRow(const Batch& src, uint32_t i, Batch& dst) {
     }
     out[s] = v;
   }
+}
+
+void BorrowRow(const Batch& src, uint32_t i, Batch& dst) {
+  const uint32_t r = dst.AddRow(src.stored(i), src.position(i), src.event_time(i));
+  if (src.transcoder(i)) dst.set_binary(r, src.stored(i), src.transcoder(i));
+  dst.set_key_hash(r, src.key_hash(i));
+  dst.set_watermark(r, src.watermark(i));
+  std::copy(src.row(i), src.row(i) + src.width(), dst.row(r));
 }
 
 }  // namespace streamrun

@@ -118,6 +118,12 @@ class Batch {
 
   Arena& arena() { return *arena_; }
   const std::shared_ptr<Arena>& shared_arena() const { return arena_; }
+  // Keeps `other`'s arenas alive as long as this batch: rows BorrowRow
+  // appended from it point into them.
+  void BorrowArenasOf(const Batch& other) {
+    Borrow(other.arena_);
+    for (const auto& a : other.borrowed_) Borrow(a);
+  }
 
   // Appends a record with all slots null and returns its index.
   uint32_t AddRow(std::string_view raw, const RecordPosition& pos, int64_t event_time = kNoTime) {
@@ -184,6 +190,7 @@ class Batch {
     read_ms_ = kNoTime;
     piece_ = -1;
     piece_source_ = -1;
+    borrowed_.clear();
     if (arena_.use_count() == 1) {
       arena_->Reset();
     } else {
@@ -206,6 +213,7 @@ class Batch {
     b.piece_ = piece_;
     b.piece_source_ = piece_source_;
     b.arena_ = arena_;
+    b.borrowed_ = borrowed_;
     return b;
   }
 
@@ -221,6 +229,12 @@ class Batch {
 
  private:
   void Materialize(uint32_t i) const;
+  void Borrow(const std::shared_ptr<Arena>& a) {
+    if (a == arena_) return;
+    for (const auto& b : borrowed_)
+      if (b == a) return;
+    borrowed_.push_back(a);
+  }
 
   uint32_t width_ = 0;
   uint32_t size_ = 0;
@@ -237,6 +251,7 @@ class Batch {
   int64_t piece_ = -1;
   int32_t piece_source_ = -1;
   std::shared_ptr<Arena> arena_;
+  std::vector<std::shared_ptr<Arena>> borrowed_;  // BorrowArenasOf
 };
 
 // Where a record stands among records of equal event time wherever their order
@@ -273,5 +288,12 @@ struct RecordOrder {
 // arena): a row that outlives its batch, or crosses to another worker, must not
 // share the source's arena.
 void CopyRow(const Batch& src, uint32_t i, Batch& dst);
+
+// Appends row `i` of `src` to `dst` without copying its bytes: its text and
+// strings stay where they are, in arenas `dst` keeps alive (call
+// dst.BorrowArenasOf(src) first). For rows that change hands between workers
+// (an arena is only read once written, and the arena pool is thread-safe);
+// a row kept past its batch's life by a step needs CopyRow.
+void BorrowRow(const Batch& src, uint32_t i, Batch& dst);
 
 }  // namespace streamrun

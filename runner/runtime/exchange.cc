@@ -31,6 +31,7 @@ bool Exchange::Scatter(ExchangeKind kind, int node, int step, const Batch& batch
   parts_.clear();
   parts_.resize(workers);
   bool any_local = false;
+  // Rows change hands without their bytes: each part keeps the batch's arenas.
   for (uint32_t i = 0; i < batch.size(); ++i) {
     const int to = kind == ExchangeKind::kGather ? 0 : WorkerOfKey(batch.key_hash(i), workers);
     if (to == self_) {
@@ -38,14 +39,21 @@ bool Exchange::Scatter(ExchangeKind kind, int node, int step, const Batch& batch
         *local = Batch(batch.width());
         local->set_read_ms(batch.read_ms());
         local->CopyPieceFrom(batch);
+        local->BorrowArenasOf(batch);
+        local->Reserve(batch.size());
       }
       any_local = true;
-      CopyRow(batch, i, *local);
+      BorrowRow(batch, i, *local);
     } else {
-      if (parts_[to].width() != batch.width()) parts_[to] = Batch(batch.width());
-      parts_[to].set_read_ms(batch.read_ms());
-      parts_[to].CopyPieceFrom(batch);
-      CopyRow(batch, i, parts_[to]);
+      Batch& part = parts_[to];
+      if (part.empty()) {
+        if (part.width() != batch.width()) part = Batch(batch.width());
+        part.set_read_ms(batch.read_ms());
+        part.CopyPieceFrom(batch);
+        part.BorrowArenasOf(batch);
+        part.Reserve(batch.size() / static_cast<size_t>(workers) + 16);
+      }
+      BorrowRow(batch, i, part);
     }
   }
   for (int to = 0; to < workers; ++to) {
