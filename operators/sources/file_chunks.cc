@@ -45,7 +45,8 @@ FileChunks::FileChunks(std::vector<std::string> files, int64_t chunk_bytes, bool
   for (size_t f = 0; f < files_.size(); ++f) {
     Fd fd(files_[f]);
     struct stat st {};
-    if (::fstat(fd.fd, &st) != 0) throw std::runtime_error("cannot stat " + files_[f] + ": " + std::strerror(errno));
+    if (::fstat(fd.fd, &st) != 0)
+      throw std::runtime_error("cannot stat " + files_[f] + ": " + std::strerror(errno));
     const int64_t size = st.st_size;
     if (csv) {
       const int64_t end = AfterNewline(fd.fd, 0, buf);
@@ -158,7 +159,8 @@ class ChunkedFileSource : public SourceInstance {
       const RecordPosition pos{source_index_, static_cast<int32_t>(chunk.file), offset, line_no};
       if (status == LineReader::Status::kTooLong) {
         errors.Add(RecordError{std::string(line), pos,
-                               "record longer than max_record_size (" + std::to_string(options_.max_record_bytes) +
+                               "record longer than max_record_size (" +
+                                   std::to_string(options_.max_record_bytes) +
                                    " bytes); its first bytes are kept"});
         continue;
       }
@@ -396,7 +398,8 @@ class ChunkedFileSource : public SourceInstance {
   void Save(std::map<std::string, SavedPosition>* positions, size_t file, bool done, int64_t offset,
             int64_t line, bool skipping, int64_t max) const {
     SavedPosition& saved = (*positions)[chunks_.files()[file]];
-    saved.text = done ? "done" : "byte " + std::to_string(offset) + " (after line " + std::to_string(line) + ")";
+    saved.text =
+        done ? "done" : "byte " + std::to_string(offset) + " (after line " + std::to_string(line) + ")";
     SnapshotWriter w(&saved.bytes);
     w.Bool(done);
     if (!done) {
@@ -427,8 +430,8 @@ class ChunkedFileSource : public SourceInstance {
   int64_t chunk_lines_ = 0;
   int64_t chunk_max_ = kNoTime;  // the highest event time read in the current chunk
   std::vector<PieceEnd> ends_;
-  size_t lowest_open_ = 0;   // chunks below have ended
-  size_t ended_below_ = 0;   // for Watermark: chunks below have ended ...
+  size_t lowest_open_ = 0;       // chunks below have ended
+  size_t ended_below_ = 0;       // for Watermark: chunks below have ended ...
   int64_t ended_max_ = kNoTime;  // ... with this highest event time
   int64_t reported_ = kNoTime;
 };

@@ -26,13 +26,13 @@ class FileChunks : public RunShared {
 
   struct Chunk {
     size_t file = 0;
-    int64_t start = 0;                // the byte offset of its first line
-    int64_t end = INT64_MAX;          // of the next chunk's first line; INT64_MAX: to the end of the file
+    int64_t start = 0;        // the byte offset of its first line
+    int64_t end = INT64_MAX;  // of the next chunk's first line; INT64_MAX: to the end of the file
     bool first_of_file = false;
     // Set by a restore (read by every instance once the run starts).
-    bool restored_done = false;       // read before the checkpoint
-    int64_t restored_max = kNoTime;   // the highest event time the checkpoint had for it
-    int64_t resume_offset = -1;       // >= 0: the checkpoint stopped inside it, here
+    bool restored_done = false;      // read before the checkpoint
+    int64_t restored_max = kNoTime;  // the highest event time the checkpoint had for it
+    int64_t resume_offset = -1;      // >= 0: the checkpoint stopped inside it, here
     int64_t resume_line = 0;
     bool resume_skipping = false;
   };

@@ -73,7 +73,7 @@ struct TestArgs {
   int parallelism = 0;  // 0: the pipeline's own
   bool restore_midway = false;
   std::string state_backend;
-  bool update = false;  // write expected.<sink>.jsonl from this run instead of comparing
+  bool update = false;          // write expected.<sink>.jsonl from this run instead of comparing
   int64_t file_chunk_size = 0;  // > 0: the input files' chunk_size (file source)
 };
 int TestCommand(const TestArgs& args);

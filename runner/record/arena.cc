@@ -13,13 +13,17 @@ struct ArenaPool {
 };
 
 ArenaPool& Pool() {
-  static auto* pool = new ArenaPool;  // never destroyed: batches may die after main
+  static auto* pool = [] {  // never destroyed: batches may die after main
+    auto* p = new ArenaPool;
+    p->free.reserve(ArenaPool::kMaxArenas);
+    return p;
+  }();
   return *pool;
 }
 
 }  // namespace
 
-std::shared_ptr<Arena> PooledArena() {
+ArenaRef PooledArena() {
   ArenaPool& pool = Pool();
   Arena* arena = nullptr;
   {
@@ -30,18 +34,23 @@ std::shared_ptr<Arena> PooledArena() {
     }
   }
   if (!arena) arena = new Arena();
-  return std::shared_ptr<Arena>(arena, [](Arena* a) {
-    a->Reset();
-    ArenaPool& p = Pool();
-    {
-      std::lock_guard<std::mutex> lock(p.mu);
-      if (p.free.size() < ArenaPool::kMaxArenas) {
-        p.free.push_back(a);
-        return;
-      }
+  return ArenaRef(arena);
+}
+
+void ArenaRef::Release() {
+  if (!a_ || a_->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  Arena* a = a_;
+  a_ = nullptr;
+  a->Reset();
+  ArenaPool& p = Pool();
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    if (p.free.size() < ArenaPool::kMaxArenas) {
+      p.free.push_back(a);
+      return;
     }
-    delete a;
-  });
+  }
+  delete a;
 }
 
 }  // namespace streamrun

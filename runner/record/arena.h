@@ -4,6 +4,7 @@
 // path makes no heap allocation per record: Reset() keeps the chunks for the
 // next batch. Not thread-safe: one batch is owned by one worker at a time.
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -77,17 +78,49 @@ class Arena {
     end_ = cursor_ + chunks_[current_].size;
   }
 
+  friend class ArenaRef;
   size_t chunk_size_;
   std::vector<Chunk> chunks_;
   size_t current_ = 0;  // the chunk cursor_ is in
   char* cursor_ = nullptr;
   char* end_ = nullptr;
+  std::atomic<long> refs_{0};  // ArenaRef holders
+};
+
+// A counted reference to a pooled arena (PooledArena): copies share it, and
+// the last one to let go hands it back to the pool, on whichever thread that
+// is. The count lives in the arena, so taking and sharing one allocates
+// nothing (a std::shared_ptr would allocate its control block every time).
+class ArenaRef {
+ public:
+  ArenaRef() = default;
+  ArenaRef(const ArenaRef& o) : a_(o.a_) {
+    if (a_) a_->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ArenaRef(ArenaRef&& o) noexcept : a_(o.a_) { o.a_ = nullptr; }
+  ArenaRef& operator=(ArenaRef o) noexcept {
+    std::swap(a_, o.a_);
+    return *this;
+  }
+  ~ArenaRef() { Release(); }
+  Arena* get() const { return a_; }
+  Arena& operator*() const { return *a_; }
+  Arena* operator->() const { return a_; }
+  long use_count() const { return a_ ? a_->refs_.load(std::memory_order_acquire) : 0; }
+  bool operator==(const ArenaRef& o) const { return a_ == o.a_; }
+  bool operator!=(const ArenaRef& o) const { return a_ != o.a_; }
+
+ private:
+  friend ArenaRef PooledArena();
+  explicit ArenaRef(Arena* a) : a_(a) { a_->refs_.store(1, std::memory_order_relaxed); }
+  void Release();
+  Arena* a_ = nullptr;
 };
 
 // An empty arena from a process-wide pool; it goes back to the pool (its chunks
-// kept) when the last batch holding it lets go, on whichever thread that is. A
-// source makes a batch per read: without the pool every batch would malloc fresh
-// chunks and fault their pages in again.
-std::shared_ptr<Arena> PooledArena();
+// kept) when the last batch holding it lets go. A source makes a batch per
+// read: without the pool every batch would malloc fresh chunks and fault
+// their pages in again.
+ArenaRef PooledArena();
 
 }  // namespace streamrun

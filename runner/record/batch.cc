@@ -1,6 +1,7 @@
 #include "runner/record/batch.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "runner/record/json_decoder.h"
 #include "runner/record/json_writer.h"
@@ -50,6 +51,47 @@ void BorrowRow(const Batch& src, uint32_t i, Batch& dst) {
   dst.set_key_hash(r, src.key_hash(i));
   dst.set_watermark(r, src.watermark(i));
   std::copy(src.row(i), src.row(i) + src.width(), dst.row(r));
+}
+
+namespace {
+
+struct BatchPool {
+  static constexpr size_t kMax = 64;
+  std::mutex mu;
+  std::vector<Batch> free;
+};
+
+BatchPool& Batches() {
+  static auto* pool = [] {  // never destroyed, as the arena pool
+    auto* p = new BatchPool;
+    p->free.reserve(BatchPool::kMax);
+    return p;
+  }();
+  return *pool;
+}
+
+}  // namespace
+
+Batch TakeBatch(uint32_t width) {
+  BatchPool& pool = Batches();
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    if (!pool.free.empty()) {
+      Batch b = std::move(pool.free.back());
+      pool.free.pop_back();
+      b.Clear(width);
+      return b;
+    }
+  }
+  return Batch(width);
+}
+
+void RecycleBatch(Batch&& batch) {
+  if (batch.capacity() == 0) return;  // moved from: nothing worth keeping
+  batch.Clear(0);
+  BatchPool& pool = Batches();
+  std::lock_guard<std::mutex> lock(pool.mu);
+  if (pool.free.size() < BatchPool::kMax) pool.free.push_back(std::move(batch));
 }
 
 }  // namespace streamrun

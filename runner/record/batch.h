@@ -61,6 +61,8 @@ class Batch {
   uint32_t width() const { return width_; }
   uint32_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // Rows it can hold without allocating (0 for a batch moved from).
+  size_t capacity() const { return raw_.capacity(); }
 
   Value* row(uint32_t i) { return slots_.data() + static_cast<size_t>(i) * width_; }
   const Value* row(uint32_t i) const { return slots_.data() + static_cast<size_t>(i) * width_; }
@@ -117,7 +119,7 @@ class Batch {
   }
 
   Arena& arena() { return *arena_; }
-  const std::shared_ptr<Arena>& shared_arena() const { return arena_; }
+  const ArenaRef& shared_arena() const { return arena_; }
   // Keeps `other`'s arenas alive as long as this batch: rows BorrowRow
   // appended from it point into them.
   void BorrowArenasOf(const Batch& other) {
@@ -229,7 +231,7 @@ class Batch {
 
  private:
   void Materialize(uint32_t i) const;
-  void Borrow(const std::shared_ptr<Arena>& a) {
+  void Borrow(const ArenaRef& a) {
     if (a == arena_) return;
     for (const auto& b : borrowed_)
       if (b == a) return;
@@ -250,8 +252,8 @@ class Batch {
   int64_t read_ms_ = kNoTime;
   int64_t piece_ = -1;
   int32_t piece_source_ = -1;
-  std::shared_ptr<Arena> arena_;
-  std::vector<std::shared_ptr<Arena>> borrowed_;  // BorrowArenasOf
+  ArenaRef arena_;
+  std::vector<ArenaRef> borrowed_;  // BorrowArenasOf
 };
 
 // Where a record stands among records of equal event time wherever their order
@@ -283,6 +285,14 @@ struct RecordOrder {
     return arrival < o.arrival;
   }
 };
+
+// An empty batch of `width` slots, reusing one a worker handed back
+// (RecycleBatch) with its vectors' capacity, so a batch per read or per
+// exchange part allocates nothing once the run is going.
+Batch TakeBatch(uint32_t width);
+// Hands a batch that is done with back for reuse (from any thread); what it
+// held is let go now.
+void RecycleBatch(Batch&& batch);
 
 // Appends a copy of row `i` of `src` to `dst` that owns its bytes (in dst's
 // arena): a row that outlives its batch, or crosses to another worker, must not

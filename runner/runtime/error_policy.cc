@@ -90,7 +90,8 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
   errors.Clear();
   if (!dead_letters_.empty() && current_piece_ >= 0) {
     // Dead letters of a piece keep the file's order too (pieces.h).
-    const int point = PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
+    const int point =
+        PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
     if (point >= 0) {
       if (self_ == 0) {
         PieceItem item;

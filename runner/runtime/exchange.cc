@@ -28,45 +28,32 @@ bool Exchange::Flush() {
 
 bool Exchange::Scatter(ExchangeKind kind, int node, int step, const Batch& batch, Batch* local) {
   const int workers = shared_.workers;
-  parts_.clear();
-  parts_.resize(workers);
-  bool any_local = false;
+  parts_.resize(static_cast<size_t>(workers));
+  has_part_.assign(static_cast<size_t>(workers), 0);
   // Rows change hands without their bytes: each part keeps the batch's arenas.
   for (uint32_t i = 0; i < batch.size(); ++i) {
     const int to = kind == ExchangeKind::kGather ? 0 : WorkerOfKey(batch.key_hash(i), workers);
-    if (to == self_) {
-      if (!any_local) {
-        *local = Batch(batch.width());
-        local->set_read_ms(batch.read_ms());
-        local->CopyPieceFrom(batch);
-        local->BorrowArenasOf(batch);
-        local->Reserve(batch.size());
-      }
-      any_local = true;
-      BorrowRow(batch, i, *local);
-    } else {
-      Batch& part = parts_[to];
-      if (part.empty()) {
-        if (part.width() != batch.width()) part = Batch(batch.width());
-        part.set_read_ms(batch.read_ms());
-        part.CopyPieceFrom(batch);
-        part.BorrowArenasOf(batch);
-        part.Reserve(batch.size() / static_cast<size_t>(workers) + 16);
-      }
-      BorrowRow(batch, i, part);
+    Batch& part = to == self_ ? *local : parts_[static_cast<size_t>(to)];
+    if (!has_part_[static_cast<size_t>(to)]) {
+      has_part_[static_cast<size_t>(to)] = 1;
+      part = TakeBatch(batch.width());
+      part.set_read_ms(batch.read_ms());
+      part.CopyPieceFrom(batch);
+      part.BorrowArenasOf(batch);
+      part.Reserve(batch.size());  // pooled batches keep one capacity, whatever they carry
     }
+    BorrowRow(batch, i, part);
   }
   for (int to = 0; to < workers; ++to) {
-    if (to == self_ || parts_[to].empty()) continue;
+    if (to == self_ || !has_part_[static_cast<size_t>(to)]) continue;
     Message m;
     m.kind = Message::Kind::kBatch;
     m.node = node;
     m.step = step;
-    m.batch = std::move(parts_[to]);
-    parts_[to] = Batch();
+    m.batch = std::move(parts_[static_cast<size_t>(to)]);
     Send(to, std::move(m));
   }
-  return any_local;
+  return has_part_[static_cast<size_t>(self_)] != 0;
 }
 
 void Exchange::SendWatermark(ExchangeKind kind, int node, int step, int64_t watermark) {

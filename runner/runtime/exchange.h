@@ -66,7 +66,8 @@ class Exchange {
   const int self_;
   metrics::Counter* queue_full_;
   std::deque<std::pair<int, Message>> held_;  // (receiver, message) waiting for room
-  std::vector<Batch> parts_;                  // Scatter's rows per receiver
+  std::vector<Batch> parts_;                  // Scatter's rows per receiver (moved out when sent)
+  std::vector<uint8_t> has_part_;             // Scatter: parts_[to] holds rows of this batch
 };
 
 }  // namespace streamrun::runtime

@@ -74,7 +74,8 @@ void Worker::PieceEnds(int source, int point, int64_t piece, int64_t watermark) 
 }
 
 void Worker::PassPiece(int source, int point, PieceItem& item, int64_t watermark) {
-  const PiecePoint& p = (*shared_.routing.piece_points(static_cast<size_t>(source)))[static_cast<size_t>(point)];
+  const PiecePoint& p =
+      (*shared_.routing.piece_points(static_cast<size_t>(source)))[static_cast<size_t>(point)];
   // What the records cause from here on belongs to no piece.
   const int saved_source = current_piece_source_;
   const int64_t saved_piece = current_piece_;
@@ -106,6 +107,7 @@ void Worker::PassPiece(int source, int point, PieceItem& item, int64_t watermark
   }
   current_piece_source_ = saved_source;
   current_piece_ = saved_piece;
+  RecycleBatch(std::move(item.batch));
 }
 
 }  // namespace streamrun::runtime

@@ -42,8 +42,8 @@ Routing::Routing(const PipelinePlan& plan, int workers) : workers_(workers), nod
       SourcePieces& p = pieces_[i];
       p.ordered = CollectPieces(plan, static_cast<int>(i), &p.points);
       if (p.ordered && (plan.dead_letter_sink >= 0 || plan.error_policy == ErrorPolicy::kFail))
-        p.points.push_back(PiecePoint{PiecePoint::Kind::kDeadLetters, plan.dead_letter_sink, 0,
-                                      ExchangeKind::kNone});
+        p.points.push_back(
+            PiecePoint{PiecePoint::Kind::kDeadLetters, plan.dead_letter_sink, 0, ExchangeKind::kNone});
       if (!p.ordered) p.points.clear();
     }
   }

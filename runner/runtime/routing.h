@@ -35,7 +35,7 @@ struct PiecePoint {
   enum class Kind { kStep, kSink, kDeadLetters };
   Kind kind = Kind::kStep;
   int node = 0;
-  int step = 0;                                // kStep: the step the exchange leads to
+  int step = 0;                                 // kStep: the step the exchange leads to
   ExchangeKind exchange = ExchangeKind::kNone;  // kStep: keyed (every worker) or gather (worker 0)
 };
 

@@ -224,7 +224,7 @@ void Worker::CloseSinks() {
 }
 
 bool Worker::ReadSource(int node, bool* read) {
-  Batch batch(static_cast<uint32_t>(plan_.nodes[node].universe->width));
+  Batch batch = TakeBatch(static_cast<uint32_t>(plan_.nodes[node].universe->width));
   batch.Reserve(options_.batch_size);
   errors_.Clear();
   SourceInstance& source = *nodes_[node].source;
@@ -251,6 +251,7 @@ bool Worker::ReadSource(int node, bool* read) {
     EndPiece(node, end);
     *read = true;
   }
+  RecycleBatch(std::move(batch));
   int64_t watermark = more ? source.Watermark(NowMs()) : kEndOfTime;
   if (watermark > nodes_[node].watermark) {
     nodes_[node].watermark = watermark;
@@ -267,6 +268,7 @@ void Worker::Receive(int from, Message& m) {
   switch (m.kind) {
     case Message::Kind::kBatch:
       ArriveAtStep(m.node, m.step, from, m.batch);
+      RecycleBatch(std::move(m.batch));
       break;
     case Message::Kind::kWatermark:
       WatermarkArrives(m.node, m.step, from, m.watermark);
@@ -340,7 +342,8 @@ void Worker::Deliver(int node, int from, int port, Batch& batch) {
   const PlanNode& n = plan_.nodes[node];
   if (n.kind == PlanNode::Kind::kSink) {
     if (self_ == 0 || n.sink->PerWorker()) {
-      const int point = batch.piece() >= 0 ? PointOf(batch.piece_source(), PiecePoint::Kind::kSink, node, 0) : -1;
+      const int point =
+          batch.piece() >= 0 ? PointOf(batch.piece_source(), PiecePoint::Kind::kSink, node, 0) : -1;
       if (point >= 0) {
         const int source = batch.piece_source();
         const int64_t piece = batch.piece();
@@ -440,6 +443,7 @@ void Worker::ToStep(int node, int step, Batch& batch) {
   }
   Batch local;
   if (exchange_.Scatter(exchange, node, step, batch, &local)) ArriveAtStep(node, step, self_, local);
+  RecycleBatch(std::move(local));
 }
 
 void Worker::ArriveAtStep(int node, int step, int from_worker, Batch& batch) {
