@@ -9,13 +9,14 @@
 # 2. Latency: a paced producer (`streamrun generate --rate R --start-time now`,
 #    so event time is wall-clock time) writes for LATENCY_SECONDS (default 6; at
 #    least 18 s for q7's 10 s windows and q11's 10 s gaps, 10 s for
-#    clickstream's 5 s windows) at 50% and 80%
+#    clickstream's 5 s windows) at LATENCY_PERCENTS (default "50 80") percent
 #    of the query's rate at parallelism 2 while the job runs unbounded. Latency is
 #    the output message's timestamp (the sink's produce time) minus the event time
 #    it stands for: the record's own time for q0 and q1, the window's end for the
 #    windowed queries. The first 2 s are warm-up. q2's output carries no time.
 # Prints Markdown tables; with --write puts them in docs/benchmarks.md between
 # its bench-kafka markers.
+# bench/run.sh calls it with fewer events, a query subset and 50% only.
 # Usage: bench/kafka.sh [--write] [QUERY ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,9 @@ bin=build/release/runner/streamrun
 events="${KAFKA_EVENTS:-2000000}"
 seconds="${LATENCY_SECONDS:-6}"
 event_rate="${EVENT_RATE:-100000/s}"
+read -r -a percents <<<"${LATENCY_PERCENTS:-50 80}"
+# The command line as given, for the header of the tables.
+command="KAFKA_EVENTS=$events LATENCY_SECONDS=$seconds LATENCY_PERCENTS=\"${percents[*]}\" bench/kafka.sh ${queries[*]}"
 # The embedded broker keeps the newest 5 MB of a partition: 160 partitions hold
 # 800 MB, more than 2 million Nexmark events (about 300 bytes each).
 partitions=160
@@ -46,7 +50,7 @@ trap cleanup EXIT
 topics=(--topic nexmark --topic clicks)
 for q in "${queries[@]}"; do
   topics+=(--topic "out-$q-1" --topic "out-$q-2")
-  for pct in 50 80; do topics+=(--topic "lat-in-$q-$pct" --topic "lat-out-$q-$pct"); done
+  for pct in "${percents[@]}"; do topics+=(--topic "lat-in-$q-$pct" --topic "lat-out-$q-$pct"); done
 done
 "$bin" kafka --partitions "$partitions" "${topics[@]}" --bootstrap-file "$dir/bootstrap" >/dev/null 2>"$dir/broker.err" &
 broker=$!
@@ -141,7 +145,7 @@ for q in "${queries[@]}"; do
   done
 done
 
-# Latency at 50% and 80% of the rate at parallelism 2.
+# Latency at LATENCY_PERCENTS of the rate at parallelism 2.
 latency="| query | input rate | events | results | p50 latency | p99 latency |
 |---|---|---|---|---|---|"
 for q in "${queries[@]}"; do
@@ -155,7 +159,7 @@ for q in "${queries[@]}"; do
   run_seconds=$seconds
   [ "$q" != q7 ] && [ "$q" != q11 ] || run_seconds=$((seconds > 18 ? seconds : 18))
   [ "$q" != clickstream ] || run_seconds=$((seconds > 10 ? seconds : 10))
-  for pct in 50 80; do
+  for pct in "${percents[@]}"; do
     rate=$((max_rate[$q] * pct / 100))
     count=$((rate * run_seconds))
     kafka_pipeline "$q" "$dir/lat-$q-$pct.yaml" "lat-in-$q-$pct" false "lat-out-$q-$pct"
@@ -187,7 +191,7 @@ for q in "${queries[@]}"; do
   done
 done
 
-header="Machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d); \`KAFKA_EVENTS=$events LATENCY_SECONDS=$seconds bench/kafka.sh\`; \`streamrun kafka\` (its own process, $partitions partitions per topic) on the same cores; JSON in, JSON out. Bare consumer \`kcat -C\` drain: ${drain[*]} events/s."
+header="Machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d); \`$command\`; \`streamrun kafka\` (its own process, $partitions partitions per topic) on the same cores; JSON in, JSON out. Bare consumer \`kcat -C\` drain: ${drain[*]} events/s."
 echo
 echo "$header"
 echo
