@@ -52,7 +52,7 @@ step "ThreadSanitizer build"
 scripts/build.sh tsan streamrun
 step "ThreadSanitizer: the parallel tests"
 COMPOSE_COUNT=20 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  ctest --test-dir build/tsan --output-on-failure -R "pipelines_p3|pipelines_restore_p3|pipelines_rocksdb_restore_p3|windows_differential|cli_signals|composition|cli_metrics_scrape"
+  ctest --test-dir build/tsan --output-on-failure -R "pipelines_p3|pipelines_restore_p3|pipelines_chunks_restore_p3|pipelines_rocksdb_restore_p3|windows_differential|cli_signals|composition|cli_metrics_scrape"
 
 step "fuzz targets (short runs)"
 scripts/fuzz.sh 15
