@@ -22,7 +22,7 @@
 #   FILE_NEXMARK [4000000]    Nexmark events in the file of part 1 (about 340 bytes each)
 #   RSS_CLICKS ["2000000 $FILE_CLICKS"]  the input sizes of the RSS table
 #   REPEAT [3]                runs per figure of parts 1 and 2; the median (by wall time) is shown
-#   CHUNK_SIZE [1048576]      the file source's chunk_size at 2 workers
+#   CHUNK_SIZE [262144]       the file source's chunk_size at 2 workers
 #   EVENTS [4000000]          events per run of part 2
 #   EVENT_RATE [100000/s]     event time per event, in every part (and in the files)
 #   KAFKA_EVENTS [2000000], LATENCY_SECONDS [10], KAFKA_QUERIES ["q0 clickstream"]  part 3
@@ -47,7 +47,7 @@ file_clicks="${FILE_CLICKS:-8000000}"
 file_nexmark="${FILE_NEXMARK:-4000000}"
 read -r -a rss_sizes <<<"${RSS_CLICKS:-2000000 $file_clicks}"
 repeat="${REPEAT:-3}"
-export CHUNK_SIZE="${CHUNK_SIZE:-1048576}"
+export CHUNK_SIZE="${CHUNK_SIZE:-262144}"
 export EVENTS="${EVENTS:-4000000}" EVENT_RATE="${EVENT_RATE:-100000/s}"
 kafka_events="${KAFKA_EVENTS:-2000000}"
 latency_seconds="${LATENCY_SECONDS:-10}"

@@ -39,7 +39,7 @@ const config::ComponentSpec& FileSourceSpec() {
         Default(Int("chunk_size",
                     "Bytes per chunk when several workers read the files at once (see above); 0 reads "
                     "each file whole on one worker."),
-                "1048576"),
+                "262144"),
     };
     for (auto& f : LineSourceFields()) fields.push_back(f);
     s.value = Obj("", fields, "");

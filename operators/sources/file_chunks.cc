@@ -81,14 +81,15 @@ FileChunks::FileChunks(std::vector<std::string> files, int64_t chunk_bytes, bool
 int64_t FileChunks::CountLines(size_t k) {
   const Chunk& c = chunks_[k];
   Fd fd(files_[c.file]);
-  std::string buf(1 << 20, '\0');
+  constexpr size_t kBlock = 1 << 20;
+  thread_local std::unique_ptr<char[]> buf(new char[kBlock]);
   int64_t lines = 0;
   for (int64_t at = c.start; at < c.end;) {
-    const size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), c.end - at));
-    const ssize_t n = ::pread(fd.fd, buf.data(), want, at);
+    const size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kBlock), c.end - at));
+    const ssize_t n = ::pread(fd.fd, buf.get(), want, at);
     if (n < 0) throw std::runtime_error("cannot read " + files_[c.file] + ": " + std::strerror(errno));
     if (n == 0) break;
-    lines += std::count(buf.data(), buf.data() + n, '\n');
+    lines += std::count(buf.get(), buf.get() + n, '\n');
     at += n;
   }
   return lines;
@@ -352,7 +353,10 @@ class ChunkedFileSource : public SourceInstance {
     }
     if (::lseek(fd_, offset, SEEK_SET) < 0)
       throw std::runtime_error("cannot seek " + chunks_.files()[c.file] + ": " + std::strerror(errno));
-    reader_ = std::make_unique<LineReader>(fd_, options_.max_record_bytes);
+    // One reader for every chunk: its buffer is kept.
+    if (!reader_) reader_ = std::make_unique<LineReader>(fd_, options_.max_record_bytes);
+    reader_->set_fd(fd_);
+    reader_->set_end(c.end == INT64_MAX ? -1 : c.end);
     reader_->StartAt(offset, line, skipping);
     have_header_ = false;
     if (decoder_.needs_header() && offset > 0) {
@@ -386,7 +390,6 @@ class ChunkedFileSource : public SourceInstance {
     if (count_lines_) p.lines.store(chunk_lines_, std::memory_order_release);
     p.status.store(FileChunks::kEnded, std::memory_order_release);
     ends_.push_back(PieceEnd{current_, Minus(chunk_max_)});
-    reader_.reset();
     current_ = -1;
   }
 

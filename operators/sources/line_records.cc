@@ -272,22 +272,26 @@ bool LineReader::Fill(std::string* error) {
   // Move the unconsumed tail to the front, then read more after it.
   if (start_ > 0) {
     consumed_ += static_cast<int64_t>(start_);
-    buf_.erase(0, start_);
+    buf_.EraseFront(start_);
     start_ = 0;
   }
-  size_t old = buf_.size();
+  const size_t old = buf_.size();
   size_t want = std::max<size_t>(1 << 20, old);
-  buf_.resize(old + want);
+  if (end_ >= 0) {
+    // Up to the end, then a little at a time to finish the line that crosses it.
+    const int64_t left = end_ - (consumed_ + static_cast<int64_t>(old));
+    want = std::min<size_t>(want, static_cast<size_t>(std::max<int64_t>(left, 4096)));
+  }
+  char* into = buf_.Extend(want);
   ssize_t n;
   do {
-    n = ::read(fd_, buf_.data() + old, want);
+    n = ::read(fd_, into, want);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    buf_.resize(old);
     *error = std::strerror(errno);
     return false;
   }
-  buf_.resize(old + static_cast<size_t>(n));
+  buf_.Commit(static_cast<size_t>(n));
   if (n == 0) eof_ = true;
   return true;
 }
@@ -351,13 +355,13 @@ LineReader::Status LineReader::Next(std::string_view* line, int64_t* offset, int
   if (delimited_) return NextDelimited(line, offset, line_no, error);
   while (true) {
     size_t nl = buf_.find('\n', start_);
-    if (nl == std::string::npos && skipping_ && buf_.size() - start_ > 0) {
+    if (nl == ReadBuffer::npos && skipping_ && buf_.size() - start_ > 0) {
       // Discard the rest of an over-long line as it arrives.
       start_ = buf_.size();
     }
-    if (nl != std::string::npos || (eof_ && start_ < buf_.size())) {
-      size_t end = nl == std::string::npos ? buf_.size() : nl;
-      size_t next = nl == std::string::npos ? buf_.size() : nl + 1;
+    if (nl != ReadBuffer::npos || (eof_ && start_ < buf_.size())) {
+      size_t end = nl == ReadBuffer::npos ? buf_.size() : nl;
+      size_t next = nl == ReadBuffer::npos ? buf_.size() : nl + 1;
       size_t len = end - start_;
       if (len > 0 && buf_[end - 1] == '\r') --len;
       *line = std::string_view(buf_.data() + start_, len);

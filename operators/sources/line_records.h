@@ -1,7 +1,9 @@
 #pragma once
 // What line-oriented sources (file, stdin) share: the format and event-time
 // options, reading lines from a file descriptor, and turning a line into a row.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +59,43 @@ bool ReadEventTime(const Value& v, TimeFormat format, int64_t* ms, std::string* 
 // ISO 8601 date-time ("2024-05-01T12:00:00.250Z", "+02:00" offsets, a space for T) to epoch ms.
 bool ParseIso8601(std::string_view s, int64_t* ms);
 
+// The bytes a LineReader has read and not yet consumed: a growable buffer
+// that, unlike std::string::resize, does not zero the room read() fills.
+class ReadBuffer {
+ public:
+  static constexpr size_t npos = static_cast<size_t>(-1);
+  size_t size() const { return size_; }
+  const char* data() const { return data_.get(); }
+  char operator[](size_t i) const { return data_[i]; }
+  size_t find(char c, size_t from) const {
+    if (from >= size_) return npos;
+    const void* p = std::memchr(data_.get() + from, c, size_ - from);
+    return p ? static_cast<size_t>(static_cast<const char*>(p) - data_.get()) : npos;
+  }
+  void EraseFront(size_t n) {
+    if (n < size_) std::memmove(data_.get(), data_.get() + n, size_ - n);
+    size_ = n < size_ ? size_ - n : 0;
+  }
+  void clear() { size_ = 0; }
+  // Room for `n` more bytes after size(); Commit says how many were written.
+  char* Extend(size_t n) {
+    if (size_ + n > capacity_) {
+      const size_t capacity = std::max(size_ + n, 2 * capacity_);
+      std::unique_ptr<char[]> bigger(new char[capacity]);
+      if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+      data_ = std::move(bigger);
+      capacity_ = capacity;
+    }
+    return data_.get() + size_;
+  }
+  void Commit(size_t n) { size_ += n; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 // Reads a file descriptor as lines (LF or CRLF), any length up to the limit.
 class LineReader {
  public:
@@ -75,7 +114,7 @@ class LineReader {
   bool at_eof() const { return eof_; }
   // True when the next line can be returned without reading (and so blocking).
   bool HasBufferedLine() const {
-    return delimited_ ? buf_.size() > start_ : buf_.find('\n', start_) != std::string::npos;
+    return delimited_ ? buf_.size() > start_ : buf_.find('\n', start_) != ReadBuffer::npos;
   }
   void ClearEof() { eof_ = false; }
   // Checkpoints: where the next line starts, the number of the last line, and
@@ -83,6 +122,11 @@ class LineReader {
   int64_t next_offset() const { return consumed_ + static_cast<int64_t>(start_); }
   int64_t line_no() const { return line_no_; }
   bool skipping() const { return skipping_; }
+  // Reads from now on come from `fd` (a reader reused for another file).
+  void set_fd(int fd) { fd_ = fd; }
+  // Lines that start before byte `end` are all the caller wants (a chunk of
+  // the file): reads stop near it instead of a megabyte past it. -1: no end.
+  void set_end(int64_t end) { end_ = end; }
   // Resumes at a saved position; the caller has seeked the fd to `offset`.
   void StartAt(int64_t offset, int64_t line_no, bool skipping) {
     buf_.clear();
@@ -99,7 +143,8 @@ class LineReader {
   bool delimited_ = false;
   int fd_;
   size_t max_;
-  std::string buf_;
+  ReadBuffer buf_;
+  int64_t end_ = -1;      // set_end
   size_t start_ = 0;      // first unconsumed byte in buf_
   int64_t consumed_ = 0;  // file offset of buf_[0]
   int64_t line_no_ = 0;
