@@ -45,12 +45,30 @@ void CopyRow(const Batch& src, uint32_t i, Batch& dst) {
   }
 }
 
-void BorrowRow(const Batch& src, uint32_t i, Batch& dst) {
-  const uint32_t r = dst.AddRow(src.stored(i), src.position(i), src.event_time(i));
-  if (src.transcoder(i)) dst.set_binary(r, src.stored(i), src.transcoder(i));
-  dst.set_key_hash(r, src.key_hash(i));
-  dst.set_watermark(r, src.watermark(i));
-  std::copy(src.row(i), src.row(i) + src.width(), dst.row(r));
+void Batch::AppendBorrowed(const Batch& src, const uint32_t* rows, size_t n) {
+  const size_t at = size_;
+  const size_t w = width_;
+  slots_.resize((at + n) * w);
+  raw_.resize(at + n);
+  transcoder_.resize(at + n);
+  position_.resize(at + n);
+  event_time_.resize(at + n);
+  key_hash_.resize(at + n);
+  watermark_.resize(at + n);
+  for (size_t k = 0; k < n; ++k) {
+    const uint32_t i = rows[k];
+    const size_t r = at + k;
+    raw_[r] = src.raw_[i];
+    transcoder_[r] = src.transcoder_[i];
+    position_[r] = src.position_[i];
+    event_time_[r] = src.event_time_[i];
+    key_hash_[r] = src.key_hash_[i];
+    watermark_[r] = src.watermark_[i];
+    const Value* in = src.slots_.data() + static_cast<size_t>(i) * w;
+    Value* out = slots_.data() + r * w;
+    for (size_t s = 0; s < w; ++s) out[s] = in[s];
+  }
+  size_ = static_cast<uint32_t>(at + n);
 }
 
 namespace {

@@ -120,8 +120,8 @@ class Batch {
 
   Arena& arena() { return *arena_; }
   const ArenaRef& shared_arena() const { return arena_; }
-  // Keeps `other`'s arenas alive as long as this batch: rows BorrowRow
-  // appended from it point into them.
+  // Keeps `other`'s arenas alive as long as this batch: rows AppendBorrowed
+  // took from it point into them.
   void BorrowArenasOf(const Batch& other) {
     Borrow(other.arena_);
     for (const auto& a : other.borrowed_) Borrow(a);
@@ -138,6 +138,13 @@ class Batch {
     watermark_.push_back(kNoTime);
     return size_++;
   }
+
+  // Appends rows `rows[0..n)` of `src` without copying their bytes: their
+  // text and strings stay where they are, in arenas this batch keeps alive
+  // (call BorrowArenasOf(src) first). For rows that change hands between
+  // workers (an arena is only read once written, and the arena pool is
+  // thread-safe); a row a step keeps past its batch's life needs CopyRow.
+  void AppendBorrowed(const Batch& src, const uint32_t* rows, size_t n);
 
   // Drops the last row (e.g. one that failed to decode).
   void PopRow() {
@@ -298,12 +305,5 @@ void RecycleBatch(Batch&& batch);
 // arena): a row that outlives its batch, or crosses to another worker, must not
 // share the source's arena.
 void CopyRow(const Batch& src, uint32_t i, Batch& dst);
-
-// Appends row `i` of `src` to `dst` without copying its bytes: its text and
-// strings stay where they are, in arenas `dst` keeps alive (call
-// dst.BorrowArenasOf(src) first). For rows that change hands between workers
-// (an arena is only read once written, and the arena pool is thread-safe);
-// a row kept past its batch's life by a step needs CopyRow.
-void BorrowRow(const Batch& src, uint32_t i, Batch& dst);
 
 }  // namespace streamrun

@@ -27,33 +27,35 @@ bool Exchange::Flush() {
 }
 
 bool Exchange::Scatter(ExchangeKind kind, int node, int step, const Batch& batch, Batch* local) {
-  const int workers = shared_.workers;
-  parts_.resize(static_cast<size_t>(workers));
-  has_part_.assign(static_cast<size_t>(workers), 0);
-  // Rows change hands without their bytes: each part keeps the batch's arenas.
+  const size_t workers = static_cast<size_t>(shared_.workers);
+  // Which rows go where, then each part's rows in one go. Rows change hands
+  // without their bytes: each part keeps the batch's arenas.
+  rows_.resize(workers);
+  for (auto& r : rows_) r.clear();
   for (uint32_t i = 0; i < batch.size(); ++i) {
-    const int to = kind == ExchangeKind::kGather ? 0 : WorkerOfKey(batch.key_hash(i), workers);
-    Batch& part = to == self_ ? *local : parts_[static_cast<size_t>(to)];
-    if (!has_part_[static_cast<size_t>(to)]) {
-      has_part_[static_cast<size_t>(to)] = 1;
-      part = TakeBatch(batch.width());
-      part.set_read_ms(batch.read_ms());
-      part.CopyPieceFrom(batch);
-      part.BorrowArenasOf(batch);
-      part.Reserve(batch.size());  // pooled batches keep one capacity, whatever they carry
-    }
-    BorrowRow(batch, i, part);
+    const size_t to = kind == ExchangeKind::kGather
+                          ? 0
+                          : static_cast<size_t>(WorkerOfKey(batch.key_hash(i), shared_.workers));
+    rows_[to].push_back(i);
   }
-  for (int to = 0; to < workers; ++to) {
-    if (to == self_ || !has_part_[static_cast<size_t>(to)]) continue;
+  parts_.resize(workers);
+  for (size_t to = 0; to < workers; ++to) {
+    if (rows_[to].empty()) continue;
+    Batch& part = static_cast<int>(to) == self_ ? *local : parts_[to];
+    part = TakeBatch(batch.width());
+    part.set_read_ms(batch.read_ms());
+    part.CopyPieceFrom(batch);
+    part.BorrowArenasOf(batch);
+    part.AppendBorrowed(batch, rows_[to].data(), rows_[to].size());
+    if (static_cast<int>(to) == self_) continue;
     Message m;
     m.kind = Message::Kind::kBatch;
     m.node = node;
     m.step = step;
-    m.batch = std::move(parts_[static_cast<size_t>(to)]);
-    Send(to, std::move(m));
+    m.batch = std::move(part);
+    Send(static_cast<int>(to), std::move(m));
   }
-  return has_part_[static_cast<size_t>(self_)] != 0;
+  return !rows_[static_cast<size_t>(self_)].empty();
 }
 
 void Exchange::SendWatermark(ExchangeKind kind, int node, int step, int64_t watermark) {

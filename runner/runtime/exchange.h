@@ -67,7 +67,7 @@ class Exchange {
   metrics::Counter* queue_full_;
   std::deque<std::pair<int, Message>> held_;  // (receiver, message) waiting for room
   std::vector<Batch> parts_;                  // Scatter's rows per receiver (moved out when sent)
-  std::vector<uint8_t> has_part_;             // Scatter: parts_[to] holds rows of this batch
+  std::vector<std::vector<uint32_t>> rows_;   // Scatter: the rows bound for each worker
 };
 
 }  // namespace streamrun::runtime
