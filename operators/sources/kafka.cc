@@ -708,7 +708,9 @@ class KafkaSourceInstance : public SourceInstance {
   }
 
   void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list) {
-    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    // NULL while the consumer closes (a revoke from rd_kafka_consumer_close).
+    const char* protocol = rd_kafka_rebalance_protocol(rk);
+    const bool cooperative = protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
     const int64_t now = NowMs();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // Where each partition resumes: `start` the first time this process
