@@ -61,19 +61,7 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
         if (point < 0) throw RunError(ErrorKind::kRecord, failure);
         // A record of a piece: the run fails once the pieces before it have
         // passed, so the error is the first in the input's order (pieces.h).
-        PieceItem item;
-        item.failure = std::move(failure);
-        if (self_ == 0) {
-          PieceArrives(current_piece_source_, point, current_piece_, std::move(item));
-        } else {
-          Message m;
-          m.kind = Message::Kind::kDeadLetters;
-          m.from = current_piece_source_;
-          m.piece = current_piece_;
-          m.dead_letters.push_back(std::move(item.failure));
-          m.port = 1;  // the one entry is the failure
-          exchange_.Send(0, std::move(m));
-        }
+        PieceDeadLetters(point, {std::move(failure)}, /*failure=*/true);
         break;
       }
       case ErrorPolicy::kSkip:
@@ -93,18 +81,7 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
     const int point =
         PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
     if (point >= 0) {
-      if (self_ == 0) {
-        PieceItem item;
-        item.dead_letters = std::move(dead_letters_);
-        PieceArrives(current_piece_source_, point, current_piece_, std::move(item));
-      } else {
-        Message m;
-        m.kind = Message::Kind::kDeadLetters;
-        m.from = current_piece_source_;
-        m.piece = current_piece_;
-        m.dead_letters = std::move(dead_letters_);
-        exchange_.Send(0, std::move(m));
-      }
+      PieceDeadLetters(point, std::move(dead_letters_), /*failure=*/false);
       dead_letters_.clear();
       return;
     }
@@ -120,6 +97,25 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
     }
     dead_letters_.clear();
   }
+}
+
+void Worker::PieceDeadLetters(int point, std::vector<std::string> texts, bool failure) {
+  if (self_ == 0) {
+    PieceItem item;
+    if (failure)
+      item.failure = std::move(texts.front());
+    else
+      item.dead_letters = std::move(texts);
+    PieceArrives(current_piece_source_, point, current_piece_, std::move(item));
+    return;
+  }
+  Message m;
+  m.kind = Message::Kind::kDeadLetters;
+  m.from = current_piece_source_;
+  m.piece = current_piece_;
+  m.port = failure ? 1 : 0;  // 1: the one entry is the failure
+  m.dead_letters = std::move(texts);
+  exchange_.Send(0, std::move(m));
 }
 
 const std::string& Worker::SourceName(int source_index) const {

@@ -207,6 +207,10 @@ class Worker {
 
   void HandleErrors(int node, RecordErrors& errors);
 
+  // Dead letters (or, with `failure`, the failure under error_policy fail) of
+  // the piece being read: to point `point` of its source on worker 0.
+  void PieceDeadLetters(int point, std::vector<std::string> texts, bool failure);
+
   const std::string& SourceName(int source_index) const;
 
   std::string DescribePosition(const RecordPosition& pos) const;
