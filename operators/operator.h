@@ -147,8 +147,8 @@ class StepPlan {
   // True if the step sends records it could not use to the transform's
   // `.late` output (window).
   virtual bool EmitsLate() const { return false; }
-  // True if the step looks at each record on its own, at once: no state, no
-  // watermark, no processing time, no order (filter, set, select, drop,
+  // True if the step looks at each record on its own and emits it at once:
+  // no state, no watermark, no timers, no order (filter, set, select, drop,
   // key_by). Records of a source read in pieces may pass such steps out of
   // order; they are put back in order at the next exchange.
   virtual bool OrderFree() const { return false; }

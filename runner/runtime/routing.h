@@ -52,9 +52,10 @@ class Routing {
   bool OnWorker0(size_t node, size_t step) const;
   // Source `node` may be read in ordered pieces: the points where its
   // records are put back in order. Null when it may not: parallelism 1 (one
-  // worker reads in order anyway), or a path from it reaches a step that
-  // needs order (a window, a plugin) before any exchange, a transform with
-  // several inputs, or a sink every worker writes on its own.
+  // worker reads in order anyway), or a path from it reaches a step that is
+  // not order-free (a plugin step, enrich_http) before any exchange, a
+  // transform with several inputs, or a sink every worker writes on its own.
+  // (A window, dedupe or top_n always has an exchange before it.)
   const std::vector<PiecePoint>* piece_points(size_t node) const {
     return node < pieces_.size() && pieces_[node].ordered ? &pieces_[node].points : nullptr;
   }
