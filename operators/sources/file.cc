@@ -94,16 +94,14 @@ class FileSourceInstance : public SourceInstance {
         throw std::runtime_error("reading " + files_[current_] + ": " + error);
       }
       if (status == LineReader::Status::kTooLong) {
-        errors.Add(RecordError{std::string(line), pos,
-                               "record longer than max_record_size (" + std::to_string(max_record_bytes_) +
-                                   " bytes); its first bytes are kept"});
+        errors.Add(RecordError{std::string(line), pos, TooLongMessage(max_record_bytes_)});
         continue;
       }
       if (status == LineReader::Status::kBad) {
         errors.Add(RecordError{std::string(line), pos, error, /*binary=*/true});
         continue;
       }
-      if (!decoder_.binary() && IsBlank(line)) continue;
+      if (!decoder_.binary() && IsBlankLine(line)) continue;
       if (decoder_.needs_header() && !have_header_) {
         if (!decoder_.SetCsvHeader(line, &error)) {
           throw std::runtime_error(files_[current_] + ": " + error);
@@ -124,29 +122,24 @@ class FileSourceInstance : public SourceInstance {
     return decoder_.Watermark(now_ms);
   }
 
-  // Per file, by path: done, or the next line's byte offset, the last line's
-  // number, the reader's over-long-line state and the CSV header; then the
-  // file's watermark state. Files not yet opened have no entry.
+  // Per file, by path, its FilePosition (file_chunks.h). Files not yet opened
+  // have no entry.
   void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const override {
     for (size_t k = 0; k < next_file_; ++k) {
       const size_t file = mine_[k];
-      const bool open = reader_ && file == current_;
-      SavedPosition& saved_position = (*positions)[files_[file]];
-      saved_position.text = open ? "byte " + std::to_string(reader_->next_offset()) + " (after line " +
-                                       std::to_string(reader_->line_no()) + ")"
-                                 : "done";
-      SnapshotWriter w(&saved_position.bytes);
-      w.Bool(!open);  // done
-      if (open) {
-        w.I64(reader_->next_offset());
-        w.I64(reader_->line_no());
-        w.Bool(reader_->skipping());
-        w.Bool(have_header_);
-        w.Str(header_);
+      FilePosition p;
+      p.done = !(reader_ && file == current_);
+      if (!p.done) {
+        p.offset = reader_->next_offset();
+        p.line = reader_->line_no();
+        p.skipping = reader_->skipping();
+        p.have_header = have_header_;
+        p.header = header_;
       }
       const auto saved = decoder_.watermarks().Save(static_cast<int32_t>(file));
-      w.I64(saved.max_event_time);
-      w.Bool(saved.finished);
+      p.max_event_time = saved.max_event_time;
+      p.finished = saved.finished;
+      (*positions)[files_[file]] = p.Save();
     }
   }
 
@@ -156,55 +149,35 @@ class FileSourceInstance : public SourceInstance {
     while (next_file_ < mine_.size()) {
       auto it = positions.find(files_[mine_[next_file_]]);
       if (it == positions.end()) break;
-      SnapshotReader r(it->second);
-      const bool done = r.Bool();
+      const FilePosition p = FilePosition::Load(it->second);
       const size_t file = mine_[next_file_];
-      int64_t offset = 0, line_no = 0;
-      bool skipping = false, have_header = false;
-      std::string header;
-      if (!done) {
-        offset = r.I64();
-        line_no = r.I64();
-        skipping = r.Bool();
-        have_header = r.Bool();
-        header.assign(r.Str());
-      }
-      WatermarkTracker::Saved saved;
-      saved.max_event_time = r.I64();
-      saved.finished = r.Bool();
-      decoder_.watermarks().Restore(static_cast<int32_t>(file), saved, watermark, now);
-      if (done) {
+      decoder_.watermarks().Restore(static_cast<int32_t>(file), {p.max_event_time, p.finished}, watermark,
+                                    now);
+      if (p.done) {
         ++next_file_;
         continue;
       }
       RecordErrors unused;
       OpenNext(unused);
-      if (::lseek(fd_, offset, SEEK_SET) < 0)
+      if (::lseek(fd_, p.offset, SEEK_SET) < 0)
         throw std::runtime_error("cannot seek " + files_[file] + " to the checkpoint's offset " +
-                                 std::to_string(offset) + ": " + std::strerror(errno));
-      reader_->StartAt(offset, line_no, skipping);
-      if (have_header) {
+                                 std::to_string(p.offset) + ": " + std::strerror(errno));
+      reader_->StartAt(p.offset, p.line, p.skipping);
+      if (p.have_header) {
         std::string error;
-        if (!decoder_.SetCsvHeader(header, &error)) throw std::runtime_error(files_[file] + ": " + error);
+        if (!decoder_.SetCsvHeader(p.header, &error)) throw std::runtime_error(files_[file] + ": " + error);
         have_header_ = true;
-        header_ = header;
+        header_ = p.header;
       }
       break;
     }
   }
 
   std::string DescribePosition(const RecordPosition& pos) const override {
-    std::string file = pos.partition >= 0 && static_cast<size_t>(pos.partition) < files_.size()
-                           ? files_[pos.partition]
-                           : "?";
-    return file + ":" + std::to_string(pos.line);
+    return DescribeFileLine(files_, pos);
   }
 
  private:
-  static bool IsBlank(std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
-  }
-
   bool OpenNext(RecordErrors&) {
     current_ = mine_[next_file_++];
     const std::string& path = files_[current_];

@@ -96,30 +96,81 @@ int64_t FileChunks::CountLines(size_t k) {
 }
 
 int64_t FileChunks::LinesBefore(size_t k) {
-  int64_t lines = 0;
-  for (size_t j = k; j > 0 && !chunks_[j].first_of_file;) {
-    --j;
+  if (chunks_[k].first_of_file) return 0;
+  int64_t known = progress_[k].lines_before.load(std::memory_order_acquire);
+  if (known >= 0) return known;
+  // Back to the nearest chunk whose count before it is known, then forward.
+  size_t j = k - 1;
+  while (!chunks_[j].first_of_file && progress_[j].lines_before.load(std::memory_order_acquire) < 0) --j;
+  int64_t lines = chunks_[j].first_of_file ? 0 : progress_[j].lines_before.load(std::memory_order_acquire);
+  for (; j < k; ++j) {
     int64_t n = progress_[j].lines.load(std::memory_order_acquire);
     if (n < 0) {
       n = CountLines(j);
       progress_[j].lines.store(n, std::memory_order_release);
     }
     lines += n;
+    progress_[j + 1].lines_before.store(lines, std::memory_order_release);
   }
   return lines;
 }
 
-namespace {
-
-bool IsBlank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+SourceInstance::SavedPosition FilePosition::Save() const {
+  SourceInstance::SavedPosition saved;
+  saved.text =
+      done ? "done" : "byte " + std::to_string(offset) + " (after line " + std::to_string(line) + ")";
+  SnapshotWriter w(&saved.bytes);
+  w.Bool(done);
+  if (!done) {
+    w.I64(offset);
+    w.I64(line);
+    w.Bool(skipping);
+    w.Bool(have_header);
+    w.Str(header);
+  }
+  w.I64(max_event_time);
+  w.Bool(finished);
+  return saved;
 }
+
+FilePosition FilePosition::Load(std::string_view bytes) {
+  SnapshotReader r(bytes);
+  FilePosition p;
+  p.done = r.Bool();
+  if (!p.done) {
+    p.offset = r.I64();
+    p.line = r.I64();
+    p.skipping = r.Bool();
+    p.have_header = r.Bool();
+    p.header.assign(r.Str());
+  }
+  p.max_event_time = r.I64();
+  p.finished = r.Bool();
+  return p;
+}
+
+bool IsBlankLine(std::string_view line) {
+  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+}
+
+std::string TooLongMessage(size_t max_record_bytes) {
+  return "record longer than max_record_size (" + std::to_string(max_record_bytes) +
+         " bytes); its first bytes are kept";
+}
+
+std::string DescribeFileLine(const std::vector<std::string>& files, const RecordPosition& pos) {
+  const std::string& file =
+      pos.partition >= 0 && static_cast<size_t>(pos.partition) < files.size() ? files[pos.partition] : "?";
+  return file + ":" + std::to_string(pos.line);
+}
+
+namespace {
 
 class ChunkedFileSource : public SourceInstance {
  public:
   ChunkedFileSource(FileChunks* chunks, const LineSourceOptions& options, ProjectionNode projection,
                     int source_index, int worker, int workers)
-      : chunks_(*chunks),
+      : chunks_(chunks),
         options_(options),
         decoder_(options, std::move(projection)),
         source_index_(source_index),
@@ -142,7 +193,7 @@ class ChunkedFileSource : public SourceInstance {
       }
     }
     const size_t k = static_cast<size_t>(current_);
-    const FileChunks::Chunk& chunk = chunks_.chunks()[k];
+    const FileChunks::Chunk& chunk = chunks_->chunks()[k];
     batch.set_piece(-1, current_);
     const int64_t now = NowMs();
     std::string error;
@@ -151,7 +202,7 @@ class ChunkedFileSource : public SourceInstance {
       int64_t offset = 0, line_no = 0;
       const auto status = reader_->Next(&line, &offset, &line_no, &error);
       if (status == LineReader::Status::kError)
-        throw std::runtime_error("reading " + chunks_.files()[chunk.file] + ": " + error);
+        throw std::runtime_error("reading " + chunks_->files()[chunk.file] + ": " + error);
       if (status == LineReader::Status::kEnd || offset >= chunk.end) {
         EndChunk();
         return true;
@@ -165,10 +216,10 @@ class ChunkedFileSource : public SourceInstance {
                                    " bytes); its first bytes are kept"});
         continue;
       }
-      if (IsBlank(line)) continue;
+      if (IsBlankLine(line)) continue;
       if (decoder_.needs_header() && !have_header_) {
         if (!decoder_.SetCsvHeader(line, &error))
-          throw std::runtime_error(chunks_.files()[chunk.file] + ": " + error);
+          throw std::runtime_error(chunks_->files()[chunk.file] + ": " + error);
         have_header_ = true;
         continue;
       }
@@ -192,14 +243,14 @@ class ChunkedFileSource : public SourceInstance {
 
   int64_t Watermark(int64_t now_ms) override {
     if (!options_.event_time) return decoder_.Watermark(now_ms);
-    const size_t n = chunks_.chunks().size();
-    const size_t upto = current_ >= 0 ? static_cast<size_t>(current_) : chunks_.next_claim().load();
+    const size_t n = chunks_->chunks().size();
+    const size_t upto = current_ >= 0 ? static_cast<size_t>(current_) : chunks_->next_claim().load();
     if (current_ < 0 && upto >= n) return kEndOfTime;
     // Whatever this worker reads from now on comes after every chunk below
     // `upto` in the files' order, so its watermark is at least theirs.
     int64_t max = current_ >= 0 ? chunk_max_ : kNoTime;
     while (ended_below_ < upto &&
-           chunks_.progress(ended_below_).status.load(std::memory_order_acquire) == FileChunks::kEnded) {
+           chunks_->progress(ended_below_).status.load(std::memory_order_acquire) == FileChunks::kEnded) {
       ended_max_ = std::max(ended_max_, MaxOf(ended_below_));
       ++ended_below_;
     }
@@ -216,7 +267,7 @@ class ChunkedFileSource : public SourceInstance {
   // at the runtime's piece points, in no state yet. Written once, by worker 0.
   void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const override {
     if (worker_ != 0) return;
-    auto& chunks = const_cast<FileChunks&>(chunks_);
+    FileChunks& chunks = *chunks_;
     const auto& list = chunks.chunks();
     size_t low = 0;
     while (low < list.size() && chunks.progress(low).status.load() == FileChunks::kEnded) ++low;
@@ -247,31 +298,21 @@ class ChunkedFileSource : public SourceInstance {
 
   void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) override {
     reported_ = std::max(reported_, watermark);
-    if (chunks_.restored) return;
-    chunks_.restored = true;
-    const auto& list = chunks_.chunks();
+    if (chunks_->restored) return;
+    chunks_->restored = true;
+    const auto& list = chunks_->chunks();
     for (size_t k = 0; k < list.size();) {
       const size_t file = list[k].file;
       size_t last = k;
       while (last + 1 < list.size() && !list[last + 1].first_of_file) ++last;
-      auto it = positions.find(chunks_.files()[file]);
+      auto it = positions.find(chunks_->files()[file]);
       if (it != positions.end()) {
-        // The per-file reader's format (file.cc).
-        SnapshotReader r(it->second);
-        const bool done = r.Bool();
-        int64_t offset = 0, line = 0;
-        bool skipping = false;
-        if (!done) {
-          offset = r.I64();
-          line = r.I64();
-          skipping = r.Bool();
-          r.Bool();  // had the CSV header: it is read from the file again
-          r.Str();
-        }
-        const int64_t max = r.I64();
-        r.Bool();
+        const FilePosition saved = FilePosition::Load(it->second);
+        const bool done = saved.done;
+        const int64_t offset = saved.offset, line = saved.line, max = saved.max_event_time;
+        const bool skipping = saved.skipping;
         for (size_t j = k; j <= last; ++j) {
-          FileChunks::Chunk& c = chunks_.chunk(j);
+          FileChunks::Chunk& c = chunks_->chunk(j);
           if (done || c.end <= offset) {
             c.restored_done = true;
             if (j == last || !done) c.restored_max = max;
@@ -289,10 +330,7 @@ class ChunkedFileSource : public SourceInstance {
   }
 
   std::string DescribePosition(const RecordPosition& pos) const override {
-    const auto& files = chunks_.files();
-    const std::string file =
-        pos.partition >= 0 && static_cast<size_t>(pos.partition) < files.size() ? files[pos.partition] : "?";
-    return file + ":" + std::to_string(pos.line);
+    return DescribeFileLine(chunks_->files(), pos);
   }
 
  private:
@@ -301,27 +339,26 @@ class ChunkedFileSource : public SourceInstance {
   int64_t Minus(int64_t t) const { return t == kNoTime ? kNoTime : t - delay_; }
 
   int64_t MaxOf(size_t k) const {
-    auto& chunks = const_cast<FileChunks&>(chunks_);
-    return std::max(chunks.progress(k).max_event_time.load(std::memory_order_acquire),
-                    chunks.chunks()[k].restored_max);
+    return std::max(chunks_->progress(k).max_event_time.load(std::memory_order_acquire),
+                    chunks_->chunks()[k].restored_max);
   }
 
   // Takes the next chunk in order, unless it is too far ahead of the lowest
   // one not yet ended (its records would only wait at the piece points).
   Claimed Claim() {
-    const size_t n = chunks_.chunks().size();
+    const size_t n = chunks_->chunks().size();
     while (true) {
-      size_t k = chunks_.next_claim().load();
+      size_t k = chunks_->next_claim().load();
       if (k >= n) return Claimed::kNone;
       while (lowest_open_ < n &&
-             chunks_.progress(lowest_open_).status.load(std::memory_order_acquire) == FileChunks::kEnded)
+             chunks_->progress(lowest_open_).status.load(std::memory_order_acquire) == FileChunks::kEnded)
         ++lowest_open_;
       if (k >= lowest_open_ + window_) return Claimed::kWait;
-      if (!chunks_.next_claim().compare_exchange_weak(k, k + 1)) continue;
-      FileChunks::Chunk& c = chunks_.chunk(k);
+      if (!chunks_->next_claim().compare_exchange_weak(k, k + 1)) continue;
+      FileChunks::Chunk& c = chunks_->chunk(k);
       if (c.restored_done) {
         // Read before the checkpoint: only its end, for the order.
-        chunks_.progress(k).status.store(FileChunks::kEnded, std::memory_order_release);
+        chunks_->progress(k).status.store(FileChunks::kEnded, std::memory_order_release);
         ends_.push_back(PieceEnd{static_cast<int64_t>(k), Minus(c.restored_max)});
         return Claimed::kEnded;
       }
@@ -331,7 +368,7 @@ class ChunkedFileSource : public SourceInstance {
   }
 
   void Open(size_t k) {
-    const FileChunks::Chunk& c = chunks_.chunks()[k];
+    const FileChunks::Chunk& c = chunks_->chunks()[k];
     int64_t offset = c.start, line = 0;
     bool skipping = false;
     chunk_max_ = kNoTime;
@@ -342,17 +379,17 @@ class ChunkedFileSource : public SourceInstance {
       skipping = c.resume_skipping;
       chunk_max_ = c.restored_max;
     } else {
-      line = chunks_.LinesBefore(k);
+      line = chunks_->LinesBefore(k);
     }
     if (fd_ < 0 || open_file_ != c.file) {
       CloseFile();
-      const std::string& path = chunks_.files()[c.file];
+      const std::string& path = chunks_->files()[c.file];
       fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
       open_file_ = c.file;
     }
     if (::lseek(fd_, offset, SEEK_SET) < 0)
-      throw std::runtime_error("cannot seek " + chunks_.files()[c.file] + ": " + std::strerror(errno));
+      throw std::runtime_error("cannot seek " + chunks_->files()[c.file] + ": " + std::strerror(errno));
     // One reader for every chunk: its buffer is kept.
     if (!reader_) reader_ = std::make_unique<LineReader>(fd_, options_.max_record_bytes);
     reader_->set_fd(fd_);
@@ -361,13 +398,13 @@ class ChunkedFileSource : public SourceInstance {
     have_header_ = false;
     if (decoder_.needs_header() && offset > 0) {
       std::string error;
-      if (!decoder_.SetCsvHeader(chunks_.header(c.file), &error))
-        throw std::runtime_error(chunks_.files()[c.file] + ": " + error);
+      if (!decoder_.SetCsvHeader(chunks_->header(c.file), &error))
+        throw std::runtime_error(chunks_->files()[c.file] + ": " + error);
       have_header_ = true;
     }
     chunk_lines_ = 0;
     current_ = static_cast<int64_t>(k);
-    FileChunks::Progress& p = chunks_.progress(k);
+    FileChunks::Progress& p = chunks_->progress(k);
     p.next_offset.store(offset);
     p.line.store(line);
     p.skipping.store(skipping);
@@ -376,7 +413,7 @@ class ChunkedFileSource : public SourceInstance {
   }
 
   void Publish() {
-    FileChunks::Progress& p = chunks_.progress(static_cast<size_t>(current_));
+    FileChunks::Progress& p = chunks_->progress(static_cast<size_t>(current_));
     p.next_offset.store(reader_->next_offset(), std::memory_order_relaxed);
     p.line.store(reader_->line_no(), std::memory_order_relaxed);
     p.skipping.store(reader_->skipping(), std::memory_order_relaxed);
@@ -385,7 +422,7 @@ class ChunkedFileSource : public SourceInstance {
 
   void EndChunk() {
     const size_t k = static_cast<size_t>(current_);
-    FileChunks::Progress& p = chunks_.progress(k);
+    FileChunks::Progress& p = chunks_->progress(k);
     p.max_event_time.store(chunk_max_, std::memory_order_release);
     if (count_lines_) p.lines.store(chunk_lines_, std::memory_order_release);
     p.status.store(FileChunks::kEnded, std::memory_order_release);
@@ -400,24 +437,18 @@ class ChunkedFileSource : public SourceInstance {
 
   void Save(std::map<std::string, SavedPosition>* positions, size_t file, bool done, int64_t offset,
             int64_t line, bool skipping, int64_t max) const {
-    SavedPosition& saved = (*positions)[chunks_.files()[file]];
-    saved.text =
-        done ? "done" : "byte " + std::to_string(offset) + " (after line " + std::to_string(line) + ")";
-    SnapshotWriter w(&saved.bytes);
-    w.Bool(done);
-    if (!done) {
-      const bool header = decoder_.needs_header() && offset > 0;
-      w.I64(offset);
-      w.I64(line);
-      w.Bool(skipping);
-      w.Bool(header);
-      w.Str(header ? chunks_.header(file) : std::string());
-    }
-    w.I64(max);
-    w.Bool(done);
+    FilePosition p;
+    p.done = p.finished = done;
+    p.offset = offset;
+    p.line = line;
+    p.skipping = skipping;
+    p.have_header = !done && decoder_.needs_header() && offset > 0;
+    if (p.have_header) p.header = chunks_->header(file);
+    p.max_event_time = max;
+    (*positions)[chunks_->files()[file]] = p.Save();
   }
 
-  FileChunks& chunks_;
+  FileChunks* chunks_;
   const LineSourceOptions& options_;
   LineDecoder decoder_;
   int source_index_;

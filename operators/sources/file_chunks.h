@@ -15,6 +15,32 @@
 
 namespace streamrun {
 
+// Where a checkpoint left one file, in the one format both file readers
+// write and read (file.cc's whole-file reader, the chunked reader here):
+// done, or the next line's byte offset, the last line's number, the
+// reader's over-long-line state and the CSV header; then the highest event
+// time read from it and whether it finished.
+struct FilePosition {
+  bool done = false;
+  int64_t offset = 0;
+  int64_t line = 0;
+  bool skipping = false;
+  bool have_header = false;
+  std::string header;
+  int64_t max_event_time = kNoTime;
+  bool finished = false;
+
+  SourceInstance::SavedPosition Save() const;
+  static FilePosition Load(std::string_view bytes);
+};
+
+// True for a line of blanks only (skipped by the line readers).
+bool IsBlankLine(std::string_view line);
+// The message of a record past max_record_size.
+std::string TooLongMessage(size_t max_record_bytes);
+// "path:line" of a record read from file `pos.partition` of `files`.
+std::string DescribeFileLine(const std::vector<std::string>& files, const RecordPosition& pos);
+
 // The chunks of one run's files and what the workers have done with them.
 // Made once per run (the source's RunShared); the instances on every worker
 // share it.
@@ -42,6 +68,7 @@ class FileChunks : public RunShared {
     std::atomic<int> status{kOpen};
     std::atomic<int64_t> max_event_time{kNoTime};  // of the records read so far
     std::atomic<int64_t> lines{-1};                // lines in the chunk, once known
+    std::atomic<int64_t> lines_before{-1};         // LinesBefore, once known
     std::atomic<int64_t> next_offset{0};           // after the last record read
     std::atomic<int64_t> line{0};                  // the last record's line number
     std::atomic<bool> skipping{false};             // inside an over-long line
@@ -53,8 +80,9 @@ class FileChunks : public RunShared {
   Progress& progress(size_t k) { return progress_[k]; }
   const std::string& header(size_t file) const { return headers_[file]; }
   std::atomic<size_t>& next_claim() { return next_claim_; }
-  // The number of lines in the file of chunk `k` before it (counted once,
-  // by whoever needs it first).
+  // The number of lines in the file of chunk `k` before it: counted once,
+  // by whoever needs it first, and kept per chunk, so the next chunk's adds
+  // only its predecessor's.
   int64_t LinesBefore(size_t k);
   bool restored = false;  // a restore has set the chunks (once, for every instance)
 

@@ -156,7 +156,9 @@ class WindowCodec {
     k->windows.reserve(count);
     for (uint64_t n = count; n > 0; --n) {
       const int64_t start = r.I64();
-      const int64_t end = format < 3 || c_->kind == WindowKind::kSession ? r.I64() : start + c_->size;
+      // Saturating: a damaged state's start near the end of time must not overflow.
+      const int64_t end =
+          format < 3 || c_->kind == WindowKind::kSession ? r.I64() : SaturatingAdd(start, c_->size);
       WindowState window = NewWindow(start, end);
       window.fired = r.Bool();
       for (auto& a : window.accumulators) a.Load(r, format);

@@ -56,12 +56,13 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
       case ErrorPolicy::kFail: {
         ++stats_.nodes[node].failed;
         std::string failure = "record error in " + NodeLabel(n) + " at " + full + ": " + e.message;
-        const int point =
-            current_piece_ >= 0 ? PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, -1, 0) : -1;
+        const int point = current_piece_ >= 0 ? PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters,
+                                                        plan_.dead_letter_sink, 0)
+                                              : -1;
         if (point < 0) throw RunError(ErrorKind::kRecord, failure);
         // A record of a piece: the run fails once the pieces before it have
         // passed, so the error is the first in the input's order (pieces.h).
-        PieceDeadLetters(point, {std::move(failure)}, /*failure=*/true);
+        PieceDeadLetters({std::move(failure)}, /*failure=*/true);
         break;
       }
       case ErrorPolicy::kSkip:
@@ -81,7 +82,7 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
     const int point =
         PointOf(current_piece_source_, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
     if (point >= 0) {
-      PieceDeadLetters(point, std::move(dead_letters_), /*failure=*/false);
+      PieceDeadLetters(std::move(dead_letters_), /*failure=*/false);
       dead_letters_.clear();
       return;
     }
@@ -99,21 +100,16 @@ void Worker::HandleErrors(int node, RecordErrors& errors) {
   }
 }
 
-void Worker::PieceDeadLetters(int point, std::vector<std::string> texts, bool failure) {
+void Worker::PieceDeadLetters(std::vector<std::string> texts, bool failure) {
   if (self_ == 0) {
-    PieceItem item;
-    if (failure)
-      item.failure = std::move(texts.front());
-    else
-      item.dead_letters = std::move(texts);
-    PieceArrives(current_piece_source_, point, current_piece_, std::move(item));
+    PieceDeadLettersArrive(current_piece_source_, current_piece_, std::move(texts), failure);
     return;
   }
   Message m;
   m.kind = Message::Kind::kDeadLetters;
   m.from = current_piece_source_;
   m.piece = current_piece_;
-  m.port = failure ? 1 : 0;  // 1: the one entry is the failure
+  m.failure = failure;
   m.dead_letters = std::move(texts);
   exchange_.Send(0, std::move(m));
 }

@@ -24,7 +24,8 @@ struct Message {
   int from = 0;
   int port = 0;
   int64_t watermark = 0;
-  int64_t piece = -1;  // kPieceEnd; kDeadLetters of a piece (its source node in `from`)
+  int64_t piece = -1;    // kPieceEnd; kDeadLetters of a piece (its source node in `from`)
+  bool failure = false;  // kDeadLetters of a piece: the one entry is the failure (error_policy fail)
   Batch batch;
   std::vector<std::string> dead_letters;
 };

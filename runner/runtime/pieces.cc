@@ -41,6 +41,30 @@ int Worker::PointOf(int source, PiecePoint::Kind kind, int node, int step) const
   return -1;
 }
 
+bool Worker::HoldForPiece(PiecePoint::Kind kind, int node, int step, int from, int port, Batch& batch) {
+  if (batch.piece() < 0) return false;
+  const int source = batch.piece_source();
+  const int point = PointOf(source, kind, node, step);
+  if (point < 0) return false;
+  const int64_t piece = batch.piece();
+  PieceItem item;
+  item.from = from;
+  item.port = port;
+  item.batch = std::move(batch);
+  PieceArrives(source, point, piece, std::move(item));
+  return true;
+}
+
+void Worker::PieceDeadLettersArrive(int source, int64_t piece, std::vector<std::string> texts, bool failure) {
+  const int point = PointOf(source, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
+  PieceItem item;
+  if (failure)
+    item.failure = std::move(texts.front());
+  else
+    item.dead_letters = std::move(texts);
+  PieceArrives(source, point, piece, std::move(item));
+}
+
 void Worker::PieceArrives(int source, int point, int64_t piece, PieceItem item) {
   PieceOrder& order = piece_orders_[{source, point}];
   if (piece == order.next) {

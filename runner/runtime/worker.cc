@@ -274,31 +274,14 @@ void Worker::Receive(int from, Message& m) {
       WatermarkArrives(m.node, m.step, from, m.watermark);
       break;
     case Message::Kind::kSinkBatch:
-      if (m.batch.piece() >= 0) {
-        const int point = PointOf(m.batch.piece_source(), PiecePoint::Kind::kSink, m.node, 0);
-        if (point >= 0) {
-          const int source = m.batch.piece_source();
-          const int64_t piece = m.batch.piece();
-          PieceArrives(source, point, piece, PieceItem{m.from, m.port, std::move(m.batch), {}, {}});
-          break;
-        }
-      }
-      WriteSink(m.node, m.from, m.port, m.batch);
+      if (!HoldForPiece(PiecePoint::Kind::kSink, m.node, 0, m.from, m.port, m.batch))
+        WriteSink(m.node, m.from, m.port, m.batch);
       break;
     case Message::Kind::kDeadLetters:
-      if (m.piece >= 0) {
-        const int point = PointOf(m.from, PiecePoint::Kind::kDeadLetters, plan_.dead_letter_sink, 0);
-        if (point >= 0) {
-          PieceItem item;
-          if (m.port == 1)
-            item.failure = std::move(m.dead_letters.front());
-          else
-            item.dead_letters = std::move(m.dead_letters);
-          PieceArrives(m.from, point, m.piece, std::move(item));
-          break;
-        }
-      }
-      WriteDeadLetters(m.dead_letters);
+      if (m.piece >= 0)
+        PieceDeadLettersArrive(m.from, m.piece, std::move(m.dead_letters), m.failure);
+      else
+        WriteDeadLetters(m.dead_letters);
       break;
     case Message::Kind::kPieceEnd:
       PieceEnds(m.node, m.step, m.piece, m.watermark);
@@ -342,15 +325,8 @@ void Worker::Deliver(int node, int from, int port, Batch& batch) {
   const PlanNode& n = plan_.nodes[node];
   if (n.kind == PlanNode::Kind::kSink) {
     if (self_ == 0 || n.sink->PerWorker()) {
-      const int point =
-          batch.piece() >= 0 ? PointOf(batch.piece_source(), PiecePoint::Kind::kSink, node, 0) : -1;
-      if (point >= 0) {
-        const int source = batch.piece_source();
-        const int64_t piece = batch.piece();
-        PieceArrives(source, point, piece, PieceItem{from, port, std::move(batch), {}, {}});
-        return;
-      }
-      WriteSink(node, from, port, batch);
+      if (!HoldForPiece(PiecePoint::Kind::kSink, node, 0, from, port, batch))
+        WriteSink(node, from, port, batch);
     } else {
       Message m;
       m.kind = Message::Kind::kSinkBatch;
@@ -447,15 +423,7 @@ void Worker::ToStep(int node, int step, Batch& batch) {
 }
 
 void Worker::ArriveAtStep(int node, int step, int from_worker, Batch& batch) {
-  if (batch.piece() >= 0) {
-    const int point = PointOf(batch.piece_source(), PiecePoint::Kind::kStep, node, step);
-    if (point >= 0) {
-      const int source = batch.piece_source();
-      const int64_t piece = batch.piece();
-      PieceArrives(source, point, piece, PieceItem{from_worker, 0, std::move(batch), {}, {}});
-      return;
-    }
-  }
+  if (HoldForPiece(PiecePoint::Kind::kStep, node, step, from_worker, 0, batch)) return;
   CombineWatermarks(nodes_[node].exchange_watermarks[step], static_cast<size_t>(from_worker), batch);
   RunSteps(node, step, batch);
 }

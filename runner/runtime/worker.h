@@ -196,6 +196,11 @@ class Worker {
   void EndPiece(int source, const SourceInstance::PieceEnd& end);
   // The index of the point (kind, node, step) among source `source`'s, or -1.
   int PointOf(int source, PiecePoint::Kind kind, int node, int step) const;
+  // A batch of a piece reached (kind, node, step): if that is a point of its
+  // source, it is taken there (passes or waits) and true is returned.
+  bool HoldForPiece(PiecePoint::Kind kind, int node, int step, int from, int port, Batch& batch);
+  // Worker 0: dead letters or the failure of `piece` of `source`.
+  void PieceDeadLettersArrive(int source, int64_t piece, std::vector<std::string> texts, bool failure);
   // An item of `piece` reached point `point` of `source`: it passes now, or waits.
   void PieceArrives(int source, int point, int64_t piece, PieceItem item);
   void PieceEnds(int source, int point, int64_t piece, int64_t watermark);
@@ -208,8 +213,8 @@ class Worker {
   void HandleErrors(int node, RecordErrors& errors);
 
   // Dead letters (or, with `failure`, the failure under error_policy fail) of
-  // the piece being read: to point `point` of its source on worker 0.
-  void PieceDeadLetters(int point, std::vector<std::string> texts, bool failure);
+  // the piece being read: to its source's dead-letter point on worker 0.
+  void PieceDeadLetters(std::vector<std::string> texts, bool failure);
 
   const std::string& SourceName(int source_index) const;
 
