@@ -229,6 +229,9 @@ class SinkInstance {
   }
   // Checkpoint `id` is complete: publish what PreCommit prepared up to it.
   virtual void Commit(int64_t id) {}
+  // The watermark of the sink's input advanced (it never goes back). Only a
+  // sink that passes event time on needs it (runner/job's repartition sink).
+  virtual void OnWatermark(int64_t watermark) {}
 };
 
 class SourcePlan {
@@ -244,6 +247,21 @@ class SourcePlan {
                                                       const struct Universe& universe,
                                                       int source_index) const = 0;
   virtual std::string Describe() const = 0;
+  // A job of several processes (runner/job, docs/scaling.md) splits its input
+  // into tasks, one per Kafka partition. True, with what the job's member
+  // needs to join the consumer group, for a source that can be read so (an
+  // unbounded Kafka source).
+  struct JobKafkaInput {
+    std::string brokers;
+    std::vector<std::string> topics;
+    std::vector<std::pair<std::string, std::string>> properties;  // the user's librdkafka properties
+    int partitions = 4;  // topics created on the embedded broker get this many
+  };
+  virtual bool JobInput(JobKafkaInput* input) const { return false; }
+  // Before a task's run, on the task's own plan: read exactly these
+  // partitions of the source's topic, from the task's checkpoint (else from
+  // `start`), with no consumer group of its own.
+  virtual void AssignTask(const std::vector<int32_t>& partitions) {}
 };
 
 class SinkPlan {

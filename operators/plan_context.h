@@ -99,6 +99,10 @@ class PlanContext {
   // The pipeline's `name:` (Kafka group and client ids default to it).
   const std::string& pipeline_name() const { return pipeline_name_; }
   void set_pipeline_name(std::string name) { pipeline_name_ = std::move(name); }
+  // runtime.member (docs/scaling.md): empty for a job of one process. Kafka
+  // transactional and client ids carry it, so members never share one.
+  const std::string& member() const { return member_; }
+  void set_member(std::string member) { member_ = std::move(member); }
   void set_where(std::string w) { where_ = std::move(w); }
   // Typed reads of a component's options through its spec (config/options.h).
   config::Options Options(const config::ConfNode& node, const config::ComponentSpec& spec) const {
@@ -132,6 +136,7 @@ class PlanContext {
   config::Diagnostics* diags_;
   std::string where_;
   std::string pipeline_name_;
+  std::string member_;
 };
 
 }  // namespace streamrun

@@ -69,8 +69,8 @@ const config::ComponentSpec& KafkaSinkSpec() {
                      "How long closing, a checkpoint or a transaction's commit waits for the broker."),
                  "60s"),
          Str("transactional_id",
-             "Exactly once: the prefix of the producers' transactional ids (the worker's number is "
-             "appended); default `streamrun-<pipeline name>`."),
+             "Exactly once: the prefix of the producers' transactional ids (the member's name, with "
+             "`runtime.member`, and the worker's number are appended); default `streamrun-<pipeline name>`."),
          Default(Dur("transaction_timeout",
                      "Exactly once: transaction.timeout.ms, after which the broker aborts a transaction "
                      "left open by a crashed run; must be longer than the checkpoint interval plus the "
@@ -448,6 +448,12 @@ std::unique_ptr<SinkPlan> PlanKafkaSink(const config::ConfNode& node, PlanContex
   if (config.flush_timeout_ms <= 0)
     ok = false, ctx.Error(o.Node("flush_timeout")->mark, "flush_timeout must be a positive duration");
   config.transactional_id = o.OptString("transactional_id").value_or(config.client_id);
+  // Members of one job (runtime.member) each have their own producers: the
+  // same id in two processes would fence one by the other at every commit.
+  if (!ctx.member().empty()) {
+    config.client_id += "-" + ctx.member();
+    if (!config.transactional_id.empty()) config.transactional_id += "-" + ctx.member();
+  }
   if (config.transactional_id.empty())
     ok = false, ctx.Error(o.Node("transactional_id")->mark, "transactional_id must not be empty");
   config.transaction_timeout_ms = o.DurationMs("transaction_timeout");

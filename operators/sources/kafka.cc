@@ -119,6 +119,11 @@ struct KafkaSourceConfig {
   std::vector<std::string> topics;
   std::string group;
   std::string client_id;
+  bool member_job = false;  // runtime.member: one process of a job of several (docs/scaling.md)
+  // A task of such a job (runner/job): exactly these partitions of the one
+  // topic, assigned by the job's member rather than a consumer group.
+  bool task = false;
+  std::vector<int32_t> task_partitions;
   Start start = Start::kCommitted;
   bool bounded = false;
   int partitions = 4;
@@ -437,6 +442,17 @@ class KafkaSourceInstance : public SourceInstance {
       defaults.emplace_back("session.timeout.ms", "6000");
       defaults.emplace_back("heartbeat.interval.ms", "500");
     }
+    if (config.member_job && !config.bounded) {
+      // Members come and go while the others run: cooperative-sticky moves
+      // only the partitions that must move (an eager protocol would stop every
+      // member for each join), and a member that dies is noticed after the
+      // session timeout rather than Kafka's 45 s. A configured property wins.
+      defaults.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+      if (config.brokers != kafka::kEmbedded) {
+        defaults.emplace_back("session.timeout.ms", "10000");
+        defaults.emplace_back("heartbeat.interval.ms", "1000");
+      }
+    }
     // librdkafka's statistics every second give each partition's high
     // watermark: the consumer lag metric (OnStatistics). A configured
     // statistics.interval.ms wins.
@@ -444,7 +460,7 @@ class KafkaSourceInstance : public SourceInstance {
     rd_kafka_conf_t* conf = kafka::MakeConf(defaults, config.properties);
     rd_kafka_conf_set_opaque(conf, this);
     if (metrics_ != nullptr) rd_kafka_conf_set_stats_cb(conf, &KafkaSourceInstance::OnStatistics);
-    if (!config.bounded) rd_kafka_conf_set_rebalance_cb(conf, &KafkaSourceInstance::OnRebalance);
+    if (!config.bounded && !config.task) rd_kafka_conf_set_rebalance_cb(conf, &KafkaSourceInstance::OnRebalance);
     char error[512];
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
     if (!consumer_) {
@@ -456,6 +472,8 @@ class KafkaSourceInstance : public SourceInstance {
     messages_.resize(kDefaultBatchSize);
     if (config.bounded) {
       AssignBounded(workers);
+    } else if (config.task) {
+      AssignTask();
     } else {
       Subscribe();
     }
@@ -474,7 +492,7 @@ class KafkaSourceInstance : public SourceInstance {
   bool Next(Batch& batch, size_t max_rows, RecordErrors& errors) override {
     if (config_.bounded && remaining_ == 0) return false;
     const int64_t now = NowMs();
-    if (now - last_commit_ >= kCommitIntervalMs) {
+    if (!config_.task && now - last_commit_ >= kCommitIntervalMs) {
       last_commit_ = now;
       StoreOffsets();
       rd_kafka_commit(consumer_, nullptr, 1);  // asynchronous: a monitoring aid
@@ -519,6 +537,7 @@ class KafkaSourceInstance : public SourceInstance {
   // Commits what was read while every worker is still in the group (once one
   // leaves, the others' commits would meet a rebalance in progress).
   void Close() override {
+    if (config_.task) return;  // a task's positions live in its checkpoints only
     dirty_ = true;
     StoreOffsets();
     CommitNow();
@@ -577,6 +596,10 @@ class KafkaSourceInstance : public SourceInstance {
       p.source_watermark = watermark;
       restored[{key.substr(0, colon), static_cast<int32_t>(std::atoi(key.c_str() + colon + 1))}] = p;
     }
+    if (config_.task) {
+      RestoreTask(restored, watermark);
+      return;
+    }
     if (!config_.bounded) {
       group_->SetRestored(std::move(restored));  // applied as partitions are assigned
       return;
@@ -600,6 +623,42 @@ class KafkaSourceInstance : public SourceInstance {
       rd_kafka_topic_partition_list_add(list, topic.c_str(), part.partition)->offset = part.start;
     }
     rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list->cnt > 0 ? list : nullptr);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) Throw(config_, std::string("assigning partitions: ") + rd_kafka_err2str(err));
+  }
+
+  // ---- a task of a job: its partitions, from `start` or its checkpoint ------
+
+  void AssignTask() {
+    const int64_t now = NowMs();
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
+    for (int32_t p : config_.task_partitions) {
+      Partition& part = PartitionAt(0, p);
+      part.assigned = true;
+      decoder_.watermarks().Assign(IndexOf(part), now);
+      rd_kafka_topic_partition_list_add(list, config_.topics[0].c_str(), p)->offset =
+          config_.start == Start::kLatest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) Throw(config_, std::string("assigning partitions: ") + rd_kafka_err2str(err));
+  }
+
+  void RestoreTask(const std::map<std::pair<std::string, int32_t>, SourceGroup::Restored>& restored,
+                   int64_t watermark) {
+    const int64_t now = NowMs();
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
+    for (Partition& part : parts_) {
+      if (!part.assigned) continue;
+      const std::string& topic = config_.topics[static_cast<size_t>(part.topic)];
+      auto* e = rd_kafka_topic_partition_list_add(list, topic.c_str(), part.partition);
+      e->offset = config_.start == Start::kLatest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+      auto it = restored.find({topic, part.partition});
+      if (it == restored.end()) continue;
+      decoder_.watermarks().Restore(IndexOf(part), it->second.watermark, watermark, now);
+      if (it->second.next >= 0) e->offset = part.start = it->second.next;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) Throw(config_, std::string("assigning partitions: ") + rd_kafka_err2str(err));
   }
@@ -1001,6 +1060,21 @@ class KafkaSourcePlan : public SourcePlan {
     return instance;
   }
 
+  bool JobInput(JobKafkaInput* input) const override {
+    if (config_.bounded) return false;
+    input->brokers = config_.brokers;
+    input->topics = config_.topics;
+    input->properties = config_.properties;
+    input->partitions = config_.partitions;
+    return true;
+  }
+
+  void AssignTask(const std::vector<int32_t>& partitions) override {
+    config_.task = true;
+    config_.task_partitions = partitions;
+    config_.group += ".tasks";  // never joined: a task's consumer only assigns
+  }
+
   std::string Describe() const override {
     std::string topics;
     for (const auto& t : config_.topics) topics += (topics.empty() ? "" : ",") + t;
@@ -1069,7 +1143,8 @@ std::unique_ptr<SourcePlan> PlanKafkaSource(const config::ConfNode& node, PlanCo
     if (t.empty()) ok = false, ctx.Error(node.mark, "a topic name is empty");
   config.group = o.OptString("group").value_or(ctx.pipeline_name());
   if (config.group.empty()) config.group = "streamrun";
-  config.client_id = "streamrun-" + config.group;
+  config.client_id = "streamrun-" + config.group + (ctx.member().empty() ? "" : "-" + ctx.member());
+  config.member_job = !ctx.member().empty();
   const std::string start = o.Enum("start");
   config.start = start == "earliest" ? Start::kEarliest
                  : start == "latest" ? Start::kLatest

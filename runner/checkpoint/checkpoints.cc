@@ -1,6 +1,12 @@
 #include "runner/checkpoint/checkpoints.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <sstream>
 #include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -164,13 +170,55 @@ void Checkpoints::WriteManifest(int64_t id, std::string_view json) {
   store_->Put(Folder(id) + kManifest, json);
 }
 
-void Checkpoints::WriteRunning(const std::string& pid) { store_->Put(pipeline_ + "/_running", pid); }
-
-void Checkpoints::ClearRunning(const std::string& pid) {
-  if (Running() == pid) store_->DeletePrefix(pipeline_ + "/_running");
+RunningProcess RunningProcess::Self() {
+  RunningProcess p;
+  p.pid = static_cast<long>(::getpid());
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) p.host = host;
+  p.renewed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  return p;
 }
 
-std::string Checkpoints::Running() { return store_->Get(pipeline_ + "/_running").value_or(""); }
+bool RunningProcess::OtherAndAlive(int64_t now_ms, int64_t stale_ms) const {
+  if (pid <= 0) return false;
+  const RunningProcess self = Self();
+  if (host.empty() || host == self.host) {
+    // Here (or an older record, which named no host): the pid decides.
+    return pid != self.pid && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+  }
+  return now_ms - renewed_ms < stale_ms;
+}
+
+void Checkpoints::WriteRunning(const RunningProcess& process) {
+  store_->Put(pipeline_ + "/_running",
+              std::to_string(process.pid) + " " + process.host + " " + std::to_string(process.renewed_ms));
+}
+
+void Checkpoints::ClearRunning(long pid) {
+  const RunningProcess running = Running();
+  if (running.pid == pid && (running.host.empty() || running.host == RunningProcess::Self().host))
+    store_->DeletePrefix(pipeline_ + "/_running");
+}
+
+RunningProcess Checkpoints::Running() {
+  RunningProcess p;
+  const std::string text = store_->Get(pipeline_ + "/_running").value_or("");
+  // "PID HOST RENEWED_MS", or a bare pid (written before the host and time).
+  std::istringstream in(text);
+  std::string pid, host, renewed;
+  in >> pid >> host >> renewed;
+  auto number = [](const std::string& s) -> int64_t {
+    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return 0;
+    return std::stoll(s);
+  };
+  p.pid = static_cast<long>(number(pid));
+  p.host = host;
+  p.renewed_ms = number(renewed);
+  return p;
+}
 
 std::optional<std::string> Checkpoints::Manifest(int64_t id) { return store_->Get(Folder(id) + kManifest); }
 

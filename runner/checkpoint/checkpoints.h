@@ -39,6 +39,18 @@ inline constexpr int kManifestFormat = 2;
 // A checkpoint has at most this many workers (a damaged count is refused).
 inline constexpr int kMaxCheckpointWorkers = 4096;
 
+// The process that writes a pipeline's (or a member's) checkpoints.
+struct RunningProcess {
+  long pid = 0;           // 0: none recorded
+  std::string host;       // gethostname(); empty in records of older versions
+  int64_t renewed_ms = 0; // when it last wrote the record (wall clock)
+  // This process, now.
+  static RunningProcess Self();
+  // True if `this` is another process that still writes: on this host its pid
+  // is alive; on another host it renewed within `stale_ms`.
+  bool OtherAndAlive(int64_t now_ms, int64_t stale_ms) const;
+};
+
 // A complete checkpoint, read back.
 struct Loaded {
   int64_t id = 0;
@@ -71,12 +83,13 @@ class Checkpoints {
   // files no kept checkpoint names.
   void Retain(int retain);
   std::string Location(int64_t id) const;
-  // The process id of the job writing these checkpoints (`streamrun savepoint`
-  // signals it); empty if none was recorded.
-  void WriteRunning(const std::string& pid);
-  // Removes the running job's pid if it is `pid` (the job ended).
-  void ClearRunning(const std::string& pid);
-  std::string Running();
+  // The process writing these checkpoints (`streamrun savepoint` signals it,
+  // and a second process refuses to start while it lives): `_running` holds
+  // "PID HOST RENEWED_MS", renewed at every checkpoint. Empty pid if none.
+  void WriteRunning(const RunningProcess& process);
+  // Removes the record if it is `pid`'s on this host (the job ended).
+  void ClearRunning(long pid);
+  RunningProcess Running();
   // The manifest of checkpoint `id`, or nullopt if it is not complete.
   std::optional<std::string> Manifest(int64_t id);
 

@@ -10,6 +10,7 @@
 
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/cli/commands.h"
+#include "runner/job/member.h"
 #include "runner/cli/pipeline_file.h"
 #include "runner/runtime/runtime.h"
 
@@ -82,7 +83,7 @@ std::unique_ptr<checkpoint::Checkpoints> OpenCheckpoints(const PipelinePlan& pla
     std::fprintf(stderr, "streamrun %s: %s\n", command, error.c_str());
     return nullptr;
   }
-  return std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
+  return std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.CheckpointName());
 }
 
 }  // namespace
@@ -127,6 +128,26 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
   }
 }
 
+int StatusCommand(const std::string& pipeline) {
+  auto loaded = LoadPipeline(pipeline, config::ProcessEnv(), {});
+  if (!loaded.plan) {
+    std::fprintf(stderr, "%s", loaded.diags.ToString().c_str());
+    return kExitConfigError;
+  }
+  if (!loaded.plan->checkpoint.enabled()) {
+    std::fprintf(stderr, "streamrun status: pipeline '%s' has no runtime.checkpoint.storage\n",
+                 loaded.plan->name.c_str());
+    return kExitConfigError;
+  }
+  try {
+    std::printf("%s", job::JobStatus(*loaded.plan).c_str());
+    return kExitOk;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "streamrun status: %s\n", e.what());
+    return kExitRunFailure;
+  }
+}
+
 int SavepointCommand(const std::string& pipeline, const std::string& target) {
   auto loaded = LoadPipeline(pipeline, config::ProcessEnv(), {});
   if (!loaded.plan) {
@@ -137,8 +158,13 @@ int SavepointCommand(const std::string& pipeline, const std::string& target) {
     auto store = OpenCheckpoints(*loaded.plan, "savepoint");
     if (!store) return kExitConfigError;
     checkpoint::Checkpoints& checkpoints = *store;
-    const std::string pid_text = checkpoints.Running();
-    const pid_t pid = pid_text.empty() ? 0 : static_cast<pid_t>(std::stol(pid_text));
+    const checkpoint::RunningProcess running = checkpoints.Running();
+    const pid_t pid = static_cast<pid_t>(running.pid);
+    if (!running.host.empty() && running.host != checkpoint::RunningProcess::Self().host) {
+      std::fprintf(stderr, "streamrun savepoint: the job of '%s' runs on %s (pid %ld): run this there\n",
+                   loaded.plan->CheckpointName().c_str(), running.host.c_str(), running.pid);
+      return kExitRunFailure;
+    }
     if (pid <= 0 || ::kill(pid, 0) != 0) {
       std::fprintf(stderr, "streamrun savepoint: no running job of '%s' (it records its pid in %s)\n",
                    loaded.plan->name.c_str(), loaded.plan->checkpoint.storage.c_str());

@@ -87,6 +87,9 @@ int CheckpointsCommand(const std::string& action, const std::string& pipeline, c
 // `savepoint PIPELINE DIR`: asks the running job (SIGUSR1) for a savepoint and copies it to DIR.
 int SavepointCommand(const std::string& pipeline, const std::string& target);
 
+// `status PIPELINE`: the members of a job, their tasks, checkpoints and lag.
+int StatusCommand(const std::string& pipeline);
+
 // `plugins [LIB...]`: the operators of plugin libraries.
 int PluginsCommand(const std::vector<std::string>& libraries);
 

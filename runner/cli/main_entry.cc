@@ -23,7 +23,7 @@ int Main(int argc, char** argv) {
   // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
   static const std::set<std::string> kCommands = {"run",         "validate",  "explain", "test",
                                                   "version",     "schema",    "kafka",   "generate",
-                                                  "checkpoints", "savepoint", "plugins"};
+                                                  "checkpoints", "savepoint", "plugins",   "status"};
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
 
@@ -147,6 +147,17 @@ int Main(int argc, char** argv) {
   savepoint->add_option("pipeline", savepoint_pipeline, "Pipeline file")->required();
   savepoint->add_option("dir", savepoint_dir, "Where to put the savepoint")->required();
 
+  std::string status_pipeline;
+  auto* status = app.add_subcommand(
+      "status", "A job's members, the tasks each runs, their last checkpoints and lag (docs/scaling.md)");
+  status->add_option("pipeline", status_pipeline, "Pipeline file")->required();
+
+  // A job of several processes (docs/scaling.md): this process's member name.
+  std::string member;
+  for (auto* command : {run, explain, checkpoints, savepoint, status})
+    command->add_option("--member", member,
+                        "This process's name in a job of several processes (overrides runtime.member)");
+
   std::vector<std::string> plugins_libs;
   auto* plugins = app.add_subcommand(
       "plugins", "List the operators of plugin libraries: versions, flags and options (docs/plugins.md)");
@@ -190,6 +201,7 @@ int Main(int argc, char** argv) {
   for (const char* name : {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"})
     if (const char* value = std::getenv(name)) log::AddSecret(value);
 
+  SetMemberOption(member);
   if (plugins->parsed()) return PluginsCommand(plugins_libs);
   if (!LoadPluginOptions(plugin_paths)) return kExitConfigError;
   if (run->parsed()) return RunCommand(run_args);
@@ -202,6 +214,7 @@ int Main(int argc, char** argv) {
   if (kafka->parsed()) return KafkaCommand(kafka_args);
   if (generate->parsed()) return GenerateCommand(generate_args);
   if (savepoint->parsed()) return SavepointCommand(savepoint_pipeline, savepoint_dir);
+  if (status->parsed()) return StatusCommand(status_pipeline);
   if (checkpoints->parsed())
     return CheckpointsCommand(checkpoints_action, checkpoints_pipeline, checkpoints_which);
   if (version->parsed()) {

@@ -51,8 +51,18 @@ void RegisterSecrets(const config::ConfNode& root) {
   }
 }
 
+namespace {
+std::optional<std::string> g_member;  // --member, for every command that loads the pipeline
+}  // namespace
+
+void SetMemberOption(const std::string& member) {
+  if (!member.empty()) g_member = member;
+}
+
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
-                            const PlanOptions& options) {
+                            const PlanOptions& given) {
+  PlanOptions options = given;
+  if (!options.member && g_member) options.member = g_member;
   LoadedPipeline out;
   out.root = config::LoadYamlFile(path, env, out.diags);
   if (!out.root) return out;

@@ -20,6 +20,10 @@ struct LoadedPipeline {
 LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
                             const PlanOptions& options);
 
+// `--member NAME`: the pipelines this command loads are planned as that
+// member of a job (PlanOptions::member), whatever runtime.member says.
+void SetMemberOption(const std::string& member);
+
 // Loads the libraries under the pipeline's `plugins:`, relative to the
 // pipeline file's folder, before validation so that their operators are steps
 // by then; a library refused is an error at its line.

@@ -9,6 +9,7 @@
 
 #include "runner/cli/commands.h"
 #include "runner/cli/pipeline_file.h"
+#include "runner/job/member.h"
 #include "runner/log/log.h"
 #include "runner/runtime/runtime.h"
 
@@ -126,6 +127,24 @@ int RunCommand(const RunArgs& args) {
 #ifdef STREAMRUN_VERSION
   options.version = STREAMRUN_VERSION;
 #endif
+  if (!loaded.plan->member.empty()) {
+    // One member of a job of several processes: the group assigns it tasks.
+    try {
+      job::MemberOptions member;
+      member.stop = &g_stop;
+      member.version = options.version;
+      const job::MemberSummary summary = job::RunMember(*loaded.root, args.pipeline, *loaded.plan, member);
+      if (!args.quiet)
+        std::fprintf(stderr, "streamrun: member '%s' of job '%s' stopped after %.3f s: %d tasks started, %d stopped\n",
+                     loaded.plan->member.c_str(), loaded.plan->name.c_str(), summary.seconds,
+                     summary.tasks_started, summary.tasks_stopped);
+      return kExitOk;
+    } catch (const RunError& e) {
+      std::fprintf(stderr, "streamrun: member '%s' of job '%s' failed: %s\n", loaded.plan->member.c_str(),
+                   loaded.plan->name.c_str(), DescribeRunError(e).c_str());
+      return ExitStatusOf(e);
+    }
+  }
   try {
     RunStats stats = Run(*loaded.plan, options);
     if (!args.quiet) {
@@ -192,7 +211,30 @@ int ExplainCommand(const std::string& pipeline, const std::string& format) {
     std::fprintf(stderr, "%s", loaded.diags.ToString().c_str());
     return kExitConfigError;
   }
-  std::string text = format == "dot" ? ExplainDot(*loaded.plan) : ExplainText(*loaded.plan);
+  std::string topics;
+  if (!loaded.plan->member.empty()) {
+    // A job of several processes: the plan its tasks run, cut at the
+    // repartition topics. Their partition counts come from the input topic at
+    // run time; here the source's `partitions` stands in for it.
+    job::JobLayout layout;
+    std::string error;
+    if (!job::LayoutJob(
+            *loaded.plan, [](const SourcePlan::JobKafkaInput& input, const std::string&) { return input.partitions; },
+            &layout, &error)) {
+      std::fprintf(stderr, "runtime.member: %s (docs/scaling.md)\n", error.c_str());
+      return kExitConfigError;
+    }
+    job::SplitPlan(*loaded.plan, layout, "explain");
+    topics = "repartition topics (partitions: the input topic's; a gather has 1):\n";
+    for (const auto& t : layout.topics)
+      topics += "  " + t.name + (t.gather ? "  gather, 1 partition" : "  by key group") + ", written by the tasks of " +
+                t.upstream_topic + "\n";
+    if (layout.topics.empty()) topics = "repartition topics: none (every task runs the whole pipeline)\n";
+    topics += "tasks: one per partition of";
+    for (const auto& c : layout.components) topics += " " + c.topic;
+    topics += "\n";
+  }
+  std::string text = format == "dot" ? ExplainDot(*loaded.plan) : ExplainText(*loaded.plan) + topics;
   std::fwrite(text.data(), 1, text.size(), stdout);
   return kExitOk;
 }

@@ -447,6 +447,11 @@ class PipelineValidator {
       auto v = ParseInt(p->scalar);
       if (v && *v < 1) d_.Add(p->mark, "runtime.parallelism: must be at least 1, got " + Got(*p));
     }
+    if (const ConfNode* m = scalar(rt, "member")) {
+      if (!ValidMemberName(m->scalar))
+        d_.Add(m->mark, "runtime.member: " + Quote(m->scalar) + " is not a member name",
+               "letters, digits, '.', '_' and '-', 1 to 64 characters");
+    }
     for (const char* server : {"metrics", "ui"}) {
       const ConfNode* listen = scalar(rt->Find(server), "listen");
       if (listen == nullptr) continue;
@@ -861,11 +866,23 @@ void ValidateValue(const ConfNode& node, const FieldSpec& spec, const std::strin
   Check(node, spec, Ctx{where, ""}, diags);
 }
 
+bool ValidMemberName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
 const FieldSpec& RuntimeSpec() {
   static const FieldSpec spec = Obj(
       "runtime",
       {
           Example(Int("parallelism", "Worker threads; at least 1. Default: the number of cores."), "2"),
+          Example(Str("member",
+                      "This process's name in a job of several processes (docs/scaling.md): letters, "
+                      "digits, '.', '_' and '-', at most 64. Its checkpoints are kept apart from the "
+                      "other members' and its Kafka transactional ids carry it. `--member` overrides."),
+                  "${HOSTNAME}"),
           Obj("state",
               {
                   Default(Enum("backend", {"memory", "rocksdb"},

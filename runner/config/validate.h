@@ -1,6 +1,7 @@
 #pragma once
 // Spec-driven validation of a pipeline file. Reports every error it finds.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runner/config/conf_node.h"
@@ -24,6 +25,10 @@ void ValidateValue(const ConfNode& node, const FieldSpec& spec, const std::strin
 
 // The spec of the top-level keys and of `runtime:` (docs/pipeline-file.md).
 const FieldSpec& RuntimeSpec();
+
+// A member name (runtime.member, --member): 1 to 64 letters, digits, '.',
+// '_' or '-'. It becomes part of store keys and Kafka ids, so nothing else.
+bool ValidMemberName(std::string_view name);
 
 // Checks a whole pipeline: top-level keys, `name`, `runtime`, every source and sink
 // (by its `type`), every step of every transform, and the graph: unique names,

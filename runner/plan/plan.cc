@@ -64,6 +64,10 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
   std::string dead_letter_name;  // runtime.errors.sink
   {
     const config::Options rt(root.Find("runtime"), config::RuntimeSpec(), "runtime", options.read_log);
+    plan->member = options.member ? *options.member : rt.String("member");
+    if (options.member && !config::ValidMemberName(*options.member))
+      diags.Add(config::Mark{}, "--member: '" + *options.member + "' is not a member name",
+                "letters, digits, '.', '_' and '-', 1 to 64 characters");
     if (auto p = rt.OptInt("parallelism")) {
       plan->parallelism = static_cast<int>(std::clamp<int64_t>(*p, 1, MaxParallelism()));
       if (*p > MaxParallelism())
@@ -119,6 +123,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       PlanContext ctx(n.universe, RecordView{}, &diags, "source '" + n.name + "'");
       ctx.set_read_log(options.read_log);
       ctx.set_pipeline_name(plan->name);
+      ctx.set_member(plan->member);
       n.source = FindSource(n.type)->plan(node, ctx);
       if (!n.source && diags.empty()) diags.Add(key.mark, "source '" + n.name + "' could not be planned");
       if (!n.source) continue;
@@ -163,9 +168,13 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       const auto& [name_node, value] = step.entries[0];
       ctx.set_where("transform '" + n.name + "' step " + std::to_string(index) + " (" + name_node.scalar +
                     ")");
+      Universe* input_universe = ctx.universe();
+      RecordView input_view = ctx.view();
       auto step_plan = FindStep(name_node.scalar)->plan(value, ctx);
       ctx.set_previous_failed(step_plan == nullptr);
-      if (step_plan) n.steps.push_back(PlannedStep{name_node.scalar, name_node.mark, std::move(step_plan)});
+      if (step_plan)
+        n.steps.push_back(PlannedStep{name_node.scalar, name_node.mark, std::move(step_plan), input_universe,
+                                      std::move(input_view)});
     }
     n.universe = ctx.universe();
     n.view = ctx.view();
@@ -231,6 +240,7 @@ std::unique_ptr<PipelinePlan> BuildPlan(const ConfNode& root, const std::string&
       PlanContext ctx(u, view, &diags, "sink '" + n.name + "'");
       ctx.set_read_log(options.read_log);
       ctx.set_pipeline_name(plan->name);
+      ctx.set_member(plan->member);
       // The configured sink is planned (and so checked) even when a test replaces it.
       n.sink = FindSink(n.type)->plan(node, ctx);
       if (n.sink && n.sink->ReadsFields() && n.inputs.size() > 1) {

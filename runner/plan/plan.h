@@ -24,6 +24,11 @@ struct PlannedStep {
   std::string name;  // the step's YAML name
   config::Mark mark;
   std::unique_ptr<StepPlan> plan;
+  // The slots and look of the records that reach this step (a window's
+  // output has slots of its own): where a job cuts the transform before this
+  // step, the records cross in this layout (runner/job/split.h).
+  Universe* input_universe = nullptr;
+  RecordView input_view;
 };
 
 struct PlanNode {
@@ -73,6 +78,9 @@ struct CheckpointConfig {
 
 struct PipelinePlan {
   std::string name;
+  // runtime.member (or --member): this process's name in a job of several
+  // processes (docs/scaling.md); empty for a job of one process.
+  std::string member;
   std::string file;
   int parallelism = 1;
   CheckpointConfig checkpoint;
@@ -86,6 +94,10 @@ struct PipelinePlan {
   std::string metrics_listen;      // runtime.metrics.listen; empty: no /metrics
   std::string ui_listen;           // runtime.ui.listen; empty: no web view
   std::vector<PlanNode> nodes;     // sources, then transforms in dependency order, then sinks
+  // Where this process keeps its checkpoints in the store, and its local
+  // RocksDB state under state_path: the pipeline's name, or
+  // `<name>@<member>` for a member of a job, so members never share a file.
+  std::string CheckpointName() const { return member.empty() ? name : name + "@" + member; }
   std::deque<Universe> universes;  // stable addresses
   int FindNode(const std::string& name) const {
     for (size_t i = 0; i < nodes.size(); ++i)
@@ -104,6 +116,8 @@ struct PlanOptions {
   std::function<std::unique_ptr<SinkPlan>(const std::string& sink_name)> sink_override;
   // Tests: records every option the plan read (config/options.h).
   config::ReadLog* read_log = nullptr;
+  // --member: replaces runtime.member.
+  std::optional<std::string> member;
 };
 
 // Validates `root` against the built-in catalog and plans it. Null with

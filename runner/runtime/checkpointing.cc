@@ -67,7 +67,8 @@ std::string ManifestJson(const PipelinePlan& plan, int64_t id, const std::string
   nlohmann::ordered_json m;
   m["format"] = checkpoint::kManifestFormat;
   m["id"] = id;
-  m["pipeline"] = plan.name;
+  m["pipeline"] = plan.CheckpointName();
+  if (!plan.member.empty()) m["member"] = plan.member;
   m["kind"] = kind;
   m["workers"] = states.size();
   m["created_ms"] = NowMs();
@@ -178,6 +179,7 @@ bool WriteCheckpoint(Shared& shared, int64_t id, const std::string& kind) {
     MaybeCrash("after_state", id);
     ckpt.store->WriteManifest(id, ManifestJson(shared.plan, id, kind, ckpt.exactly_once, ckpt.states));
     MaybeCrash("after_manifest", id);
+    ckpt.store->WriteRunning(checkpoint::RunningProcess::Self());  // renews the record
     ckpt.store->Retain(ckpt.retain);
   } catch (const std::exception& e) {
     log::Warn("", "checkpoint {} failed: {}; the job goes on", id, e.what());
@@ -220,7 +222,7 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
     std::shared_ptr<checkpoint::Store> store = checkpoint::OpenStore(
         checkpoint::StoreConfig{config.storage, config.endpoint, config.region, config.path_style}, &error);
     if (!store) throw RunError(ErrorKind::kExternal, error);
-    ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.name);
+    ckpt.store = std::make_unique<checkpoint::Checkpoints>(std::move(store), plan.CheckpointName());
     ckpt.enabled = true;
     shared.metrics->EnableCheckpoints();
     ckpt.exactly_once = config.exactly_once;
@@ -232,9 +234,27 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
     ckpt.resumed.store(shared.workers);
     ckpt.started_ms = NowMs();
     ckpt.next_id = ckpt.store->HighestId() + 1;
-    // `streamrun savepoint` finds the running job here.
+    // `streamrun savepoint` finds the running job here. Two processes writing
+    // one set of checkpoints would number theirs after each other's, and each
+    // newest checkpoint would hold one process's positions only: a second
+    // process is refused while the first lives (on another host: while it
+    // renewed its record within three intervals, at least a minute).
+    checkpoint::RunningProcess other;
     try {
-      ckpt.store->WriteRunning(std::to_string(::getpid()));
+      other = ckpt.store->Running();
+    } catch (const std::exception& e) {
+      throw RunError(ErrorKind::kExternal, std::string("checkpoint storage: ") + e.what());
+    }
+    const int64_t stale_ms = std::max<int64_t>(60000, 3 * config.interval_ms);
+    if (other.OtherAndAlive(checkpoint::RunningProcess::Self().renewed_ms, stale_ms))
+      throw RunError(ErrorKind::kConfig,
+                     "process " + std::to_string(other.pid) + (other.host.empty() ? "" : " on " + other.host) +
+                         " already writes the checkpoints of '" + plan.CheckpointName() + "' in " +
+                         config.storage +
+                         "; to run several processes as one job give each its own member name "
+                         "(--member NAME or runtime.member; docs/scaling.md)");
+    try {
+      ckpt.store->WriteRunning(checkpoint::RunningProcess::Self());
     } catch (const std::exception& e) {
       throw RunError(ErrorKind::kExternal, std::string("checkpoint storage: ") + e.what());
     }
@@ -262,7 +282,7 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
       if (!loaded && !complete.empty())
         throw RunError(
             ErrorKind::kExternal,
-            "no complete checkpoint of '" + plan.name + "' can be restored (" + reasons +
+            "no complete checkpoint of '" + plan.CheckpointName() + "' can be restored (" + reasons +
                 "); repair the store, restore one with --from, or start without them (a new storage)");
       if (loaded && loaded->id != complete.back()) {
         std::string keep;  // sinks whose published output a restore cannot take back
@@ -306,7 +326,7 @@ bool OpenStateDbs(const PipelinePlan& plan, const RunOptions& options, Shared& s
   }
   const std::string path = options.state_path.empty() ? plan.state_path : options.state_path;
   if (path.empty()) throw RunError(ErrorKind::kConfig, "runtime.state: backend rocksdb needs 'path'");
-  shared.state_root = path + "/" + plan.name;
+  shared.state_root = path + "/" + plan.CheckpointName();
   std::random_device random;
   char run_id[32];
   std::snprintf(run_id, sizeof run_id, "%08x%08x", random(), static_cast<unsigned>(NowMs()));

@@ -103,7 +103,7 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
     checkpoint::Checkpoints* store;
     ~ClearRunning() {
       try {
-        if (store) store->ClearRunning(std::to_string(::getpid()));
+        if (store) store->ClearRunning(static_cast<long>(::getpid()));
       } catch (...) {
       }
     }

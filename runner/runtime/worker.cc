@@ -451,6 +451,7 @@ void Worker::PushWatermark(int node, int64_t watermark) {
 
 void Worker::DeliverWatermark(int node, int from, int port, int64_t watermark) {
   const PlanNode& n = plan_.nodes[node];
+  if (n.kind == PlanNode::Kind::kSink && nodes_[node].sink) nodes_[node].sink->OnWatermark(watermark);
   if (n.kind != PlanNode::Kind::kTransform) return;
   NodeState& s = nodes_[node];
   size_t c = Channel(node, from, port);

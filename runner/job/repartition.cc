@@ -1,0 +1,420 @@
+#include "runner/job/repartition.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "operators/held_record.h"
+#include "runner/kafka/client.h"
+#include "runner/record/clock.h"
+#include "runner/state/key_groups.h"
+#include "runner/state/snapshot.h"
+
+namespace streamrun::job {
+
+namespace {
+
+// A repartition message's value: its kind, the writing task, then a record
+// (sequence number and the held record) or a watermark.
+enum : uint64_t { kRecordMessage = 1, kWatermarkMessage = 2 };
+// The sink end's checkpoint state: its format, the sequence numbers, the
+// messages staged and not yet sent.
+constexpr uint64_t kSinkStateFormat = 1;
+
+[[noreturn]] void Fail(const RepartitionTopic& topic, const std::string& what) {
+  throw std::runtime_error("repartition topic " + topic.name + ": " + what);
+}
+
+kafka::Properties ClientDefaults(const RepartitionTopic& topic, const std::string& client) {
+  return {{"bootstrap.servers", kafka::ResolveBrokers(topic.brokers)}, {"client.id", client}};
+}
+
+// ---- the sink end -----------------------------------------------------------
+
+class RepartitionSinkInstance : public SinkInstance {
+ public:
+  RepartitionSinkInstance(const RepartitionTopic& topic, const std::string& task)
+      : topic_(topic), task_(task), seq_(static_cast<size_t>(topic.partitions), 0) {
+    kafka::Properties defaults = ClientDefaults(topic, "streamrun-repartition-" + task);
+    defaults.emplace_back("enable.idempotence", "true");
+    defaults.emplace_back("acks", "all");
+    defaults.emplace_back("linger.ms", "5");
+    rd_kafka_conf_t* conf = kafka::MakeConf(defaults, topic.properties);
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &RepartitionSinkInstance::OnDelivery);
+    char error[512];
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (!producer_) {
+      rd_kafka_conf_destroy(conf);
+      Fail(topic, error);
+    }
+    handle_ = rd_kafka_topic_new(producer_, topic.name.c_str(), nullptr);
+  }
+
+  ~RepartitionSinkInstance() override {
+    if (handle_) rd_kafka_topic_destroy(handle_);
+    if (producer_) {
+      rd_kafka_flush(producer_, 5000);
+      rd_kafka_destroy(producer_);
+    }
+  }
+
+  void Write(const Batch& batch, const RecordView&, RecordErrors&) override {
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      const int p = topic_.gather ? 0 : PartitionOfKey(topic_, batch.key_hash(i));
+      Staged& s = staged_.emplace_back();
+      s.partition = p;
+      SnapshotWriter w(&s.value);
+      w.U64(kRecordMessage);
+      w.Str(task_);
+      w.U64(++seq_[static_cast<size_t>(p)]);
+      SaveHeldRecord(batch, i, w);
+    }
+  }
+
+  // Dead letters never reach a repartition topic (the plan sends them to the
+  // dead-letter sink itself).
+  void WriteEncoded(const std::vector<std::string>&) override {}
+
+  void OnWatermark(int64_t watermark) override { watermark_ = std::max(watermark_, watermark); }
+
+  void BeginExactlyOnce(const std::vector<std::string>& recovered) override { Recover(recovered); }
+  void ResumeAtLeastOnce(const std::vector<std::string>& recovered) override { Recover(recovered); }
+
+  // The interval's records, then the task's watermark to every partition.
+  std::string PreCommit(int64_t) override {
+    if (watermark_ > sent_watermark_) {
+      for (int p = 0; p < topic_.partitions; ++p) {
+        Staged& s = staged_.emplace_back();
+        s.partition = p;
+        SnapshotWriter w(&s.value);
+        w.U64(kWatermarkMessage);
+        w.Str(task_);
+        w.I64(watermark_);
+      }
+      sent_watermark_ = watermark_;
+    }
+    prepared_ = staged_.size();
+    std::string state;
+    SnapshotWriter w(&state);
+    w.U64(kSinkStateFormat);
+    w.U64(seq_.size());
+    for (uint64_t s : seq_) w.U64(s);
+    w.I64(sent_watermark_);
+    w.U64(prepared_);
+    for (size_t i = 0; i < prepared_; ++i) {
+      w.U64(static_cast<uint64_t>(staged_[i].partition));
+      w.Str(staged_[i].value);
+    }
+    return state;
+  }
+
+  void Commit(int64_t) override {
+    Send(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(prepared_));
+    staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(prepared_));
+    prepared_ = 0;
+  }
+
+  void Flush() override { rd_kafka_poll(producer_, 0); }
+
+ private:
+  struct Staged {
+    int partition = 0;
+    std::string value;
+  };
+
+  // The states of the checkpoint the task restores: its sequence numbers go
+  // on, and what it had staged is sent (again: the source end drops what it
+  // has seen).
+  void Recover(const std::vector<std::string>& recovered) {
+    std::vector<Staged> again;
+    for (const auto& state : recovered) {
+      if (state.empty()) continue;
+      SnapshotReader r(state);
+      if (r.U64() != kSinkStateFormat) Fail(topic_, "a checkpoint of an unknown format");
+      const uint64_t n = r.Count();
+      for (uint64_t p = 0; p < n; ++p) {
+        const uint64_t s = r.U64();
+        if (p < seq_.size()) seq_[p] = std::max(seq_[p], s);
+      }
+      sent_watermark_ = std::max(sent_watermark_, r.I64());
+      const uint64_t items = r.Count();
+      for (uint64_t i = 0; i < items; ++i) {
+        Staged& s = again.emplace_back();
+        s.partition = static_cast<int>(r.U64());
+        s.value = std::string(r.Str());
+        if (s.partition < 0 || s.partition >= topic_.partitions) Fail(topic_, "a checkpoint names no partition");
+      }
+    }
+    watermark_ = std::max(watermark_, sent_watermark_);
+    Send(again.begin(), again.end());
+  }
+
+  template <typename It>
+  void Send(It begin, It end) {
+    for (It it = begin; it != end; ++it) {
+      while (rd_kafka_produce(handle_, it->partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(it->value.data()),
+                              it->value.size(), nullptr, 0, nullptr) != 0) {
+        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+          Fail(topic_, std::string("producing: ") + rd_kafka_err2str(rd_kafka_last_error()));
+        rd_kafka_poll(producer_, 10);
+      }
+    }
+    // A checkpoint's messages are all with the broker before the next interval.
+    const rd_kafka_resp_err_t err = rd_kafka_flush(producer_, 60000);
+    if (err) Fail(topic_, std::string("flushing: ") + rd_kafka_err2str(err));
+    if (!failure_.empty()) Fail(topic_, "a message was not delivered: " + failure_);
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<RepartitionSinkInstance*>(opaque);
+    if (m->err && self->failure_.empty()) self->failure_ = rd_kafka_err2str(m->err);
+  }
+
+  const RepartitionTopic& topic_;
+  const std::string task_;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_topic_t* handle_ = nullptr;
+  std::vector<uint64_t> seq_;  // per partition: the last sequence number given
+  std::vector<Staged> staged_;
+  size_t prepared_ = 0;  // staged_[0, prepared_) belong to the checkpoint being taken
+  int64_t watermark_ = kNoTime;
+  int64_t sent_watermark_ = kNoTime;
+  std::string failure_;
+};
+
+class RepartitionSinkPlan : public SinkPlan {
+ public:
+  RepartitionSinkPlan(RepartitionTopic topic, std::string task) : topic_(std::move(topic)), task_(std::move(task)) {}
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
+    return std::make_unique<RepartitionSinkInstance>(topic_, task_);
+  }
+  std::string Describe() const override {
+    return "repartition topic " + topic_.name + " (" + std::to_string(topic_.partitions) + " partition" +
+           (topic_.partitions == 1 ? "" : "s") + (topic_.gather ? ", gather" : ", by key group") + ")";
+  }
+  bool PerWorker() const override { return true; }
+  bool TakesBackOutput() const override { return true; }  // the source end drops what it saw
+  std::string DescribeState(std::string_view state) const override {
+    if (state.empty()) return {};
+    try {
+      SnapshotReader r(state);
+      r.U64();
+      const uint64_t n = r.Count();
+      for (uint64_t p = 0; p < n; ++p) r.U64();
+      r.I64();
+      return std::to_string(r.Count()) + " messages to send when the checkpoint completes";
+    } catch (const std::exception& e) {
+      return std::string("unreadable: ") + e.what();
+    }
+  }
+
+ private:
+  RepartitionTopic topic_;
+  std::string task_;
+};
+
+// ---- the source end ---------------------------------------------------------
+
+class RepartitionSourceInstance : public SourceInstance {
+ public:
+  RepartitionSourceInstance(const RepartitionTopic& topic, const std::vector<int32_t>& partitions)
+      : topic_(topic) {
+    for (int p = 0; p < topic.upstream_partitions; ++p)
+      upstream_.push_back(topic.upstream_topic + ":" + std::to_string(p));
+    kafka::Properties defaults = ClientDefaults(topic, "streamrun-repartition-" + topic.name);
+    defaults.emplace_back("group.id", topic.name + ".tasks");  // never joined: assigned partitions only
+    defaults.emplace_back("enable.auto.commit", "false");
+    defaults.emplace_back("enable.partition.eof", "false");
+    defaults.emplace_back("auto.offset.reset", "earliest");
+    rd_kafka_conf_t* conf = kafka::MakeConf(defaults, topic.properties);
+    char error[512];
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (!consumer_) {
+      rd_kafka_conf_destroy(conf);
+      Fail(topic, error);
+    }
+    rd_kafka_poll_set_consumer(consumer_);
+    queue_ = rd_kafka_queue_get_consumer(consumer_);
+    for (int32_t p : partitions) parts_[p];
+    Assign();
+    messages_.resize(kDefaultBatchSize);
+  }
+
+  ~RepartitionSourceInstance() override {
+    if (queue_) rd_kafka_queue_destroy(queue_);
+    if (consumer_) {
+      rd_kafka_consumer_close(consumer_);
+      rd_kafka_destroy(consumer_);
+    }
+  }
+
+  bool Next(Batch& batch, size_t max_rows, RecordErrors&) override {
+    const size_t want = std::min(max_rows, messages_.size());
+    size_t first = 0;
+    if (empty_polls_ >= 8) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 5)) messages_[first++] = m;
+    }
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data() + first, want - first);
+    if (n < 0) Fail(topic_, std::string("consuming: ") + rd_kafka_err2str(rd_kafka_last_error()));
+    n += static_cast<ssize_t>(first);
+    empty_polls_ = n == 0 ? empty_polls_ + 1 : 0;
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = messages_[static_cast<size_t>(i)];
+      try {
+        Take(m, batch);
+      } catch (...) {
+        for (ssize_t k = i; k < n; ++k) rd_kafka_message_destroy(messages_[static_cast<size_t>(k)]);
+        throw;
+      }
+      rd_kafka_message_destroy(m);
+    }
+    return true;
+  }
+
+  int64_t Watermark(int64_t) override { return current_; }
+
+  std::string DescribePosition(const RecordPosition& pos) const override {
+    return "partition " + std::to_string(pos.partition) + " offset " + std::to_string(pos.offset) +
+           " of the job's input (through " + topic_.name + ")";
+  }
+
+  // Per partition "<topic>:<partition>": the next offset, then each upstream
+  // task's watermark and last sequence number.
+  void SnapshotPositions(std::map<std::string, SavedPosition>* positions) const override {
+    for (const auto& [p, part] : parts_) {
+      SavedPosition& saved = (*positions)[topic_.name + ":" + std::to_string(p)];
+      saved.text = "offset " + std::to_string(part.next);
+      SnapshotWriter w(&saved.bytes);
+      w.I64(part.next);
+      w.U64(part.channels.size());
+      for (const auto& [task, ch] : part.channels) {
+        w.Str(task);
+        w.I64(ch.watermark);
+        w.U64(ch.seq);
+      }
+    }
+  }
+
+  void RestorePositions(const std::map<std::string, std::string>& positions, int64_t) override {
+    for (auto& [p, part] : parts_) {
+      auto it = positions.find(topic_.name + ":" + std::to_string(p));
+      if (it == positions.end()) continue;
+      SnapshotReader r(it->second);
+      part.next = r.I64();
+      part.channels.clear();
+      const uint64_t n = r.Count();
+      for (uint64_t i = 0; i < n; ++i) {
+        Channel& ch = part.channels[std::string(r.Str())];
+        ch.watermark = r.I64();
+        ch.seq = r.U64();
+      }
+    }
+    Assign();
+    Recompute();
+  }
+
+ private:
+  struct Channel {
+    int64_t watermark = kNoTime;
+    uint64_t seq = 0;
+  };
+  struct Part {
+    int64_t next = 0;  // the offset to read next
+    std::map<std::string, Channel, std::less<>> channels;  // by upstream task
+  };
+
+  void Assign() {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()));
+    for (const auto& [p, part] : parts_)
+      rd_kafka_topic_partition_list_add(list, topic_.name.c_str(), p)->offset =
+          part.next > 0 ? part.next : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) Fail(topic_, std::string("assigning partitions: ") + rd_kafka_err2str(err));
+  }
+
+  void Take(rd_kafka_message_t* m, Batch& batch) {
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    if (m->err) Fail(topic_, rd_kafka_message_errstr(m));
+    auto found = parts_.find(m->partition);
+    if (found == parts_.end()) return;
+    Part& part = found->second;
+    if (m->offset < part.next) return;  // from before a restore's position
+    part.next = m->offset + 1;
+    SnapshotReader r(std::string_view(static_cast<const char*>(m->payload), m->len));
+    const uint64_t kind = r.U64();
+    const std::string_view task = r.Str();
+    auto ch = part.channels.find(task);
+    if (ch == part.channels.end()) ch = part.channels.emplace(std::string(task), Channel{}).first;
+    if (kind == kWatermarkMessage) {
+      const int64_t w = r.I64();
+      if (w > ch->second.watermark) {
+        ch->second.watermark = w;
+        Recompute();
+      }
+      return;
+    }
+    if (kind != kRecordMessage) Fail(topic_, "a message of an unknown kind at offset " + std::to_string(m->offset));
+    const uint64_t seq = r.U64();
+    if (seq <= ch->second.seq) return;  // sent again after a restore: seen already
+    ch->second.seq = seq;
+    const uint32_t row = LoadHeldRecord(r, batch);
+    batch.set_watermark(row, current_);
+  }
+
+  // The minimum over the assigned partitions and every upstream task.
+  void Recompute() {
+    int64_t low = kEndOfTime;
+    for (const auto& [p, part] : parts_)
+      for (const auto& u : upstream_) {
+        auto it = part.channels.find(u);
+        low = std::min(low, it == part.channels.end() ? kNoTime : it->second.watermark);
+      }
+    if (parts_.empty()) low = kEndOfTime;
+    current_ = std::max(current_, low);
+  }
+
+  const RepartitionTopic& topic_;
+  std::vector<std::string> upstream_;
+  std::map<int32_t, Part> parts_;
+  rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::vector<rd_kafka_message_t*> messages_;
+  int empty_polls_ = 0;
+  int64_t current_ = kNoTime;
+};
+
+class RepartitionSourcePlan : public SourcePlan {
+ public:
+  explicit RepartitionSourcePlan(RepartitionTopic topic) : topic_(std::move(topic)) {}
+  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext&, const Universe&, int) const override {
+    return std::make_unique<RepartitionSourceInstance>(topic_, partitions_);
+  }
+  std::string Describe() const override {
+    return "repartition topic " + topic_.name + " (" + std::to_string(topic_.partitions) + " partition" +
+           (topic_.partitions == 1 ? "" : "s") + ", written by the tasks of " + topic_.upstream_topic + ")";
+  }
+  void AssignTask(const std::vector<int32_t>& partitions) override { partitions_ = partitions; }
+
+ private:
+  RepartitionTopic topic_;
+  std::vector<int32_t> partitions_;
+};
+
+}  // namespace
+
+int PartitionOfKey(const RepartitionTopic& topic, uint64_t key_hash) {
+  return static_cast<int>(static_cast<uint64_t>(KeyGroupOf(key_hash)) * static_cast<uint64_t>(topic.partitions) /
+                          kKeyGroups);
+}
+
+std::unique_ptr<SinkPlan> MakeRepartitionSink(RepartitionTopic topic, std::string task) {
+  return std::make_unique<RepartitionSinkPlan>(std::move(topic), std::move(task));
+}
+
+std::unique_ptr<SourcePlan> MakeRepartitionSource(RepartitionTopic topic) {
+  return std::make_unique<RepartitionSourcePlan>(std::move(topic));
+}
+
+}  // namespace streamrun::job
