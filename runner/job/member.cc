@@ -110,6 +110,7 @@ struct Task {
   int partition = 0;
   std::atomic<bool> stop{false};
   std::atomic<bool> ended{false};
+  std::atomic<bool> running{false};  // past the wait for the previous owner: its run has begun
   int64_t started_ms = 0;
   std::thread thread;
 };
@@ -293,6 +294,7 @@ class Member {
           continue;
         }
         log::Info("", "task {} starting", name);
+        t.running.store(true);
         RunOptions ro;
         ro.stop = &t.stop;
         ro.parallelism = 1;
@@ -338,7 +340,7 @@ class Member {
         task["task"] = name;
         task["checkpoints"] = plan_.name + "@" + TaskMember(t->topic, t->partition);
         task["since_ms"] = t->started_ms;
-        task["running"] = !t->ended.load();
+        task["state"] = t->ended.load() ? "ended" : t->running.load() ? "running" : "waiting";
         tasks.push_back(task);
       }
     }
@@ -437,16 +439,23 @@ std::string JobStatus(const PipelinePlan& plan) {
     const auto s = nlohmann::json::parse(*text, nullptr, false);
     if (s.is_discarded()) continue;
     const int64_t age = now - s.value("updated_ms", int64_t{0});
+    checkpoint::RunningProcess process;
+    process.pid = static_cast<long>(s.value("pid", int64_t{0}));
+    process.host = s.value("host", "");
+    process.renewed_ms = s.value("updated_ms", int64_t{0});
+    // Gone: its process is dead (on this host), or it stopped renewing.
+    const bool gone = !process.OtherAndAlive(now, 10000) && process.pid != checkpoint::RunningProcess::Self().pid;
     std::string names;
     for (const auto& t : s.value("tasks", nlohmann::json::array())) {
       const std::string task = t.value("task", "");
-      names += " " + task + (t.value("running", false) ? "" : " (ended)");
-      owner[task] = who;
+      const std::string state = t.value("state", "");
+      names += " " + task + (state == "running" ? "" : " (" + state + ")");
+      if (!gone) owner[task] = who;
     }
     char line[512];
     std::snprintf(line, sizeof line, "  %-16s pid %-7lld on %-16s updated %5.1f s ago%s\n", who.c_str(),
                   static_cast<long long>(s.value("pid", int64_t{0})), s.value("host", "").c_str(), age / 1000.0,
-                  age > 10000 ? "  (not renewed: stopped or dead)" : "");
+                  gone ? "  (gone: its tasks move after the group's session timeout)" : "");
     members += line;
     members += "    tasks:" + (names.empty() ? std::string(" none") : names) + "\n";
   }

@@ -178,7 +178,11 @@ bool LayoutJob(const PipelinePlan& plan,
       t.gather = cut.gather;
       t.partitions = cut.gather ? 1 : job_partitions;
       t.brokers = first.brokers;
-      t.properties = first.properties;
+      // Only what reaching the brokers takes (security, sockets): the
+      // source's consumer settings mean nothing to a repartition producer.
+      for (const auto& [k, v] : first.properties)
+        for (const char* prefix : {"security.", "sasl.", "ssl.", "socket.", "client.dns.", "broker.address."})
+          if (k.rfind(prefix, 0) == 0) t.properties.emplace_back(k, v);
       t.upstream_topic = up->topic;
       t.upstream_partitions = up->partitions;
       layout->topics.push_back(t);
