@@ -882,7 +882,7 @@ const FieldSpec& RuntimeSpec() {
                       "This process's name in a job of several processes (docs/scaling.md): letters, "
                       "digits, '.', '_' and '-', at most 64. Its checkpoints are kept apart from the "
                       "other members' and its Kafka transactional ids carry it. `--member` overrides."),
-                  "${HOSTNAME}"),
+                  "worker-1"),
           Obj("state",
               {
                   Default(Enum("backend", {"memory", "rocksdb"},
