@@ -1,6 +1,7 @@
 #pragma once
 // RunScope (operator.h OperatorContext::scope), in a header of its own so that
 // the mutex stays out of every operator's includes.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,15 @@ class RunScope {
  private:
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<void>> objects_;
+};
+
+// A task of a job of several processes (runner/job) is one run: its source
+// says here whether its input is idle (no partition holds event time back),
+// and the repartition sink tells the tasks downstream, which then leave it out
+// of their watermark, as one process leaves an idle worker out.
+inline constexpr const char* kInputIdle = "input idle";
+struct InputIdle {
+  std::atomic<bool> idle{false};
 };
 
 }  // namespace streamrun

@@ -69,8 +69,8 @@ const config::ComponentSpec& KafkaSinkSpec() {
                      "How long closing, a checkpoint or a transaction's commit waits for the broker."),
                  "60s"),
          Str("transactional_id",
-             "Exactly once: the prefix of the producers' transactional ids (the member's name, with "
-             "`runtime.member`, and the worker's number are appended); default `streamrun-<pipeline name>`."),
+             "Exactly once: the prefix of the producers' transactional ids (in a job of several processes "
+             "the task's name, then the worker's number are appended); default `streamrun-<pipeline name>`."),
          Default(Dur("transaction_timeout",
                      "Exactly once: transaction.timeout.ms, after which the broker aborts a transaction "
                      "left open by a crashed run; must be longer than the checkpoint interval plus the "

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "operators/kafka_properties.h"
+#include "operators/run_scope.h"
 #include "operators/sources/line_records.h"
 #include "operators/sources/sources.h"
 #include "runner/config/duration.h"
@@ -460,7 +461,8 @@ class KafkaSourceInstance : public SourceInstance {
     rd_kafka_conf_t* conf = kafka::MakeConf(defaults, config.properties);
     rd_kafka_conf_set_opaque(conf, this);
     if (metrics_ != nullptr) rd_kafka_conf_set_stats_cb(conf, &KafkaSourceInstance::OnStatistics);
-    if (!config.bounded && !config.task) rd_kafka_conf_set_rebalance_cb(conf, &KafkaSourceInstance::OnRebalance);
+    if (!config.bounded && !config.task)
+      rd_kafka_conf_set_rebalance_cb(conf, &KafkaSourceInstance::OnRebalance);
     char error[512];
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
     if (!consumer_) {
@@ -521,10 +523,14 @@ class KafkaSourceInstance : public SourceInstance {
     return !config_.bounded || remaining_ > 0 || !batch.empty() || !errors.empty();
   }
 
+  // A task of a job: where this source says whether its input is idle.
+  void ShareIdle(std::shared_ptr<InputIdle> idle) { input_idle_ = std::move(idle); }
+
   int64_t Watermark(int64_t now_ms) override {
     if (config_.bounded) return remaining_ == 0 ? kEndOfTime : decoder_.Watermark(now_ms);
     int64_t own = decoder_.Watermark(now_ms);
     const bool idle = decoder_.watermarks().Idle(now_ms);
+    if (input_idle_) input_idle_->idle.store(idle, std::memory_order_relaxed);
     group_->watermarks[static_cast<size_t>(worker_)].store(own, std::memory_order_release);
     group_->idle[static_cast<size_t>(worker_)].store(idle, std::memory_order_release);
     if (!idle) return own;
@@ -1008,6 +1014,7 @@ class KafkaSourceInstance : public SourceInstance {
   const KafkaSourceConfig& config_;
   metrics::OperatorMetrics* metrics_;  // null outside a run
   std::shared_ptr<SourceGroup> group_;
+  std::shared_ptr<InputIdle> input_idle_;  // a task of a job: null otherwise
   LineDecoder decoder_;
   MessageFields fields_;
   int source_index_;
@@ -1057,6 +1064,8 @@ class KafkaSourcePlan : public SourcePlan {
     auto instance = std::make_unique<Holder>(config_, run.group, universe, source_index, context.worker,
                                              context.workers, context.metrics);
     if (context.worker == 0) instance->simulator = run.simulator;
+    if (config_.task)
+      instance->ShareIdle(context.scope->Get<InputIdle>(kInputIdle, [] { return new InputIdle; }));
     return instance;
   }
 

@@ -3,14 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <sstream>
-#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "runner/record/checksum.h"
 
@@ -210,7 +210,8 @@ RunningProcess Checkpoints::Running() {
   std::string pid, host, renewed;
   in >> pid >> host >> renewed;
   auto number = [](const std::string& s) -> int64_t {
-    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (s.empty() || s.size() > 18 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return 0;
     return std::stoll(s);
   };

@@ -41,9 +41,9 @@ inline constexpr int kMaxCheckpointWorkers = 4096;
 
 // The process that writes a pipeline's (or a member's) checkpoints.
 struct RunningProcess {
-  long pid = 0;           // 0: none recorded
-  std::string host;       // gethostname(); empty in records of older versions
-  int64_t renewed_ms = 0; // when it last wrote the record (wall clock)
+  long pid = 0;            // 0: none recorded
+  std::string host;        // gethostname(); empty in records of older versions
+  int64_t renewed_ms = 0;  // when it last wrote the record (wall clock)
   // This process, now.
   static RunningProcess Self();
   // True if `this` is another process that still writes: on this host its pid

@@ -10,8 +10,8 @@
 
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/cli/commands.h"
-#include "runner/job/member.h"
 #include "runner/cli/pipeline_file.h"
+#include "runner/job/member.h"
 #include "runner/runtime/runtime.h"
 
 namespace streamrun::cli {

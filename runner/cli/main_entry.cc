@@ -23,7 +23,7 @@ int Main(int argc, char** argv) {
   // `streamrun PIPELINE.yaml` is `streamrun run PIPELINE.yaml`.
   static const std::set<std::string> kCommands = {"run",         "validate",  "explain", "test",
                                                   "version",     "schema",    "kafka",   "generate",
-                                                  "checkpoints", "savepoint", "plugins",   "status"};
+                                                  "checkpoints", "savepoint", "plugins", "status"};
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() > 1 && args[1][0] != '-' && !kCommands.count(args[1])) args.insert(args.begin() + 1, "run");
 

@@ -59,8 +59,7 @@ void SetMemberOption(const std::string& member) {
   if (!member.empty()) g_member = member;
 }
 
-LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env,
-                            const PlanOptions& given) {
+LoadedPipeline LoadPipeline(const std::string& path, const config::EnvLookup& env, const PlanOptions& given) {
   PlanOptions options = given;
   if (!options.member && g_member) options.member = g_member;
   LoadedPipeline out;

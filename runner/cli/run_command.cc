@@ -135,9 +135,10 @@ int RunCommand(const RunArgs& args) {
       member.version = options.version;
       const job::MemberSummary summary = job::RunMember(*loaded.root, args.pipeline, *loaded.plan, member);
       if (!args.quiet)
-        std::fprintf(stderr, "streamrun: member '%s' of job '%s' stopped after %.3f s: %d tasks started, %d stopped\n",
-                     loaded.plan->member.c_str(), loaded.plan->name.c_str(), summary.seconds,
-                     summary.tasks_started, summary.tasks_stopped);
+        std::fprintf(
+            stderr, "streamrun: member '%s' of job '%s' stopped after %.3f s: %d tasks started, %d stopped\n",
+            loaded.plan->member.c_str(), loaded.plan->name.c_str(), summary.seconds, summary.tasks_started,
+            summary.tasks_stopped);
       return kExitOk;
     } catch (const RunError& e) {
       std::fprintf(stderr, "streamrun: member '%s' of job '%s' failed: %s\n", loaded.plan->member.c_str(),
@@ -219,7 +220,8 @@ int ExplainCommand(const std::string& pipeline, const std::string& format) {
     job::JobLayout layout;
     std::string error;
     if (!job::LayoutJob(
-            *loaded.plan, [](const SourcePlan::JobKafkaInput& input, const std::string&) { return input.partitions; },
+            *loaded.plan,
+            [](const SourcePlan::JobKafkaInput& input, const std::string&) { return input.partitions; },
             &layout, &error)) {
       std::fprintf(stderr, "runtime.member: %s (docs/scaling.md)\n", error.c_str());
       return kExitConfigError;
@@ -227,8 +229,8 @@ int ExplainCommand(const std::string& pipeline, const std::string& format) {
     job::SplitPlan(*loaded.plan, layout, "explain");
     topics = "repartition topics (partitions: the input topic's; a gather has 1):\n";
     for (const auto& t : layout.topics)
-      topics += "  " + t.name + (t.gather ? "  gather, 1 partition" : "  by key group") + ", written by the tasks of " +
-                t.upstream_topic + "\n";
+      topics += "  " + t.name + (t.gather ? "  gather, 1 partition" : "  by key group") +
+                ", written by the tasks of " + t.upstream_topic + "\n";
     if (layout.topics.empty()) topics = "repartition topics: none (every task runs the whole pipeline)\n";
     topics += "tasks: one per partition of";
     for (const auto& c : layout.components) topics += " " + c.topic;

@@ -880,8 +880,9 @@ const FieldSpec& RuntimeSpec() {
           Example(Int("parallelism", "Worker threads; at least 1. Default: the number of cores."), "2"),
           Example(Str("member",
                       "This process's name in a job of several processes (docs/scaling.md): letters, "
-                      "digits, '.', '_' and '-', at most 64. Its checkpoints are kept apart from the "
-                      "other members' and its Kafka transactional ids carry it. `--member` overrides."),
+                      "digits, '.', '_' and '-', at most 64, not starting with `task-`. Every process "
+                      "started with the pipeline's name and a member name joins the job and runs the "
+                      "tasks the consumer group gives it. `--member` overrides."),
                   "worker-1"),
           Obj("state",
               {

@@ -12,6 +12,7 @@
 #include "runner/checkpoint/checkpoints.h"
 #include "runner/kafka/client.h"
 #include "runner/log/log.h"
+#include "runner/metrics/prometheus_server.h"
 #include "runner/record/clock.h"
 #include "runner/runtime/runtime.h"
 
@@ -22,7 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -30,9 +32,8 @@ int64_t WallMs() {
 struct AdminClient {
   rd_kafka_t* rk = nullptr;
   AdminClient(const std::string& brokers, const kafka::Properties& properties) {
-    rd_kafka_conf_t* conf =
-        kafka::MakeConf({{"bootstrap.servers", kafka::ResolveBrokers(brokers)}, {"client.id", "streamrun-job"}},
-                        properties);
+    rd_kafka_conf_t* conf = kafka::MakeConf(
+        {{"bootstrap.servers", kafka::ResolveBrokers(brokers)}, {"client.id", "streamrun-job"}}, properties);
     char error[512];
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
     if (!rk) {
@@ -47,7 +48,8 @@ struct AdminClient {
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     rd_kafka_topic_destroy(rkt);
-    if (err) throw RunError(ErrorKind::kExternal, "metadata of topic " + topic + ": " + rd_kafka_err2str(err));
+    if (err)
+      throw RunError(ErrorKind::kExternal, "metadata of topic " + topic + ": " + rd_kafka_err2str(err));
     int count = 0;
     if (md->topic_cnt == 1 && !md->topics[0].err) count = md->topics[0].partition_cnt;
     rd_kafka_metadata_destroy(md);
@@ -80,7 +82,8 @@ struct AdminClient {
       if (const auto* result = rd_kafka_event_CreateTopics_result(ev)) {
         size_t n = 0;
         const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &n);
-        const rd_kafka_resp_err_t err = n == 1 ? rd_kafka_topic_result_error(topics[0]) : rd_kafka_event_error(ev);
+        const rd_kafka_resp_err_t err =
+            n == 1 ? rd_kafka_topic_result_error(topics[0]) : rd_kafka_event_error(ev);
         problem = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
                       ? ""
                       : rd_kafka_err2str(err);
@@ -121,15 +124,41 @@ class Member {
          const MemberOptions& options)
       : root_(root), file_(file), plan_(plan), options_(options), layout_(LayoutOf(plan)) {
     std::string error;
-    store_ = checkpoint::OpenStore(checkpoint::StoreConfig{plan.checkpoint.storage, plan.checkpoint.endpoint,
-                                                           plan.checkpoint.region, plan.checkpoint.path_style},
-                                   &error);
+    store_ =
+        checkpoint::OpenStore(checkpoint::StoreConfig{plan.checkpoint.storage, plan.checkpoint.endpoint,
+                                                      plan.checkpoint.region, plan.checkpoint.path_style},
+                              &error);
     if (!store_) throw RunError(ErrorKind::kConfig, error);
     status_key_ = plan.CheckpointName() + "/_status.json";
+    // runtime.metrics: the member serves its tasks' metrics, each labelled
+    // with its task, and which tasks it holds.
+    if (!plan.metrics_listen.empty()) {
+      try {
+        metrics_ =
+            std::make_unique<metrics::TaskMetricsServer>(plan.metrics_listen, options.version, plan.member);
+      } catch (const std::exception& e) {
+        throw RunError(ErrorKind::kExternal, e.what());
+      }
+      log::Info("", "metrics of member {} at http://{}/metrics", plan.member, metrics_->address());
+    }
   }
 
   MemberSummary Run() {
     const auto start = Clock::now();
+    // One process per member name: a live one's status is renewed every 2 s.
+    if (const auto text = store_->Get(status_key_)) {
+      const auto s = nlohmann::json::parse(*text, nullptr, false);
+      checkpoint::RunningProcess other;
+      if (s.is_object()) {
+        other.pid = static_cast<long>(s.value("pid", int64_t{0}));
+        other.host = s.value("host", "");
+        other.renewed_ms = s.value("updated_ms", int64_t{0});
+      }
+      if (other.OtherAndAlive(WallMs(), 10000))
+        throw RunError(ErrorKind::kConfig, "member '" + plan_.member + "' of job '" + plan_.name +
+                                               "' already runs (pid " + std::to_string(other.pid) + " on " +
+                                               other.host + "): give each process its own member name");
+    }
     const SourcePlan::JobKafkaInput input = FirstInput();
     kafka::Properties defaults = {
         {"bootstrap.servers", kafka::ResolveBrokers(input.brokers)},
@@ -161,7 +190,8 @@ class Member {
       rd_kafka_topic_partition_list_add(topics, c.topic.c_str(), RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    if (err) throw RunError(ErrorKind::kExternal, std::string("job member: subscribing: ") + rd_kafka_err2str(err));
+    if (err)
+      throw RunError(ErrorKind::kExternal, std::string("job member: subscribing: ") + rd_kafka_err2str(err));
     log::Info("", "member {} of job '{}': {} component{}, {} repartition topic{}", plan_.member, plan_.name,
               layout_.components.size(), layout_.components.size() == 1 ? "" : "s", layout_.topics.size(),
               layout_.topics.size() == 1 ? "" : "s");
@@ -222,7 +252,8 @@ class Member {
     // Revoked or lost: the tasks stop (a final checkpoint) before another
     // member may start them.
     std::vector<std::string> names;
-    for (int i = 0; i < list->cnt; ++i) names.push_back(TaskName(list->elems[i].topic, list->elems[i].partition));
+    for (int i = 0; i < list->cnt; ++i)
+      names.push_back(TaskName(list->elems[i].topic, list->elems[i].partition));
     StopTasks(names);
     if (cooperative)
       rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, list));
@@ -232,7 +263,8 @@ class Member {
 
   void StartTask(const std::string& topic, int partition) {
     const JobComponent* component = layout_.ComponentOf(topic);
-    if (component == nullptr || partition >= component->partitions) return;  // e.g. a gather topic's extra partitions
+    if (component == nullptr || partition >= component->partitions)
+      return;  // e.g. a gather topic's extra partitions
     const std::string name = TaskName(topic, partition);
     std::lock_guard<std::mutex> lock(mutex_);
     if (tasks_.count(name)) return;
@@ -244,6 +276,7 @@ class Member {
     Task* t = task.get();
     tasks_[name] = std::move(task);
     ++summary_.tasks_started;
+    if (metrics_) metrics_->SetState(name, "waiting");
     t->thread = std::thread([this, t] { TaskMain(*t); });
   }
 
@@ -269,6 +302,7 @@ class Member {
     for (auto& t : stopping) {
       t->thread.join();
       ++summary_.tasks_stopped;
+      if (metrics_) metrics_->SetState(TaskName(t->topic, t->partition), "");
       log::Info("", "task {} stopped", TaskName(t->topic, t->partition));
     }
   }
@@ -287,9 +321,13 @@ class Member {
         if (!plan) throw RunError(ErrorKind::kConfig, diags.ToString());
         SplitPlan(*plan, layout_, name);
         KeepComponent(*plan, t.component, t.partition);
+        // The group gave this member the task; a previous owner on another
+        // host that stopped renewing its record for three intervals (at
+        // least 10 s) is gone.
+        const int64_t stale_ms = std::max<int64_t>(10000, 3 * plan->checkpoint.interval_ms);
         checkpoint::Checkpoints checkpoints(store_, plan->CheckpointName());
         const checkpoint::RunningProcess holder = checkpoints.Running();
-        if (holder.OtherAndAlive(WallMs(), std::max<int64_t>(60000, 3 * plan->checkpoint.interval_ms))) {
+        if (holder.OtherAndAlive(WallMs(), stale_ms)) {
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
           continue;
         }
@@ -299,6 +337,13 @@ class Member {
         ro.stop = &t.stop;
         ro.parallelism = 1;
         ro.version = options_.version;
+        ro.lease_stale_ms = stale_ms;
+        if (metrics_) {
+          metrics_->SetState(name, "running");
+          ro.on_metrics = [this, name](std::shared_ptr<const metrics::Registry> registry) {
+            metrics_->SetRun(name, std::move(registry));
+          };
+        }
         streamrun::Run(*plan, ro);
         break;
       } catch (const Error& e) {
@@ -360,6 +405,7 @@ class Member {
   std::shared_ptr<checkpoint::Store> store_;
   std::string status_key_;
   rd_kafka_t* consumer_ = nullptr;
+  std::unique_ptr<metrics::TaskMetricsServer> metrics_;  // runtime.metrics; declared before the tasks
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Task>> tasks_;
   std::mutex failure_mutex_;
@@ -372,9 +418,10 @@ class Member {
 
 JobLayout LayoutOf(const PipelinePlan& plan) {
   if (!plan.checkpoint.enabled())
-    throw RunError(ErrorKind::kConfig,
-                   "runtime.member: a job of several processes needs runtime.checkpoint (its tasks move between "
-                   "processes through their checkpoints): set a storage all the processes share");
+    throw RunError(
+        ErrorKind::kConfig,
+        "runtime.member: a job of several processes needs runtime.checkpoint (its tasks move between "
+        "processes through their checkpoints): set a storage all the processes share");
   JobLayout layout;
   std::string error;
   std::map<std::string, std::unique_ptr<AdminClient>> clients;
@@ -408,6 +455,10 @@ JobLayout LayoutOf(const PipelinePlan& plan) {
 
 MemberSummary RunMember(const config::ConfNode& root, const std::string& file, const PipelinePlan& plan,
                         const MemberOptions& options) {
+  if (plan.member.rfind("task-", 0) == 0)
+    throw RunError(ErrorKind::kConfig,
+                   "member name '" + plan.member +
+                       "': names starting with task- are the job's tasks' (docs/scaling.md)");
   Member member(root, file, plan, options);
   return member.Run();
 }
@@ -444,7 +495,8 @@ std::string JobStatus(const PipelinePlan& plan) {
     process.host = s.value("host", "");
     process.renewed_ms = s.value("updated_ms", int64_t{0});
     // Gone: its process is dead (on this host), or it stopped renewing.
-    const bool gone = !process.OtherAndAlive(now, 10000) && process.pid != checkpoint::RunningProcess::Self().pid;
+    const bool gone =
+        !process.OtherAndAlive(now, 10000) && process.pid != checkpoint::RunningProcess::Self().pid;
     std::string names;
     for (const auto& t : s.value("tasks", nlohmann::json::array())) {
       const std::string task = t.value("task", "");
@@ -454,8 +506,8 @@ std::string JobStatus(const PipelinePlan& plan) {
     }
     char line[512];
     std::snprintf(line, sizeof line, "  %-16s pid %-7lld on %-16s updated %5.1f s ago%s\n", who.c_str(),
-                  static_cast<long long>(s.value("pid", int64_t{0})), s.value("host", "").c_str(), age / 1000.0,
-                  gone ? "  (gone: its tasks move after the group's session timeout)" : "");
+                  static_cast<long long>(s.value("pid", int64_t{0})), s.value("host", "").c_str(),
+                  age / 1000.0, gone ? "  (gone: its tasks move after the group's session timeout)" : "");
     members += line;
     members += "    tasks:" + (names.empty() ? std::string(" none") : names) + "\n";
   }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "operators/held_record.h"
+#include "operators/run_scope.h"
 #include "runner/kafka/client.h"
 #include "runner/record/clock.h"
 #include "runner/state/key_groups.h"
@@ -33,8 +34,12 @@ kafka::Properties ClientDefaults(const RepartitionTopic& topic, const std::strin
 
 class RepartitionSinkInstance : public SinkInstance {
  public:
-  RepartitionSinkInstance(const RepartitionTopic& topic, const std::string& task)
-      : topic_(topic), task_(task), seq_(static_cast<size_t>(topic.partitions), 0) {
+  RepartitionSinkInstance(const RepartitionTopic& topic, const std::string& task,
+                          std::shared_ptr<InputIdle> idle)
+      : topic_(topic),
+        task_(task),
+        input_idle_(std::move(idle)),
+        seq_(static_cast<size_t>(topic.partitions), 0) {
     kafka::Properties defaults = ClientDefaults(topic, "streamrun-repartition-" + task);
     defaults.emplace_back("enable.idempotence", "true");
     defaults.emplace_back("acks", "all");
@@ -81,9 +86,11 @@ class RepartitionSinkInstance : public SinkInstance {
   void BeginExactlyOnce(const std::vector<std::string>& recovered) override { Recover(recovered); }
   void ResumeAtLeastOnce(const std::vector<std::string>& recovered) override { Recover(recovered); }
 
-  // The interval's records, then the task's watermark to every partition.
+  // The interval's records, then the task's watermark to every partition
+  // (when it moved, or the task's input became idle or busy again).
   std::string PreCommit(int64_t) override {
-    if (watermark_ > sent_watermark_) {
+    const bool idle = input_idle_->idle.load(std::memory_order_relaxed);
+    if (watermark_ > sent_watermark_ || idle != sent_idle_) {
       for (int p = 0; p < topic_.partitions; ++p) {
         Staged& s = staged_.emplace_back();
         s.partition = p;
@@ -91,8 +98,10 @@ class RepartitionSinkInstance : public SinkInstance {
         w.U64(kWatermarkMessage);
         w.Str(task_);
         w.I64(watermark_);
+        w.Bool(idle);
       }
       sent_watermark_ = watermark_;
+      sent_idle_ = idle;
     }
     prepared_ = staged_.size();
     std::string state;
@@ -143,7 +152,8 @@ class RepartitionSinkInstance : public SinkInstance {
         Staged& s = again.emplace_back();
         s.partition = static_cast<int>(r.U64());
         s.value = std::string(r.Str());
-        if (s.partition < 0 || s.partition >= topic_.partitions) Fail(topic_, "a checkpoint names no partition");
+        if (s.partition < 0 || s.partition >= topic_.partitions)
+          Fail(topic_, "a checkpoint names no partition");
       }
     }
     watermark_ = std::max(watermark_, sent_watermark_);
@@ -153,8 +163,9 @@ class RepartitionSinkInstance : public SinkInstance {
   template <typename It>
   void Send(It begin, It end) {
     for (It it = begin; it != end; ++it) {
-      while (rd_kafka_produce(handle_, it->partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(it->value.data()),
-                              it->value.size(), nullptr, 0, nullptr) != 0) {
+      while (rd_kafka_produce(handle_, it->partition, RD_KAFKA_MSG_F_COPY,
+                              const_cast<char*>(it->value.data()), it->value.size(), nullptr, 0,
+                              nullptr) != 0) {
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
           Fail(topic_, std::string("producing: ") + rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_poll(producer_, 10);
@@ -173,6 +184,7 @@ class RepartitionSinkInstance : public SinkInstance {
 
   const RepartitionTopic& topic_;
   const std::string task_;
+  std::shared_ptr<InputIdle> input_idle_;  // the task's input: shared with its source
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* handle_ = nullptr;
   std::vector<uint64_t> seq_;  // per partition: the last sequence number given
@@ -180,14 +192,17 @@ class RepartitionSinkInstance : public SinkInstance {
   size_t prepared_ = 0;  // staged_[0, prepared_) belong to the checkpoint being taken
   int64_t watermark_ = kNoTime;
   int64_t sent_watermark_ = kNoTime;
+  bool sent_idle_ = false;
   std::string failure_;
 };
 
 class RepartitionSinkPlan : public SinkPlan {
  public:
-  RepartitionSinkPlan(RepartitionTopic topic, std::string task) : topic_(std::move(topic)), task_(std::move(task)) {}
-  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext&) const override {
-    return std::make_unique<RepartitionSinkInstance>(topic_, task_);
+  RepartitionSinkPlan(RepartitionTopic topic, std::string task)
+      : topic_(std::move(topic)), task_(std::move(task)) {}
+  std::unique_ptr<SinkInstance> Instantiate(const OperatorContext& context) const override {
+    return std::make_unique<RepartitionSinkInstance>(
+        topic_, task_, context.scope->Get<InputIdle>(kInputIdle, [] { return new InputIdle; }));
   }
   std::string Describe() const override {
     return "repartition topic " + topic_.name + " (" + std::to_string(topic_.partitions) + " partition" +
@@ -218,8 +233,9 @@ class RepartitionSinkPlan : public SinkPlan {
 
 class RepartitionSourceInstance : public SourceInstance {
  public:
-  RepartitionSourceInstance(const RepartitionTopic& topic, const std::vector<int32_t>& partitions)
-      : topic_(topic) {
+  RepartitionSourceInstance(const RepartitionTopic& topic, const std::vector<int32_t>& partitions,
+                            std::shared_ptr<InputIdle> idle)
+      : topic_(topic), input_idle_(std::move(idle)) {
     for (int p = 0; p < topic.upstream_partitions; ++p)
       upstream_.push_back(topic.upstream_topic + ":" + std::to_string(p));
     kafka::Properties defaults = ClientDefaults(topic, "streamrun-repartition-" + topic.name);
@@ -292,6 +308,7 @@ class RepartitionSourceInstance : public SourceInstance {
         w.Str(task);
         w.I64(ch.watermark);
         w.U64(ch.seq);
+        w.Bool(ch.idle);
       }
     }
   }
@@ -308,6 +325,7 @@ class RepartitionSourceInstance : public SourceInstance {
         Channel& ch = part.channels[std::string(r.Str())];
         ch.watermark = r.I64();
         ch.seq = r.U64();
+        ch.idle = r.Bool();
       }
     }
     Assign();
@@ -318,14 +336,16 @@ class RepartitionSourceInstance : public SourceInstance {
   struct Channel {
     int64_t watermark = kNoTime;
     uint64_t seq = 0;
+    bool idle = false;  // its task's input is idle: it does not hold event time back
   };
   struct Part {
-    int64_t next = 0;  // the offset to read next
+    int64_t next = 0;                                      // the offset to read next
     std::map<std::string, Channel, std::less<>> channels;  // by upstream task
   };
 
   void Assign() {
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()));
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()));
     for (const auto& [p, part] : parts_)
       rd_kafka_topic_partition_list_add(list, topic_.name.c_str(), p)->offset =
           part.next > 0 ? part.next : RD_KAFKA_OFFSET_BEGINNING;
@@ -349,33 +369,47 @@ class RepartitionSourceInstance : public SourceInstance {
     if (ch == part.channels.end()) ch = part.channels.emplace(std::string(task), Channel{}).first;
     if (kind == kWatermarkMessage) {
       const int64_t w = r.I64();
-      if (w > ch->second.watermark) {
-        ch->second.watermark = w;
+      const bool idle = r.Bool();
+      if (w > ch->second.watermark || idle != ch->second.idle) {
+        ch->second.watermark = std::max(ch->second.watermark, w);
+        ch->second.idle = idle;
         Recompute();
       }
       return;
     }
-    if (kind != kRecordMessage) Fail(topic_, "a message of an unknown kind at offset " + std::to_string(m->offset));
+    if (kind != kRecordMessage)
+      Fail(topic_, "a message of an unknown kind at offset " + std::to_string(m->offset));
     const uint64_t seq = r.U64();
     if (seq <= ch->second.seq) return;  // sent again after a restore: seen already
     ch->second.seq = seq;
+    if (ch->second.idle) {  // busy again: it holds event time back from now on
+      ch->second.idle = false;
+      Recompute();
+    }
     const uint32_t row = LoadHeldRecord(r, batch);
     batch.set_watermark(row, current_);
   }
 
-  // The minimum over the assigned partitions and every upstream task.
+  // The minimum over the assigned partitions and every upstream task that is
+  // not idle (one not heard from yet counts, at no time). When every one is
+  // idle the watermark stays, and this task's input is idle too.
   void Recompute() {
     int64_t low = kEndOfTime;
+    bool busy = false;
     for (const auto& [p, part] : parts_)
       for (const auto& u : upstream_) {
         auto it = part.channels.find(u);
+        if (it != part.channels.end() && it->second.idle) continue;
+        busy = true;
         low = std::min(low, it == part.channels.end() ? kNoTime : it->second.watermark);
       }
     if (parts_.empty()) low = kEndOfTime;
-    current_ = std::max(current_, low);
+    if (busy || parts_.empty()) current_ = std::max(current_, low);
+    input_idle_->idle.store(!busy && !parts_.empty(), std::memory_order_relaxed);
   }
 
   const RepartitionTopic& topic_;
+  std::shared_ptr<InputIdle> input_idle_;
   std::vector<std::string> upstream_;
   std::map<int32_t, Part> parts_;
   rd_kafka_t* consumer_ = nullptr;
@@ -388,8 +422,10 @@ class RepartitionSourceInstance : public SourceInstance {
 class RepartitionSourcePlan : public SourcePlan {
  public:
   explicit RepartitionSourcePlan(RepartitionTopic topic) : topic_(std::move(topic)) {}
-  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext&, const Universe&, int) const override {
-    return std::make_unique<RepartitionSourceInstance>(topic_, partitions_);
+  std::unique_ptr<SourceInstance> Instantiate(const OperatorContext& context, const Universe&,
+                                              int) const override {
+    return std::make_unique<RepartitionSourceInstance>(
+        topic_, partitions_, context.scope->Get<InputIdle>(kInputIdle, [] { return new InputIdle; }));
   }
   std::string Describe() const override {
     return "repartition topic " + topic_.name + " (" + std::to_string(topic_.partitions) + " partition" +
@@ -405,8 +441,8 @@ class RepartitionSourcePlan : public SourcePlan {
 }  // namespace
 
 int PartitionOfKey(const RepartitionTopic& topic, uint64_t key_hash) {
-  return static_cast<int>(static_cast<uint64_t>(KeyGroupOf(key_hash)) * static_cast<uint64_t>(topic.partitions) /
-                          kKeyGroups);
+  return static_cast<int>(static_cast<uint64_t>(KeyGroupOf(key_hash)) *
+                          static_cast<uint64_t>(topic.partitions) / kKeyGroups);
 }
 
 std::unique_ptr<SinkPlan> MakeRepartitionSink(RepartitionTopic topic, std::string task) {

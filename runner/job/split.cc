@@ -49,7 +49,8 @@ bool FindCuts(const PipelinePlan& plan, std::vector<Cut>* cuts, std::string* err
         return false;
       }
       if (input.topics.size() != 1) {
-        *error = "source '" + n.name + "' reads several topics; a job's source reads one (one source per topic)";
+        *error =
+            "source '" + n.name + "' reads several topics; a job's source reads one (one source per topic)";
         return false;
       }
       continue;
@@ -59,8 +60,10 @@ bool FindCuts(const PipelinePlan& plan, std::vector<Cut>* cuts, std::string* err
                "' has several inputs; a job of several processes does not merge inputs yet";
       return false;
     }
-    if (!n.inputs.empty() && n.input_ports[0] == kLatePort && n.kind == PlanNode::Kind::kSink && !n.sink->PerWorker()) {
-      *error = "sink '" + n.name + "' takes a `.late` output and is not per worker; a job sends late records "
+    if (!n.inputs.empty() && n.input_ports[0] == kLatePort && n.kind == PlanNode::Kind::kSink &&
+        !n.sink->PerWorker()) {
+      *error = "sink '" + n.name +
+               "' takes a `.late` output and is not per worker; a job sends late records "
                "to a Kafka sink";
       return false;
     }
@@ -72,9 +75,11 @@ bool FindCuts(const PipelinePlan& plan, std::vector<Cut>* cuts, std::string* err
         }
         continue;
       }
-      const bool in_gathered = n.input_ports[0] == kLatePort ? false : gathered[static_cast<size_t>(n.inputs[0])];
+      const bool in_gathered =
+          n.input_ports[0] == kLatePort ? false : gathered[static_cast<size_t>(n.inputs[0])];
       if (!n.sink->PerWorker() && !in_gathered)
-        cuts->push_back(Cut{static_cast<int>(i), 0, true, true, prefix + "-" + TopicSafe(n.name) + "-gather"});
+        cuts->push_back(
+            Cut{static_cast<int>(i), 0, true, true, prefix + "-" + TopicSafe(n.name) + "-gather"});
       continue;
     }
     bool here = gathered[static_cast<size_t>(n.inputs[0])] && n.input_ports[0] == kMainPort;
@@ -94,14 +99,16 @@ bool FindCuts(const PipelinePlan& plan, std::vector<Cut>* cuts, std::string* err
     }
     for (const auto& [k, gather] : at) {
       if (!n.late_consumers.empty() && k > last_late && last_late >= 0) {
-        *error = "transform '" + n.name + "': its `.late` output comes from a step before a repartition; move the "
+        *error = "transform '" + n.name +
+                 "': its `.late` output comes from a step before a repartition; move the "
                  "steps after it to another transform";
         return false;
       }
-      const std::string step_name = k < static_cast<int>(n.steps.size()) ? n.steps[static_cast<size_t>(k)].name : "out";
+      const std::string step_name =
+          k < static_cast<int>(n.steps.size()) ? n.steps[static_cast<size_t>(k)].name : "out";
       cuts->push_back(Cut{static_cast<int>(i), k, false, gather,
-                          prefix + "-" + TopicSafe(n.name) + "-" + std::to_string(k) + "-" + TopicSafe(step_name) +
-                              (gather ? "-gather" : "-repartition")});
+                          prefix + "-" + TopicSafe(n.name) + "-" + std::to_string(k) + "-" +
+                              TopicSafe(step_name) + (gather ? "-gather" : "-repartition")});
     }
     gathered[i] = here;
   }
@@ -116,7 +123,9 @@ const JobComponent* JobLayout::ComponentOf(const std::string& topic) const {
   return nullptr;
 }
 
-std::string TaskName(const std::string& topic, int partition) { return topic + ":" + std::to_string(partition); }
+std::string TaskName(const std::string& topic, int partition) {
+  return topic + ":" + std::to_string(partition);
+}
 
 std::string TaskMember(const std::string& topic, int partition) {
   std::string t = TopicSafe(topic);
@@ -128,9 +137,10 @@ std::string TaskMember(const std::string& topic, int partition) {
   return "task-" + t + "-" + std::to_string(partition);
 }
 
-bool LayoutJob(const PipelinePlan& plan,
-               const std::function<int(const SourcePlan::JobKafkaInput&, const std::string& topic)>& partitions_of,
-               JobLayout* layout, std::string* error) {
+bool LayoutJob(
+    const PipelinePlan& plan,
+    const std::function<int(const SourcePlan::JobKafkaInput&, const std::string& topic)>& partitions_of,
+    JobLayout* layout, std::string* error) {
   std::vector<Cut> cuts;
   if (!FindCuts(plan, &cuts, error)) return false;
   // Each source and cut roots a component; walk the graph to know which
@@ -280,7 +290,8 @@ void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& t
       seg.node.name = n.name + "~" + std::to_string(s + 1);
       seg.node.type = n.type;
       seg.node.mark = n.mark;
-      for (int k = begin; k < cut.step; ++k) seg.node.steps.push_back(std::move(steps[static_cast<size_t>(k)]));
+      for (int k = begin; k < cut.step; ++k)
+        seg.node.steps.push_back(std::move(steps[static_cast<size_t>(k)]));
       seg.inputs = segment_inputs;
       // The records cross in the layout they reach the step after the cut in.
       const bool at_output = cut.step >= static_cast<int>(steps.size());
@@ -314,7 +325,8 @@ void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& t
     plan.nodes.push_back(std::move(node.node));
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
-    if (plan.nodes[i].name == dead_letters && !dead_letters.empty()) plan.dead_letter_sink = static_cast<int>(i);
+    if (plan.nodes[i].name == dead_letters && !dead_letters.empty())
+      plan.dead_letter_sink = static_cast<int>(i);
     for (size_t k = 0; k < plan.nodes[i].inputs.size(); ++k) {
       PlanNode& producer = plan.nodes[static_cast<size_t>(plan.nodes[i].inputs[k])];
       (plan.nodes[i].input_ports[k] == kLatePort ? producer.late_consumers : producer.consumers)
@@ -331,8 +343,8 @@ void KeepComponent(PipelinePlan& plan, const std::string& source, int partition)
   while (!todo.empty()) {
     const int i = todo.back();
     todo.pop_back();
-    for (const auto* list : {&plan.nodes[static_cast<size_t>(i)].consumers,
-                             &plan.nodes[static_cast<size_t>(i)].late_consumers})
+    for (const auto* list :
+         {&plan.nodes[static_cast<size_t>(i)].consumers, &plan.nodes[static_cast<size_t>(i)].late_consumers})
       for (int c : *list)
         if (keep.insert(c).second) todo.push_back(c);
   }

@@ -37,9 +37,10 @@ struct JobLayout {
 // How `plan` (a plan with runtime.member set) splits into components, with
 // the partition count of each input topic from `partitions_of`. False, with
 // `error`, for a pipeline a job cannot run yet.
-bool LayoutJob(const PipelinePlan& plan,
-               const std::function<int(const SourcePlan::JobKafkaInput&, const std::string& topic)>& partitions_of,
-               JobLayout* layout, std::string* error);
+bool LayoutJob(
+    const PipelinePlan& plan,
+    const std::function<int(const SourcePlan::JobKafkaInput&, const std::string& topic)>& partitions_of,
+    JobLayout* layout, std::string* error);
 
 // Cuts `plan` at the layout's repartition topics: each cut is a repartition
 // sink after the records' last step before it and a repartition source before

@@ -9,6 +9,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <limits>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "runner/record/clock.h"
@@ -243,6 +245,87 @@ MetricsServer::MetricsServer(const std::string& address, std::shared_ptr<const R
 }
 
 MetricsServer::~MetricsServer() = default;
+
+struct TaskMetricsServer::Impl : prometheus::Collectable {
+  std::string version;
+  std::string member;
+  mutable std::mutex mutex;
+  std::map<std::string, std::shared_ptr<const Registry>> runs;  // by task
+  std::map<std::string, std::string> states;                    // by task
+
+  std::vector<MetricFamily> Collect() const override {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::map<std::string, MetricFamily> merged;
+    for (const auto& [task, registry] : runs) {
+      for (auto& family : metrics::Collect(*registry, version)) {
+        auto [it, added] = merged.try_emplace(family.name);
+        if (added) {
+          it->second.name = family.name;
+          it->second.help = family.help;
+          it->second.type = family.type;
+        }
+        for (auto& metric : family.metric) {
+          metric.label.push_back({"task", task});
+          it->second.metric.push_back(std::move(metric));
+        }
+      }
+    }
+    MetricFamily tasks;
+    tasks.name = "streamrun_job_task";
+    tasks.help =
+        "1 for each task this member of the job holds, by its state (waiting for its last owner, running).";
+    tasks.type = prometheus::MetricType::Gauge;
+    for (const auto& [task, state] : states) {
+      prometheus::ClientMetric m;
+      m.label = {{"member", member}, {"task", task}, {"state", state}};
+      m.gauge.value = 1;
+      tasks.metric.push_back(std::move(m));
+    }
+    std::vector<MetricFamily> out;
+    out.push_back(std::move(tasks));
+    for (auto& [name, family] : merged) out.push_back(std::move(family));
+    return out;
+  }
+};
+
+struct TaskExposer {
+  std::unique_ptr<prometheus::Exposer> exposer;
+};
+
+TaskMetricsServer::TaskMetricsServer(const std::string& address, std::string version, std::string member)
+    : impl_(std::make_shared<Impl>()), exposer_(std::make_unique<TaskExposer>()) {
+  impl_->version = std::move(version);
+  impl_->member = std::move(member);
+  auto [host, port] = SplitListen(address, "runtime.metrics.listen");
+  const std::string bind =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  try {
+    exposer_->exposer = std::make_unique<prometheus::Exposer>(bind, 2);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("runtime.metrics.listen: cannot listen on " + address + ": " + e.what());
+  }
+  exposer_->exposer->RegisterCollectable(impl_);
+  const auto ports = exposer_->exposer->GetListeningPorts();
+  address_ = host + ":" + std::to_string(ports.empty() ? port : ports.front());
+}
+
+TaskMetricsServer::~TaskMetricsServer() { exposer_.reset(); }
+
+void TaskMetricsServer::SetRun(const std::string& task, std::shared_ptr<const Registry> registry) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (registry)
+    impl_->runs[task] = std::move(registry);
+  else
+    impl_->runs.erase(task);
+}
+
+void TaskMetricsServer::SetState(const std::string& task, const std::string& state) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (state.empty())
+    impl_->states.erase(task);
+  else
+    impl_->states[task] = state;
+}
 
 std::string ScrapeText(const Registry& registry, const std::string& version) {
   return prometheus::TextSerializer().Serialize(Collect(registry, version));

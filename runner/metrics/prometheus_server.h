@@ -24,6 +24,28 @@ class MetricsServer {
   std::string address_;
 };
 
+// A job member's /metrics (docs/scaling.md): the metrics of each task's run,
+// each series labelled with its `task`, and `streamrun_job_task` (1 per task
+// this member holds, labelled with its state). Tasks come and go while it
+// serves; a scrape never reads a run that has ended.
+class TaskMetricsServer {
+ public:
+  // Listens on `address` as MetricsServer does; throws std::runtime_error.
+  TaskMetricsServer(const std::string& address, std::string version, std::string member);
+  ~TaskMetricsServer();
+  // The task's run started (its registry) or ended (null).
+  void SetRun(const std::string& task, std::shared_ptr<const Registry> registry);
+  // The task's state ("waiting", "running"); empty: the member let it go.
+  void SetState(const std::string& task, const std::string& state);
+  const std::string& address() const { return address_; }
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<struct TaskExposer> exposer_;
+  std::string address_;
+};
+
 // The text a scrape returns now (tests, and `streamrun` without a listener).
 std::string ScrapeText(const Registry& registry, const std::string& version);
 

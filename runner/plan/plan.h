@@ -90,10 +90,10 @@ struct PipelinePlan {
   // (kMemoryHotBytes, kRocksDbCacheBytes).
   std::optional<uint64_t> state_cache_bytes;
   ErrorPolicy error_policy = ErrorPolicy::kFail;
-  int dead_letter_sink = -1;       // node index of the dead-letter sink
-  std::string metrics_listen;      // runtime.metrics.listen; empty: no /metrics
-  std::string ui_listen;           // runtime.ui.listen; empty: no web view
-  std::vector<PlanNode> nodes;     // sources, then transforms in dependency order, then sinks
+  int dead_letter_sink = -1;    // node index of the dead-letter sink
+  std::string metrics_listen;   // runtime.metrics.listen; empty: no /metrics
+  std::string ui_listen;        // runtime.ui.listen; empty: no web view
+  std::vector<PlanNode> nodes;  // sources, then transforms in dependency order, then sinks
   // Where this process keeps its checkpoints in the store, and its local
   // RocksDB state under state_path: the pipeline's name, or
   // `<name>@<member>` for a member of a job, so members never share a file.

@@ -245,14 +245,15 @@ std::optional<checkpoint::Loaded> OpenCheckpoints(const PipelinePlan& plan, cons
     } catch (const std::exception& e) {
       throw RunError(ErrorKind::kExternal, std::string("checkpoint storage: ") + e.what());
     }
-    const int64_t stale_ms = std::max<int64_t>(60000, 3 * config.interval_ms);
+    const int64_t stale_ms = options.lease_stale_ms > 0 ? options.lease_stale_ms
+                                                        : std::max<int64_t>(60000, 3 * config.interval_ms);
     if (other.OtherAndAlive(checkpoint::RunningProcess::Self().renewed_ms, stale_ms))
-      throw RunError(ErrorKind::kConfig,
-                     "process " + std::to_string(other.pid) + (other.host.empty() ? "" : " on " + other.host) +
-                         " already writes the checkpoints of '" + plan.CheckpointName() + "' in " +
-                         config.storage +
-                         "; to run several processes as one job give each its own member name "
-                         "(--member NAME or runtime.member; docs/scaling.md)");
+      throw RunError(
+          ErrorKind::kConfig,
+          "process " + std::to_string(other.pid) + (other.host.empty() ? "" : " on " + other.host) +
+              " already writes the checkpoints of '" + plan.CheckpointName() + "' in " + config.storage +
+              "; to run several processes as one job give each its own member name "
+              "(--member NAME or runtime.member; docs/scaling.md)");
     try {
       ckpt.store->WriteRunning(checkpoint::RunningProcess::Self());
     } catch (const std::exception& e) {

@@ -80,6 +80,13 @@ RunStats Run(const PipelinePlan& plan, const RunOptions& options) {
   // so they stop before the workers whose counts they read go away.
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   std::unique_ptr<ui::UiServer> ui_server;
+  struct PublishMetrics {
+    const RunOptions& options;
+    ~PublishMetrics() {
+      if (options.on_metrics) options.on_metrics(nullptr);
+    }
+  } publish_metrics{options};
+  if (options.on_metrics) options.on_metrics(shared.metrics);
   if (options.serve_endpoints) {
     try {
       if (!plan.metrics_listen.empty()) {

@@ -4,10 +4,13 @@
 // files it names.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "runner/metrics/registry.h"
 #include "runner/metrics/run_stats.h"
 #include "runner/plan/plan.h"
 #include "runner/record/status.h"
@@ -40,6 +43,15 @@ struct RunOptions {
   // Serve runtime.metrics and runtime.ui when the pipeline asks for them (the
   // run command; `streamrun test` runs serve nothing).
   bool serve_endpoints = false;
+  // How long another process's record of writing these checkpoints counts
+  // when it is on another host and stopped renewing it; 0: three checkpoint
+  // intervals, at least a minute. (A job's member uses less: the consumer
+  // group has already given it the task.)
+  int64_t lease_stale_ms = 0;
+  // A job's member (runner/job) serves its tasks' metrics itself: called with
+  // the run's registry before the workers start, and with null before they
+  // go away (after that the registry must not be read).
+  std::function<void(std::shared_ptr<const metrics::Registry>)> on_metrics;
   std::string version = "dev";  // for streamrun_build_info
 };
 

@@ -13,7 +13,10 @@
 #    shows aborted transactions, so rows written again after the kill may
 #    appear twice there; against a real broker it is read with read_committed
 #    and must be exact too);
-# 4. while they ran, no task ran in two members at once (sampled from
+# 4. a job whose input has a partition without records still closes its
+#    windows once that partition is idle (its task tells the tasks after the
+#    repartition topic to leave it out), with the rows of one process;
+# 5. while they ran, no task ran in two members at once (sampled from
 #    `streamrun status`), and a second plain process on one pipeline's
 #    checkpoints is refused.
 # Usage: scale_out.sh STREAMRUN
@@ -49,13 +52,14 @@ fail() {
   exit 1
 }
 
-one="one$sfx" three="three$sfx" killed="kill$sfx" clicks="clicks$sfx" clicks_kill="clicks_kill$sfx"
+one="one$sfx" three="three$sfx" killed="kill$sfx" idle="idle$sfx"
+clicks="clicks$sfx" clicks_kill="clicks_kill$sfx" clicks_idle="clicks_idle$sfx"
 if [ -z "$real" ]; then
   # The embedded broker in its own process cannot create topics on request:
   # every topic, the jobs' repartition topics too (`explain --member` lists
   # them), is made up front.
-  topics=(--topic "$clicks" --topic "$clicks_kill")
-  for j in "$one" "$three" "$killed"; do
+  topics=(--topic "$clicks" --topic "$clicks_kill" --topic "$clicks_idle")
+  for j in "$one" "$three" "$killed" "$idle"; do
     for t in per_user-1-window-repartition top_pages-1-window-repartition top_pages-2-top_n-gather; do
       topics+=(--topic "$j-$t")
     done
@@ -68,7 +72,7 @@ if [ -z "$real" ]; then
   brokers=$(cat "$dir/bootstrap")
 else
   brokers="$real"
-  echo "$clicks $clicks_kill users_$one users_$three users_$killed" >"$dir/topics"
+  echo "$clicks $clicks_kill $clicks_idle users_$one users_$three users_$killed users_$idle" >"$dir/topics"
   /usr/bin/python3 - "$brokers" $(cat "$dir/topics") <<'PY' || fail "cannot create the topics"
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -123,7 +127,7 @@ sources:
     topic: $2
     bounded: $bounded
     properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500" }
-    event_time: { field: ts, format: epoch_millis, watermark: { max_out_of_orderness: 2s, idle_timeout: 60s } }
+    event_time: { field: ts, format: epoch_millis, watermark: { max_out_of_orderness: 2s, idle_timeout: ${3:-60s} } }
 transforms:
   per_user:
     input: clicks
@@ -160,6 +164,21 @@ produce "$clicks" "$dir/first.txt"
 produce "$clicks" "$dir/rest.txt"
 flush "$clicks"
 produce "$clicks_kill" "$dir/first.txt"
+# The same clicks in partitions 0 to 6 only, and the flush there.
+/usr/bin/python3 - "$brokers" "$clicks_idle" "$dir/first.txt" "$dir/rest.txt" "$dir/flush.jsonl" <<'PY'
+import sys, zlib
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 20})
+for name in sys.argv[3:5]:
+    for line in open(name):
+        key, value = line.rstrip("\n").split("\t", 1)
+        p.produce(sys.argv[2], value.encode(), key.encode(), partition=zlib.crc32(key.encode()) % 7)
+        p.poll(0)
+flush = open(sys.argv[5]).read().strip()
+for part in range(7):
+    p.produce(sys.argv[2], flush.encode(), partition=part)
+p.flush(30)
+PY
 
 # ---- 1. the reference: one ordinary process -----------------------------------
 pipeline ref "$clicks" >"$dir/ref.yaml"
@@ -229,7 +248,21 @@ done
 check "$three" exact
 [ ! -s "$dir/three.overlaps" ] || fail "a task ran in two members at once: $(head -3 "$dir/three.overlaps")"
 
-# ---- 3. a member killed, another added ---------------------------------------------
+# ---- 3. an input partition without records ------------------------------------
+pipeline ref "$clicks_idle" >"$dir/ref-idle.yaml"
+sed -i "s#$dir/ref-#$dir/refidle-#" "$dir/ref-idle.yaml"
+"$bin" run -q "$dir/ref-idle.yaml" 2>"$dir/refidle.err" || fail "the reference run over the idle topic failed"
+closed "$dir/refidle-users.jsonl" | diff -q "$dir/expected-users" - >/dev/null ||
+  fail "the clicks in 7 partitions gave other windows than in 8"
+pipeline "$idle" "$clicks_idle" 3s >"$dir/idle.yaml"
+"$bin" run "$dir/idle.yaml" --member a 2>"$dir/idle-a.err" &
+pids+=($!)
+wait_complete "$idle" 120 || fail "a partition without records: windows did not close after 120 s"
+kill -INT "${pids[-1]}"
+wait "${pids[-1]}" || fail "the member did not stop cleanly"
+check "$idle" exact
+
+# ---- 4. a member killed, another added ---------------------------------------------
 # The job starts on the first 60% of its input; one member is killed once
 # checkpoints are being taken, then the rest of the input comes, and a
 # fourth member joins.
@@ -261,7 +294,7 @@ check "$killed" "$([ -n "$real" ] && echo exact || echo at-least-once)"
 dups=$(($(wc -l <"$dir/$killed-users.sorted") - n_users))
 [ ! -s "$dir/kill.overlaps" ] || fail "a task ran in two members at once: $(head -3 "$dir/kill.overlaps")"
 
-# ---- 4. one pipeline's checkpoints, two plain processes ---------------------------------
+# ---- 5. one pipeline's checkpoints, two plain processes ---------------------------------
 pipeline "plain$sfx" "$clicks" >"$dir/plain.yaml"
 "$bin" run -q "$dir/plain.yaml" 2>"$dir/plain1.err" &
 pids+=($!)

@@ -600,7 +600,8 @@ TEST_CASE("RuntimeSpec") {
     CHECK_MESSAGE(!f.description.empty(), f.name);
     for (const auto& sub : f.fields) CHECK_MESSAGE(!sub.description.empty(), sub.name);
   }
-  CHECK(names == std::vector<std::string>{"parallelism", "member", "state", "checkpoint", "metrics", "ui", "errors"});
+  CHECK(names ==
+        std::vector<std::string>{"parallelism", "member", "state", "checkpoint", "metrics", "ui", "errors"});
   CHECK(Check("{parallelism: 4, state: {backend: rocksdb, path: /tmp/s}, checkpoint: {interval: "
               "5s, storage: \"s3://b/p\", mode: at_least_once, retain: 2, timeout: 1m}, "
               "errors: {policy: skip}}",
