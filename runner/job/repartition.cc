@@ -369,7 +369,7 @@ class RepartitionSourceInstance : public SourceInstance {
     if (ch == part.channels.end()) ch = part.channels.emplace(std::string(task), Channel{}).first;
     if (kind == kWatermarkMessage) {
       const int64_t w = r.I64();
-      const bool idle = r.Bool();
+      const bool idle = !r.done() && r.Bool();  // written before idleness was sent: busy
       if (w > ch->second.watermark || idle != ch->second.idle) {
         ch->second.watermark = std::max(ch->second.watermark, w);
         ch->second.idle = idle;
