@@ -184,9 +184,13 @@ int SavepointCommand(const std::string& pipeline, const std::string& target) {
         std::filesystem::copy(
             from, target,
             std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
-        std::printf("savepoint %lld of '%s' in %s (restore with: streamrun run %s --from %s)\n",
-                    static_cast<long long>(id), loaded.plan->name.c_str(), target.c_str(), pipeline.c_str(),
-                    target.c_str());
+        if (loaded.plan->member.rfind("task-", 0) == 0)  // a task of a job restores from its own folder
+          std::printf("savepoint %lld of task %s of '%s' in %s\n", static_cast<long long>(id),
+                      loaded.plan->member.c_str(), loaded.plan->name.c_str(), target.c_str());
+        else
+          std::printf("savepoint %lld of '%s' in %s (restore with: streamrun run %s --from %s)\n",
+                      static_cast<long long>(id), loaded.plan->name.c_str(), target.c_str(), pipeline.c_str(),
+                      target.c_str());
         return kExitOk;
       }
     }

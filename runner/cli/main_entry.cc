@@ -154,7 +154,7 @@ int Main(int argc, char** argv) {
 
   // A job of several processes (docs/scaling.md): this process's member name.
   std::string member;
-  for (auto* command : {run, explain, checkpoints, savepoint, status})
+  for (auto* command : {run, explain, checkpoints, savepoint})
     command->add_option("--member", member,
                         "This process's name in a job of several processes (overrides runtime.member)");
 

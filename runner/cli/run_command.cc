@@ -128,10 +128,19 @@ int RunCommand(const RunArgs& args) {
   options.version = STREAMRUN_VERSION;
 #endif
   if (!loaded.plan->member.empty()) {
-    // One member of a job of several processes: the group assigns it tasks.
+    // One member of a job of several processes: the group assigns it tasks,
+    // each restored from its own checkpoints and run by one worker.
+    if (!args.from.empty() || args.parallelism > 0) {
+      std::fprintf(stderr,
+                   "streamrun: --%s: a member of a job runs each task from the task's own checkpoints on one "
+                   "worker (docs/scaling.md)\n",
+                   args.from.empty() ? "parallelism" : "from");
+      return kExitConfigError;
+    }
     try {
       job::MemberOptions member;
       member.stop = &g_stop;
+      member.savepoint_requests = &g_savepoints;
       member.version = options.version;
       const job::MemberSummary summary = job::RunMember(*loaded.root, args.pipeline, *loaded.plan, member);
       if (!args.quiet)

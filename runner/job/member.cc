@@ -114,6 +114,7 @@ struct Task {
   std::atomic<bool> stop{false};
   std::atomic<bool> ended{false};
   std::atomic<bool> running{false};  // past the wait for the previous owner: its run has begun
+  std::atomic<int> savepoints{0};    // its run's savepoint requests (the member's, from its start)
   int64_t started_ms = 0;
   std::thread thread;
 };
@@ -190,16 +191,27 @@ class Member {
       rd_kafka_topic_partition_list_add(topics, c.topic.c_str(), RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    if (err)
+    if (err) {
+      rd_kafka_destroy(consumer_);
+      consumer_ = nullptr;
       throw RunError(ErrorKind::kExternal, std::string("job member: subscribing: ") + rd_kafka_err2str(err));
+    }
     log::Info("", "member {} of job '{}': {} component{}, {} repartition topic{}", plan_.member, plan_.name,
               layout_.components.size(), layout_.components.size() == 1 ? "" : "s", layout_.topics.size(),
               layout_.topics.size() == 1 ? "" : "s");
 
     int64_t last_status = 0;
     std::string failure;
+    int savepoints_seen = options_.savepoint_requests ? options_.savepoint_requests->load() : 0;
     while (!options_.stop->load() && failure.empty()) {
       if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100)) rd_kafka_message_destroy(m);
+      if (options_.savepoint_requests && options_.savepoint_requests->load() != savepoints_seen) {
+        // SIGUSR1: every task running now takes a savepoint (a task started
+        // later does not take one for an earlier request).
+        savepoints_seen = options_.savepoint_requests->load();
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& [name, t] : tasks_) t->savepoints.fetch_add(1);
+      }
       failure = TakeFailure();
       if (NowMs() - last_status >= 2000) {
         last_status = NowMs();
@@ -338,6 +350,7 @@ class Member {
         ro.parallelism = 1;
         ro.version = options_.version;
         ro.lease_stale_ms = stale_ms;
+        ro.savepoint_requests = &t.savepoints;
         if (metrics_) {
           metrics_->SetState(name, "running");
           ro.on_metrics = [this, name](std::shared_ptr<const metrics::Registry> registry) {

@@ -24,6 +24,9 @@ namespace streamrun::job {
 
 struct MemberOptions {
   const std::atomic<bool>* stop = nullptr;  // set to leave the job: every task stops cleanly
+  // Incremented (SIGUSR1) to have every task of this member take a savepoint
+  // in its own folder.
+  const std::atomic<int>* savepoint_requests = nullptr;
   std::string version = "dev";
 };
 

@@ -7,6 +7,7 @@
 #include "operators/held_record.h"
 #include "operators/run_scope.h"
 #include "runner/kafka/client.h"
+#include "runner/log/log.h"
 #include "runner/record/clock.h"
 #include "runner/state/key_groups.h"
 #include "runner/state/snapshot.h"
@@ -65,6 +66,16 @@ class RepartitionSinkInstance : public SinkInstance {
   }
 
   void Write(const Batch& batch, const RecordView&, RecordErrors&) override {
+    if (sent_idle_ && !batch.empty()) {
+      // The task's input woke up: the tasks downstream must count it again
+      // now, not when this interval's records go out, or their watermark
+      // could pass these records meanwhile. Not staged: a repeat changes
+      // nothing.
+      std::vector<Staged> busy;
+      for (int p = 0; p < topic_.partitions; ++p) busy.push_back(WatermarkMessage(p, sent_watermark_, false));
+      Send(busy.begin(), busy.end());
+      sent_idle_ = false;
+    }
     for (uint32_t i = 0; i < batch.size(); ++i) {
       const int p = topic_.gather ? 0 : PartitionOfKey(topic_, batch.key_hash(i));
       Staged& s = staged_.emplace_back();
@@ -91,15 +102,7 @@ class RepartitionSinkInstance : public SinkInstance {
   std::string PreCommit(int64_t) override {
     const bool idle = input_idle_->idle.load(std::memory_order_relaxed);
     if (watermark_ > sent_watermark_ || idle != sent_idle_) {
-      for (int p = 0; p < topic_.partitions; ++p) {
-        Staged& s = staged_.emplace_back();
-        s.partition = p;
-        SnapshotWriter w(&s.value);
-        w.U64(kWatermarkMessage);
-        w.Str(task_);
-        w.I64(watermark_);
-        w.Bool(idle);
-      }
+      for (int p = 0; p < topic_.partitions; ++p) staged_.push_back(WatermarkMessage(p, watermark_, idle));
       sent_watermark_ = watermark_;
       sent_idle_ = idle;
     }
@@ -131,6 +134,17 @@ class RepartitionSinkInstance : public SinkInstance {
     int partition = 0;
     std::string value;
   };
+
+  Staged WatermarkMessage(int partition, int64_t watermark, bool idle) const {
+    Staged s;
+    s.partition = partition;
+    SnapshotWriter w(&s.value);
+    w.U64(kWatermarkMessage);
+    w.Str(task_);
+    w.I64(watermark);
+    w.Bool(idle);
+    return s;
+  }
 
   // The states of the checkpoint the task restores: its sequence numbers go
   // on, and what it had staged is sent (again: the source end drops what it
@@ -209,7 +223,9 @@ class RepartitionSinkPlan : public SinkPlan {
            (topic_.partitions == 1 ? "" : "s") + (topic_.gather ? ", gather" : ", by key group") + ")";
   }
   bool PerWorker() const override { return true; }
-  bool TakesBackOutput() const override { return true; }  // the source end drops what it saw
+  // A restore from an older checkpoint than the newest numbers its records
+  // again from there: they were seen, and are dropped.
+  bool TakesBackOutput() const override { return false; }
   std::string DescribeState(std::string_view state) const override {
     if (state.empty()) return {};
     try {
@@ -313,7 +329,8 @@ class RepartitionSourceInstance : public SourceInstance {
     }
   }
 
-  void RestorePositions(const std::map<std::string, std::string>& positions, int64_t) override {
+  void RestorePositions(const std::map<std::string, std::string>& positions, int64_t watermark) override {
+    if (watermark != kEndOfTime) current_ = std::max(current_, watermark);
     for (auto& [p, part] : parts_) {
       auto it = positions.find(topic_.name + ":" + std::to_string(p));
       if (it == positions.end()) continue;
@@ -356,7 +373,16 @@ class RepartitionSourceInstance : public SourceInstance {
 
   void Take(rd_kafka_message_t* m, Batch& batch) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-    if (m->err) Fail(topic_, rd_kafka_message_errstr(m));
+    if (m->err) {
+      // Transient (a broker down): librdkafka retries; a fatal error ends the task.
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL) Fail(topic_, rd_kafka_message_errstr(m));
+      const int64_t now = NowMs();
+      if (now - last_warning_ >= 5000) {
+        last_warning_ = now;
+        log::Warn("", "repartition topic {}: {}", topic_.name, rd_kafka_message_errstr(m));
+      }
+      return;
+    }
     auto found = parts_.find(m->partition);
     if (found == parts_.end()) return;
     Part& part = found->second;
@@ -381,6 +407,12 @@ class RepartitionSourceInstance : public SourceInstance {
       Fail(topic_, "a message of an unknown kind at offset " + std::to_string(m->offset));
     const uint64_t seq = r.U64();
     if (seq <= ch->second.seq) return;  // sent again after a restore: seen already
+    // A task's numbers for one partition are sent without a gap: a gap is a
+    // record the broker lost (the embedded broker keeps 5 MB per partition).
+    if (seq != ch->second.seq + 1)
+      Fail(topic_, "records " + std::to_string(ch->second.seq + 1) + " to " + std::to_string(seq - 1) +
+                       " of task " + std::string(task) + " to partition " + std::to_string(m->partition) +
+                       " are missing (the broker no longer has them)");
     ch->second.seq = seq;
     if (ch->second.idle) {  // busy again: it holds event time back from now on
       ch->second.idle = false;
@@ -392,7 +424,7 @@ class RepartitionSourceInstance : public SourceInstance {
 
   // The minimum over the assigned partitions and every upstream task that is
   // not idle (one not heard from yet counts, at no time). When every one is
-  // idle the watermark stays, and this task's input is idle too.
+  // idle: the minimum over them all, and this task's input is idle too.
   void Recompute() {
     int64_t low = kEndOfTime;
     bool busy = false;
@@ -403,8 +435,12 @@ class RepartitionSourceInstance : public SourceInstance {
         busy = true;
         low = std::min(low, it == part.channels.end() ? kNoTime : it->second.watermark);
       }
+    if (!busy) {  // every upstream task idle: follow the slowest of them, as one process does
+      for (const auto& [p, part] : parts_)
+        for (const auto& [task, ch] : part.channels) low = std::min(low, ch.watermark);
+    }
     if (parts_.empty()) low = kEndOfTime;
-    if (busy || parts_.empty()) current_ = std::max(current_, low);
+    if (low != kEndOfTime || parts_.empty()) current_ = std::max(current_, low);
     input_idle_->idle.store(!busy && !parts_.empty(), std::memory_order_relaxed);
   }
 
@@ -416,6 +452,7 @@ class RepartitionSourceInstance : public SourceInstance {
   rd_kafka_queue_t* queue_ = nullptr;
   std::vector<rd_kafka_message_t*> messages_;
   int empty_polls_ = 0;
+  int64_t last_warning_ = 0;
   int64_t current_ = kNoTime;
 };
 

@@ -168,6 +168,14 @@ bool LayoutJob(
     root_of[static_cast<int>(i)] = n.name;
   }
   job_partitions = std::min<int>(job_partitions, static_cast<int>(kKeyGroups));
+  for (size_t a = 0; a < layout->components.size(); ++a)
+    for (size_t b = a + 1; b < layout->components.size(); ++b)
+      if (layout->components[a].topic == layout->components[b].topic) {
+        *error = "sources '" + layout->components[a].source + "' and '" + layout->components[b].source +
+                 "' read the same topic " + layout->components[a].topic +
+                 "; in a job a topic is read by one source (a task is one of its partitions)";
+        return false;
+      }
   auto topic_of_root = [&](const std::string& root) -> const JobComponent* {
     for (const auto& c : layout->components)
       if (c.source == root) return &c;

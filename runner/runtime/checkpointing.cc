@@ -177,6 +177,15 @@ bool WriteCheckpoint(Shared& shared, int64_t id, const std::string& kind) {
     for (size_t w = 0; w < ckpt.states.size(); ++w)
       ckpt.store->WriteWorker(id, static_cast<int>(w), ckpt.states[w]);
     MaybeCrash("after_state", id);
+    // Only the process that holds the record may complete a checkpoint here:
+    // after its partitions went to another member (a stall longer than the
+    // group's session), this one's checkpoints fail instead of mixing files
+    // with the new owner's (its sinks then publish nothing more).
+    const checkpoint::RunningProcess holder = ckpt.store->Running();
+    const checkpoint::RunningProcess self = checkpoint::RunningProcess::Self();
+    if (holder.pid != 0 && (holder.pid != self.pid || (!holder.host.empty() && holder.host != self.host)))
+      throw std::runtime_error("process " + std::to_string(holder.pid) + " on " + holder.host +
+                               " writes these checkpoints now");
     ckpt.store->WriteManifest(id, ManifestJson(shared.plan, id, kind, ckpt.exactly_once, ckpt.states));
     MaybeCrash("after_manifest", id);
     ckpt.store->WriteRunning(checkpoint::RunningProcess::Self());  // renews the record
