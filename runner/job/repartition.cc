@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <stdexcept>
 
 #include "operators/held_record.h"
@@ -21,7 +22,18 @@ namespace {
 enum : uint64_t { kRecordMessage = 1, kWatermarkMessage = 2 };
 // The sink end's checkpoint state: its format, the sequence numbers, the
 // messages staged and not yet sent.
-constexpr uint64_t kSinkStateFormat = 1;
+// 2: the task's lineage after the format.
+constexpr uint64_t kSinkStateFormat = 2;
+
+// A task's lineage: drawn when it starts without a checkpoint, kept in its
+// checkpoints. Messages of an earlier job that left its repartition topics
+// behind carry another, so they are refused instead of read.
+uint64_t NewLineage() {
+  std::random_device random;
+  uint64_t id = 0;
+  while (id == 0) id = (static_cast<uint64_t>(random()) << 32) ^ random();
+  return id;
+}
 
 [[noreturn]] void Fail(const RepartitionTopic& topic, const std::string& what) {
   throw std::runtime_error("repartition topic " + topic.name + ": " + what);
@@ -83,6 +95,7 @@ class RepartitionSinkInstance : public SinkInstance {
       SnapshotWriter w(&s.value);
       w.U64(kRecordMessage);
       w.Str(task_);
+      w.U64(lineage_);
       w.U64(++seq_[static_cast<size_t>(p)]);
       SaveHeldRecord(batch, i, w);
     }
@@ -110,6 +123,7 @@ class RepartitionSinkInstance : public SinkInstance {
     std::string state;
     SnapshotWriter w(&state);
     w.U64(kSinkStateFormat);
+    w.U64(lineage_);
     w.U64(seq_.size());
     for (uint64_t s : seq_) w.U64(s);
     w.I64(sent_watermark_);
@@ -141,6 +155,7 @@ class RepartitionSinkInstance : public SinkInstance {
     SnapshotWriter w(&s.value);
     w.U64(kWatermarkMessage);
     w.Str(task_);
+    w.U64(lineage_);
     w.I64(watermark);
     w.Bool(idle);
     return s;
@@ -155,6 +170,7 @@ class RepartitionSinkInstance : public SinkInstance {
       if (state.empty()) continue;
       SnapshotReader r(state);
       if (r.U64() != kSinkStateFormat) Fail(topic_, "a checkpoint of an unknown format");
+      lineage_ = r.U64();
       const uint64_t n = r.Count();
       for (uint64_t p = 0; p < n; ++p) {
         const uint64_t s = r.U64();
@@ -199,6 +215,7 @@ class RepartitionSinkInstance : public SinkInstance {
   const RepartitionTopic& topic_;
   const std::string task_;
   std::shared_ptr<InputIdle> input_idle_;  // the task's input: shared with its source
+  uint64_t lineage_ = NewLineage();        // a restore replaces it with its checkpoint's
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* handle_ = nullptr;
   std::vector<uint64_t> seq_;  // per partition: the last sequence number given
@@ -230,6 +247,7 @@ class RepartitionSinkPlan : public SinkPlan {
     if (state.empty()) return {};
     try {
       SnapshotReader r(state);
+      r.U64();
       r.U64();
       const uint64_t n = r.Count();
       for (uint64_t p = 0; p < n; ++p) r.U64();
@@ -324,6 +342,7 @@ class RepartitionSourceInstance : public SourceInstance {
         w.Str(task);
         w.I64(ch.watermark);
         w.U64(ch.seq);
+        w.U64(ch.lineage);
         w.Bool(ch.idle);
       }
     }
@@ -342,6 +361,7 @@ class RepartitionSourceInstance : public SourceInstance {
         Channel& ch = part.channels[std::string(r.Str())];
         ch.watermark = r.I64();
         ch.seq = r.U64();
+        ch.lineage = r.U64();
         ch.idle = r.Bool();
       }
     }
@@ -353,7 +373,8 @@ class RepartitionSourceInstance : public SourceInstance {
   struct Channel {
     int64_t watermark = kNoTime;
     uint64_t seq = 0;
-    bool idle = false;  // its task's input is idle: it does not hold event time back
+    uint64_t lineage = 0;  // of the task's records read so far; 0: none yet
+    bool idle = false;     // its task's input is idle: it does not hold event time back
   };
   struct Part {
     int64_t next = 0;                                      // the offset to read next
@@ -391,11 +412,12 @@ class RepartitionSourceInstance : public SourceInstance {
     SnapshotReader r(std::string_view(static_cast<const char*>(m->payload), m->len));
     const uint64_t kind = r.U64();
     const std::string_view task = r.Str();
+    const uint64_t lineage = r.U64();
     auto ch = part.channels.find(task);
     if (ch == part.channels.end()) ch = part.channels.emplace(std::string(task), Channel{}).first;
     if (kind == kWatermarkMessage) {
       const int64_t w = r.I64();
-      const bool idle = !r.done() && r.Bool();  // written before idleness was sent: busy
+      const bool idle = r.Bool();
       if (w > ch->second.watermark || idle != ch->second.idle) {
         ch->second.watermark = std::max(ch->second.watermark, w);
         ch->second.idle = idle;
@@ -406,6 +428,14 @@ class RepartitionSourceInstance : public SourceInstance {
     if (kind != kRecordMessage)
       Fail(topic_, "a message of an unknown kind at offset " + std::to_string(m->offset));
     const uint64_t seq = r.U64();
+    // Records of one task come from one lineage of its checkpoints (watermark
+    // messages may come before its first checkpoint, so they do not count).
+    if (ch->second.lineage == 0) ch->second.lineage = lineage;
+    if (lineage != ch->second.lineage)
+      Fail(topic_, "partition " + std::to_string(m->partition) + " holds records of task " +
+                       std::string(task) +
+                       " from another run of the job than the ones read before (a job started over without "
+                       "deleting its repartition topics?): delete them, or give the pipeline a new name");
     if (seq <= ch->second.seq) return;  // sent again after a restore: seen already
     // A task's numbers for one partition are sent without a gap: a gap is a
     // record the broker lost (the embedded broker keeps 5 MB per partition).

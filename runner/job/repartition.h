@@ -22,7 +22,12 @@
 //   record whose number it has seen (the numbers are in its own checkpoint).
 //   A record is therefore counted once even on a broker without transaction
 //   markers (the embedded one), at the price of latency: a record crosses a
-//   repartition topic one checkpoint interval after it was made.
+//   repartition topic one checkpoint interval after it was made. A gap in
+//   the numbers (records the broker lost) fails the task.
+// - Each message also carries its task's lineage, a number drawn when the
+//   task starts without a checkpoint and kept in its checkpoints: records of
+//   a job started over with its old repartition topics left in place are
+//   refused, not read as this job's.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -229,6 +229,13 @@ wait_complete "$one" 120 || fail "one member: incomplete after 120 s"
 kill -INT "${pids[-1]}"
 wait "${pids[-1]}" || fail "one member did not stop cleanly"
 check "$one" exact
+# Started over (its checkpoints deleted) on the same repartition topics, the
+# job meets its earlier run's records there and refuses them.
+rm -rf "$dir/ckpt/$one@"*
+status=0
+timeout 60 "$bin" run "$dir/one.yaml" --member a 2>"$dir/one-again.err" || status=$?
+[ $status -eq 1 ] && grep -q "from another run of the job" "$dir/one-again.err" ||
+  fail "a job started over on its old repartition topics: exit $status, $(grep -v " info \| warn " "$dir/one-again.err" | tail -2)"
 
 pipeline "$three" "$clicks" >"$dir/three.yaml"
 for m in a b c; do
