@@ -503,18 +503,9 @@ class KafkaSourceInstance : public SourceInstance {
       last_lag_log_ = now;
       LogLag();
     }
-    // After a run of empty polls, wait up to 5 ms for the first message (so a
-    // quiet topic does not spin a core), then take whatever else is there
-    // without waiting: a batch wait would hold up to 5 ms for a full batch.
-    const size_t want = std::min(max_rows, messages_.size());
-    size_t first = 0;
-    if (empty_polls_ >= 8) {
-      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 5)) messages_[first++] = m;
-    }
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data() + first, want - first);
+    const ssize_t n = kafka::PollBatch(consumer_, queue_, messages_.data(),
+                                       std::min(max_rows, messages_.size()), &empty_polls_);
     if (n < 0) Throw(config_, std::string("consuming: ") + rd_kafka_err2str(rd_kafka_last_error()));
-    n += static_cast<ssize_t>(first);
-    empty_polls_ = n == 0 ? empty_polls_ + 1 : 0;
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = messages_[static_cast<size_t>(i)];
       Take(m, batch, errors, now);

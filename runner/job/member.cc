@@ -106,6 +106,16 @@ struct AdminClient {
   }
 };
 
+// The process a member's status file (`_status.json`) names.
+checkpoint::RunningProcess ProcessOf(const nlohmann::json& status) {
+  checkpoint::RunningProcess p;
+  if (!status.is_object()) return p;
+  p.pid = static_cast<long>(status.value("pid", int64_t{0}));
+  p.host = status.value("host", "");
+  p.renewed_ms = status.value("updated_ms", int64_t{0});
+  return p;
+}
+
 // A task: one partition of one component, on its own thread.
 struct Task {
   std::string component;  // the component's source node
@@ -148,13 +158,7 @@ class Member {
     const auto start = Clock::now();
     // One process per member name: a live one's status is renewed every 2 s.
     if (const auto text = store_->Get(status_key_)) {
-      const auto s = nlohmann::json::parse(*text, nullptr, false);
-      checkpoint::RunningProcess other;
-      if (s.is_object()) {
-        other.pid = static_cast<long>(s.value("pid", int64_t{0}));
-        other.host = s.value("host", "");
-        other.renewed_ms = s.value("updated_ms", int64_t{0});
-      }
+      const checkpoint::RunningProcess other = ProcessOf(nlohmann::json::parse(*text, nullptr, false));
       if (other.OtherAndAlive(WallMs(), 10000))
         throw RunError(ErrorKind::kConfig, "member '" + plan_.member + "' of job '" + plan_.name +
                                                "' already runs (pid " + std::to_string(other.pid) + " on " +
@@ -503,10 +507,7 @@ std::string JobStatus(const PipelinePlan& plan) {
     const auto s = nlohmann::json::parse(*text, nullptr, false);
     if (s.is_discarded()) continue;
     const int64_t age = now - s.value("updated_ms", int64_t{0});
-    checkpoint::RunningProcess process;
-    process.pid = static_cast<long>(s.value("pid", int64_t{0}));
-    process.host = s.value("host", "");
-    process.renewed_ms = s.value("updated_ms", int64_t{0});
+    const checkpoint::RunningProcess process = ProcessOf(s);
     // Gone: its process is dead (on this host), or it stopped renewing.
     const bool gone =
         !process.OtherAndAlive(now, 10000) && process.pid != checkpoint::RunningProcess::Self().pid;

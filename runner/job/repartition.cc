@@ -45,6 +45,44 @@ kafka::Properties ClientDefaults(const RepartitionTopic& topic, const std::strin
 
 // ---- the sink end -----------------------------------------------------------
 
+// Messages waiting for their checkpoint, back to back in one buffer: once the
+// buffer has grown, staging a record allocates nothing.
+class StagedMessages {
+ public:
+  // Appends a message to `partition`: write its bytes to the buffer returned,
+  // then call End.
+  std::string* Begin(int partition) {
+    items_.push_back(Item{partition, bytes_.size(), bytes_.size()});
+    return &bytes_;
+  }
+  void End() { items_.back().end = bytes_.size(); }
+  size_t size() const { return items_.size(); }
+  int partition(size_t i) const { return items_[i].partition; }
+  std::string_view value(size_t i) const {
+    return std::string_view(bytes_).substr(items_[i].begin, items_[i].end - items_[i].begin);
+  }
+  // Forgets the first `n` messages (sent).
+  void DropFront(size_t n) {
+    if (n == items_.size()) {
+      items_.clear();
+      bytes_.clear();
+      return;
+    }
+    const size_t cut = items_[n].begin;
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
+    bytes_.erase(0, cut);
+    for (Item& item : items_) item.begin -= cut, item.end -= cut;
+  }
+
+ private:
+  struct Item {
+    int partition;
+    size_t begin, end;
+  };
+  std::string bytes_;
+  std::vector<Item> items_;
+};
+
 class RepartitionSinkInstance : public SinkInstance {
  public:
   RepartitionSinkInstance(const RepartitionTopic& topic, const std::string& task,
@@ -83,21 +121,20 @@ class RepartitionSinkInstance : public SinkInstance {
       // now, not when this interval's records go out, or their watermark
       // could pass these records meanwhile. Not staged: a repeat changes
       // nothing.
-      std::vector<Staged> busy;
-      for (int p = 0; p < topic_.partitions; ++p) busy.push_back(WatermarkMessage(p, sent_watermark_, false));
-      Send(busy.begin(), busy.end());
+      StagedMessages busy;
+      for (int p = 0; p < topic_.partitions; ++p) StageWatermark(busy, p, sent_watermark_, false);
+      Send(busy, busy.size());
       sent_idle_ = false;
     }
     for (uint32_t i = 0; i < batch.size(); ++i) {
       const int p = topic_.gather ? 0 : PartitionOfKey(topic_, batch.key_hash(i));
-      Staged& s = staged_.emplace_back();
-      s.partition = p;
-      SnapshotWriter w(&s.value);
+      SnapshotWriter w(staged_.Begin(p));
       w.U64(kRecordMessage);
       w.Str(task_);
       w.U64(lineage_);
       w.U64(++seq_[static_cast<size_t>(p)]);
       SaveHeldRecord(batch, i, w);
+      staged_.End();
     }
   }
 
@@ -115,7 +152,7 @@ class RepartitionSinkInstance : public SinkInstance {
   std::string PreCommit(int64_t) override {
     const bool idle = input_idle_->idle.load(std::memory_order_relaxed);
     if (watermark_ > sent_watermark_ || idle != sent_idle_) {
-      for (int p = 0; p < topic_.partitions; ++p) staged_.push_back(WatermarkMessage(p, watermark_, idle));
+      for (int p = 0; p < topic_.partitions; ++p) StageWatermark(staged_, p, watermark_, idle);
       sent_watermark_ = watermark_;
       sent_idle_ = idle;
     }
@@ -129,43 +166,36 @@ class RepartitionSinkInstance : public SinkInstance {
     w.I64(sent_watermark_);
     w.U64(prepared_);
     for (size_t i = 0; i < prepared_; ++i) {
-      w.U64(static_cast<uint64_t>(staged_[i].partition));
-      w.Str(staged_[i].value);
+      w.U64(static_cast<uint64_t>(staged_.partition(i)));
+      w.Str(staged_.value(i));
     }
     return state;
   }
 
   void Commit(int64_t) override {
-    Send(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(prepared_));
-    staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(prepared_));
+    Send(staged_, prepared_);
+    staged_.DropFront(prepared_);
     prepared_ = 0;
   }
 
   void Flush() override { rd_kafka_poll(producer_, 0); }
 
  private:
-  struct Staged {
-    int partition = 0;
-    std::string value;
-  };
-
-  Staged WatermarkMessage(int partition, int64_t watermark, bool idle) const {
-    Staged s;
-    s.partition = partition;
-    SnapshotWriter w(&s.value);
+  void StageWatermark(StagedMessages& to, int partition, int64_t watermark, bool idle) const {
+    SnapshotWriter w(to.Begin(partition));
     w.U64(kWatermarkMessage);
     w.Str(task_);
     w.U64(lineage_);
     w.I64(watermark);
     w.Bool(idle);
-    return s;
+    to.End();
   }
 
   // The states of the checkpoint the task restores: its sequence numbers go
   // on, and what it had staged is sent (again: the source end drops what it
   // has seen).
   void Recover(const std::vector<std::string>& recovered) {
-    std::vector<Staged> again;
+    StagedMessages again;
     for (const auto& state : recovered) {
       if (state.empty()) continue;
       SnapshotReader r(state);
@@ -179,23 +209,23 @@ class RepartitionSinkInstance : public SinkInstance {
       sent_watermark_ = std::max(sent_watermark_, r.I64());
       const uint64_t items = r.Count();
       for (uint64_t i = 0; i < items; ++i) {
-        Staged& s = again.emplace_back();
-        s.partition = static_cast<int>(r.U64());
-        s.value = std::string(r.Str());
-        if (s.partition < 0 || s.partition >= topic_.partitions)
+        const uint64_t partition = r.U64();
+        if (partition >= static_cast<uint64_t>(topic_.partitions))
           Fail(topic_, "a checkpoint names no partition");
+        again.Begin(static_cast<int>(partition))->append(r.Str());
+        again.End();
       }
     }
     watermark_ = std::max(watermark_, sent_watermark_);
-    Send(again.begin(), again.end());
+    Send(again, again.size());
   }
 
-  template <typename It>
-  void Send(It begin, It end) {
-    for (It it = begin; it != end; ++it) {
-      while (rd_kafka_produce(handle_, it->partition, RD_KAFKA_MSG_F_COPY,
-                              const_cast<char*>(it->value.data()), it->value.size(), nullptr, 0,
-                              nullptr) != 0) {
+  // Sends the first `n` messages and waits until the broker has them all.
+  void Send(const StagedMessages& messages, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::string_view value = messages.value(i);
+      while (rd_kafka_produce(handle_, messages.partition(i), RD_KAFKA_MSG_F_COPY,
+                              const_cast<char*>(value.data()), value.size(), nullptr, 0, nullptr) != 0) {
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
           Fail(topic_, std::string("producing: ") + rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_poll(producer_, 10);
@@ -219,7 +249,7 @@ class RepartitionSinkInstance : public SinkInstance {
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* handle_ = nullptr;
   std::vector<uint64_t> seq_;  // per partition: the last sequence number given
-  std::vector<Staged> staged_;
+  StagedMessages staged_;
   size_t prepared_ = 0;  // staged_[0, prepared_) belong to the checkpoint being taken
   int64_t watermark_ = kNoTime;
   int64_t sent_watermark_ = kNoTime;
@@ -300,15 +330,9 @@ class RepartitionSourceInstance : public SourceInstance {
   }
 
   bool Next(Batch& batch, size_t max_rows, RecordErrors&) override {
-    const size_t want = std::min(max_rows, messages_.size());
-    size_t first = 0;
-    if (empty_polls_ >= 8) {
-      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 5)) messages_[first++] = m;
-    }
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data() + first, want - first);
+    const ssize_t n = kafka::PollBatch(consumer_, queue_, messages_.data(),
+                                       std::min(max_rows, messages_.size()), &empty_polls_);
     if (n < 0) Fail(topic_, std::string("consuming: ") + rd_kafka_err2str(rd_kafka_last_error()));
-    n += static_cast<ssize_t>(first);
-    empty_polls_ = n == 0 ? empty_polls_ + 1 : 0;
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = messages_[static_cast<size_t>(i)];
       try {

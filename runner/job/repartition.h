@@ -48,6 +48,11 @@ struct RepartitionTopic {
   // component's input); their names are "<topic>:<partition>".
   std::string upstream_topic;
   int upstream_partitions = 1;
+  // Where the plan is cut (runner/job/split.h): before step `step` of node
+  // `node` (step == its step count: after its last step); for a sink, step 0.
+  // Every process plans the same file, so the indexes are the same in each.
+  int node = 0;
+  int step = 0;
 };
 
 // The partition of `topic` that receives a record with this key hash.

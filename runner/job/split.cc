@@ -194,6 +194,8 @@ bool LayoutJob(
       RepartitionTopic t;
       t.name = cut.topic;
       t.gather = cut.gather;
+      t.node = cut.node;
+      t.step = cut.step;
       t.partitions = cut.gather ? 1 : job_partitions;
       t.brokers = first.brokers;
       // Only what reaching the brokers takes (security, sockets): the
@@ -217,14 +219,7 @@ bool LayoutJob(
 }
 
 void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& task) {
-  std::vector<Cut> cuts;
-  std::string error;
-  if (!FindCuts(plan, &cuts, &error)) return;  // LayoutJob refused it already
-  auto topic_of = [&](const std::string& name) -> const RepartitionTopic& {
-    for (const auto& t : layout.topics)
-      if (t.name == name) return t;
-    throw std::logic_error("no repartition topic " + name);
-  };
+  const std::vector<RepartitionTopic>& cuts = layout.topics;  // in the plan's order
   // The new graph, with inputs by name until every node is in place.
   struct Node {
     PlanNode node;
@@ -253,11 +248,10 @@ void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& t
       sources.push_back(Node{std::move(n), {}});
       continue;
     }
-    std::vector<const Cut*> mine;
+    std::vector<const RepartitionTopic*> mine;
     while (c < cuts.size() && cuts[c].node == static_cast<int>(i)) mine.push_back(&cuts[c++]);
-    auto add_cut = [&](const Cut& cut, const std::string& producer, const PlanNode& like, Universe* universe,
-                       const RecordView& view) {
-      const RepartitionTopic& t = topic_of(cut.topic);
+    auto add_cut = [&](const RepartitionTopic& t, const std::string& producer, const PlanNode& like,
+                       Universe* universe, const RecordView& view) {
       Node sink;
       sink.node.kind = PlanNode::Kind::kSink;
       sink.node.name = HiddenSink(t.name);
@@ -281,7 +275,7 @@ void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& t
       if (!mine.empty()) {
         const size_t from = static_cast<size_t>(n.inputs[0]);
         add_cut(*mine[0], inputs[0].first, n, universe_of[from], view_of[from]);
-        inputs = {{HiddenSource(mine[0]->topic), kMainPort}};
+        inputs = {{HiddenSource(mine[0]->name), kMainPort}};
       }
       sinks.push_back(Node{std::move(n), inputs});
       continue;
@@ -292,7 +286,7 @@ void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& t
     int begin = 0;
     std::vector<std::pair<std::string, int>> segment_inputs = inputs;
     for (size_t s = 0; s < mine.size(); ++s) {
-      const Cut& cut = *mine[s];
+      const RepartitionTopic& cut = *mine[s];
       Node seg;
       seg.node.kind = PlanNode::Kind::kTransform;
       seg.node.name = n.name + "~" + std::to_string(s + 1);
@@ -307,7 +301,7 @@ void SplitPlan(PipelinePlan& plan, const JobLayout& layout, const std::string& t
       seg.node.view = at_output ? n.view : steps[static_cast<size_t>(cut.step)].input_view;
       add_cut(cut, seg.node.name, n, seg.node.universe, seg.node.view);
       transforms.push_back(std::move(seg));
-      segment_inputs = {{HiddenSource(cut.topic), kMainPort}};
+      segment_inputs = {{HiddenSource(cut.name), kMainPort}};
       begin = cut.step;
     }
     for (size_t k = static_cast<size_t>(begin); k < steps.size(); ++k) n.steps.push_back(std::move(steps[k]));

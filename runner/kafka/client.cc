@@ -72,6 +72,22 @@ rd_kafka_resp_err_t Produce(rd_kafka_t* producer, rd_kafka_topic_t* topic, std::
   }
 }
 
+ssize_t PollBatch(rd_kafka_t* consumer, rd_kafka_queue_t* queue, rd_kafka_message_t** out, size_t want,
+                  int* empty_polls) {
+  size_t first = 0;
+  if (*empty_polls >= 8 && want > 0) {
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 5)) out[first++] = m;
+  }
+  ssize_t n = rd_kafka_consume_batch_queue(queue, 0, out + first, want - first);
+  if (n < 0) {
+    for (size_t i = 0; i < first; ++i) rd_kafka_message_destroy(out[i]);
+    return -1;
+  }
+  n += static_cast<ssize_t>(first);
+  *empty_polls = n == 0 ? *empty_polls + 1 : 0;
+  return n;
+}
+
 std::string CheckProperty(const std::string& key, const std::string& value) {
   rd_kafka_conf_t* probe = rd_kafka_conf_new();
   char error[512];

@@ -3,6 +3,7 @@
 // (`brokers: embedded`) and librdkafka configuration built from `properties:`.
 // Include only where librdkafka is used: it brings in rdkafka.h.
 #include <librdkafka/rdkafka.h>
+#include <sys/types.h>
 
 #include <string>
 #include <string_view>
@@ -37,6 +38,14 @@ void LogFromLibrdkafka(const rd_kafka_t* rk, int level, const char* facility, co
 // reports and waits: the producer's backpressure. Any other error is returned.
 rd_kafka_resp_err_t Produce(rd_kafka_t* producer, rd_kafka_topic_t* topic, std::string_view value,
                             const std::string_view* key, int64_t timestamp_ms);
+
+// Up to `want` messages of a consumer's queue into `out`. After a run of 8
+// empty polls (`*empty_polls` counts them) it waits up to 5 ms for the first
+// message, so a quiet topic does not spin a core; then it takes whatever
+// else is there without waiting (a batch wait would hold up to 5 ms for a
+// full batch). Returns how many, or -1 (rd_kafka_last_error says why).
+ssize_t PollBatch(rd_kafka_t* consumer, rd_kafka_queue_t* queue, rd_kafka_message_t** out, size_t want,
+                  int* empty_polls);
 
 // Empty if librdkafka takes `key: value`, else its reason.
 std::string CheckProperty(const std::string& key, const std::string& value);

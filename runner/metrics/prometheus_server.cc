@@ -222,6 +222,27 @@ std::pair<std::string, int> SplitListen(const std::string& address, const std::s
   return {host, port};
 }
 
+namespace {
+
+// An exposer listening on `address` (runtime.metrics.listen); `bound` gets
+// the host:port it listens on (port 0 picks one).
+std::unique_ptr<prometheus::Exposer> Listen(const std::string& address, std::string* bound) {
+  auto [host, port] = SplitListen(address, "runtime.metrics.listen");
+  const std::string bind =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(bind, 2);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("runtime.metrics.listen: cannot listen on " + address + ": " + e.what());
+  }
+  const auto ports = exposer->GetListeningPorts();
+  *bound = host + ":" + std::to_string(ports.empty() ? port : ports.front());
+  return exposer;
+}
+
+}  // namespace
+
 struct MetricsServer::Impl {
   std::shared_ptr<RegistryCollectable> collectable;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -230,18 +251,9 @@ struct MetricsServer::Impl {
 MetricsServer::MetricsServer(const std::string& address, std::shared_ptr<const Registry> registry,
                              std::string version)
     : impl_(std::make_unique<Impl>()) {
-  auto [host, port] = SplitListen(address, "runtime.metrics.listen");
-  const std::string bind =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  try {
-    impl_->exposer = std::make_unique<prometheus::Exposer>(bind, 2);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("runtime.metrics.listen: cannot listen on " + address + ": " + e.what());
-  }
+  impl_->exposer = Listen(address, &address_);
   impl_->collectable = std::make_shared<RegistryCollectable>(std::move(registry), std::move(version));
   impl_->exposer->RegisterCollectable(impl_->collectable);
-  const auto ports = impl_->exposer->GetListeningPorts();
-  address_ = host + ":" + std::to_string(ports.empty() ? port : ports.front());
 }
 
 MetricsServer::~MetricsServer() = default;
@@ -296,17 +308,8 @@ TaskMetricsServer::TaskMetricsServer(const std::string& address, std::string ver
     : impl_(std::make_shared<Impl>()), exposer_(std::make_unique<TaskExposer>()) {
   impl_->version = std::move(version);
   impl_->member = std::move(member);
-  auto [host, port] = SplitListen(address, "runtime.metrics.listen");
-  const std::string bind =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  try {
-    exposer_->exposer = std::make_unique<prometheus::Exposer>(bind, 2);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("runtime.metrics.listen: cannot listen on " + address + ": " + e.what());
-  }
+  exposer_->exposer = Listen(address, &address_);
   exposer_->exposer->RegisterCollectable(impl_);
-  const auto ports = exposer_->exposer->GetListeningPorts();
-  address_ = host + ":" + std::to_string(ports.empty() ? port : ports.front());
 }
 
 TaskMetricsServer::~TaskMetricsServer() { exposer_.reset(); }
